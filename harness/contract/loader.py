@@ -1,0 +1,130 @@
+"""The contract a run holds the target to, and the Schemathesis schema built from it.
+
+Two levels:
+
+- ``spec``: the seed document, plus what it states globally made explicit on every operation
+  (the security scheme's 401/403, the rate limit's 429 with ``Retry-After``, the error envelope
+  on 4xx answers that name no body), plus the links the stateful runs follow;
+- ``strict``: all of that plus the supplement written beside the seed (``*.supplement.yaml``).
+
+The seed files are never changed: every level is built in memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+import yaml
+
+from harness.contract.apis import ApiProfile
+
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+# Operations that never end (server-sent events): checked by a probe, not by generated cases.
+STREAMING_OPERATIONS = {"freefin": ("GET", "/api/v1/public/events")}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # Default: deterministic and small enough for every CI run.
+    "default": {"max_examples": 8, "stateful_examples": 12, "stateful_steps": 6},
+    # Nightly: more examples, longer chains.
+    "deep": {"max_examples": 200, "stateful_examples": 150, "stateful_steps": 20},
+}
+SEED = 42
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A JSON or YAML document as a dict (empty when the file does not exist)."""
+    if not path.exists():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    return data or {}
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """``overlay`` merged into a copy of ``base``: mappings merge, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every (METHOD, path, operation object) of a document."""
+    return [
+        (method.upper(), path, op)
+        for path, item in doc.get("paths", {}).items()
+        for method, op in item.items()
+        if method in METHODS and isinstance(op, dict)
+    ]
+
+
+def apply_global_statements(doc: dict[str, Any], profile: ApiProfile) -> dict[str, Any]:
+    """Make the spec's global statements explicit on each operation it covers."""
+    doc = copy.deepcopy(doc)
+    envelope = {"application/json": {"schema": {"$ref": profile.error_schema_ref}}}
+    global_security = doc.get("security")
+    for _method, _path, op in operations(doc):
+        responses = op.setdefault("responses", {})
+        secured = op.get("security", global_security)
+        for status, response in profile.global_statuses.items():
+            if status in ("401", "403") and not secured:
+                continue
+            responses.setdefault(status, copy.deepcopy(response))
+        for status, response in responses.items():
+            # One error envelope for the whole API: a 4xx that names no body carries it.
+            if status.startswith("4") and "$ref" not in response and "content" not in response:
+                response["content"] = copy.deepcopy(envelope)
+    return doc
+
+
+def supplement_overlay(profile: ApiProfile) -> dict[str, Any]:
+    """The part of the supplement that reads as an OpenAPI overlay (paths, components)."""
+    data = read_document(profile.supplement_file)
+    overlay = data.get("openapi_overlay", data)
+    return {key: overlay[key] for key in ("paths", "components") if key in overlay}
+
+
+@functools.cache
+def contract(api: str, level: str) -> dict[str, Any]:
+    """The document a run at ``level`` holds the target to (links included)."""
+    from harness.contract.apis import PROFILES as APIS
+
+    profile = APIS[api]
+    doc = read_document(profile.spec_file)
+    if level == "strict":
+        doc = deep_merge(doc, supplement_overlay(profile))
+    doc = apply_global_statements(doc, profile)
+    links = read_document(profile.links_file)
+    return deep_merge(doc, {k: links[k] for k in ("paths",) if k in links})
+
+
+def contract_copy(api: str, level: str) -> dict[str, Any]:
+    """A private copy of :func:`contract` (Schemathesis may annotate what it is given)."""
+    return copy.deepcopy(contract(api, level))
+
+
+def schemathesis_config(
+    *, base_url: str, scheme: str, credentials: dict[str, str], profile: str
+) -> schemathesis.Config:
+    """Schemathesis settings: target, auth for the scheme, seed and bounds of the profile."""
+    bounds = PROFILES[profile]
+    return schemathesis.Config.from_dict({
+        "seed": SEED,
+        "warnings": False,
+        "base-url": base_url,
+        "request-timeout": 10,
+        "auth": {"openapi": {scheme: credentials}},
+        "generation": {
+            "max-examples": bounds["max_examples"],
+            "deterministic": profile == "default",
+        },
+    })

@@ -1,0 +1,49 @@
+"""Open a contract run for one API of a target: its contract, schema, credentials and record."""
+
+from __future__ import annotations
+
+import schemathesis
+
+from harness.contract import auth, checks, gaps, report  # noqa: F401 - registers checks, hooks
+from harness.contract.apis import PROFILES
+from harness.contract.context import RunContext, register
+from harness.contract.loader import contract_copy, schemathesis_config
+from harness.contract.report import Report
+from harness.target import Target
+
+
+def base_url(target: Target, api: str) -> str:
+    """Where the API's paths live on the target."""
+    return target.target_url if api == "freefin" else target.kaspi_url
+
+
+def open_run(
+    target: Target, api: str, record: Report, profile: str = "default"
+) -> tuple[schemathesis.BaseSchema, RunContext]:
+    """The Schemathesis schema of ``api`` at the target's contract level, tied to its run."""
+    api_profile = PROFILES[api]
+    entry, headers_a, headers_b = auth.credentials(target, api)
+    url = base_url(target, api)
+
+    def config() -> schemathesis.Config:
+        return schemathesis_config(
+            base_url=url, scheme=api_profile.security_scheme, credentials=entry, profile=profile
+        )
+
+    def strict_factory() -> schemathesis.BaseSchema:
+        return schemathesis.openapi.from_dict(contract_copy(api, "strict"), config=config())
+
+    record.secrets.update(auth.secret_placeholders(target))
+    run = RunContext(
+        profile=api_profile,
+        level=target.contract_level,
+        base_url=url,
+        auth_headers=headers_a,
+        other_merchant_headers=headers_b,
+        signing_secret=target.freefin_signing_secret if api == "freefin" else "",
+        report=record,
+        strict_factory=strict_factory,
+    )
+    raw = contract_copy(api, target.contract_level)
+    register(raw, run)
+    return schemathesis.openapi.from_dict(raw, config=config()), run

@@ -1,0 +1,55 @@
+"""Calls that respect the target's rate limit: a 429 with Retry-After is waited out, not failed.
+
+A 429 without a usable Retry-After is returned as it is, so the ``retry_after_on_429`` check
+sees it. Waits and retries are bounded.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import schemathesis
+
+MAX_RETRIES = 4
+MAX_WAIT_S = 10.0
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP date), or None."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def call_patiently(case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
+    """``case.call()``, waiting and retrying while the target answers 429 with Retry-After."""
+    response = case.call(**kwargs)
+    for _ in range(MAX_RETRIES):
+        if response.status_code != 429:
+            break
+        values = response.headers.get("retry-after") or [None]
+        wait = retry_after_seconds(values[0])
+        if wait is None:
+            break
+        time.sleep(min(max(wait, 0.05), MAX_WAIT_S))
+        response = case.call(**kwargs)
+    return response
+
+
+def call_and_check(case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
+    """Call patiently, then run every enabled check (built-in and the suite's) on the answer."""
+    response = call_patiently(case, **kwargs)
+    case.validate_response(response, transport_kwargs=kwargs or None)
+    return response

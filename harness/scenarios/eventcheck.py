@@ -1,0 +1,140 @@
+"""Checks over a set of events, shared by ``expect_webhooks`` and ``expect_events`` (SSE).
+
+Webhook deliveries are attempts: retries of one event carry the same id, so ``kinds`` and
+``count`` speak of distinct events and ``attempts`` of deliveries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from harness.scenarios import expect, paths
+
+
+@dataclasses.dataclass
+class Seen:
+    """One delivery or SSE event, as the checks see it."""
+
+    id: str | None
+    kind: str | None
+    body: Any
+    raw: str
+    signature_valid: bool | None = None
+    valid_with_other_secret: bool | None = None
+
+
+def kind_of(body: Any, headers: dict[str, str] | None = None) -> str | None:
+    """The event kind: the body's ``kind`` / ``event`` / ``type``, else an event header."""
+    if isinstance(body, dict):
+        for key in ("kind", "event", "type"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    for name, value in (headers or {}).items():
+        if name.lower() in ("x-freefin-event", "x-event-type", "x-webhook-event"):
+            return value
+    return None
+
+
+def _distinct(records: list[Seen]) -> list[Seen]:
+    out: list[Seen] = []
+    ids: set[str] = set()
+    for rec in records:
+        if rec.id is None or rec.id not in ids:
+            out.append(rec)
+            if rec.id is not None:
+                ids.add(rec.id)
+    return out
+
+
+def _is_subsequence(wanted: list[str], kinds: list[str | None]) -> bool:
+    it = iter(kinds)
+    return all(any(k == w for k in it) for w in wanted)
+
+
+def summary(records: list[Seen]) -> dict[str, Any]:
+    """What ``save:`` paths are read from."""
+    events = _distinct(records)
+    return {
+        "ids": [r.id for r in events], "kinds": [r.kind for r in events],
+        "bodies": [r.body for r in events], "count": len(events), "attempts": len(records),
+    }
+
+
+def check(records: list[Seen], spec: dict[str, Any], *, webhooks: bool) -> list[str]:
+    """Every way ``records`` (already filtered by ``where``) fail ``spec``; empty if none."""
+    events = _distinct(records)
+    kinds = [r.kind for r in events]
+    problems: list[str] = []
+    if "kinds" in spec and kinds != spec["kinds"]:
+        problems.append(f"kinds: expected {expect.show(spec['kinds'])}, got {expect.show(kinds)}")
+    if "includes" in spec and not _is_subsequence(spec["includes"], kinds):
+        problems.append(f"includes: expected {expect.show(spec['includes'])} in this order "
+                        f"among {expect.show(kinds)}")
+    for kind in spec.get("excludes", []):
+        if kind in kinds:
+            problems.append(f"excludes: {kind} was received")
+    for key, value in (("count", len(events)), ("attempts", len(records))):
+        if key in spec:
+            why = expect.match(value, spec[key])
+            if why:
+                problems.append(f"{key}: {why}")
+    if spec.get("unique_ids"):
+        problems += _unique_id_problems(records, webhooks=webhooks)
+    if spec.get("signed"):
+        for rec in records:
+            if not rec.signature_valid:
+                problems.append(f"signed: delivery of {rec.kind} {rec.id} does not verify "
+                                "with the configured secret")
+                break
+            if rec.valid_with_other_secret:
+                problems.append(f"signed: delivery {rec.id} also verifies with another secret")
+                break
+    return problems
+
+
+def _unique_id_problems(records: list[Seen], *, webhooks: bool) -> list[str]:
+    bodies: dict[str, set[str]] = {}
+    for rec in records:
+        if rec.id is None:
+            return [f"unique_ids: an event ({rec.kind}) has no id"]
+        bodies.setdefault(rec.id, set()).add(rec.raw)
+    if webhooks:
+        # A retry resends the same event under the same id; one id for two events is the fault.
+        reused = [i for i, b in bodies.items() if len(b) > 1]
+        return [f"unique_ids: event id {reused[0]} used for different events"] if reused else []
+    seen: set[str] = set()
+    for rec in records:
+        if rec.id in seen:
+            return [f"unique_ids: event id {rec.id} received twice"]
+        seen.add(rec.id)  # type: ignore[arg-type]
+    return []
+
+
+def where(records: list[Seen], spec: dict[str, Any] | None) -> list[Seen]:
+    """The records whose bodies match every ``path -> value`` of ``spec``."""
+    if not spec:
+        return records
+    return [r for r in records if not expect.check_body(r.body, spec)]
+
+
+def describe(records: list[Seen], limit: int = 12) -> str:
+    """What was received, for failure reports."""
+    if not records:
+        return "(nothing received)"
+    lines = []
+    for rec in records[-limit:]:
+        sig = "" if rec.signature_valid is None else (
+            " signature ok" if rec.signature_valid else " signature BAD")
+        payload = paths.get(rec.body, "payload")
+        state = paths.get(payload, "status") if isinstance(payload, dict) else paths.MISSING
+        extra = f" status={state}" if state is not paths.MISSING else ""
+        lines.append(f"  {rec.kind} id={rec.id}{extra}{sig}")
+    more = f"  (+{len(records) - limit} earlier)\n" if len(records) > limit else ""
+    return more + "\n".join(lines)
+
+
+def dump(value: Any) -> str:
+    """Canonical text of a body, for comparing retries."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)

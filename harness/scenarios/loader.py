@@ -1,0 +1,123 @@
+"""Read scenario YAML files and validate every document against the shipped JSON Schema.
+
+A bad file raises :class:`ScenarioFormatError` naming the file, the document (its index and
+name) and the offending key, so a QA engineer can find the mistake without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
+ACTIONS = ("request", "outcome", "clock", "control", "receiver", "expect_webhooks", "sse",
+           "expect_events")
+
+
+class ScenarioFormatError(Exception):
+    """A scenario file that does not follow the format."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """One validated scenario document."""
+
+    name: str
+    api: str
+    steps: list[dict[str, Any]]
+    path: Path
+    index: int
+    requires: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    vars: dict[str, Any] = dataclasses.field(default_factory=dict)
+    description: str = ""
+
+
+@cache
+def validator() -> jsonschema.protocols.Validator:
+    """The compiled validator of the scenario format."""
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _where(path: Any) -> str:
+    """``steps[2].request.json`` from a jsonschema path deque."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _step_problem(doc: dict[str, Any]) -> str | None:
+    """A plain message when a step has no action or several (the schema's oneOf is cryptic)."""
+    for i, step in enumerate(doc.get("steps") or []):
+        if not isinstance(step, dict):
+            continue
+        found = [a for a in ACTIONS if a in step]
+        if len(found) != 1:
+            what = f"several actions {found}" if found else "no action"
+            return f"at steps[{i}]: {what}; a step has exactly one of {', '.join(ACTIONS)}"
+    return None
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    # Descend into the most specific sub-error so "not valid under any of the given schemas"
+    # becomes the key that is actually wrong.
+    best = jsonschema.exceptions.best_match([error])
+    while best.context:
+        best = jsonschema.exceptions.best_match(best.context)
+    return f"at {_where(best.absolute_path)}: {best.message}"
+
+
+def validate_document(doc: Any) -> str | None:
+    """The first problem of one document, or None when it follows the format."""
+    if not isinstance(doc, dict):
+        return f"at (top level): a scenario is a mapping, not {type(doc).__name__}"
+    errors = sorted(validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return None
+    step_problem = _step_problem(doc)
+    if step_problem:
+        return step_problem
+    return _describe(errors[0])
+
+
+def load_file(path: Path) -> list[Scenario]:
+    """Every scenario of one YAML file (one per document), validated."""
+    return load_text(path.read_text(encoding="utf-8"), path)
+
+
+def load_text(text: str, path: Path) -> list[Scenario]:
+    """Every scenario of YAML text said to come from ``path``, validated."""
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise ScenarioFormatError(f"{path}: not valid YAML: {exc}") from exc
+    scenarios: list[Scenario] = []
+    seen: set[str] = set()
+    for index, doc in enumerate(d for d in docs if d is not None):
+        label = f"{path}, document {index + 1}"
+        if isinstance(doc, dict) and isinstance(doc.get("name"), str):
+            label += f" ({doc['name']!r})"
+        problem = validate_document(doc)
+        if problem:
+            raise ScenarioFormatError(f"{label}: {problem}")
+        if doc["name"] in seen:
+            raise ScenarioFormatError(f"{label}: at name: duplicate scenario name in this file")
+        seen.add(doc["name"])
+        scenarios.append(Scenario(
+            name=doc["name"], api=doc["api"], steps=doc["steps"], path=path, index=index,
+            requires=tuple(doc.get("requires", ())), tags=tuple(doc.get("tags", ())),
+            vars=doc.get("vars", {}), description=doc.get("description", ""),
+        ))
+    if not scenarios:
+        raise ScenarioFormatError(f"{path}: no scenario documents")
+    return scenarios

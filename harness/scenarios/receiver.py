@@ -1,0 +1,192 @@
+"""The webhook receiver: a real HTTP server on 127.0.0.1 that records every delivery.
+
+Each scenario gets its own path (``/hooks/<token>``) so deliveries of one scenario never mix
+with late retries of another. Every delivery's signature is checked with the configured secret
+(and, to prove the check means something, with another one). The receiver can be told to answer
+an error status, or to hold the connection past the sender's timeout, for the next N deliveries
+to a path, so the retry schedule and dead-lettering can be observed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SIGNATURE_HEADERS = ("X-Freefin-Signature",)
+OTHER_SECRET = "not-the-configured-secret"
+
+
+def verify(body: bytes, header: str | None, secret: str) -> bool:
+    """Whether ``header`` is ``sha256=<hex HMAC-SHA256(body, secret)>``."""
+    if not header or not secret:
+        return False
+    want = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header, want)
+
+
+@dataclasses.dataclass
+class Delivery:
+    """One HTTP request the receiver got, and how it answered."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+    answered: int | str
+    signature_valid: bool
+    valid_with_other_secret: bool
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    @property
+    def event_id(self) -> str | None:
+        """The event's id: its header, else the body's ``id``."""
+        for name, value in self.headers.items():
+            if name.lower() in ("x-freefin-event-id", "x-event-id", "x-webhook-event-id"):
+                return value
+        body = self.json
+        return str(body["id"]) if isinstance(body, dict) and "id" in body else None
+
+    @property
+    def signature(self) -> str | None:
+        lower = {k.lower(): v for k, v in self.headers.items()}
+        return next((lower[h.lower()] for h in SIGNATURE_HEADERS if h.lower() in lower), None)
+
+
+@dataclasses.dataclass
+class _FailRule:
+    remaining: int
+    mode: str  # "status" | "timeout"
+    status: int
+    hold: float
+
+
+class WebhookReceiver:
+    """``with WebhookReceiver(secret) as rx: url = rx.url_for(token)``."""
+
+    def __init__(self, secret: str = "", public_url: str | None = None) -> None:
+        self.secret = secret
+        self._public_url = public_url.rstrip("/") if public_url else None
+        self._lock = threading.Lock()
+        self._deliveries: list[Delivery] = []
+        self._rules: dict[str, _FailRule] = {}
+        self._released = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- server -------------------------------------------------------------------------
+    def start(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                receiver._handle(self)
+
+            do_PUT = do_POST
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._released.set()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def local_url(self) -> str:
+        assert self._server, "receiver not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        """Where the target reaches the receiver (the public URL when configured)."""
+        return self._public_url or self.local_url
+
+    def url_for(self, token: str) -> str:
+        return f"{self.base_url}/hooks/{token}"
+
+    @staticmethod
+    def new_token() -> str:
+        return uuid.uuid4().hex[:16]
+
+    # -- behaviour ----------------------------------------------------------------------
+    def fail_next(self, token: str, count: int, mode: str = "status", status: int = 500,
+                  hold: float = 6.0) -> None:
+        """Answer ``status`` (or hold for ``hold`` s) to the next ``count`` deliveries."""
+        with self._lock:
+            self._rules[token] = _FailRule(count, mode, status, hold)
+
+    def forget(self, token: str) -> None:
+        """Drop a scenario's deliveries and rules (the cheap per-scenario clear)."""
+        with self._lock:
+            self._rules.pop(token, None)
+            prefix = f"/hooks/{token}"
+            self._deliveries = [d for d in self._deliveries if not d.path.startswith(prefix)]
+
+    def deliveries(self, token: str | None = None) -> list[Delivery]:
+        """Deliveries so far (to one scenario's path when ``token`` is given), oldest first."""
+        with self._lock:
+            found = list(self._deliveries)
+        if token is None:
+            return found
+        return [d for d in found if d.path.split("?")[0] == f"/hooks/{token}"]
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        token = handler.path.split("?")[0].removeprefix("/hooks/")
+        with self._lock:
+            rule = self._rules.get(token)
+            if rule and rule.remaining > 0:
+                rule.remaining -= 1
+                answer: int | str = rule.status if rule.mode == "status" else "timeout"
+                hold = rule.hold
+            else:
+                answer, hold = 200, 0.0
+            headers = dict(handler.headers.items())
+            sig = next((headers[k] for k in headers if k.lower() in
+                        {h.lower() for h in SIGNATURE_HEADERS}), None)
+            self._deliveries.append(Delivery(
+                path=handler.path, headers=headers, body=body, received_at=time.monotonic(),
+                answered=answer, signature_valid=verify(body, sig, self.secret),
+                valid_with_other_secret=verify(body, sig, OTHER_SECRET),
+            ))
+        if answer == "timeout":
+            # Bounded: released at close, never longer than ``hold`` seconds.
+            self._released.wait(hold)
+            answer = 200
+        payload = b'{"ok": true}' if answer == 200 else b'{"error": "receiver told to fail"}'
+        try:
+            handler.send_response(int(answer))
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except OSError:
+            pass  # the sender gave up (timed out): that is the point of the timeout mode

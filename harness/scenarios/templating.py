@@ -1,0 +1,65 @@
+"""``{{ ... }}`` templates in scenario values: saved values and generated data.
+
+``{{ pay.payment.id }}`` reads a saved value (a path into it); ``{{ $uuid }}`` is a fresh UUID
+at each use, ``{{ $unique }}`` a fresh short unique string; other ``$names`` come from the
+runner (``$webhook_url``). A string that is exactly one template keeps the value's type, so
+``amount: "{{ total }}"`` stays an integer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from harness.scenarios import paths
+
+_TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+
+class TemplateError(Exception):
+    """A template names a value that does not exist."""
+
+
+def _generated(name: str) -> Any:
+    if name == "$uuid":
+        return str(uuid.uuid4())
+    if name == "$unique":
+        return "sc-" + uuid.uuid4().hex[:16]
+    return paths.MISSING
+
+
+def lookup(expr: str, variables: Mapping[str, Any]) -> Any:
+    """The value of one template expression."""
+    value = _generated(expr)
+    if value is not paths.MISSING:
+        return value
+    head = re.match(r"\$?[A-Za-z_][A-Za-z0-9_]*", expr)
+    if not head or head.group(0) not in variables:
+        known = ", ".join(sorted(variables)) or "none"
+        raise TemplateError(f"unknown value {{{{ {expr} }}}} (known: {known})")
+    value = paths.get(variables[head.group(0)], expr[head.end():])
+    if value is paths.MISSING:
+        raise TemplateError(f"{{{{ {expr} }}}}: no such path in the saved value")
+    return value
+
+
+def render(value: Any, variables: Mapping[str, Any]) -> Any:
+    """``value`` with every template replaced, recursively through lists and mappings."""
+    if isinstance(value, str):
+        whole = _TEMPLATE.fullmatch(value.strip())
+        if whole:
+            return lookup(whole.group(1), variables)
+
+        def text(match: re.Match[str]) -> str:
+            found = lookup(match.group(1), variables)
+            return found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
+
+        return _TEMPLATE.sub(text, value)
+    if isinstance(value, list):
+        return [render(item, variables) for item in value]
+    if isinstance(value, dict):
+        return {render(k, variables): render(v, variables) for k, v in value.items()}
+    return value

@@ -1,0 +1,75 @@
+"""The pass/fail gate: at the end of a run, judge Locust's statistics against the thresholds.
+
+Runs in the process that holds the whole run's statistics (the local runner, or the master,
+which by then has the workers' final reports merged), prints the table, writes
+``thresholds.json`` into ``--run-dir`` and sets ``environment.process_exit_code``: 0 when every
+threshold held, 1 when one broke, 2 when the thresholds could not be read.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from locust import events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from loadtests import idempotency
+from loadtests.thresholds import broken, evaluate, format_table, load_thresholds, write_verdict
+
+logger = logging.getLogger("paysim.gate")
+PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+EXIT_BROKEN, EXIT_BAD_THRESHOLDS = 1, 2
+
+
+def observe(environment: Environment) -> dict[str, Any]:
+    """The run's figures as :func:`loadtests.thresholds.evaluate` takes them."""
+    stats = environment.stats
+    assert stats is not None
+    ops = {}
+    for entry in stats.entries.values():
+        if not entry.num_requests and not entry.num_failures:
+            continue
+        ops[f"{entry.method} {entry.name}"] = {
+            "requests": entry.num_requests,
+            "failures": entry.num_failures,
+            **{k: entry.get_response_time_percentile(p) for k, p in PERCENTILES.items()},
+        }
+    counts = idempotency.totals()
+    total = stats.total
+    return {
+        "requests": total.num_requests,
+        "failures": total.num_failures,
+        "rps": round(total.total_rps, 2),
+        "duration_s": round((total.last_request_timestamp or 0) - (total.start_time or 0), 1),
+        "replays": counts.replays,
+        "duplicates": counts.duplicates,
+        "duplicate_examples": counts.examples,
+        "operations": ops,
+    }
+
+
+@events.quitting.add_listener
+def judge_run(environment: Environment, **_: Any) -> None:
+    """Evaluate the profile's thresholds and set the exit code from them."""
+    if isinstance(environment.runner, WorkerRunner):
+        return  # workers hold a share; the master judges the merged statistics
+    options = environment.parsed_options
+    profile = options.load_profile
+    try:
+        thresholds = load_thresholds(profile, options.thresholds)
+    except (OSError, ValueError) as exc:
+        logger.error("thresholds: %s", exc)
+        environment.process_exit_code = EXIT_BAD_THRESHOLDS
+        return
+    observed = observe(environment)
+    checks = evaluate(thresholds, observed)
+    print(f"\npaysim load profile {profile!r}: idempotent replays {observed['replays']}, "
+          f"duplicates created {observed['duplicates']}")
+    print(format_table(checks), flush=True)
+    run_dir = Path(options.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_verdict(run_dir / "thresholds.json", profile, observed, checks)
+    environment.process_exit_code = EXIT_BROKEN if broken(checks) else 0

@@ -1,0 +1,107 @@
+"""Idempotency under load: remember creates, replay some of them, count duplicates.
+
+A replay sends an earlier ``Idempotency-Key`` with the very same body bytes, from the same
+credentials (keys are scoped per terminal / merchant). The implementation must answer with the
+object it created the first time; an answer naming another object is a duplicate created. The
+counts are per process; workers add them to their regular report to the master
+(``report_to_master``), which keeps each worker's latest figures, so the master's total is
+exact in distributed runs too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections import deque
+from typing import Any
+
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner
+
+_REPORT_KEY = "paysim_idempotency"
+
+
+@dataclasses.dataclass(frozen=True)
+class Create:
+    """A create that succeeded: what to send again and what must come back."""
+
+    api: str
+    credential: int
+    key: str
+    body: bytes
+    object_id: str
+
+
+@dataclasses.dataclass
+class Counts:
+    """Replays sent and answered, and duplicates among them (with the first few examples)."""
+
+    replays: int = 0
+    duplicates: int = 0
+    examples: list[str] = dataclasses.field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class ReplayPool:
+    """The last creates of this process, shared by its users (so replays cross users)."""
+
+    def __init__(self, size: int = 500) -> None:
+        self._items: deque[Create] = deque(maxlen=size)
+
+    def remember(self, create: Create) -> None:
+        self._items.append(create)
+
+    def pick(self, api: str) -> Create | None:
+        candidates = [c for c in self._items if c.api == api]
+        return random.choice(candidates) if candidates else None
+
+
+POOL = ReplayPool()
+COUNTS = Counts()
+_from_workers: dict[str, dict[str, Any]] = {}
+
+
+def record_replay(create: Create, returned_id: str | None) -> bool:
+    """Count one answered replay; True when it created a duplicate."""
+    COUNTS.replays += 1
+    if returned_id is not None and returned_id != create.object_id:
+        COUNTS.duplicates += 1
+        if len(COUNTS.examples) < 5:
+            COUNTS.examples.append(
+                f"{create.api} key {create.key}: first {create.object_id}, replay {returned_id}")
+        return True
+    return False
+
+
+def totals() -> Counts:
+    """This process's counts plus the latest reported by each worker."""
+    total = Counts(COUNTS.replays, COUNTS.duplicates, list(COUNTS.examples))
+    for data in _from_workers.values():
+        total.replays += int(data.get("replays", 0))
+        total.duplicates += int(data.get("duplicates", 0))
+        total.examples.extend(data.get("examples", [])[: max(0, 5 - len(total.examples))])
+    return total
+
+
+@events.report_to_master.add_listener
+def _report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    data[_REPORT_KEY] = COUNTS.as_dict()
+
+
+@events.worker_report.add_listener
+def _receive(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    if _REPORT_KEY in data:
+        _from_workers[client_id] = data[_REPORT_KEY]
+
+
+@events.test_start.add_listener
+def _reset(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, MasterRunner):
+        COUNTS.replays = COUNTS.duplicates = 0
+        COUNTS.examples.clear()
+        POOL._items.clear()
+    else:
+        _from_workers.clear()

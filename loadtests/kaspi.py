@@ -1,0 +1,198 @@
+"""Kaspi personas: a shop's invoices, a till's QR codes, subscriptions, and a back office.
+
+Every request carries ``X-API-Key``. Shops create invoices (a share of them replayed with the
+same ``Idempotency-Key`` and body), poll them to a final state and refund a share of the paid
+ones; tills show QR codes; a subscription service signs customers up; the back office lists
+and filters invoices, refunds and audit logs. List responses are checked lightly (a list, as
+a JSON array or inside the pagination envelope), since the seed spec gives them no schema.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from typing import Any
+
+from locust import task
+
+from loadtests import data
+from loadtests.base import Known, PaysimUser
+from loadtests.checks import error_code, has, judge, list_of, status_in
+from loadtests.idempotency import POOL, Create, record_replay
+
+INVOICE_STATUSES = {"pending", "processing", "paid", "canceled", "refunded"}
+INVOICE_FINAL = {"paid", "canceled", "refunded"}
+LIST_KEYS = ("items", "data", "results")
+
+invoices_seen = Known()
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def same_id(expected: str) -> Any:
+    def check(body: Any) -> str | None:
+        return None if isinstance(body, dict) and body.get("id") == expected else "another object"
+    return check
+
+
+class KaspiUser(PaysimUser):
+    """Abstract: one merchant's API key (round-robin over the given ones)."""
+
+    abstract = True
+    api = "kaspi"
+
+    def on_start(self) -> None:
+        self.credential = self.settings.account_index() % len(self.settings.kaspi_keys)
+
+    def call(self, method: str, path: str, expected: set[int], check: Any = None,
+             raw: bytes | None = None, idempotency_key: str | None = None,
+             credential: int | None = None, name: str | None = None) -> Any:
+        """One request, judged; returns the JSON body when it passed."""
+        key = self.settings.kaspi_keys[self.credential if credential is None else credential]
+        headers = {"X-API-Key": key, "Accept": "application/json"}
+        if raw is not None:
+            headers["Content-Type"] = "application/json"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        with self.client.request(method, self.settings.kaspi_url + path,
+                                 name=f"kaspi {name or path}", data=raw, headers=headers,
+                                 catch_response=True) as resp:
+            return judge(resp, expected, check)
+
+    def create(self, path: str, body: dict[str, Any], check: Any, kind: str) -> Any:
+        """Create with a fresh Idempotency-Key, or replay an earlier one (a share of the time)."""
+        if random.random() < self.settings.replay_share and (prior := POOL.pick(kind)):
+            self.replay(path, prior)
+            return None
+        raw, key = encode(body), str(uuid.uuid4())
+        created = self.call("POST", path, {201}, check, raw, key)
+        if created:
+            POOL.remember(Create(kind, self.credential, key, raw, created["id"]))
+        return created
+
+    def replay(self, path: str, prior: Create) -> None:
+        def verdict(body: Any) -> str | None:
+            returned = body.get("id") if isinstance(body, dict) else None
+            if not returned:
+                return "replay answered without an id"
+            if record_replay(prior, returned):
+                return "duplicate created by an idempotent replay"
+            return None
+
+        # Kaspi returns "the same response" to a replay: 201 again, or 200, both fine.
+        self.call("POST", path, {200, 201}, verdict, prior.body, prior.key, prior.credential,
+                  name=f"{path} [replay]")
+
+
+class KaspiShop(KaspiUser):
+    """An online shop: invoice to the customer's Kaspi app, poll it, refund a share."""
+
+    weight = 5
+    think = (0.5, 2.0)
+
+    @task
+    def invoice(self) -> None:
+        created = self.create("/v1/invoices", data.kaspi_invoice(),
+                              status_in(INVOICE_STATUSES), "kaspi invoice")
+        if not created:
+            return
+        iid = created["id"]
+        invoices_seen.add(self.credential, iid)
+        deadline = time.monotonic() + self.settings.poll_limit
+        status = created["status"]
+        while status not in INVOICE_FINAL and time.monotonic() < deadline:
+            self.pause(random.uniform(0.4, 0.8))
+            got = self.call("GET", f"/v1/invoices/{iid}", {200},
+                            lambda b: status_in(INVOICE_STATUSES)(b) or same_id(iid)(b),
+                            name="/v1/invoices/{id}")
+            if not got:
+                return
+            status = got["status"]
+        if status == "paid" and random.random() < self.settings.refund_share:
+            amount = float(created.get("amount") or 0)
+            body: dict[str, Any] = {"reason": data.fake.sentence(nb_words=4)}
+            if random.random() < 0.5 and amount >= 2:
+                body["amount"] = round(amount / 2)
+            self.call("POST", f"/v1/invoices/{iid}/refund", {201}, has("id"), encode(body),
+                      str(uuid.uuid4()), name="/v1/invoices/{id}/refund")
+
+
+class KaspiQr(KaspiUser):
+    """A till in a shop or café: a Kaspi QR for each purchase."""
+
+    weight = 2
+    think = (1.0, 3.0)
+
+    @task
+    def qr(self) -> None:
+        self.create("/v1/qr", data.kaspi_qr(), has("id"), "kaspi qr")
+
+
+class KaspiSubscriptions(KaspiUser):
+    """A subscription service: sign customers up, list the subscriptions."""
+
+    weight = 1
+    think = (2.0, 5.0)
+
+    @task(3)
+    def subscribe(self) -> None:
+        self.call("POST", "/v1/subscriptions", {201}, has("id"),
+                  encode(data.kaspi_subscription()))
+
+    @task(1)
+    def subscriptions(self) -> None:
+        self.call("GET", "/v1/subscriptions", {200}, list_of(*LIST_KEYS))
+
+
+class KaspiBackOffice(KaspiUser):
+    """Accounting and support: list and filter invoices, refunds, audit, the merchant."""
+
+    weight = 2
+    think = (1.0, 3.0)
+
+    @task(4)
+    def invoices_by_status(self) -> None:
+        status = random.choice(("paid", "pending", "refunded", "canceled"))
+        self.call("GET", f"/v1/invoices?status={status}&page=1&page_size=20", {200},
+                  list_of(*LIST_KEYS), name="/v1/invoices?status")
+
+    @task(2)
+    def invoice_search(self) -> None:
+        self.call("GET", f"/v1/invoices?search=ord-&page={random.randint(1, 3)}&page_size=20",
+                  {200}, list_of(*LIST_KEYS), name="/v1/invoices?search")
+
+    @task(3)
+    def invoice(self) -> None:
+        seen = invoices_seen.pick()
+        if seen is None:
+            return self.me()
+        credential, iid = seen
+        self.call("GET", f"/v1/invoices/{iid}", {200}, has("id", "status"),
+                  credential=credential, name="/v1/invoices/{id}")
+        return None
+
+    @task(1)
+    def refunds(self) -> None:
+        self.call("GET", "/v1/refunds", {200}, list_of(*LIST_KEYS))
+
+    @task(1)
+    def audit(self) -> None:
+        self.call("GET", "/v1/audit-logs", {200}, list_of(*LIST_KEYS))
+
+    @task(1)
+    def me(self) -> None:
+        self.call("GET", "/v1/me", {200}, has("id"))
+
+    @task(1)
+    def session(self) -> None:
+        self.call("GET", "/v1/kaspi/session", {200}, has("connected"))
+
+    @task(1)
+    def mistyped_id(self) -> None:
+        self.call("GET", f"/v1/invoices/inv_{uuid.uuid4().hex[:8]}", {404},
+                  lambda b: None if error_code(b) else "404 without an error code",
+                  name="/v1/invoices/{id} [unknown]")

@@ -1,0 +1,125 @@
+"""create_app(config): the simulator's Flask application, with no state at import time."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from simulator.control import routes as control
+from simulator.control.registry import Controllable, register
+from simulator.core.errors import ApiError, InternalError
+from simulator.core.runtime import Runtime
+from simulator.core.seed import load_seed
+from simulator.core.store import Store
+from simulator.freefin import payments, payouts
+from simulator.freefin import routes as freefin
+from simulator.web import MAX_BODY_BYTES, Envelopes
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE": ":memory:",
+    "SEED_FILE": None,
+    "SCRIPT_FILE": None,
+    "DEFECTS": [],
+    "TICKER": True,
+    "SSE_HEARTBEAT_S": 25.0,
+    "IDEMPOTENCY_TTL_S": 24 * 3600,
+}
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    rt = Runtime(
+        store=Store(app.config["DATABASE"]),
+        seed=load_seed(app.config["SEED_FILE"]),
+        idempotency_ttl_s=float(app.config["IDEMPOTENCY_TTL_S"]),
+        sse_heartbeat_s=float(app.config["SSE_HEARTBEAT_S"]),
+    )
+    rt.defects.register("webhooks.no_retry", "a failed webhook delivery is never retried")
+    rt.dispatcher.defects = rt.defects
+    app.extensions["paysim.runtime"] = rt
+
+    envelopes = Envelopes(control.render_error)
+    freefin.init_app(app, rt)
+    envelopes.register(freefin.PREFIX, freefin.render_error)
+    _register_freefin_controls(app, rt)
+    try:
+        from simulator.kaspi import routes as kaspi  # the Kaspi API joins when present
+    except ImportError:
+        kaspi = None  # type: ignore[assignment]
+    if kaspi is not None:
+        kaspi.init_app(app, rt)
+        envelopes.register(kaspi.PREFIX, kaspi.render_error)
+    app.register_blueprint(control.bp)
+    _install_error_handlers(app, envelopes)
+    _install_faults(app, rt, envelopes)
+
+    rt.defects.enable(*app.config["DEFECTS"])
+    if app.config["SCRIPT_FILE"]:
+        script = yaml.safe_load(Path(app.config["SCRIPT_FILE"]).read_text(encoding="utf-8"))
+        with app.app_context():
+            control.apply_script(app, rt, script or {})
+    if app.config["TICKER"]:
+        rt.start()
+    return app
+
+
+def _register_freefin_controls(app: Flask, rt: Runtime) -> None:
+    terminals = app.extensions["paysim.freefin"].terminals
+    register(app, Controllable(
+        "freefin", "payment", payments.PAYMENT_OUTCOMES,
+        lambda pid, status, reason: payments.force(rt, terminals, pid, status, reason)))
+    register(app, Controllable(
+        "freefin", "payout", payouts.PAYOUT_OUTCOMES,
+        lambda pid, status, reason: payouts.force(rt, terminals, pid, status, reason), 1000))
+
+
+def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return envelopes.render(request.path, error)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        code = (error.name or "error").lower().replace(" ", "_")
+        api_error = ApiError(error.description or error.name, code=code, status=error.code)
+        return envelopes.render(request.path, api_error)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return envelopes.render(request.path, InternalError("internal error"))
+
+
+def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
+    @app.before_request
+    def _inject() -> Response | None:
+        if request.path.startswith("/_sim"):
+            return None
+        fault = rt.faults.match(request.method, request.path)
+        if fault is None:
+            return None
+        if fault.kind == "latency":
+            time.sleep(fault.latency_ms / 1000)
+            return None
+        if fault.kind == "drop":
+            sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+            if isinstance(sock, socket.socket):
+                sock.shutdown(socket.SHUT_RDWR)
+            return Response(status=499)
+        error = ApiError("injected fault", code="injected_fault", status=fault.status)
+        return envelopes.render(request.path, error)

@@ -1,0 +1,96 @@
+"""The runtime: every piece of shared machinery in one object, and the ticker that moves it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.core.clock import Clock
+from simulator.core.defects import Defects
+from simulator.core.events import EventBus
+from simulator.core.faults import Faults
+from simulator.core.outcomes import OutcomeQueue
+from simulator.core.ratelimit import RateLimiter
+from simulator.core.scheduler import Scheduler
+from simulator.core.store import Store
+from simulator.core.webhooks import Dispatcher, WebhookConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    store: Store
+    seed: dict[str, Any]
+    clock: Clock = field(default_factory=Clock)
+    bus: EventBus = field(default_factory=EventBus)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    faults: Faults = field(default_factory=Faults)
+    defects: Defects = field(default_factory=Defects)
+    outcomes: OutcomeQueue = field(default_factory=OutcomeQueue)
+    idempotency_ttl_s: float = 24 * 3600
+    sse_heartbeat_s: float = 25.0
+    on_reset: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        hooks = self.seed.get("webhooks", {})
+        self.webhook_config = WebhookConfig(
+            retry_schedule=list(hooks.get("retry_schedule", [0, 5, 30, 120, 600, 1800])),
+            timeout_s=float(hooks.get("timeout_s", 5.0)),
+        )
+        self.scheduler = Scheduler(self.store)
+        self.dispatcher = Dispatcher(self.store, self.clock, self.webhook_config)
+        with self.store.read() as tx:
+            self.clock.reset(float(tx.get_meta("clock_offset", 0.0)))
+        self._stop = threading.Event()
+        self._tick_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> None:
+        """Run due transitions, then send due webhooks."""
+        with self._tick_lock:
+            self.scheduler.run_due(self.clock.now())
+        self.dispatcher.run_due()
+
+    def advance(self, seconds: float) -> float:
+        offset = self.clock.advance(seconds)
+        with self.store.tx() as tx:
+            tx.set_meta("clock_offset", offset)
+        self.tick()
+        return offset
+
+    def reset(self) -> None:
+        self.store.wipe()
+        self.clock.reset()
+        self.outcomes.clear()
+        self.faults.clear()
+        self.defects.disable()
+        self.limiter.reset()
+        for hook in self.on_reset:
+            hook()
+        self.bus.notify()
+
+    def start(self, interval: float = 0.05) -> None:
+        """Start the background ticker (idempotent)."""
+        if self._thread and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True,
+                                        name="paysim-ticker")
+        self._thread.start()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.tick()
+            except Exception:  # keep ticking; the error is logged with its traceback
+                log.exception("ticker failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+        self.dispatcher.shutdown()

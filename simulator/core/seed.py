@@ -1,0 +1,83 @@
+"""The seed file: merchants, terminals, keys, limits and defaults, validated when loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+DEFAULT_SEED = Path(__file__).resolve().parent.parent / "seed.yaml"
+
+_RATE = {"type": "object", "required": ["rate", "burst"],
+         "properties": {"rate": {"type": "number", "exclusiveMinimum": 0},
+                        "burst": {"type": "number", "minimum": 1}}}
+_OUTCOME = {"type": "object", "required": ["outcome"],
+            "properties": {"outcome": {"type": "string"},
+                           "delay_ms": {"type": "integer", "minimum": 0}}}
+
+_TERMINAL = {
+    "type": "object",
+    "required": ["id", "name", "key", "signing_secret"],
+    "properties": {
+        "key": {"type": "string", "pattern": r"^sk_test_[A-Za-z0-9]{6}_\S+$"},
+        "signing_secret": {"type": "string", "minLength": 8},
+        "require_signature": {"type": "boolean"},
+        "webhook_url": {"type": ["string", "null"]},
+        "default_outcome": _OUTCOME,
+    },
+}
+_FF_MERCHANT = {
+    "type": "object",
+    "required": ["id", "name", "terminals"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "rate_limit": _RATE,
+        "terminals": {"type": "array", "minItems": 1, "items": _TERMINAL},
+    },
+}
+_KASPI_MERCHANT = {
+    "type": "object",
+    "required": ["id", "name", "api_key"],
+    "properties": {
+        "api_key": {"type": "string", "minLength": 8},
+        "kaspi_connected": {"type": "boolean"},
+        "rate_limit": _RATE,
+        "default_outcome": _OUTCOME,
+    },
+}
+
+
+def _merchants(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["merchants"],
+            "properties": {"merchants": {"type": "array", "items": item}}}
+
+
+SEED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["freefin", "kaspi"],
+    "properties": {
+        "freefin": _merchants(_FF_MERCHANT),
+        "kaspi": _merchants(_KASPI_MERCHANT),
+        "webhooks": {"type": "object", "properties": {
+            "retry_schedule": {"type": "array", "minItems": 1,
+                               "items": {"type": "number", "minimum": 0}},
+            "timeout_s": {"type": "number", "exclusiveMinimum": 0}}},
+    },
+}
+
+
+def load_seed(path: str | Path | None = None) -> dict[str, Any]:
+    """Read and validate a seed file; raise ValueError naming the file and the bad key."""
+    path = Path(path or DEFAULT_SEED)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        jsonschema.validate(data, SEED_SCHEMA)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+        raise ValueError(f"{path}: at {where}: {exc.message}") from exc
+    return data

@@ -1,0 +1,76 @@
+"""Request validation from the OpenAPI documents themselves, with precompiled validators.
+
+OpenAPI 3.0 schemas are close to JSON Schema draft 4 (integers are never floats, boolean
+``exclusiveMinimum``), so draft 4 validators are used, with a ``uri`` format check.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import yaml
+
+SPECS = Path(__file__).resolve().parent.parent.parent / "specs"
+
+_formats = jsonschema.FormatChecker(formats=())
+
+
+@_formats.checks("uri", raises=ValueError)
+def _is_uri(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    if not (parts.scheme and parts.netloc) or any(c.isspace() for c in value):
+        raise ValueError("not an absolute URI")
+    return True
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """A spec document from specs/ with every local ``$ref`` inlined."""
+    path = SPECS / name
+    text = path.read_text(encoding="utf-8")
+    doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    return _inline(doc, doc)
+
+
+def _inline(node: Any, root: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target: Any = root
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            return _inline(copy.deepcopy(target), root)
+        return {k: _inline(v, root) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, root) for v in node]
+    return node
+
+
+def validator(schema: dict[str, Any]) -> jsonschema.Draft4Validator:
+    return jsonschema.Draft4Validator(schema, format_checker=_formats)
+
+
+def request_validator(spec: str, path: str, method: str) -> jsonschema.Draft4Validator:
+    op = load(spec)["paths"][path][method]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    return validator(schema)
+
+
+def first_error(v: jsonschema.Draft4Validator, instance: Any) -> tuple[str, str] | None:
+    """(field path, message) of the most relevant error, or None when valid."""
+    error = jsonschema.exceptions.best_match(v.iter_errors(instance))
+    if error is None:
+        return None
+    field = ".".join(str(p) for p in error.absolute_path) or "body"
+    message = error.message
+    if error.validator == "required":
+        missing = message.split("'")[1] if "'" in message else message
+        field, message = missing, "is required"
+    return field, message

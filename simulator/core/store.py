@@ -1,0 +1,181 @@
+"""The store: SQLite in WAL mode, one ``BEGIN IMMEDIATE`` transaction per state change.
+
+Objects are JSON documents keyed by (kind, id) and owned by a merchant. The interface is small
+(``tx()``, ``get``, ``put``, ``list``, ``count``, plus the tables the shared machinery uses) so
+that another database could stand behind it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL, id TEXT NOT NULL, owner TEXT NOT NULL,
+    seq INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, id));
+CREATE INDEX IF NOT EXISTS objects_owner ON objects (kind, owner, seq);
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL, body TEXT NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY (scope, key));
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, api TEXT NOT NULL,
+    owner TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS events_owner ON events (api, owner, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY, api TEXT NOT NULL, owner TEXT NOT NULL, event_id TEXT NOT NULL,
+    kind TEXT NOT NULL, url TEXT NOT NULL, headers TEXT NOT NULL, body TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at REAL,
+    last_code INTEGER, last_latency_ms REAL, last_error TEXT, history TEXT NOT NULL,
+    created_at REAL NOT NULL, endpoint_id TEXT);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_at);
+CREATE TABLE IF NOT EXISTS timers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, due_at REAL NOT NULL, api TEXT NOT NULL,
+    action TEXT NOT NULL, obj_id TEXT NOT NULL, arg TEXT);
+CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+TABLES = ("objects", "idempotency", "events", "deliveries", "timers", "meta")
+
+
+class Tx:
+    """One open transaction: reads and writes through it commit together."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.after_commit: list[Callable[[], None]] = []
+
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def get(self, kind: str, obj_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT data FROM objects WHERE kind=? AND id=?", (kind, obj_id)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def insert(self, kind: str, obj_id: str, owner: str, data: dict[str, Any]) -> None:
+        seq = self.conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM objects WHERE kind=?", (kind,)
+        ).fetchone()[0]
+        self.conn.execute(
+            "INSERT INTO objects (kind, id, owner, seq, data) VALUES (?, ?, ?, ?, ?)",
+            (kind, obj_id, owner, seq, json.dumps(data, ensure_ascii=False)),
+        )
+
+    def update(self, kind: str, obj_id: str, data: dict[str, Any]) -> None:
+        self.conn.execute(
+            "UPDATE objects SET data=? WHERE kind=? AND id=?",
+            (json.dumps(data, ensure_ascii=False), kind, obj_id),
+        )
+
+    def list(
+        self,
+        kind: str,
+        owner: str,
+        where: str = "",
+        params: tuple[Any, ...] = (),
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Objects of ``owner``, newest first; ``where`` may use json_extract(data, '$.x')."""
+        sql = "SELECT data FROM objects WHERE kind=? AND owner=?"
+        if where:
+            sql += f" AND ({where})"
+        sql += " ORDER BY seq DESC LIMIT ? OFFSET ?"
+        rows = self.conn.execute(sql, (kind, owner, *params, limit, offset)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def count(self, kind: str, owner: str, where: str = "", params: tuple[Any, ...] = ()) -> int:
+        sql = "SELECT COUNT(*) FROM objects WHERE kind=? AND owner=?"
+        if where:
+            sql += f" AND ({where})"
+        return int(self.conn.execute(sql, (kind, owner, *params)).fetchone()[0])
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def add_timer(self, due_at: float, api: str, action: str, obj_id: str, arg: str = "") -> None:
+        self.conn.execute(
+            "INSERT INTO timers (due_at, api, action, obj_id, arg) VALUES (?, ?, ?, ?, ?)",
+            (due_at, api, action, obj_id, arg),
+        )
+
+
+class Store:
+    """SQLite store. A file path (WAL, a connection per thread) or ``:memory:`` (one shared
+    connection behind a lock, for tests)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._memory = path == ":memory:"
+        self._lock = threading.RLock()
+        self._shared: sqlite3.Connection | None = None
+        with self._connection() as conn:
+            conn.executescript(SCHEMA)
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        if not self._memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL: a committed transaction survives a process kill (kill -9);
+            # only an OS crash or power loss could lose the last commits.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        if self._memory:
+            with self._lock:
+                if self._shared is None:
+                    self._shared = self._open()
+                yield self._shared
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        yield conn
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[Tx]:
+        """A write transaction; callbacks in ``tx.after_commit`` run once it has committed."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(conn)
+            try:
+                yield tx
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        for callback in tx.after_commit:
+            callback()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Tx]:
+        """Reads outside a write transaction (each statement sees committed data)."""
+        with self._connection() as conn:
+            yield Tx(conn)
+
+    def wipe(self) -> None:
+        with self.tx() as tx:
+            for table in TABLES:
+                tx.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names

@@ -1,0 +1,185 @@
+"""Webhook outbox and dispatcher: deliveries are rows written with the state change; a
+background worker POSTs them, retries on the simulated clock, and dead-letters the last failure.
+
+Statuses: queued (never tried), sending (in flight), retrying, delivered, dead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from simulator.core.clock import Clock, iso
+from simulator.core.defects import Defects
+from simulator.core.store import Store, Tx
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WebhookConfig:
+    retry_schedule: list[float] = field(default_factory=lambda: [0, 5, 30, 120, 600, 1800])
+    timeout_s: float = 5.0
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.retry_schedule)
+
+
+def enqueue(
+    tx: Tx, *, api: str, owner: str, event_id: str, kind: str, url: str,
+    headers: dict[str, str], body: bytes, now: float, endpoint_id: str | None = None,
+) -> str:
+    delivery_id = "dlv_" + uuid.uuid4().hex[:20]
+    tx.execute(
+        "INSERT INTO deliveries (id, api, owner, event_id, kind, url, headers, body, status, "
+        "attempts, next_at, history, created_at, endpoint_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, '[]', ?, ?)",
+        (delivery_id, api, owner, event_id, kind, url, json.dumps(headers),
+         body.decode("utf-8"), now, now, endpoint_id),
+    )
+    return delivery_id
+
+
+def _row_to_dict(row: Any) -> dict[str, Any]:
+    keys = ("id", "api", "owner", "event_id", "kind", "url", "status", "attempts", "next_at",
+            "last_code", "last_latency_ms", "last_error", "history", "created_at", "endpoint_id")
+    data = dict(zip(keys, row, strict=True))
+    data["history"] = json.loads(data["history"])
+    data["next_attempt_at"] = iso(data.pop("next_at")) if data["next_at"] else None
+    data["created_at"] = iso(data["created_at"])
+    return data
+
+
+_COLUMNS = ("id, api, owner, event_id, kind, url, status, attempts, next_at, last_code, "
+            "last_latency_ms, last_error, history, created_at, endpoint_id")
+
+
+def list_deliveries(
+    store: Store, *, api: str | None = None, owner: str | None = None,
+    status: str | None = None, limit: int = 100, offset: int = 0,
+) -> list[dict[str, Any]]:
+    where, params = ["1=1"], []
+    for col, value in (("api", api), ("owner", owner), ("status", status)):
+        if value:
+            where.append(f"{col}=?")
+            params.append(value)
+    with store.read() as tx:
+        rows = tx.execute(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE {' AND '.join(where)} "  # noqa: S608
+            "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ).fetchall()
+    return [_row_to_dict(r) for r in rows]
+
+
+def get_delivery(store: Store, delivery_id: str) -> dict[str, Any] | None:
+    with store.read() as tx:
+        row = tx.execute(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,)  # noqa: S608
+        ).fetchone()
+    return _row_to_dict(row) if row else None
+
+
+def retry_now(tx: Tx, delivery_id: str, now: float) -> bool:
+    """Schedule another attempt at once (also for dead letters); False if unknown."""
+    cur = tx.execute(
+        "UPDATE deliveries SET status=CASE WHEN attempts=0 THEN 'queued' ELSE 'retrying' END, "
+        "next_at=? WHERE id=? AND status!='sending'",
+        (now, delivery_id),
+    )
+    return cur.rowcount > 0
+
+
+class Dispatcher:
+    """Sends due deliveries from a small thread pool, so a slow receiver blocks no other."""
+
+    def __init__(self, store: Store, clock: Clock, config: WebhookConfig, workers: int = 8):
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
+        self._inflight: set[str] = set()
+        self._lock = threading.Lock()
+        self.defects: Defects | None = None
+        self.recover()
+
+    def recover(self) -> None:
+        """Deliveries in flight when the process died are tried again."""
+        with self.store.tx() as tx:
+            tx.execute("UPDATE deliveries SET status='retrying' WHERE status='sending'")
+
+    def run_due(self) -> int:
+        now = self.clock.now()
+        with self.store.tx() as tx:
+            rows = tx.execute(
+                "SELECT id, url, headers, body, attempts FROM deliveries "
+                "WHERE status IN ('queued', 'retrying') AND next_at<=? "
+                "ORDER BY next_at LIMIT 32",
+                (now,),
+            ).fetchall()
+            ids = [r[0] for r in rows]
+            if ids:
+                marks = ",".join("?" * len(ids))
+                tx.execute(
+                    f"UPDATE deliveries SET status='sending' WHERE id IN ({marks})",  # noqa: S608
+                    ids,
+                )
+        for row in rows:
+            self._pool.submit(self._attempt, *row)
+        return len(rows)
+
+    def _attempt(self, delivery_id: str, url: str, headers: str, body: str, attempts: int) -> None:
+        started = time.monotonic()
+        code: int | None = None
+        error: str | None = None
+        try:
+            resp = requests.post(
+                url, data=body.encode("utf-8"), headers=json.loads(headers),
+                timeout=self.config.timeout_s, allow_redirects=False,
+            )
+            code = resp.status_code
+        except requests.Timeout:
+            error = "timeout"
+        except requests.RequestException as exc:
+            error = f"connection error: {type(exc).__name__}"
+        latency = round((time.monotonic() - started) * 1000, 1)
+        self._record(delivery_id, attempts + 1, code, error, latency)
+
+    def _record(
+        self, delivery_id: str, attempt: int, code: int | None, error: str | None, latency: float,
+    ) -> None:
+        now = self.clock.now()
+        ok = code is not None and 200 <= code < 300
+        with self.store.tx() as tx:
+            row = tx.execute("SELECT history FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
+            if row is None:  # wiped by a reset while in flight
+                return
+            history = json.loads(row[0])
+            history.append({"attempt": attempt, "at": iso(now), "response_code": code,
+                            "error": error, "latency_ms": latency})
+            if ok:
+                status, next_at = "delivered", None
+            elif attempt >= self.config.max_attempts or (
+                self.defects is not None and self.defects.on("webhooks.no_retry")
+            ):
+                status, next_at = "dead", None
+            else:
+                status, next_at = "retrying", now + self.config.retry_schedule[attempt]
+            tx.execute(
+                "UPDATE deliveries SET status=?, attempts=?, next_at=?, last_code=?, "
+                "last_latency_ms=?, last_error=?, history=? WHERE id=?",
+                (status, attempt, next_at, code, latency, error, json.dumps(history),
+                 delivery_id),
+            )
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""The freefin Public API: payments, refunds, SBP payouts, the bank directory and SSE events."""

@@ -1,0 +1,49 @@
+"""freefin events: one body for SSE and webhooks, signed with the terminal's secret."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from simulator.core import events, webhooks
+from simulator.core.clock import iso
+from simulator.core.runtime import Runtime
+from simulator.core.signing import sign
+from simulator.core.store import Tx
+from simulator.freefin.terminals import Terminal
+
+API = "freefin"
+SIGNATURE_HEADER = "X-Freefin-Signature"
+
+
+def endpoint_key(terminal_id: str) -> str:
+    return f"freefin.endpoint.{terminal_id}"
+
+
+def emit(
+    rt: Runtime, tx: Tx, terminal: Terminal, kinds: list[str], payload: dict[str, Any],
+    webhook_url: str | None,
+) -> None:
+    """Record events ``kinds`` (in order) for the merchant and queue their webhooks."""
+    if rt.defects.on("freefin.events_out_of_order"):
+        kinds = list(reversed(kinds))
+    url = webhook_url or tx.get_meta(endpoint_key(terminal.id)) or terminal.webhook_url
+    for kind in kinds:
+        now = rt.clock.now()
+        event_id = "evt_" + uuid.uuid4().hex
+        body = {"id": event_id, "kind": kind, "created_at": iso(now), "payload": payload}
+        events.record(tx, rt.bus, event_id=event_id, api=API, owner=terminal.merchant_id,
+                      kind=kind, body=body, now=now)
+        if not url:
+            continue
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "User-Agent": "paysim-webhooks/1",
+                   "X-Freefin-Event-Id": event_id, "X-Freefin-Event": kind}
+        if not rt.defects.on("freefin.webhook_unsigned"):
+            secret = terminal.signing_secret
+            if rt.defects.on("freefin.webhook_bad_signature"):
+                secret += "-wrong"
+            headers[SIGNATURE_HEADER] = sign(secret, raw)
+        webhooks.enqueue(tx, api=API, owner=terminal.merchant_id, event_id=event_id, kind=kind,
+                         url=url, headers=headers, body=raw, now=now)

@@ -1,0 +1,295 @@
+"""Payments: creation with a planned outcome, the state machine, cancel and refunds.
+
+Stored documents are the API's Payment objects plus private fields (``_``-prefixed) that are
+stripped when rendered. Amounts are integers of kopecks throughout.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from simulator.core import idempotency
+from simulator.core.clock import iso
+from simulator.core.errors import ApiError, BadRequest, Conflict, NotFound, Unprocessable
+from simulator.core.outcomes import Plan, parse
+from simulator.core.runtime import Runtime
+from simulator.core.store import Tx
+from simulator.freefin import customers
+from simulator.freefin.notify import emit
+from simulator.freefin.terminals import PAYMENT_OUTCOMES, Terminal, Terminals
+
+KIND = "ff_payment"
+EXPIRES_AFTER_S = 15 * 60
+PROCESSING_WINDOW_S = 10 * 60
+USDT_RUB = 92.5
+FINAL = ("succeeded", "failed", "expired", "cancelled", "refunded")
+MOVES = {
+    "pending": ("processing", "expired", "cancelled"),
+    "processing": ("succeeded", "failed"),
+    "succeeded": ("refunded",),
+}
+# Magic amounts, like test cards: the amount alone decides the outcome.
+MAGIC_AMOUNTS = {
+    1313: "failed:card_declined",
+    1414: "failed:insufficient_funds",
+    1515: "expired",
+    1616: "pending",
+    1717: "processing",
+}
+
+
+def idempotent_conflict() -> ApiError:
+    return Conflict("Idempotency-Key was used with another request body",
+                    code="idempotent_conflict")
+
+
+def render(doc: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if not k.startswith("_")}
+    out["refunds"] = [dict(r) for r in doc.get("refunds", [])]
+    if rt.defects.on("freefin.negative_money") and out["amount_refunded"] == 0:
+        out["amount_refunded"] = -1
+    return out
+
+
+def plan_for(rt: Runtime, terminal: Terminal, body: dict[str, Any]) -> Plan:
+    queued = rt.outcomes.pop("freefin", "payment", terminal.merchant_id)
+    if queued:
+        return queued
+    meta = body.get("metadata") or {}
+    default = terminal.default_plan
+    try:
+        delay = int(meta.get("sim_delay_ms", default.delay_ms))
+        if "sim_outcome" in meta:
+            return parse(meta["sim_outcome"], PAYMENT_OUTCOMES, delay)
+        if body["amount"] in MAGIC_AMOUNTS:
+            return parse(MAGIC_AMOUNTS[body["amount"]], PAYMENT_OUTCOMES, delay)
+        return parse(default.outcome + (f":{default.reason}" if default.reason else ""),
+                     PAYMENT_OUTCOMES, delay)
+    except ValueError as exc:
+        raise BadRequest(f"metadata: {exc}") from exc
+
+
+def create(
+    rt: Runtime, terminal: Terminal, body: dict[str, Any], key: str | None, base_url: str,
+) -> tuple[int, dict[str, Any]]:
+    """Create a payment (or replay it for a known Idempotency-Key): (status, response)."""
+    plan = plan_for(rt, terminal, body)
+    fp = idempotency.fingerprint("createPayment", body)
+    scope = f"freefin:{terminal.id}:createPayment"
+
+    with rt.store.tx() as tx:
+        def make() -> tuple[int, dict[str, Any]]:
+            doc = _new_payment(rt, tx, terminal, body, plan)
+            return 201, {"payment_id": doc["id"], "simulator": plan.describe()}
+
+        status, stored, replayed = idempotency.execute(
+            tx, scope=scope, key=key, fp=fp, now=rt.clock.now(), ttl=rt.idempotency_ttl_s,
+            create=make, conflict=idempotent_conflict(),
+            skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
+        )
+        doc = tx.get(KIND, stored["payment_id"])
+    assert doc is not None
+    response = {
+        "payment": render(doc, rt),
+        "payment_url": f"{base_url}pay/{doc['id']}",
+        "mode": "test",
+        "idempotent": replayed,
+        "simulator": stored["simulator"],
+    }
+    return (200 if replayed else status), response
+
+
+def _new_payment(
+    rt: Runtime, tx: Tx, terminal: Terminal, body: dict[str, Any], plan: Plan,
+) -> dict[str, Any]:
+    now = rt.clock.now()
+    pid = str(uuid.uuid4())
+    expires = now + (plan.delay_ms / 1000 if plan.outcome == "expired" and
+                     "sim_delay_ms" in (body.get("metadata") or {}) else EXPIRES_AFTER_S)
+    doc: dict[str, Any] = {
+        "id": pid,
+        "merchant_id": terminal.merchant_id,
+        "terminal_id": terminal.id,
+        "terminal_name": terminal.name,
+        "amount": body["amount"],
+        "amount_refunded": 0,
+        "amount_usdt": round(body["amount"] / 100 / USDT_RUB, 2),
+        "currency": body.get("currency", "RUB"),
+        "method": body.get("method", "any"),
+        "status": "pending",
+        "created_at": iso(now),
+        "expires_at": iso(expires),
+        "metadata": dict(body.get("metadata") or {}),
+        "refunds": [],
+        "_plan": {"outcome": plan.outcome, "reason": plan.reason, "delay_ms": plan.delay_ms},
+        "_webhook_url": body.get("webhook_url"),
+    }
+    for field in ("order_id", "customer_id", "return_url", "description"):
+        if field in body:
+            doc[field] = body[field]
+    tx.insert(KIND, pid, terminal.merchant_id, doc)
+    if plan.outcome in ("succeeded", "failed", "processing"):
+        tx.add_timer(now + plan.delay_ms / 2000, "freefin", "payment.process", pid)
+    if plan.outcome in ("succeeded", "failed"):
+        tx.add_timer(now + plan.delay_ms / 1000, "freefin", "payment.finalize", pid)
+    tx.add_timer(expires, "freefin", "payment.expire", pid)
+    emit(rt, tx, terminal, ["payment.created"], render(doc, rt), doc["_webhook_url"])
+    return doc
+
+
+def get(rt: Runtime, terminal: Terminal, payment_id: str) -> dict[str, Any]:
+    with rt.store.read() as tx:
+        doc = tx.get(KIND, payment_id)
+    if doc is None or (doc["merchant_id"] != terminal.merchant_id
+                       and not rt.defects.on("freefin.isolation_broken")):
+        raise NotFound("payment not found", code="not_found")
+    if rt.defects.on("freefin.resource_unavailable") and rt.clock.now() < _created(doc) + 1:
+        raise NotFound("payment not found", code="not_found")
+    return render(doc, rt)
+
+
+def _created(doc: dict[str, Any]) -> float:
+    return datetime.fromisoformat(doc["created_at"].replace("Z", "+00:00")).timestamp()
+
+
+def move(
+    rt: Runtime, tx: Tx, terminals: Terminals, doc: dict[str, Any], status: str,
+    reason: str | None = None, force: bool = False,
+) -> None:
+    """Move ``doc`` to ``status`` along the state machine, with its events and webhooks."""
+    current = doc["status"]
+    if status not in MOVES.get(current, ()) and not force:
+        raise Conflict(f"a {current} payment cannot become {status}", code="invalid_transition")
+    now = rt.clock.now()
+    doc["status"] = status
+    if status == "processing":
+        planned = doc["_plan"]["outcome"] in ("succeeded", "failed")
+        doc["processing_until"] = iso(_finalize_at(doc) if planned else now + PROCESSING_WINDOW_S)
+        doc.update(customers.customer(doc["id"], doc["method"]))
+    elif status == "succeeded":
+        doc["captured_at"] = iso(now)
+        doc["rrn"] = customers.rrn(doc["id"])
+        doc["bank_name"] = "freefin test acquirer"
+    if status == "failed":
+        doc["failure_code"] = reason or "declined"
+    if status in FINAL:
+        doc["finalized_at"] = iso(now)
+    tx.update(KIND, doc["id"], doc)
+    kinds = ["payment.status_changed"]
+    if status in ("succeeded", "failed", "expired", "cancelled"):
+        kinds.append(f"payment.{status}")
+    terminal = terminals.by_id[doc["terminal_id"]]
+    emit(rt, tx, terminal, kinds, render(doc, rt), doc.get("_webhook_url"))
+
+
+def _finalize_at(doc: dict[str, Any]) -> float:
+    plan = doc["_plan"]
+    return _created(doc) + plan["delay_ms"] / 1000
+
+
+def cancel(rt: Runtime, terminals: Terminals, terminal: Terminal, payment_id: str) -> dict[str, Any]:
+    with rt.store.tx() as tx:
+        doc = _owned(rt, tx, terminal, payment_id)
+        if doc["status"] != "pending" and not rt.defects.on("freefin.cancel_any_status"):
+            raise Conflict("only a pending payment can be cancelled", code="not_pending")
+        move(rt, tx, terminals, doc, "cancelled", force=True)
+    return render(doc, rt)
+
+
+def refund(
+    rt: Runtime, terminals: Terminals, terminal: Terminal, payment_id: str,
+    body: dict[str, Any], key: str | None,
+) -> tuple[int, dict[str, Any]]:
+    """Refund all or part of a succeeded payment; never more than what remains."""
+    amount = body.get("amount") or 0
+    if amount < 0:
+        raise BadRequest("amount: must not be negative", code="bad_request")
+    fp = idempotency.fingerprint("refundPayment", payment_id, body)
+    scope = f"freefin:{terminal.id}:refundPayment"
+    with rt.store.tx() as tx:
+        def make() -> tuple[int, dict[str, Any]]:
+            return 201, _new_refund(rt, tx, terminals, terminal, payment_id, amount, body)
+
+        status, refund_obj, _ = idempotency.execute(
+            tx, scope=scope, key=key, fp=fp, now=rt.clock.now(), ttl=rt.idempotency_ttl_s,
+            create=make, conflict=idempotent_conflict(),
+            skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
+        )
+    return status, refund_obj
+
+
+def _new_refund(
+    rt: Runtime, tx: Tx, terminals: Terminals, terminal: Terminal, payment_id: str,
+    amount: int, body: dict[str, Any],
+) -> dict[str, Any]:
+    doc = _owned(rt, tx, terminal, payment_id)
+    remainder = doc["amount"] - doc["amount_refunded"]
+    if doc["status"] == "refunded":
+        raise Conflict("the payment is already fully refunded", code="already_refunded")
+    if doc["status"] != "succeeded":
+        raise Conflict(f"a {doc['status']} payment cannot be refunded", code="not_succeeded")
+    amount = amount or remainder
+    if amount > remainder and not rt.defects.on("freefin.refund_over_remainder"):
+        raise Unprocessable(f"amount {amount} is more than the refundable {remainder}",
+                            code="amount_exceeds_remainder")
+    now = rt.clock.now()
+    refund_obj: dict[str, Any] = {
+        "id": str(uuid.uuid4()), "payment_id": payment_id, "merchant_id": doc["merchant_id"],
+        "amount": amount, "status": "succeeded", "created_at": iso(now), "completed_at": iso(now),
+    }
+    if "reason" in body:
+        refund_obj["reason"] = body["reason"]
+    doc["refunds"].append(refund_obj)
+    doc["amount_refunded"] += amount
+    tx.update(KIND, payment_id, doc)
+    emit(rt, tx, terminal, ["payment.refunded"], render(doc, rt), doc.get("_webhook_url"))
+    if doc["amount_refunded"] >= doc["amount"]:
+        move(rt, tx, terminals, doc, "refunded")
+    return refund_obj
+
+
+def _owned(rt: Runtime, tx: Tx, terminal: Terminal, payment_id: str) -> dict[str, Any]:
+    doc = tx.get(KIND, payment_id)
+    if doc is None or (doc["merchant_id"] != terminal.merchant_id
+                       and not rt.defects.on("freefin.isolation_broken")):
+        raise NotFound("payment not found", code="not_found")
+    return doc
+
+
+def register_timers(rt: Runtime, terminals: Terminals) -> None:
+    """Planned transitions: processing, then the planned final status; expiry if still pending."""
+
+    def process(tx: Tx, pid: str, _arg: str, _due: float) -> None:
+        doc = tx.get(KIND, pid)
+        if doc and doc["status"] == "pending":
+            move(rt, tx, terminals, doc, "processing")
+
+    def finalize(tx: Tx, pid: str, _arg: str, _due: float) -> None:
+        doc = tx.get(KIND, pid)
+        if doc and doc["status"] == "processing":
+            plan = doc["_plan"]
+            move(rt, tx, terminals, doc, plan["outcome"], plan.get("reason"))
+
+    def expire(tx: Tx, pid: str, _arg: str, _due: float) -> None:
+        doc = tx.get(KIND, pid)
+        if doc and doc["status"] == "pending" and not rt.defects.on("freefin.expiry_ignored"):
+            move(rt, tx, terminals, doc, "expired")
+
+    rt.scheduler.register("freefin", "payment.process", process)
+    rt.scheduler.register("freefin", "payment.finalize", finalize)
+    rt.scheduler.register("freefin", "payment.expire", expire)
+
+
+def force(rt: Runtime, terminals: Terminals, payment_id: str, status: str,
+          reason: str | None = None) -> dict[str, Any]:
+    """Control API: reach ``status`` now, through processing when it lies on the way."""
+    with rt.store.tx() as tx:
+        doc = tx.get(KIND, payment_id)
+        if doc is None:
+            raise NotFound("payment not found")
+        if status in ("succeeded", "failed") and doc["status"] == "pending":
+            move(rt, tx, terminals, doc, "processing")
+        move(rt, tx, terminals, doc, status, reason)
+    return render(doc, rt)

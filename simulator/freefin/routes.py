@@ -1,0 +1,215 @@
+"""freefin HTTP layer: authenticate, rate-limit, verify signatures, validate, shape responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from simulator.core import events, spec
+from simulator.core.errors import ApiError, BadRequest, InternalError, RateLimited
+from simulator.core.runtime import Runtime
+from simulator.core.signing import verify, well_formed
+from simulator.freefin import banks, defects, payments, payouts
+from simulator.freefin.terminals import Terminals
+from simulator.web import json_body
+
+PREFIX = "/api/v1/public"
+SPEC = "freefin.openapi.yaml"
+bp = Blueprint("freefin", __name__, url_prefix=PREFIX)
+
+
+class FreefinState:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.terminals = Terminals(rt.seed["freefin"])
+        self.create_payment = spec.request_validator(SPEC, "/api/v1/public/payments", "post")
+        lax = spec.load(SPEC)["components"]["schemas"]["CreatePaymentInput"]
+        lax = {**lax, "properties": {**lax["properties"], "amount": {"type": "integer"}}}
+        self.create_payment_lax = spec.validator(lax)
+        self.create_payout = spec.request_validator(SPEC, "/api/v1/public/payouts", "post")
+        self.refund = spec.request_validator(SPEC, "/api/v1/public/payments/{id}/refund", "post")
+
+
+def init_app(app: Flask, rt: Runtime) -> None:
+    state = FreefinState(rt)
+    app.extensions["paysim.freefin"] = state
+    for merchant_id, limit in state.terminals.rate_limits.items():
+        rt.limiter.configure(f"freefin:{merchant_id}", limit["rate"], limit["burst"])
+    defects.register(rt.defects)
+    payments.register_timers(rt, state.terminals)
+    payouts.register_timers(rt, state.terminals)
+    app.register_blueprint(bp)
+
+
+def _state() -> FreefinState:
+    return current_app.extensions["paysim.freefin"]  # type: ignore[no-any-return]
+
+
+def render_error(error: ApiError) -> Response:
+    rt = _state().rt
+    if rt.defects.on("freefin.wrong_error_envelope"):
+        body: dict[str, Any] = {"message": error.message}
+    else:
+        body = {"error": {"code": error.code, "message": error.message}}
+    resp = jsonify(body)
+    resp.status_code = error.status
+    for name, value in error.headers.items():
+        resp.headers[name] = value
+    return resp
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError) -> Response:
+    return render_error(error)
+
+
+@bp.before_request
+def _authenticate() -> None:
+    state = _state()
+    rt = state.rt
+    header = request.headers.get("Authorization")
+    if (not header and rt.defects.on("freefin.auth_ignored") and request.method == "GET"
+            and request.url_rule and request.url_rule.endpoint == "freefin.get_payment"):
+        g.terminal = next(iter(state.terminals.by_id.values()))
+        return
+    terminal = state.terminals.authenticate(header)
+    wait = rt.limiter.take(f"freefin:{terminal.merchant_id}")
+    if wait:
+        headers = {} if rt.defects.on("freefin.no_retry_after") else {"Retry-After": str(wait)}
+        raise RateLimited("rate limit of the merchant exceeded", code="rate_limited",
+                          headers=headers)
+    if request.method == "POST" and not rt.defects.on("freefin.signature_not_checked"):
+        signature = request.headers.get("X-Freefin-Signature")
+        if signature is None:
+            if terminal.require_signature:
+                raise BadRequest("this terminal requires X-Freefin-Signature",
+                                 code="signature_required")
+        elif not well_formed(signature) or not verify(
+            terminal.signing_secret, request.get_data(cache=True), signature
+        ):
+            raise BadRequest("X-Freefin-Signature does not match the request body",
+                             code="invalid_signature")
+    g.terminal = terminal
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key or len(key) > 64:
+        raise BadRequest("Idempotency-Key must be 1 to 64 characters", code="bad_request")
+    return key
+
+
+def _validate(validator: Any, body: dict[str, Any]) -> None:
+    error = spec.first_error(validator, body)
+    if error:
+        raise BadRequest(f"{error[0]}: {error[1]}", code="bad_request")
+
+
+@bp.post("/payments")
+def create_payment() -> Response:
+    state = _state()
+    key = _idempotency_key()
+    body = json_body()
+    lax = state.rt.defects.on("freefin.negative_data_accepted")
+    _validate(state.create_payment_lax if lax else state.create_payment, body)
+    if body.get("order_id") == "" and state.rt.defects.on("freefin.server_error"):
+        raise InternalError("order_id broke the server")
+    status, response = payments.create(state.rt, g.terminal, body, key, request.host_url)
+    if state.rt.defects.on("freefin.missing_required"):
+        response.pop("payment_url")
+    return _json(response, status)
+
+
+@bp.get("/payments/<payment_id>")
+def get_payment(payment_id: str) -> Response:
+    rt = _state().rt
+    payment = payments.get(rt, g.terminal, payment_id)
+    resp = _json(payment, 203 if rt.defects.on("freefin.undocumented_status") else 200)
+    if rt.defects.on("freefin.content_type_wrong"):
+        resp.headers["Content-Type"] = "text/html; charset=utf-8"
+    return resp
+
+
+@bp.post("/payments/<payment_id>/cancel")
+def cancel_payment(payment_id: str) -> Response:
+    state = _state()
+    return _json(payments.cancel(state.rt, state.terminals, g.terminal, payment_id), 200)
+
+
+@bp.post("/payments/<payment_id>/refund")
+def refund_payment(payment_id: str) -> Response:
+    state = _state()
+    key = _idempotency_key()
+    body = json_body(required=False)
+    _validate(state.refund, body)
+    status, refund = payments.refund(state.rt, state.terminals, g.terminal, payment_id, body, key)
+    return _json(refund, status)
+
+
+@bp.post("/payouts")
+def create_payout() -> Response:
+    state = _state()
+    key = _idempotency_key()
+    body = json_body()
+    _validate(state.create_payout, body)
+    status, response = payouts.create(state.rt, g.terminal, body, key)
+    return _json(response, status)
+
+
+@bp.get("/payouts/<payout_id>")
+def get_payout(payout_id: str) -> Response:
+    return _json(payouts.get(_state().rt, g.terminal, payout_id), 200)
+
+
+@bp.get("/banks/sbp")
+def list_banks() -> Response:
+    return _json({"items": banks.directory()}, 200)
+
+
+@bp.get("/events")
+def stream_events() -> Response:
+    rt = _state().rt
+    merchant = g.terminal.merchant_id
+    resume = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    try:
+        start = int(resume) if resume is not None else events.last_seq(rt.store)
+    except ValueError:
+        raise BadRequest("Last-Event-ID must be an event id of this stream") from None
+    if rt.defects.on("freefin.sse_no_resume"):
+        start = events.last_seq(rt.store)
+    heartbeat = rt.sse_heartbeat_s
+    return Response(_stream(rt, merchant, start, heartbeat), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[str]:
+    yield ": connected\n\n"
+    no_ids = rt.defects.on("freefin.sse_no_resume")
+    while True:
+        version = rt.bus.version
+        batch = events.since(rt.store, "freefin", merchant, seq)
+        for event in batch:
+            seq = event["seq"]
+            prefix = "" if no_ids else f"id: {seq}\n"
+            yield f"{prefix}event: {event['kind']}\ndata: {event['body']}\n\n"
+        if batch:
+            continue
+        if rt.bus.wait(version, heartbeat) == version:
+            yield ": ping\n\n"
+
+
+def _json(body: Any, status: int) -> Response:
+    resp = Response(json.dumps(body, ensure_ascii=False), status=status,
+                    mimetype="application/json")
+    rt = _state().rt
+    if rt.defects.on("freefin.wrong_type") and isinstance(body, dict):
+        payment = body.get("payment", body)
+        if isinstance(payment, dict) and isinstance(payment.get("amount"), int):
+            payment["amount"] = str(payment["amount"])
+            resp.set_data(json.dumps(body, ensure_ascii=False))
+    return resp
