@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 import schemathesis
+from schemathesis.core.parameters import ParameterLocation
 
 from harness.contract.context import run_of
 from harness.target import Target
@@ -31,18 +32,20 @@ def signature(secret: str, body: bytes) -> str:
 class FreefinSigner(requests.auth.AuthBase):
     """Sign every POST over the bytes of its prepared body.
 
-    A generated signature that is not even of the documented shape is a deliberate negative
-    case: it is left as generated, so the implementation's rejection of it can be checked.
+    With ``keep_generated`` (a case whose headers were generated as negative data) a signature
+    that is not of the documented shape is left as generated, so the implementation's
+    rejection of it can be checked; otherwise a generated signature is replaced.
     """
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, keep_generated: bool = False) -> None:
         self.secret = secret
+        self.keep_generated = keep_generated
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if request.method != "POST":
             return request
         sent = request.headers.get(SIGNATURE_HEADER)
-        if sent is not None and not _SIGNATURE_SHAPE.match(sent):
+        if self.keep_generated and sent is not None and not _SIGNATURE_SHAPE.match(sent):
             return request
         body = request.body or b""
         if isinstance(body, str):
@@ -52,12 +55,15 @@ class FreefinSigner(requests.auth.AuthBase):
 
 
 @schemathesis.hook
-def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
+def before_call(
+    context: schemathesis.HookContext, case: schemathesis.Case, kwargs: dict[str, Any]
+) -> None:
     """Sign freefin requests of the contract suite (other schemas are left alone)."""
     run = run_of(case)
     if run is None or not run.signing_secret or "app" in kwargs:
         return
-    kwargs["auth"] = FreefinSigner(run.signing_secret)
+    negative_headers = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
+    kwargs["auth"] = FreefinSigner(run.signing_secret, keep_generated=negative_headers)
 
 
 def credentials(target: Target, api: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:

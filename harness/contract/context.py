@@ -69,6 +69,11 @@ def run_of(case: Case) -> RunContext | None:
     return _RUNS.get(token) if token else None
 
 
+def run_of_schema(schema: BaseSchema) -> RunContext:
+    """The run a schema of the suite belongs to."""
+    return _RUNS[schema.raw_schema[RUN_MARKER]]
+
+
 def operation_key(case: Case) -> tuple[str, str]:
     """(METHOD, path template) of a case's operation."""
     return case.operation.method.upper(), case.operation.path

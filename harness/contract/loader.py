@@ -122,6 +122,9 @@ def schemathesis_config(
         "warnings": False,
         "base-url": base_url,
         "request-timeout": 10,
+        # Failures must carry a curl that reproduces them; the report puts environment
+        # variables in place of the secrets instead of Schemathesis's "[Filtered]".
+        "output": {"sanitization": {"enabled": False}},
         "auth": {"openapi": {scheme: credentials}},
         "generation": {
             "max-examples": bounds["max_examples"],

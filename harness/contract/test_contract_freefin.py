@@ -11,7 +11,7 @@ import requests
 import schemathesis
 
 from harness.contract.checks import error_envelope, retry_after_on_429
-from harness.contract.context import RunContext
+from harness.contract.context import RunContext, run_of_schema
 from harness.contract.drive import drive
 from harness.contract.plugin import contract_profile
 from harness.contract.stateful import run_state_machine
@@ -34,10 +34,16 @@ def test_stateful(freefin_schema: schemathesis.BaseSchema, request: pytest.Fixtu
                       contract_profile(request.config))
 
 
+def _auth(schema: schemathesis.BaseSchema) -> dict[str, str]:
+    # Cases built by hand do not get the configured auth: add the run's credentials.
+    run = run_of_schema(schema)
+    return dict(run.auth_headers)
+
+
 def _create(schema: schemathesis.BaseSchema, **headers: str) -> tuple[str, int]:
     case = schema[f"{P}/payments"]["POST"].Case(
         body={"amount": 150000, "order_id": f"contract-{uuid.uuid4().hex[:12]}"},
-        headers=headers or None, media_type="application/json",
+        headers={**_auth(schema), **headers}, media_type="application/json",
     )
     response = call_and_check(case)
     assert response.status_code == 201, response.text
@@ -46,10 +52,12 @@ def _create(schema: schemathesis.BaseSchema, **headers: str) -> tuple[str, int]:
 
 def _op(schema: schemathesis.BaseSchema, method: str, path: str, obj_id: str,
         body: dict[str, object] | None = None) -> schemathesis.Response:
-    case = schema[path][method].Case(
-        path_parameters={"id": obj_id}, body=body,
-        media_type="application/json" if body is not None else None,
-    )
+    operation = schema[path][method]
+    if body is None:
+        case = operation.Case(path_parameters={"id": obj_id}, headers=_auth(schema))
+    else:
+        case = operation.Case(path_parameters={"id": obj_id}, headers=_auth(schema),
+                              body=body, media_type="application/json")
     return call_and_check(case)
 
 

@@ -39,8 +39,8 @@ def call_patiently(case: schemathesis.Case, **kwargs: Any) -> schemathesis.Respo
     for _ in range(MAX_RETRIES):
         if response.status_code != 429:
             break
-        values = response.headers.get("retry-after") or [None]
-        wait = retry_after_seconds(values[0])
+        values = response.headers.get("retry-after") or []
+        wait = retry_after_seconds(values[0] if values else None)
         if wait is None:
             break
         time.sleep(min(max(wait, 0.05), MAX_WAIT_S))
