@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DEFAULTS)
@@ -95,7 +98,7 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
-        code = (error.name or "error").lower().replace(" ", "_")
+        code = HTTP_CODES.get(error.code or 500) or (error.name or "error").lower().replace(" ", "_")
         api_error = ApiError(error.description or error.name, code=code, status=error.code)
         return envelopes.render(request.path, api_error)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -113,7 +114,7 @@ def add_fault(rt: Runtime, body: dict[str, Any]) -> None:
         raise BadRequest(f"a fault needs path and kind; allowed keys: {sorted(allowed)}")
     try:
         rt.faults.add(**body)
-    except (TypeError, ValueError) as exc:  # bad regex is a ValueError subclass (re.error)
+    except (TypeError, ValueError, re.error) as exc:
         raise BadRequest(f"bad fault: {exc}") from exc
 
 
