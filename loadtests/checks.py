@@ -38,8 +38,12 @@ def error_code(body: Any) -> str:
     return ""
 
 
-def judge(resp: CaughtResponse, expected: Collection[int], check: BodyCheck | None = None,
-          then_status: int | None = None) -> Any:
+def judge(
+    resp: CaughtResponse,
+    expected: Collection[int],
+    check: BodyCheck | None = None,
+    then_status: int | None = None,
+) -> Any:
     """Mark ``resp`` a success or a failure with a reason; return the JSON body on success.
 
     ``then_status``: after the body check passed, the status must also be this one (so a body
@@ -77,16 +81,19 @@ def judge(resp: CaughtResponse, expected: Collection[int], check: BodyCheck | No
 
 def has(*fields: str) -> BodyCheck:
     """A body check: an object with these fields present."""
+
     def check(body: Any) -> str | None:
         if not isinstance(body, dict):
             return "body is not an object"
         missing = [f for f in fields if f not in body]
         return f"missing {', '.join(missing)}" if missing else None
+
     return check
 
 
 def status_in(allowed: Collection[str], path: tuple[str, ...] = ()) -> BodyCheck:
     """A body check: ``id`` present and ``status`` one of ``allowed`` (under ``path``)."""
+
     def check(body: Any) -> str | None:
         obj = body
         for key in path:
@@ -96,17 +103,20 @@ def status_in(allowed: Collection[str], path: tuple[str, ...] = ()) -> BodyCheck
         if obj.get("status") not in allowed:
             return f"status {obj.get('status')!r} not one of {sorted(allowed)}"
         return None
+
     return check
 
 
 def list_of(*keys: str) -> BodyCheck:
     """A body check for list endpoints: a JSON array, or an object holding one under a key."""
+
     def check(body: Any) -> str | None:
         if isinstance(body, list):
             return None
         if isinstance(body, dict) and any(isinstance(body.get(k), list) for k in keys):
             return None
         return f"no list (looked for a JSON array or {', '.join(keys)})"
+
     return check
 
 

@@ -25,8 +25,15 @@ from loadtests.idempotency import POOL, Create, record_replay
 
 PAYMENTS = "/api/v1/public/payments"
 PAYOUTS = "/api/v1/public/payouts"
-PAYMENT_STATUSES = {"pending", "processing", "succeeded", "failed", "expired", "cancelled",
-                    "refunded"}
+PAYMENT_STATUSES = {
+    "pending",
+    "processing",
+    "succeeded",
+    "failed",
+    "expired",
+    "cancelled",
+    "refunded",
+}
 PAYMENT_FINAL = {"succeeded", "failed", "expired", "cancelled", "refunded"}
 PAYOUT_STATUSES = {"pending", "succeeded", "failed"}
 REFUND_STATUSES = {"pending", "succeeded", "failed"}
@@ -47,17 +54,20 @@ def signature(secret: str, raw: bytes) -> str:
 
 def same_id(expected: str, path: tuple[str, ...] = ()) -> Any:
     """A body check: the object at ``path`` is the one asked for."""
+
     def check(body: Any) -> str | None:
         obj = body
         for key in path:
             obj = obj.get(key) if isinstance(obj, dict) else None
         return None if isinstance(obj, dict) and obj.get("id") == expected else "another object"
+
     return check
 
 
 def both(*checks: Any) -> Any:
     def check(body: Any) -> str | None:
         return next((r for c in checks if (r := c(body))), None)
+
     return check
 
 
@@ -70,12 +80,22 @@ class FreefinUser(PaysimUser):
     def on_start(self) -> None:
         self.credential = self.settings.account_index() % len(self.settings.freefin_accounts)
 
-    def call(self, method: str, path: str, name: str, expected: set[int], check: Any = None,
-             raw: bytes | None = None, idempotency_key: str | None = None,
-             credential: int | None = None, then_status: int | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        name: str,
+        expected: set[int],
+        check: Any = None,
+        raw: bytes | None = None,
+        idempotency_key: str | None = None,
+        credential: int | None = None,
+        then_status: int | None = None,
+    ) -> Any:
         """One request, judged; returns the JSON body when it passed."""
         account = self.settings.freefin_accounts[
-            self.credential if credential is None else credential]
+            self.credential if credential is None else credential
+        ]
         headers = {"Authorization": f"Bearer {account.key}", "Accept": "application/json"}
         if raw is not None:
             headers["Content-Type"] = "application/json"
@@ -83,12 +103,14 @@ class FreefinUser(PaysimUser):
             headers["Idempotency-Key"] = idempotency_key
         if account.signing_secret:
             headers["X-Freefin-Signature"] = signature(account.signing_secret, raw or b"")
-        with self.client.request(method, self.settings.freefin_url + path, name=f"freefin {name}",
-                                 data=raw, headers=headers, catch_response=True) as resp:
+        url = self.settings.freefin_url + path
+        body: Any = raw  # FastHttpSession sends bytes as they are (typed str | dict only)
+        with self.client.request(
+            method, url, name=f"freefin {name}", data=body, headers=headers, catch_response=True
+        ) as resp:
             return judge(resp, expected, check, then_status)
 
-    def create(self, path: str, name: str, body: dict[str, Any], check: Any,
-               obj: str) -> Any:
+    def create(self, path: str, name: str, body: dict[str, Any], check: Any, obj: str) -> Any:
         """Create with a fresh Idempotency-Key and remember it for replays."""
         raw, key = encode(body), str(uuid.uuid4())
         created = self.call("POST", path, name, {201}, check, raw, key)
@@ -111,8 +133,17 @@ class FreefinUser(PaysimUser):
             return None
 
         # 200 is the spec's answer to a replay; a 201 with the same id is wrong but no duplicate.
-        self.call("POST", path, f"{name} [replay]", {200, 201}, verdict, create.body,
-                  create.key, create.credential, then_status=200)
+        self.call(
+            "POST",
+            path,
+            f"{name} [replay]",
+            {200, 201},
+            verdict,
+            create.body,
+            create.key,
+            create.credential,
+            then_status=200,
+        )
         return True
 
 
@@ -125,21 +156,31 @@ class FreefinShop(FreefinUser):
     @task
     def checkout(self) -> None:
         if random.random() < self.settings.replay_share and self.replay(
-                PAYMENTS, "/payments", "payment"):
+            PAYMENTS, "/payments", "payment"
+        ):
             return
         body = data.freefin_payment()
-        created = self.create(PAYMENTS, "/payments", body,
-                              both(status_in(PAYMENT_STATUSES, ("payment",)),
-                                   has("payment_url")), "payment")
+        created = self.create(
+            PAYMENTS,
+            "/payments",
+            body,
+            both(status_in(PAYMENT_STATUSES, ("payment",)), has("payment_url")),
+            "payment",
+        )
         if not created:
             return
         pid = created["payment"]["id"]
         payments_seen.add(self.credential, pid)
         status = self.poll(pid, stop_at_pending=body["metadata"]["sim_outcome"] == "pending")
         if status == "pending":
-            self.call("POST", f"{PAYMENTS}/{pid}/cancel", "/payments/{id}/cancel", {200},
-                      lambda b: None if b.get("status") == "cancelled" else "not cancelled",
-                      raw=b"")
+            self.call(
+                "POST",
+                f"{PAYMENTS}/{pid}/cancel",
+                "/payments/{id}/cancel",
+                {200},
+                lambda b: None if b.get("status") == "cancelled" else "not cancelled",
+                raw=b"",
+            )
         elif status == "succeeded" and random.random() < self.settings.refund_share:
             self.refund(pid, created["payment"]["amount"])
 
@@ -149,8 +190,13 @@ class FreefinShop(FreefinUser):
         status = None
         while time.monotonic() < deadline:
             self.pause(random.uniform(0.4, 0.8))
-            got = self.call("GET", f"{PAYMENTS}/{pid}", "/payments/{id}", {200},
-                            both(status_in(PAYMENT_STATUSES), same_id(pid)))
+            got = self.call(
+                "GET",
+                f"{PAYMENTS}/{pid}",
+                "/payments/{id}",
+                {200},
+                both(status_in(PAYMENT_STATUSES), same_id(pid)),
+            )
             if not got:
                 return None
             status = got["status"]
@@ -163,9 +209,15 @@ class FreefinShop(FreefinUser):
         body: dict[str, Any] = {"reason": data.fake.sentence(nb_words=4)}
         if partial:
             body["amount"] = max(amount // 2, 1)
-        self.call("POST", f"{PAYMENTS}/{pid}/refund", "/payments/{id}/refund", {201},
-                  both(status_in(REFUND_STATUSES), has("amount")), encode(body),
-                  str(uuid.uuid4()))
+        self.call(
+            "POST",
+            f"{PAYMENTS}/{pid}/refund",
+            "/payments/{id}/refund",
+            {201},
+            both(status_in(REFUND_STATUSES), has("amount")),
+            encode(body),
+            str(uuid.uuid4()),
+        )
 
 
 class FreefinBackOffice(FreefinUser):
@@ -180,8 +232,14 @@ class FreefinBackOffice(FreefinUser):
         if seen is None:
             return self.banks()
         credential, pid = seen
-        self.call("GET", f"{PAYMENTS}/{pid}", "/payments/{id}", {200},
-                  both(status_in(PAYMENT_STATUSES), same_id(pid)), credential=credential)
+        self.call(
+            "GET",
+            f"{PAYMENTS}/{pid}",
+            "/payments/{id}",
+            {200},
+            both(status_in(PAYMENT_STATUSES), same_id(pid)),
+            credential=credential,
+        )
         return None
 
     @task(2)
@@ -190,8 +248,14 @@ class FreefinBackOffice(FreefinUser):
         if seen is None:
             return self.banks()
         credential, pid = seen
-        self.call("GET", f"{PAYOUTS}/{pid}", "/payouts/{id}", {200},
-                  both(status_in(PAYOUT_STATUSES), same_id(pid)), credential=credential)
+        self.call(
+            "GET",
+            f"{PAYOUTS}/{pid}",
+            "/payouts/{id}",
+            {200},
+            both(status_in(PAYOUT_STATUSES), same_id(pid)),
+            credential=credential,
+        )
         return None
 
     @task(1)
@@ -201,8 +265,13 @@ class FreefinBackOffice(FreefinUser):
     @task(1)
     def mistyped_id(self) -> None:
         # A support agent pastes a wrong id: a 404 in the error envelope is the right answer.
-        self.call("GET", f"{PAYMENTS}/{uuid.uuid4()}", "/payments/{id} [unknown]", {404},
-                  lambda b: None if error_code(b) else "404 without an error code")
+        self.call(
+            "GET",
+            f"{PAYMENTS}/{uuid.uuid4()}",
+            "/payments/{id} [unknown]",
+            {404},
+            lambda b: None if error_code(b) else "404 without an error code",
+        )
 
 
 class FreefinPayoutBatch(FreefinUser):
@@ -214,18 +283,27 @@ class FreefinPayoutBatch(FreefinUser):
     def on_start(self) -> None:
         super().on_start()
         got = self.call("GET", "/api/v1/public/banks/sbp", "/banks/sbp", {200}, list_of("items"))
-        self.bank_ids = [b["member_id"] for b in (got or {}).get("items", [])
-                         if isinstance(b, dict) and b.get("member_id")] or ["100000000111"]
+        self.bank_ids = [
+            b["member_id"]
+            for b in (got or {}).get("items", [])
+            if isinstance(b, dict) and b.get("member_id")
+        ] or ["100000000111"]
 
     @task
     def batch(self) -> None:
         pending = []
         for _ in range(random.randint(3, 8)):
             if random.random() < self.settings.replay_share and self.replay(
-                    PAYOUTS, "/payouts", "payout"):
+                PAYOUTS, "/payouts", "payout"
+            ):
                 continue
-            created = self.create(PAYOUTS, "/payouts", data.freefin_payout(self.bank_ids),
-                                  status_in(PAYOUT_STATUSES, ("payout",)), "payout")
+            created = self.create(
+                PAYOUTS,
+                "/payouts",
+                data.freefin_payout(self.bank_ids),
+                status_in(PAYOUT_STATUSES, ("payout",)),
+                "payout",
+            )
             if created:
                 pid = created["payout"]["id"]
                 payouts_seen.add(self.credential, pid)
@@ -234,7 +312,12 @@ class FreefinPayoutBatch(FreefinUser):
         while pending and time.monotonic() < deadline:
             self.pause(1.0)
             for pid in list(pending):
-                got = self.call("GET", f"{PAYOUTS}/{pid}", "/payouts/{id}", {200},
-                                both(status_in(PAYOUT_STATUSES), same_id(pid)))
+                got = self.call(
+                    "GET",
+                    f"{PAYOUTS}/{pid}",
+                    "/payouts/{id}",
+                    {200},
+                    both(status_in(PAYOUT_STATUSES), same_id(pid)),
+                )
                 if not got or got["status"] != "pending":
                     pending.remove(pid)

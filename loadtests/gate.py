@@ -47,6 +47,7 @@ def observe(environment: Environment) -> dict[str, Any]:
         "replays": counts.replays,
         "duplicates": counts.duplicates,
         "duplicate_examples": counts.examples,
+        "reporting_workers": idempotency.reporting_workers(),
         "operations": ops,
     }
 
@@ -57,6 +58,7 @@ def judge_run(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return  # workers hold a share; the master judges the merged statistics
     options = environment.parsed_options
+    assert options is not None
     profile = options.load_profile
     try:
         thresholds = load_thresholds(profile, options.thresholds)
@@ -66,8 +68,10 @@ def judge_run(environment: Environment, **_: Any) -> None:
         return
     observed = observe(environment)
     checks = evaluate(thresholds, observed)
-    print(f"\npaysim load profile {profile!r}: idempotent replays {observed['replays']}, "
-          f"duplicates created {observed['duplicates']}")
+    print(
+        f"\npaysim load profile {profile!r}: idempotent replays {observed['replays']}, "
+        f"duplicates created {observed['duplicates']}"
+    )
     print(format_table(checks), flush=True)
     run_dir = Path(options.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,8 @@ def record_replay(create: Create, returned_id: str | None) -> bool:
         COUNTS.duplicates += 1
         if len(COUNTS.examples) < 5:
             COUNTS.examples.append(
-                f"{create.api} key {create.key}: first {create.object_id}, replay {returned_id}")
+                f"{create.api} key {create.key}: first {create.object_id}, replay {returned_id}"
+            )
         return True
     return False
 
@@ -84,6 +85,11 @@ def totals() -> Counts:
         total.duplicates += int(data.get("duplicates", 0))
         total.examples.extend(data.get("examples", [])[: max(0, 5 - len(total.examples))])
     return total
+
+
+def reporting_workers() -> int:
+    """How many workers have reported to this master (0 on a local runner)."""
+    return len(_from_workers)
 
 
 @events.report_to_master.add_listener

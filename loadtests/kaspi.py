@@ -36,6 +36,7 @@ def encode(body: dict[str, Any]) -> bytes:
 def same_id(expected: str) -> Any:
     def check(body: Any) -> str | None:
         return None if isinstance(body, dict) and body.get("id") == expected else "another object"
+
     return check
 
 
@@ -48,9 +49,17 @@ class KaspiUser(PaysimUser):
     def on_start(self) -> None:
         self.credential = self.settings.account_index() % len(self.settings.kaspi_keys)
 
-    def call(self, method: str, path: str, expected: set[int], check: Any = None,
-             raw: bytes | None = None, idempotency_key: str | None = None,
-             credential: int | None = None, name: str | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        expected: set[int],
+        check: Any = None,
+        raw: bytes | None = None,
+        idempotency_key: str | None = None,
+        credential: int | None = None,
+        name: str | None = None,
+    ) -> Any:
         """One request, judged; returns the JSON body when it passed."""
         key = self.settings.kaspi_keys[self.credential if credential is None else credential]
         headers = {"X-API-Key": key, "Accept": "application/json"}
@@ -58,9 +67,16 @@ class KaspiUser(PaysimUser):
             headers["Content-Type"] = "application/json"
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        with self.client.request(method, self.settings.kaspi_url + path,
-                                 name=f"kaspi {name or path}", data=raw, headers=headers,
-                                 catch_response=True) as resp:
+        url = self.settings.kaspi_url + path
+        body: Any = raw  # FastHttpSession sends bytes as they are (typed str | dict only)
+        with self.client.request(
+            method,
+            url,
+            name=f"kaspi {name or path}",
+            data=body,
+            headers=headers,
+            catch_response=True,
+        ) as resp:
             return judge(resp, expected, check)
 
     def create(self, path: str, body: dict[str, Any], check: Any, kind: str) -> Any:
@@ -84,8 +100,16 @@ class KaspiUser(PaysimUser):
             return None
 
         # Kaspi returns "the same response" to a replay: 201 again, or 200, both fine.
-        self.call("POST", path, {200, 201}, verdict, prior.body, prior.key, prior.credential,
-                  name=f"{path} [replay]")
+        self.call(
+            "POST",
+            path,
+            {200, 201},
+            verdict,
+            prior.body,
+            prior.key,
+            prior.credential,
+            name=f"{path} [replay]",
+        )
 
 
 class KaspiShop(KaspiUser):
@@ -96,8 +120,9 @@ class KaspiShop(KaspiUser):
 
     @task
     def invoice(self) -> None:
-        created = self.create("/v1/invoices", data.kaspi_invoice(),
-                              status_in(INVOICE_STATUSES), "kaspi invoice")
+        created = self.create(
+            "/v1/invoices", data.kaspi_invoice(), status_in(INVOICE_STATUSES), "kaspi invoice"
+        )
         if not created:
             return
         iid = created["id"]
@@ -106,9 +131,13 @@ class KaspiShop(KaspiUser):
         status = created["status"]
         while status not in INVOICE_FINAL and time.monotonic() < deadline:
             self.pause(random.uniform(0.4, 0.8))
-            got = self.call("GET", f"/v1/invoices/{iid}", {200},
-                            lambda b: status_in(INVOICE_STATUSES)(b) or same_id(iid)(b),
-                            name="/v1/invoices/{id}")
+            got = self.call(
+                "GET",
+                f"/v1/invoices/{iid}",
+                {200},
+                lambda b: status_in(INVOICE_STATUSES)(b) or same_id(iid)(b),
+                name="/v1/invoices/{id}",
+            )
             if not got:
                 return
             status = got["status"]
@@ -117,8 +146,15 @@ class KaspiShop(KaspiUser):
             body: dict[str, Any] = {"reason": data.fake.sentence(nb_words=4)}
             if random.random() < 0.5 and amount >= 2:
                 body["amount"] = round(amount / 2)
-            self.call("POST", f"/v1/invoices/{iid}/refund", {201}, has("id"), encode(body),
-                      str(uuid.uuid4()), name="/v1/invoices/{id}/refund")
+            self.call(
+                "POST",
+                f"/v1/invoices/{iid}/refund",
+                {201},
+                has("id"),
+                encode(body),
+                str(uuid.uuid4()),
+                name="/v1/invoices/{id}/refund",
+            )
 
 
 class KaspiQr(KaspiUser):
@@ -140,8 +176,7 @@ class KaspiSubscriptions(KaspiUser):
 
     @task(3)
     def subscribe(self) -> None:
-        self.call("POST", "/v1/subscriptions", {201}, has("id"),
-                  encode(data.kaspi_subscription()))
+        self.call("POST", "/v1/subscriptions", {201}, has("id"), encode(data.kaspi_subscription()))
 
     @task(1)
     def subscriptions(self) -> None:
@@ -157,13 +192,23 @@ class KaspiBackOffice(KaspiUser):
     @task(4)
     def invoices_by_status(self) -> None:
         status = random.choice(("paid", "pending", "refunded", "canceled"))
-        self.call("GET", f"/v1/invoices?status={status}&page=1&page_size=20", {200},
-                  list_of(*LIST_KEYS), name="/v1/invoices?status")
+        self.call(
+            "GET",
+            f"/v1/invoices?status={status}&page=1&page_size=20",
+            {200},
+            list_of(*LIST_KEYS),
+            name="/v1/invoices?status",
+        )
 
     @task(2)
     def invoice_search(self) -> None:
-        self.call("GET", f"/v1/invoices?search=ord-&page={random.randint(1, 3)}&page_size=20",
-                  {200}, list_of(*LIST_KEYS), name="/v1/invoices?search")
+        self.call(
+            "GET",
+            f"/v1/invoices?search=ord-&page={random.randint(1, 3)}&page_size=20",
+            {200},
+            list_of(*LIST_KEYS),
+            name="/v1/invoices?search",
+        )
 
     @task(3)
     def invoice(self) -> None:
@@ -171,8 +216,14 @@ class KaspiBackOffice(KaspiUser):
         if seen is None:
             return self.me()
         credential, iid = seen
-        self.call("GET", f"/v1/invoices/{iid}", {200}, has("id", "status"),
-                  credential=credential, name="/v1/invoices/{id}")
+        self.call(
+            "GET",
+            f"/v1/invoices/{iid}",
+            {200},
+            has("id", "status"),
+            credential=credential,
+            name="/v1/invoices/{id}",
+        )
         return None
 
     @task(1)
@@ -193,6 +244,10 @@ class KaspiBackOffice(KaspiUser):
 
     @task(1)
     def mistyped_id(self) -> None:
-        self.call("GET", f"/v1/invoices/inv_{uuid.uuid4().hex[:8]}", {404},
-                  lambda b: None if error_code(b) else "404 without an error code",
-                  name="/v1/invoices/{id} [unknown]")
+        self.call(
+            "GET",
+            f"/v1/invoices/inv_{uuid.uuid4().hex[:8]}",
+            {404},
+            lambda b: None if error_code(b) else "404 without an error code",
+            name="/v1/invoices/{id} [unknown]",
+        )

@@ -44,9 +44,11 @@ class ProfileShape(LoadTestShape):
     def tick(self) -> tuple[int, float, list[type[User]]] | None:
         assert self.runner is not None
         options = self.runner.environment.parsed_options
+        assert options is not None
         if self._shape is None:
-            self._shape = make_shape(options.shape or options.load_profile,
-                                     parse_params(options.shape_param))
+            self._shape = make_shape(
+                options.shape or options.load_profile, parse_params(options.shape_param)
+            )
         apis = ("freefin", "kaspi") if options.api == "both" else (options.api,)
         step = self._shape.tick(self.get_run_time())
         if step is None:

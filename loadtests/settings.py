@@ -20,8 +20,13 @@ from harness.target import OPTIONS, bundled_credentials
 from loadtests.shapes import SHAPES
 from loadtests.thresholds import THRESHOLDS_FILE
 
-FREEFIN_CREDENTIALS = ("freefin_key", "freefin_signing_secret", "freefin_signed_key",
-                       "freefin_signed_secret", "freefin_key_b")
+FREEFIN_CREDENTIALS = (
+    "freefin_key",
+    "freefin_signing_secret",
+    "freefin_signed_key",
+    "freefin_signed_secret",
+    "freefin_key_b",
+)
 KASPI_CREDENTIALS = ("kaspi_key", "kaspi_key_b")
 _HELP = {o.name: o.help for o in OPTIONS}
 
@@ -29,33 +34,79 @@ _HELP = {o.name: o.help for o in OPTIONS}
 @events.init_command_line_parser.add_listener
 def add_options(parser: Any) -> None:
     """Options of the paysim profiles, beside Locust's own."""
-    parser.add_argument("--load-profile", default="smoke", env_var="PAYSIM_LOAD_PROFILE",
-                        help="profile: its thresholds, and its shape unless --shape is given")
-    parser.add_argument("--shape", default="", env_var="PAYSIM_LOAD_SHAPE",
-                        help=f"load shape: {', '.join(SHAPES)} (default: the profile's name)")
-    parser.add_argument("--shape-param", action="append", default=[],
-                        help="shape parameter name=value (repeatable), e.g. users=20")
-    parser.add_argument("--thresholds", default=str(THRESHOLDS_FILE),
-                        env_var="PAYSIM_LOAD_THRESHOLDS", help="thresholds YAML")
+    parser.add_argument(
+        "--load-profile",
+        default="smoke",
+        env_var="PAYSIM_LOAD_PROFILE",
+        help="profile: its thresholds, and its shape unless --shape is given",
+    )
+    parser.add_argument(
+        "--shape",
+        default="",
+        env_var="PAYSIM_LOAD_SHAPE",
+        help=f"load shape: {', '.join(SHAPES)} (default: the profile's name)",
+    )
+    parser.add_argument(
+        "--shape-param",
+        action="append",
+        default=[],
+        help="shape parameter name=value (repeatable), e.g. users=20",
+    )
+    parser.add_argument(
+        "--thresholds",
+        default=str(THRESHOLDS_FILE),
+        env_var="PAYSIM_LOAD_THRESHOLDS",
+        help="thresholds YAML",
+    )
     parser.add_argument("--run-dir", default=".", help="folder for thresholds.json")
-    parser.add_argument("--api", default="both", choices=["freefin", "kaspi", "both"],
-                        env_var="PAYSIM_API", help="which API's personas run")
-    parser.add_argument("--target-url", default="", env_var="PAYSIM_TARGET_URL",
-                        help=_HELP["target_url"].split(";")[0])
-    parser.add_argument("--kaspi-url", default="", env_var="PAYSIM_KASPI_URL",
-                        help=_HELP["kaspi_url"])
+    parser.add_argument(
+        "--api",
+        default="both",
+        choices=["freefin", "kaspi", "both"],
+        env_var="PAYSIM_API",
+        help="which API's personas run",
+    )
+    parser.add_argument(
+        "--target-url",
+        default="",
+        env_var="PAYSIM_TARGET_URL",
+        help=_HELP["target_url"].split(";")[0],
+    )
+    parser.add_argument(
+        "--kaspi-url", default="", env_var="PAYSIM_KASPI_URL", help=_HELP["kaspi_url"]
+    )
     for name in FREEFIN_CREDENTIALS + KASPI_CREDENTIALS:
-        parser.add_argument("--" + name.replace("_", "-"), default="",
-                            env_var="PAYSIM_" + name.upper(), help=_HELP[name],
-                            include_in_web_ui=False)
-    parser.add_argument("--replay-share", type=float, default=0.1,
-                        help="share of creates that repeat an earlier Idempotency-Key")
-    parser.add_argument("--refund-share", type=float, default=0.3,
-                        help="share of succeeded payments / paid invoices refunded")
-    parser.add_argument("--poll-limit", type=float, default=10.0,
-                        help="seconds a shop polls an object before giving up")
-    parser.add_argument("--think-scale", type=float, default=1.0,
-                        help="multiplies every persona's think time (0: no pauses)")
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            default="",
+            env_var="PAYSIM_" + name.upper(),
+            help=_HELP[name],
+            include_in_web_ui=False,
+        )
+    parser.add_argument(
+        "--replay-share",
+        type=float,
+        default=0.1,
+        help="share of creates that repeat an earlier Idempotency-Key",
+    )
+    parser.add_argument(
+        "--refund-share",
+        type=float,
+        default=0.3,
+        help="share of succeeded payments / paid invoices refunded",
+    )
+    parser.add_argument(
+        "--poll-limit",
+        type=float,
+        default=10.0,
+        help="seconds a shop polls an object before giving up",
+    )
+    parser.add_argument(
+        "--think-scale",
+        type=float,
+        default=1.0,
+        help="multiplies every persona's think time (0: no pauses)",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,8 +138,9 @@ class Settings:
 
 def resolve(options: Any) -> Settings:
     """Settings from parsed options (with their env defaults) and the bundled seed."""
-    creds = {name: getattr(options, name, "") or "" for name in
-             FREEFIN_CREDENTIALS + KASPI_CREDENTIALS}
+    creds = {
+        name: getattr(options, name, "") or "" for name in FREEFIN_CREDENTIALS + KASPI_CREDENTIALS
+    }
     seed = bundled_credentials()
     for group in (FREEFIN_CREDENTIALS, KASPI_CREDENTIALS):
         if not any(creds[n] for n in group):
@@ -96,11 +148,15 @@ def resolve(options: Any) -> Settings:
     target = (options.target_url or options.host or "").rstrip("/")
     if not target:
         raise ValueError("no target: give --target-url or PAYSIM_TARGET_URL")
-    accounts = [FreefinAccount(creds[k], creds[s]) for k, s in (
-        ("freefin_key", "freefin_signing_secret"),
-        ("freefin_signed_key", "freefin_signed_secret"),
-        ("freefin_key_b", ""),  # the harness knows no secret for merchant B: sent unsigned
-    ) if creds[k]]
+    accounts = [
+        FreefinAccount(creds[k], creds.get(s, ""))
+        for k, s in (
+            ("freefin_key", "freefin_signing_secret"),
+            ("freefin_signed_key", "freefin_signed_secret"),
+            ("freefin_key_b", ""),  # the harness knows no secret for merchant B: sent unsigned
+        )
+        if creds[k]
+    ]
     return Settings(
         freefin_url=target,
         kaspi_url=(options.kaspi_url or target + "/api").rstrip("/"),

@@ -4,15 +4,18 @@ Each shape is a dataclass whose fields are its parameters (all overridable with
 ``--shape-param name=value``) and whose :meth:`tick` maps the run time to ``(users,
 spawn_rate)``, or ``None`` when the run is over. The module has no Locust import, so the
 stages can be tested without gevent; ``loadtests/locustfile.py`` wraps the chosen shape in a
-``LoadTestShape``.
+``LoadTestShape``. User counts are per API (a run of both APIs doubles them).
 
-| name  | what it does                                                    | parameters (defaults)  |
-| ----- | --------------------------------------------------------------- | ---------------------- |
-| smoke | a few users for a few seconds: a CI gate                        | users=4, spawn_rate=4, duration=8 |
-| ramp  | linear ramp to ``users``, a hold, then stop                     | users=40, ramp_time=60, hold=60 |
-| step  | ``steps`` plateaus, each ``step_users`` more than the last      | step_users=10, steps=5, step_time=30, spawn_rate=10 |
-| spike | a base load, a sudden spike, then the base again to watch recovery | base_users=10, spike_users=60, base_time=30, spike_time=15, recover_time=30, spawn_rate=60 |
-| soak  | a steady load for a long time (leaks, growing latency)          | users=20, spawn_rate=5, duration=600 |
+- ``smoke``: a few users for a few seconds, the CI gate.
+  users=10, spawn_rate=10, duration=8
+- ``ramp``: a linear ramp to ``users``, a hold, then the end.
+  users=40, ramp_time=60, hold=60
+- ``step``: ``steps`` plateaus, each ``step_users`` more than the last.
+  step_users=10, steps=5, step_time=30, spawn_rate=10
+- ``spike``: a base load, a sudden spike, the base again to watch the recovery.
+  base_users=10, spike_users=60, base_time=30, spike_time=15, recover_time=30, spawn_rate=60
+- ``soak``: a steady load for a long time (leaks, latency creeping up).
+  users=20, spawn_rate=5, duration=600
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ class Shape:
 @dataclasses.dataclass
 class Smoke(Shape):
     name: ClassVar[str] = "smoke"
-    users: int = 4
-    spawn_rate: float = 4.0
+    users: int = 10
+    spawn_rate: float = 10.0
     duration_s: float = 8.0
 
     def tick(self, run_time: float) -> Tick:

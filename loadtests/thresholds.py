@@ -70,8 +70,11 @@ def evaluate(thresholds: Mapping[str, Any], observed: Mapping[str, Any]) -> list
     if "error_rate" in thresholds:
         limit = float(thresholds["error_rate"])
         rate = observed.get("failures", 0) / requests if requests else 0.0
-        checks.append(Check("error rate", f"<= {limit:.2%}", f"{rate:.2%}",
-                            rate <= limit if requests else None))
+        checks.append(
+            Check(
+                "error rate", f"<= {limit:.2%}", f"{rate:.2%}", rate <= limit if requests else None
+            )
+        )
     if "min_rps" in thresholds:
         limit = float(thresholds["min_rps"])
         rps = float(observed.get("rps", 0.0))
@@ -80,10 +83,12 @@ def evaluate(thresholds: Mapping[str, Any], observed: Mapping[str, Any]) -> list
         limit = int(thresholds["max_duplicates"])
         dup = int(observed.get("duplicates", 0))
         replays = int(observed.get("replays", 0))
-        checks.append(Check(f"duplicates created ({replays} replays)", f"<= {limit}", str(dup),
-                            dup <= limit))
-    checks.extend(_latency_checks(thresholds.get("latency_ms") or {},
-                                  observed.get("operations") or {}))
+        checks.append(
+            Check(f"duplicates created ({replays} replays)", f"<= {limit}", str(dup), dup <= limit)
+        )
+    checks.extend(
+        _latency_checks(thresholds.get("latency_ms") or {}, observed.get("operations") or {})
+    )
     return checks
 
 
@@ -99,8 +104,9 @@ def _latency_checks(limits: Mapping[str, Any], ops: Mapping[str, Any]) -> list[C
                 checks.append(Check(f"{op} {pct}", f"<= {limit} ms", "no requests", None))
                 continue
             value = float(stats[pct])
-            checks.append(Check(f"{op} {pct}", f"<= {limit} ms", f"{value:.0f} ms",
-                                value <= float(limit)))
+            checks.append(
+                Check(f"{op} {pct}", f"<= {limit} ms", f"{value:.0f} ms", value <= float(limit))
+            )
     return checks
 
 
@@ -115,17 +121,20 @@ def format_table(checks: list[Check]) -> str:
     verdicts = {True: "held", False: "BROKEN", None: "not measured"}
     rows += [(c.what, c.limit, c.observed, verdicts[c.held]) for c in checks]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    bad = broken(checks)
-    lines.append(f"thresholds: {len(checks) - len(bad)} of {len(checks)} held"
-                 + (f", {len(bad)} BROKEN" if bad else ""))
+    held = sum(1 for c in checks if c.held)
+    bad = len(broken(checks))
+    lines.append(f"thresholds: {held} held, {bad} broken, {len(checks) - held - bad} not measured")
     return "\n".join(lines)
 
 
-def write_verdict(path: str | Path, profile: str, observed: Mapping[str, Any],
-                  checks: list[Check]) -> None:
+def write_verdict(
+    path: str | Path, profile: str, observed: Mapping[str, Any], checks: list[Check]
+) -> None:
     """The verdict as JSON beside the reports, for tools that read the run folder."""
     doc = {
         "profile": profile,

@@ -1,0 +1,297 @@
+"""Run a load profile headless into a run folder: one process, ``--processes``, or master+workers.
+
+``run_profile()`` is the entry point for other tools (``paysim load``); ``main()`` is the
+command line (``python -m loadtests``). Locust always runs in child processes: it patches the
+standard library with gevent, which must not happen inside a caller such as pytest.
+
+A run folder holds Locust's CSV files (``stats_stats.csv``, ``stats_stats_history.csv``,
+``stats_failures.csv``, ``stats_exceptions.csv``), its HTML report with charts
+(``report.html``), the threshold verdict (``thresholds.json``), ``command.txt`` and the logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+from harness.simproc import SimulatorProcess, free_port
+from harness.target import collect_settings
+from loadtests.shapes import SHAPES, make_shape, parse_params
+
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+ROOT = LOCUSTFILE.parent.parent
+CREDENTIALS = (
+    "freefin_key",
+    "freefin_signing_secret",
+    "freefin_signed_key",
+    "freefin_signed_secret",
+    "freefin_key_b",
+    "kaspi_key",
+    "kaspi_key_b",
+)
+EXIT_TIMEOUT = 124
+STARTUP_GRACE_S = 60.0  # Locust start-up, stopping users, writing reports
+
+
+def run_profile(
+    profile: str,
+    target_url: str,
+    kaspi_url: str | None,
+    credentials: Mapping[str, str] | None,
+    out_dir: str | Path,
+    *,
+    api: str = "both",
+    shape: str | None = None,
+    shape_params: Mapping[str, str] | None = None,
+    thresholds: str | Path | None = None,
+    processes: int = 0,
+    workers: int = 0,
+    extra_args: Sequence[str] = (),
+    echo: IO[str] | None = None,
+) -> int:
+    """Run ``profile`` against the target; write reports to ``out_dir``; return the exit code.
+
+    0: every threshold held; 1: one broke; 2: the thresholds could not be read; 124: the run
+    overran its shape's duration by more than a minute and was stopped. ``credentials`` are
+    the harness's settings by name (``freefin_key``, ...), passed to Locust through the
+    environment so they stay out of process listings. ``processes``: Locust's ``--processes``
+    on this machine; ``workers``: a master and this many worker processes on loopback (the
+    layout of a multi-machine run). ``echo``: a stream that also gets the master's output.
+    """
+    shape_obj = make_shape(shape or profile, shape_params)  # fail early on a bad shape
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+    }
+    env.update({f"PAYSIM_{k.upper()}": v for k, v in (credentials or {}).items() if v})
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    master = [
+        *base,
+        "--headless",
+        "--only-summary",
+        "--load-profile",
+        profile,
+        "--api",
+        api,
+        "--run-dir",
+        str(out),
+        "--target-url",
+        target_url,
+        "--kaspi-url",
+        kaspi_url or target_url.rstrip("/") + "/api",
+        "--csv",
+        str(out / "stats"),
+        "--csv-full-history",
+        "--html",
+        str(out / "report.html"),
+    ]
+    if shape:
+        master += ["--shape", shape]
+    for key, value in (shape_params or {}).items():
+        master += ["--shape-param", f"{key}={value}"]
+    if thresholds:
+        master += ["--thresholds", str(Path(thresholds).resolve())]
+    port = free_port()
+    if processes:
+        # Children connect to --master-port; the default port may be taken by another run.
+        master += [
+            "--processes",
+            str(processes),
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--master-port",
+            str(port),
+        ]
+    elif workers:
+        master += [
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--expect-workers",
+            str(workers),
+            "--expect-workers-max-wait",
+            "30",
+        ]
+    master += list(extra_args)
+    (out / "command.txt").write_text(" ".join(master) + "\n", encoding="utf-8")
+    deadline = time.monotonic() + shape_obj.duration + STARTUP_GRACE_S
+    with contextlib.ExitStack() as stack:
+        procs: list[subprocess.Popen[bytes]] = []
+        for i in range(workers if not processes else 0):
+            worker_log = stack.enter_context(open(out / f"worker-{i + 1}.log", "wb"))
+            procs.append(
+                subprocess.Popen(
+                    [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=worker_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        log = stack.enter_context(open(out / "locust.log", "w", encoding="utf-8"))
+        main_proc = subprocess.Popen(
+            master,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        try:
+            code = _follow(main_proc, log, echo, deadline)
+        finally:
+            _stop(main_proc, max(5.0, deadline - time.monotonic()))
+            for proc in procs:
+                _stop(proc, 10.0)
+            if main_proc.stdout:
+                main_proc.stdout.close()
+    return code
+
+
+def _follow(
+    proc: subprocess.Popen[str], log: IO[str], echo: IO[str] | None, deadline: float
+) -> int:
+    """Copy the master's output to the log (and ``echo``) until it exits or overruns."""
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    while True:
+        line = proc.stdout.readline()
+        if line:
+            log.write(line)
+            if echo:
+                echo.write(line)
+            continue
+        if proc.poll() is not None:
+            rest = proc.stdout.read() or ""
+            log.write(rest)
+            if echo:
+                echo.write(rest)
+            return proc.returncode
+        if time.monotonic() > deadline:
+            log.write("paysim: run overran its shape; stopped\n")
+            return EXIT_TIMEOUT
+        time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str], wait: float) -> None:
+    """Let a worker leave after its master (it quits on the master's word), else end it."""
+    try:
+        proc.wait(min(wait, 10.0))
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests",
+        description="Run a paysim load profile headless; exit non-zero when a threshold breaks.",
+    )
+    parser.add_argument(
+        "profile",
+        nargs="?",
+        default=None,
+        choices=sorted(SHAPES),
+        help="profile: thresholds and (unless --shape) shape (default smoke)",
+    )
+    parser.add_argument(
+        "--profile",
+        dest="profile_option",
+        choices=sorted(SHAPES),
+        help="the same as the positional profile",
+    )
+    parser.add_argument(
+        "--api", default=os.environ.get("PAYSIM_API", "both"), choices=["freefin", "kaspi", "both"]
+    )
+    parser.add_argument("--shape", choices=sorted(SHAPES), help="another shape than the profile's")
+    parser.add_argument(
+        "--shape-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a shape parameter (repeatable): users=50, duration=30",
+    )
+    parser.add_argument("--thresholds", help="thresholds YAML (default loadtests/thresholds.yaml)")
+    parser.add_argument(
+        "--out", default="load-runs", help="parent folder of the run folder (default load-runs)"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="Locust worker processes on this machine (--processes)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="run a master and N workers on 127.0.0.1"
+    )
+    for name in ("target_url", "kaspi_url", "credentials_file", *CREDENTIALS):
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            default=None,
+            help=f"[env PAYSIM_{name.upper()}]",
+        )
+    parser.add_argument(
+        "--simulator-arg",
+        action="append",
+        default=[],
+        help="an argument for the bundled simulator, when no target is given",
+    )
+    args = parser.parse_args(argv)
+    args.profile = args.profile or args.profile_option or "smoke"
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: options, then PAYSIM_* environment, then the credentials file."""
+    args = parse_args(argv)
+    settings = collect_settings(lambda name: getattr(args, name, None))
+    run_dir = Path(args.out) / f"{args.profile}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with contextlib.ExitStack() as stack:
+        target = settings.get("target_url")
+        if not target:
+            sim = stack.enter_context(SimulatorProcess(extra_args=args.simulator_arg))
+            target = sim.url
+            print(f"paysim: no target given; bundled simulator at {target}", flush=True)
+        code = run_profile(
+            args.profile,
+            target,
+            settings.get("kaspi_url"),
+            {k: str(settings[k]) for k in CREDENTIALS if settings.get(k)},
+            run_dir,
+            api=args.api,
+            shape=args.shape,
+            shape_params=parse_params(args.shape_param),
+            thresholds=args.thresholds,
+            processes=args.processes,
+            workers=args.workers,
+            echo=sys.stdout,
+        )
+    print(
+        f"paysim: run folder {run_dir} (report.html, stats_*.csv, thresholds.json); "
+        f"exit code {code}",
+        flush=True,
+    )
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
