@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -49,10 +50,11 @@ class SimulatorProcess:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--db", self.db_path, "--log-level", "warning", *self.extra_args,
         ]
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
-        )
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
+                start_new_session=True,  # its own process group: kill() takes the workers too
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -73,9 +75,9 @@ class SimulatorProcess:
             return ""
 
     def kill(self) -> None:
-        """kill -9: no clean shutdown, for durability tests."""
+        """kill -9 of the server and its workers: no clean shutdown, for durability tests."""
         if self.proc and self.proc.poll() is None:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
     def stop(self) -> None:
