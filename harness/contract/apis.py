@@ -42,6 +42,9 @@ class ApiProfile:
     # rate limits), with the component that describes them.
     global_statuses: Mapping[str, dict[str, Any]]
     error_schema_ref: str
+    # Statuses a shared parameter's description promises wherever it is used:
+    # {parameter $ref: {status: response}}.
+    parameter_statuses: Mapping[str, Mapping[str, dict[str, Any]]]
     # Statuses that each kind of object may move through: {kind: {from: {to, ...}}}.
     transitions: Mapping[str, Mapping[str, frozenset[str]]]
     # (METHOD, path) -> objects with a status in its successful responses.
@@ -115,6 +118,11 @@ FREEFIN = ApiProfile(
         "429": {"$ref": "#/components/responses/RateLimited"},
     },
     error_schema_ref="#/components/schemas/Error",
+    # "При повторе с тем же ключом, но другим телом — 409 idempotent_conflict."
+    parameter_statuses={"#/components/parameters/IdempotencyKey": {"409": {
+        "description": "Idempotency-Key reused with another body (the parameter's description)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }}},
     transitions={
         # pending -> processing -> succeeded/failed; pending -> expired/cancelled;
         # succeeded -> refunded when fully refunded.
@@ -164,6 +172,7 @@ KASPI = ApiProfile(
         "403": {"description": "API key not allowed (security scheme)"},
     },
     error_schema_ref="#/components/schemas/Error",
+    parameter_statuses={},
     transitions={
         # pending -> processing -> paid -> refunded; pending/processing -> canceled.
         "invoice": _graph({

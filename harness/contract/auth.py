@@ -29,20 +29,30 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class FreefinSigner(requests.auth.AuthBase):
-    """Sign every POST over the bytes of its prepared body.
+class RequestFinisher(requests.auth.AuthBase):
+    """Last touches on the prepared request of a generated case.
 
-    With ``keep_generated`` (a case whose headers were generated as negative data) a signature
-    that is not of the documented shape is left as generated, so the implementation's
-    rejection of it can be checked; otherwise a generated signature is replaced.
+    - An Idempotency-Key is made unique to the case (stable across its replays): generated
+      cases reuse the spec's example key, and a later case with another body would get a
+      409 conflict instead of exercising what it was generated for.
+    - freefin: every POST is signed over the bytes of its prepared body. With
+      ``keep_generated`` (the case was generated to negate the signature header) the
+      generated value is left, so the implementation's rejection of it can be checked.
     """
 
-    def __init__(self, secret: str, keep_generated: bool = False) -> None:
+    def __init__(
+        self, case_id: str, secret: str, keep_generated: bool = False, keep_key: bool = False
+    ) -> None:
+        self.case_id = case_id
+        self.keep_key = keep_key
         self.secret = secret
         self.keep_generated = keep_generated
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        if request.method != "POST":
+        key = request.headers.get("Idempotency-Key")
+        if key and len(key) <= 40 and not self.keep_key:
+            request.headers["Idempotency-Key"] = f"{key}.{self.case_id[:20]}"
+        if request.method != "POST" or not self.secret:
             return request
         sent = request.headers.get(SIGNATURE_HEADER)
         if self.keep_generated and sent is not None and not _SIGNATURE_SHAPE.match(sent):
@@ -58,12 +68,34 @@ class FreefinSigner(requests.auth.AuthBase):
 def before_call(
     context: schemathesis.HookContext, case: schemathesis.Case, kwargs: dict[str, Any]
 ) -> None:
-    """Sign freefin requests of the contract suite (other schemas are left alone)."""
+    """Finish the suite's requests: unique Idempotency-Keys, freefin signatures."""
     run = run_of(case)
-    if run is None or not run.signing_secret or "app" in kwargs:
+    if run is None or "app" in kwargs:
         return
-    negative_headers = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
-    kwargs["auth"] = FreefinSigner(run.signing_secret, keep_generated=negative_headers)
+    kwargs["auth"] = RequestFinisher(
+        case.id, run.signing_secret,
+        keep_generated=_header_negated(case, SIGNATURE_HEADER),
+        keep_key=_header_negated(case, "Idempotency-Key"),
+    )
+
+
+def _header_negated(case: schemathesis.Case, header: str) -> bool:
+    """Whether the case was generated to send an invalid value of ``header``.
+
+    Schemathesis flags a whole location negative when any part of it is (or when it only tried
+    to negate), so look at what the generation phase says it mutated.
+    """
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_negative:
+        return False
+    data = meta.phase.data
+    targets = [(getattr(data, "parameter_location", None), getattr(data, "parameter", None))]
+    targets += [(m.parameter_location, m.parameter) for m in getattr(data, "mutations", ())]
+    return any(
+        location == ParameterLocation.HEADER
+        and (name is None or str(name).lower() == header.lower())
+        for location, name in targets
+    )
 
 
 def credentials(target: Target, api: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:

@@ -79,6 +79,10 @@ def apply_global_statements(doc: dict[str, Any], profile: ApiProfile) -> dict[st
             if status in ("401", "403") and not secured:
                 continue
             responses.setdefault(status, copy.deepcopy(response))
+        for parameter in op.get("parameters", []):
+            promised = profile.parameter_statuses.get(parameter.get("$ref"), {})
+            for status, response in promised.items():
+                responses.setdefault(status, copy.deepcopy(response))
         for status, response in responses.items():
             # One error envelope for the whole API: a 4xx that names no body carries it.
             if status.startswith("4") and "$ref" not in response and "content" not in response:
@@ -126,6 +130,12 @@ def schemathesis_config(
         # variables in place of the secrets instead of Schemathesis's "[Filtered]".
         "output": {"sanitization": {"enabled": False}},
         "auth": {"openapi": {scheme: credentials}},
+        "checks": {
+            # A documented business refusal (422: over the remainder, bank not supported) is a
+            # valid answer to well-formed data; 400 to well-formed data is not.
+            "positive_data_acceptance": {"expected-statuses": [
+                "2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]},
+        },
         "generation": {
             "max-examples": bounds["max_examples"],
             "deterministic": profile == "default",

@@ -49,14 +49,17 @@ class Report:
             text = text.replace(secret, placeholder)
         return text
 
-    def add_result(self, api: str, operation: str, check: str, failure: Any, curl: str) -> None:
-        """Count one check outcome (``failure`` None for a pass)."""
+    def add_result(
+        self, api: str, operation: str, check: str, failure: Any, curl: str, answer: str = ""
+    ) -> None:
+        """Count one check outcome (``failure`` None for a pass); ``answer`` is what came back."""
         tally = self.results[(api, operation, check)]
         if failure is None:
             tally.passed += 1
             return
         tally.failed += 1
-        tally.failures.setdefault(failure.title, (self.redact(failure.message), self.redact(curl)))
+        message = failure.message + (f"\nanswer: {answer}" if answer else "")
+        tally.failures.setdefault(failure.title, (self.redact(message), self.redact(curl)))
 
     def add_gap(self, gap: SpecGap) -> None:
         """Record a spec gap once per (api, entry, check)."""
@@ -69,6 +72,18 @@ class Report:
     def failed_checks(self, api: str | None = None) -> set[str]:
         """Names of the checks that failed at least once."""
         return {c for (a, _o, c), t in self.results.items() if t.failed and api in (None, a)}
+
+    def render_failures(self, api: str) -> str:
+        """The failures recorded so far for ``api``, one block each (empty when none)."""
+        blocks = []
+        for (a, operation, check), tally in sorted(self.results.items()):
+            if a != api:
+                continue
+            for title, (message, curl) in tally.failures.items():
+                shown = "\n".join("    " + line for line in message.splitlines()[:6])
+                blocks.append(f"{operation} [{check}] {title} ({tally.failed}x)\n{shown}\n"
+                              f"    reproduce: {curl}")
+        return "\n".join(blocks)
 
     def to_json(self) -> dict[str, Any]:
         """A machine-readable summary."""
@@ -159,8 +174,11 @@ def after_validate(
     run = run_of(case)
     if run is None:
         return
-    curl = ""
+    curl = answer = ""
     for result in results:
         if result.failure is not None and not curl:
             curl = case.as_curl_command(headers=dict(response.request.headers))
-        run.report.add_result(run.api, case.operation.label, result.name, result.failure, curl)
+            body = (response.content or b"")[:300].decode("utf-8", "replace")
+            answer = f"{response.status_code} {body}"
+        run.report.add_result(run.api, case.operation.label, result.name, result.failure, curl,
+                              answer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -24,8 +25,20 @@ schema = schemathesis.pytest.from_fixture("freefin_schema").exclude(operation_id
 
 @schema.parametrize()
 def test_operation(case: schemathesis.Case) -> None:
-    """Each operation: examples, coverage cases and fuzzed data, every check on each answer."""
-    call_and_check(case)
+    """Each operation: examples, coverage cases and fuzzed data, every check on each answer.
+
+    A failing check does not stop the operation's examples (the report records every one);
+    ``test_operations_conform`` fails with all of them.
+    """
+    call_and_check(case, keep_going=True)
+
+
+def test_operations_conform(
+    freefin_contract: tuple[schemathesis.BaseSchema, RunContext]
+) -> None:
+    """No check failed on any generated case of any operation."""
+    failures = freefin_contract[1].report.render_failures("freefin")
+    assert not failures, "\n" + failures
 
 
 def test_stateful(freefin_schema: schemathesis.BaseSchema, request: pytest.FixtureRequest) -> None:
@@ -51,7 +64,7 @@ def _create(schema: schemathesis.BaseSchema, **headers: str) -> tuple[str, int]:
 
 
 def _op(schema: schemathesis.BaseSchema, method: str, path: str, obj_id: str,
-        body: dict[str, object] | None = None) -> schemathesis.Response:
+        body: dict[str, Any] | None = None) -> schemathesis.Response:
     operation = schema[path][method]
     if body is None:
         case = operation.Case(path_parameters={"id": obj_id}, headers=_auth(schema))

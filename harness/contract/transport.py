@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import schemathesis
+from schemathesis.core.failures import FailureGroup
 
 MAX_RETRIES = 4
 MAX_WAIT_S = 10.0
@@ -48,8 +49,18 @@ def call_patiently(case: schemathesis.Case, **kwargs: Any) -> schemathesis.Respo
     return response
 
 
-def call_and_check(case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
-    """Call patiently, then run every enabled check (built-in and the suite's) on the answer."""
+def call_and_check(
+    case: schemathesis.Case, keep_going: bool = False, **kwargs: Any
+) -> schemathesis.Response:
+    """Call patiently, then run every enabled check (built-in and the suite's) on the answer.
+
+    With ``keep_going`` failed checks do not raise: they are in the run's report (through the
+    ``after_validate`` hook), and generation goes on to the next example.
+    """
     response = call_patiently(case, **kwargs)
-    case.validate_response(response, transport_kwargs=kwargs or None)
+    try:
+        case.validate_response(response, transport_kwargs=kwargs or None)
+    except FailureGroup:
+        if not keep_going:
+            raise
     return response
