@@ -50,7 +50,8 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     """``overlay`` merged into a copy of ``base``: mappings merge, anything else replaces."""
     merged = copy.deepcopy(base)
     for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        # A reference object is atomic: it replaces what was there rather than merge into it.
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and "$ref" not in value:
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
@@ -90,11 +91,63 @@ def apply_global_statements(doc: dict[str, Any], profile: ApiProfile) -> dict[st
     return doc
 
 
-def supplement_overlay(profile: ApiProfile) -> dict[str, Any]:
-    """The part of the supplement that reads as an OpenAPI overlay (paths, components)."""
-    data = read_document(profile.supplement_file)
-    overlay = data.get("openapi_overlay", data)
-    return {key: overlay[key] for key in ("paths", "components") if key in overlay}
+def _rewrite_refs(value: Any, seed_name: str) -> Any:
+    """References into the seed file (``<seed>#/...``) made local (``#/...``)."""
+    if isinstance(value, dict):
+        return {
+            k: (v.replace(f"{seed_name}#", "#") if k == "$ref" and isinstance(v, str)
+                else _rewrite_refs(v, seed_name))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_rewrite_refs(v, seed_name) for v in value]
+    return value
+
+
+def _as_response(entry: dict[str, Any], status: str, profile: ApiProfile) -> dict[str, Any]:
+    """A supplement response entry (description, ``$ref`` to a schema, headers) as OpenAPI."""
+    response: dict[str, Any] = {"description": entry.get("description", f"{status} (supplement)")}
+    if "$ref" in entry:
+        response["content"] = {"application/json": {"schema": {"$ref": entry["$ref"]}}}
+    elif "schema" in entry:
+        response["content"] = {"application/json": {"schema": entry["schema"]}}
+    elif status.startswith("4"):
+        response["content"] = {"application/json": {"schema": {"$ref": profile.error_schema_ref}}}
+    if "headers" in entry:
+        response["headers"] = entry["headers"]
+    return response
+
+
+def supplement_overlay(profile: ApiProfile, seed: dict[str, Any]) -> dict[str, Any]:
+    """The supplement as an OpenAPI overlay of the seed (paths and components).
+
+    The supplement lists ``global_responses`` (every operation may give them) and, per
+    operationId, ``responses`` (status -> schema), ``error_codes`` (status -> codes) and
+    optionally ``requestBody``; its ``components`` are added beside the seed's.
+    """
+    data = _rewrite_refs(read_document(profile.supplement_file), profile.spec_file.name)
+    schemas = {
+        name: schema for name, schema in data.get("components", {}).get("schemas", {}).items()
+        if schema != {"$ref": f"#/components/schemas/{name}"}
+    }
+    overlay: dict[str, Any] = {"components": {"schemas": schemas}, "paths": {}}
+    for method, path, op in operations(seed):
+        known = set(op.get("responses", {}))
+        extra = data.get("operations", {}).get(op.get("operationId") or f"{method} {path}", {})
+        responses = {
+            status: _as_response(entry, status, profile)
+            for status, entry in data.get("global_responses", {}).items() if status not in known
+        }
+        for status in extra.get("error_codes", {}):
+            if status not in known:
+                responses.setdefault(status, _as_response({}, status, profile))
+        for status, entry in extra.get("responses", {}).items():
+            responses[status] = _as_response(entry, status, profile)
+        changes: dict[str, Any] = {"responses": responses}
+        if "requestBody" in extra:
+            changes["requestBody"] = extra["requestBody"]
+        overlay["paths"].setdefault(path, {})[method.lower()] = changes
+    return overlay
 
 
 @functools.cache
@@ -104,8 +157,8 @@ def contract(api: str, level: str) -> dict[str, Any]:
 
     profile = APIS[api]
     doc = read_document(profile.spec_file)
-    if level == "strict":
-        doc = deep_merge(doc, supplement_overlay(profile))
+    if level == "strict" and profile.supplement_file.exists():
+        doc = deep_merge(doc, supplement_overlay(profile, doc))
     doc = apply_global_statements(doc, profile)
     links = read_document(profile.links_file)
     return deep_merge(doc, {k: links[k] for k in ("paths",) if k in links})
