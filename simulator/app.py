@@ -100,7 +100,11 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
     def _http_error(error: HTTPException) -> Response:
         code = HTTP_CODES.get(error.code or 500) or (error.name or "error").lower().replace(" ", "_")
         api_error = ApiError(error.description or error.name, code=code, status=error.code)
-        return envelopes.render(request.path, api_error)
+        resp = envelopes.render(request.path, api_error)
+        for name, value in error.get_headers():
+            if name.lower() == "allow":  # 405 says which methods the path takes
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -31,6 +31,20 @@ def _is_uri(value: object) -> bool:
     return True
 
 
+@_formats.checks("int64", raises=ValueError)
+def _is_int64(value: object) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise ValueError("out of the int64 range")
+    return True
+
+
+@_formats.checks("int32", raises=ValueError)
+def _is_int32(value: object) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31:
+        raise ValueError("out of the int32 range")
+    return True
+
+
 @cache
 def load(name: str) -> dict[str, Any]:
     """A spec document from specs/ with every local ``$ref`` inlined."""
@@ -65,6 +79,8 @@ def request_validator(spec: str, path: str, method: str) -> jsonschema.Draft4Val
 
 def first_error(v: jsonschema.Draft4Validator, instance: Any) -> tuple[str, str] | None:
     """(field path, message) of the most relevant error, or None when valid."""
+    if v.is_valid(instance):
+        return None
     error = jsonschema.exceptions.best_match(v.iter_errors(instance))
     if error is None:
         return None

@@ -119,6 +119,12 @@ class Dispatcher:
 
     def run_due(self) -> int:
         now = self.clock.now()
+        with self.store.read() as tx:  # the common case: nothing due, no write lock taken
+            due = tx.execute(
+                "SELECT 1 FROM deliveries WHERE status IN ('queued', 'retrying') AND next_at<=? "
+                "LIMIT 1", (now,)).fetchone()
+        if due is None:
+            return 0
         with self.store.tx() as tx:
             rows = tx.execute(
                 "SELECT id, url, headers, body, attempts FROM deliveries "

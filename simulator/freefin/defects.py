@@ -8,7 +8,7 @@ CATALOG = {
     "freefin.undocumented_status": "GET /payments/{id} answers 203, a status the spec lacks",
     "freefin.wrong_type": "payment.amount is rendered as a string",
     "freefin.missing_required": "createPayment's response lacks the required payment_url",
-    "freefin.server_error": "createPayment answers 500 when order_id is the empty string",
+    "freefin.server_error": "createPayment answers 500 when the body has no order_id",
     "freefin.auth_ignored": "GET /payments/{id} answers without credentials",
     "freefin.idempotency_duplicate": "an Idempotency-Key replay creates a new object",
     "freefin.refund_over_remainder": "a refund above the remainder is accepted",

@@ -80,16 +80,18 @@ def create(
     scope = f"freefin:{terminal.id}:createPayment"
 
     with rt.store.tx() as tx:
+        created: list[dict[str, Any]] = []
+
         def make() -> tuple[int, dict[str, Any]]:
-            doc = _new_payment(rt, tx, terminal, body, plan)
-            return 201, {"payment_id": doc["id"], "simulator": plan.describe()}
+            created.append(_new_payment(rt, tx, terminal, body, plan))
+            return 201, {"payment_id": created[0]["id"], "simulator": plan.describe()}
 
         status, stored, replayed = idempotency.execute(
             tx, scope=scope, key=key, fp=fp, now=rt.clock.now(), ttl=rt.idempotency_ttl_s,
             create=make, conflict=idempotent_conflict(),
             skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
         )
-        doc = tx.get(KIND, stored["payment_id"])
+        doc = created[0] if created else tx.get(KIND, stored["payment_id"])
     assert doc is not None
     response = {
         "payment": render(doc, rt),

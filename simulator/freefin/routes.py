@@ -117,9 +117,10 @@ def create_payment() -> Response:
     body = json_body()
     lax = state.rt.defects.on("freefin.negative_data_accepted")
     _validate(state.create_payment_lax if lax else state.create_payment, body)
-    if body.get("order_id") == "" and state.rt.defects.on("freefin.server_error"):
+    if "order_id" not in body and state.rt.defects.on("freefin.server_error"):
         raise InternalError("order_id broke the server")
-    status, response = payments.create(state.rt, g.terminal, body, key, request.host_url)
+    base_url = f"{request.scheme}://{request.host}/"
+    status, response = payments.create(state.rt, g.terminal, body, key, base_url)
     if state.rt.defects.on("freefin.missing_required"):
         response.pop("payment_url")
     return _json(response, status)

@@ -1,0 +1,206 @@
+"""Benchmark the simulator against a bare Flask + SQLite endpoint served the same way.
+
+Both run under gunicorn with the simulator's settings (1 worker, gthread, 32 threads); the
+client keeps N persistent connections (default 32) from worker processes of its own. The
+figures that count are the ratios, measured in the same run on the same (shared, noisy)
+machine. Run: ``python -m benchmarks.bench_simulator [--seconds 5] [--connections 32]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from harness.simproc import SimulatorProcess, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk_test_rom001_Jq7Zt2xVw9LmN4pR"
+KASPI_KEY = "kp_test_almaty_7Hc2Vn9Qx4Lz1Bw8"
+FF = "/api/v1/public"
+
+Request = tuple[str, str, bytes | None, dict[str, str]]
+
+
+def _worker(port: int, make: str, ids: list[str], seconds: float, conns: int,
+            out: Any) -> None:
+    """One client process: ``conns`` threads, each with a persistent connection."""
+    import threading
+
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def loop(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        bad = 0
+        i = n
+        while time.monotonic() < deadline:
+            method, path, body, headers = REQUESTS[make](ids, i)
+            i += conns
+            started = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status >= 400:
+                    bad += 1
+            except (OSError, http.client.HTTPException):
+                bad += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put((latencies, errors[0]))
+
+
+def _json(method: str, path: str, body: Any, auth: dict[str, str]) -> Request:
+    raw = json.dumps(body).encode() if body is not None else None
+    return method, path, raw, {"Content-Type": "application/json", **auth}
+
+
+FFA = {"Authorization": f"Bearer {KEY}"}
+KPA = {"X-API-Key": KASPI_KEY}
+REQUESTS: dict[str, Callable[[list[str], int], Request]] = {
+    "bare_create": lambda ids, i: _json("POST", "/bare", {"amount": 150000, "order_id": f"o{i}"},
+                                        {}),
+    "bare_get": lambda ids, i: _json("GET", f"/bare/{ids[i % len(ids)]}", None, {}),
+    "payment_create": lambda ids, i: _json("POST", f"{FF}/payments",
+                                           {"amount": 150000, "order_id": f"o{i}"}, FFA),
+    "payment_get": lambda ids, i: _json("GET", f"{FF}/payments/{ids[i % len(ids)]}", None, FFA),
+    "payment_refund": lambda ids, i: _json("POST", f"{FF}/payments/{ids[i % len(ids)]}/refund",
+                                           {"amount": 1}, FFA),
+    "invoice_create": lambda ids, i: _json("POST", "/api/v1/invoices",
+                                           {"amount": 10000, "phone_number": "77011234567",
+                                            "external_order_id": f"o{i}"}, KPA),
+    "invoice_list": lambda ids, i: _json("GET", "/api/v1/invoices?page=1&page_size=20",
+                                         None, KPA),
+}
+
+
+def measure(port: int, make: str, ids: list[str], seconds: float, conns: int,
+            procs: int = 2) -> dict[str, float]:
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    per = max(1, conns // procs)
+    workers = [ctx.Process(target=_worker, args=(port, make, ids, seconds, per, out))
+               for _ in range(procs)]
+    for w in workers:
+        w.start()
+    results = [out.get() for _ in workers]
+    for w in workers:
+        w.join()
+    lat = sorted(x for r in results for x in r[0])
+    errors = sum(r[1] for r in results)
+    if not lat:
+        return {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": errors}
+    q = statistics.quantiles(lat, n=100)
+    return {"rps": len(lat) / seconds, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
+            "errors": errors}
+
+
+def _bench_seed(tmp: Path) -> Path:
+    seed = yaml.safe_load((ROOT / "simulator" / "seed.yaml").read_text(encoding="utf-8"))
+    for api in ("freefin", "kaspi"):
+        for merchant in seed[api]["merchants"]:
+            merchant["rate_limit"] = {"rate": 1e6, "burst": 1e6}
+    path = tmp / "seed.yaml"
+    path.write_text(yaml.safe_dump(seed, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _start_bare(tmp: Path, threads: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, "BARE_DB": str(tmp / "bare.db")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", str(threads),
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "benchmarks.bare_app:app"],
+        cwd=ROOT, env=env)
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/bare/x", timeout=1)
+            return proc, port
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("bare app did not start")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args(argv)
+    rows: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        bare, bare_port = _start_bare(tmp, 32)
+        try:
+            made = [requests.post(f"http://127.0.0.1:{bare_port}/bare", json={"a": 1},
+                                  timeout=5).json()["id"] for _ in range(50)]
+            rows["bare_create"] = measure(bare_port, "bare_create", [], args.seconds,
+                                          args.connections)
+            rows["bare_get"] = measure(bare_port, "bare_get", made, args.seconds,
+                                       args.connections)
+        finally:
+            bare.terminate()
+            bare.wait(10)
+        with SimulatorProcess(extra_args=["--seed-file", str(_bench_seed(tmp)),
+                                          "--threads", "32"]) as sim:
+            port = sim.port
+            ids = []
+            for _ in range(50):
+                r = requests.post(f"{sim.url}{FF}/payments", headers=FFA, timeout=5,
+                                  json={"amount": 10**9, "metadata": {"sim_delay_ms": "0"}})
+                ids.append(r.json()["payment"]["id"])
+            requests.post(f"{sim.url}/_sim/clock/advance", json={"seconds": 1}, timeout=5)
+            rows["payment_create"] = measure(port, "payment_create", [], args.seconds,
+                                             args.connections)
+            rows["payment_get"] = measure(port, "payment_get", ids, args.seconds,
+                                          args.connections)
+            rows["payment_refund"] = measure(port, "payment_refund", ids, args.seconds,
+                                             args.connections)
+            if requests.get(f"{sim.url}/api/v1/me", headers=KPA, timeout=5).status_code == 200:
+                rows["invoice_create"] = measure(port, "invoice_create", [], args.seconds,
+                                                 args.connections)
+                rows["invoice_list"] = measure(port, "invoice_list", [], args.seconds,
+                                               args.connections)
+    base = {"create": rows["bare_create"]["rps"], "get": rows["bare_get"]["rps"]}
+    print(f"{'case':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs bare':>10}")
+    for name, row in rows.items():
+        kind = "get" if name.endswith(("_get", "_list")) else "create"
+        ratio = row["rps"] / base[kind] if base[kind] else 0.0
+        row["ratio"] = ratio
+        print(f"{name:<16}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
+              f"{int(row['errors']):>8}{ratio:>9.0%}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
