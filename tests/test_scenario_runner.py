@@ -241,6 +241,7 @@ steps:
       where: {payload.id: "{{ pid }}"}
       attempts: 3
       count: 1
+      timeout: 1
       signed: true
       unique_ids: true
     save: {eid: "ids[0]"}
@@ -285,13 +286,14 @@ steps:
       stream: resumed
       where: {payload.id: "{{ pid }}"}
       kinds: [payment.status_changed, payment.succeeded]
+      timeout: 1
 """
 
 
 def test_sse_events_and_resume(mini_target: Target, receiver: WebhookReceiver,
                                app: object) -> None:
     run(SSE, mini_target, receiver)
-    app.defects.add("reuse_event_id")  # type: ignore[attr-defined]
+    app.defects.add("sse_no_resume")  # type: ignore[attr-defined]
     with pytest.raises(ScenarioFailure, match="kinds: expected"):
         run(SSE, mini_target, receiver)
 

@@ -2,7 +2,8 @@
 
 A value under a path is compared exactly, unless it is a mapping whose keys all start with
 ``$``: then each is a matcher (``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``, ``$in``,
-``$not_in``, ``$matches``, ``$exists``, ``$len``, ``$contains``, ``$type``, ``$schema``).
+``$not_in``, ``$matches``, ``$exists``, ``$len``, ``$contains``, ``$type``, ``$schema``, and on
+lists ``$some`` / ``$every`` item matching ``{path: value-or-matcher}``).
 Each check returns a list of readable mismatches; empty means it holds.
 """
 
@@ -84,6 +85,13 @@ def match(actual: Any, spec: Any) -> str | None:
             ok = isinstance(actual, list | str | dict) and arg in actual
         elif op == "$type":
             ok = _TYPES[arg](actual)
+        elif op in ("$some", "$every"):
+            # each item is checked like a body: {path: value-or-matcher}
+            if not isinstance(actual, list):
+                ok = False
+            else:
+                hits = [not check_body(item, arg) for item in actual]
+                ok = any(hits) if op == "$some" else all(hits)
         elif op == "$schema":
             ok = schema_errors(actual, arg) == []
         else:

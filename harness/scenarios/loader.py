@@ -33,6 +33,7 @@ class Scenario:
     steps: list[dict[str, Any]]
     path: Path
     index: int
+    line: int = 0
     requires: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     vars: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -99,11 +100,14 @@ def load_text(text: str, path: Path) -> list[Scenario]:
     """Every scenario of YAML text said to come from ``path``, validated."""
     try:
         docs = list(yaml.safe_load_all(text))
+        # 0-based first line of each document, for test locations.
+        lines = [n.start_mark.line for n in yaml.compose_all(text) if n is not None]
     except yaml.YAMLError as exc:
         raise ScenarioFormatError(f"{path}: not valid YAML: {exc}") from exc
     scenarios: list[Scenario] = []
     seen: set[str] = set()
     for index, doc in enumerate(d for d in docs if d is not None):
+        line = lines[index] if index < len(lines) else 0
         label = f"{path}, document {index + 1}"
         if isinstance(doc, dict) and isinstance(doc.get("name"), str):
             label += f" ({doc['name']!r})"
@@ -114,7 +118,7 @@ def load_text(text: str, path: Path) -> list[Scenario]:
             raise ScenarioFormatError(f"{label}: at name: duplicate scenario name in this file")
         seen.add(doc["name"])
         scenarios.append(Scenario(
-            name=doc["name"], api=doc["api"], steps=doc["steps"], path=path, index=index,
+            name=doc["name"], api=doc["api"], steps=doc["steps"], path=path, index=index, line=line,
             requires=tuple(doc.get("requires", ())), tags=tuple(doc.get("tags", ())),
             vars=doc.get("vars", {}), description=doc.get("description", ""),
         ))

@@ -28,6 +28,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="folders (relative to rootdir) whose *.yaml files are scenarios")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    for api in ("freefin", "kaspi"):
+        config.addinivalue_line("markers", f"{api}: scenarios of the {api} API")
+
+
 def _scenario_roots(config: pytest.Config) -> list[Path]:
     return [(config.rootpath / d).resolve() for d in config.getini("scenario_dirs")]
 
@@ -66,7 +71,8 @@ def _make_call(scenario: Scenario) -> Any:
         try:
             run_scenario(scenario, target, scenario_receiver)
         except ScenarioSkip as exc:
-            pytest.skip(str(exc))
+            # Reported at the scenario, not at this line of the plugin.
+            raise pytest.skip.Exception(str(exc), _use_item_location=True) from None
 
     return run
 
@@ -78,11 +84,13 @@ class ScenarioItem(pytest.Function):
         super().__init__(**kwargs)
         self.scenario = scenario
         for tag in scenario.tags:
+            # Tags are free-form; register them so --strict-markers accepts them.
+            self.config.addinivalue_line("markers", f"{tag}: scenario tag")
             self.add_marker(tag)
         self.add_marker(scenario.api)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"scenario: {self.scenario.name}"
+        return self.path, self.scenario.line, f"scenario: {self.scenario.name}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, ScenarioFailure):

@@ -156,10 +156,14 @@ def step_request(run: Run, step: dict[str, Any]) -> None:
     if "repeat" in step:
         _repeat(run, step)
         return
+    _poll(run, step, lambda: _one(run, step))
+
+
+def _poll(run: Run, step: dict[str, Any], send: Callable[[], http.Exchange]) -> None:
     wait = step.get("wait")
     deadline = time.monotonic() + (wait or {}).get("timeout", DEFAULT_WAIT)
     while True:
-        ex = _one(run, step)
+        ex = send()
         problems = _checks(run, step, ex)
         if not problems or not wait or time.monotonic() >= deadline:
             break
@@ -251,17 +255,17 @@ def step_clock(run: Run, step: dict[str, Any]) -> None:
 
 
 def step_control(run: Run, step: dict[str, Any]) -> None:
-    """A raw control API call, checked and saved like a request."""
-    spec = run.render(step["control"])
-    ex = http.Exchange(method=spec["method"], url=_control(run).url + spec["path"],
-                       headers={"Content-Type": "application/json"} if "json" in spec else {},
-                       body=http.json_bytes(spec["json"]) if "json" in spec else b"")
-    ex = http.send(run.session, ex)
-    problems = _checks(run, {"expect": step.get("expect") or {"status": [200, 201, 202, 204]}},
-                       ex)
-    if problems:
-        raise _StepFailed(problems, ex)
-    _save(run, step.get("save"), ex.json)
+    """A raw control API call (simulator only), checked, polled and saved like a request."""
+
+    def send() -> http.Exchange:
+        spec = run.render(step["control"])
+        has_body = "json" in spec
+        ex = http.Exchange(method=spec["method"], url=_control(run).url + spec["path"],
+                           headers={"Content-Type": "application/json"} if has_body else {},
+                           body=http.json_bytes(spec["json"]) if has_body else b"")
+        return http.send(run.session, ex)
+
+    _poll(run, {"expect": {"status": [200, 201, 202, 204]}, **step}, send)
 
 
 def step_outcome(run: Run, step: dict[str, Any]) -> None:
@@ -314,7 +318,8 @@ def _await(run: Run, step: dict[str, Any], spec: dict[str, Any],
             if problems:
                 problems.insert(0, f"no longer so after settling {spec['settle']} s")
             break
-        if not problems or time.monotonic() >= deadline:
+        if (not problems or time.monotonic() >= deadline
+                or eventcheck.hopeless(records, spec, problems)):
             break
         time.sleep(0.05)
     if problems:

@@ -48,6 +48,8 @@ class SSEStream:
         self._events: list[Event] = []
         self._lock = threading.Lock()
         self._conn: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
+        self._closing = False
         self._opened = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -65,6 +67,9 @@ class SSEStream:
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         try:
             self._conn = cls(parts.netloc, timeout=self.max_seconds)
+            self._conn.connect()
+            # http.client hands the socket to the response and forgets it: keep it to close.
+            self._sock = self._conn.sock
             self._conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""),
                                headers=self.headers)
             resp = self._conn.getresponse()
@@ -73,17 +78,20 @@ class SSEStream:
             if resp.status != 200:
                 return
             self._read(resp)
-        except (OSError, http.client.HTTPException) as exc:
-            if self.error is None:
+        except Exception as exc:
+            # Closing shuts the socket under the reader; what it raises then is expected.
+            if not self._closing and self.error is None:
                 self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self._opened.set()
+            if self._conn is not None:
+                self._conn.close()
 
     def _read(self, resp: http.client.HTTPResponse) -> None:
         event_id: str | None = None
         kind = "message"
         data: list[str] = []
-        while True:
+        while not self._closing:
             raw = resp.readline()
             if not raw:
                 return
@@ -114,10 +122,9 @@ class SSEStream:
 
     def close(self) -> None:
         """Stop reading (idempotent)."""
-        conn = self._conn
-        if conn is not None and conn.sock is not None:
+        self._closing = True
+        if self._sock is not None:
             with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_RDWR)
-            conn.close()
+                self._sock.shutdown(socket.SHUT_RDWR)
         if self._thread:
             self._thread.join(2)

@@ -50,8 +50,6 @@ class MiniApp:
     # -- events and webhooks ------------------------------------------------------------
     def emit(self, kind: str, payment: dict[str, Any]) -> None:
         event = {"id": f"evt_{uuid.uuid4().hex[:12]}", "kind": kind, "payload": dict(payment)}
-        if "reuse_event_id" in self.defects and self.events:
-            event["id"] = self.events[-1]["id"]
         self.events.append(event)
         for sub in list(self.subscribers):
             sub.put({"seq": len(self.events), **event})
@@ -155,6 +153,8 @@ class MiniApp:
 
     def stream(self, req: Request) -> Response:
         after = int(req.headers.get("Last-Event-ID") or 0)
+        if "sse_no_resume" in self.defects:
+            after = 0
         sub: queue.Queue[dict[str, Any]] = queue.Queue()
         backlog = [{"seq": i + 1, **e} for i, e in enumerate(self.events)][after:] if after \
             else []
