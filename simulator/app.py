@@ -53,6 +53,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         sse_heartbeat_s=float(app.config["SSE_HEARTBEAT_S"]),
     )
     rt.defects.register("webhooks.no_retry", "a failed webhook delivery is never retried")
+    rt.defects.register("webhooks.no_dead_letter",
+                        "a failing delivery is retried forever instead of dead-lettered")
     rt.dispatcher.defects = rt.defects
     app.extensions["paysim.runtime"] = rt
 
@@ -98,7 +100,8 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
-        code = HTTP_CODES.get(error.code or 500) or (error.name or "error").lower().replace(" ", "_")
+        code = HTTP_CODES.get(error.code or 500)
+        code = code or (error.name or "error").lower().replace(" ", "_")
         api_error = ApiError(error.description or error.name, code=code, status=error.code)
         resp = envelopes.render(request.path, api_error)
         for name, value in error.get_headers():

@@ -53,8 +53,9 @@ GLOBAL_ERRORS = {400, 401, 403, 404, 405, 413, 429}
 
 def check(name: str, method: str, path: str, status: int, body: bytes, ctype: str) -> None:
     """Raise AssertionError when the response breaks the spec ``name``."""
-    for pattern, op_method, op in _operations(name):
+    for pattern, op_method, operation in _operations(name):
         if op_method == method.upper() and pattern.match(path):
+            op = operation
             break
     else:
         if status in (404, 405):

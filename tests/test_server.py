@@ -126,7 +126,8 @@ def test_webhooks_are_signed_and_retried_then_delivered(sim: SimulatorProcess) -
         receiver.wait_for(3)
         requests.post(f"{sim.url}/_sim/transition", json={
             "api": "freefin", "object": "payment", "id": pid, "status": "succeeded"}, timeout=5)
-        got = receiver.wait_for(6)  # created x3, status_changed x2 (processing, succeeded), succeeded
+        # created x3, status_changed x2 (processing, succeeded), succeeded
+        got = receiver.wait_for(6)
         for delivery in got:
             signature = delivery["headers"]["X-Freefin-Signature"]
             assert verify(SECRET_A1, delivery["body"], signature)

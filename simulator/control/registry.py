@@ -25,4 +25,4 @@ def register(app: Flask, item: Controllable) -> None:
 
 
 def lookup(app: Flask, api: str, obj: str) -> Controllable | None:
-    return app.extensions.get("paysim.controllable", {}).get((api, obj))  # type: ignore[no-any-return]
+    return app.extensions.get("paysim.controllable", {}).get((api, obj))

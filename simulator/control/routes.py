@@ -8,19 +8,19 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from simulator.control.registry import lookup
 from simulator.core import webhooks
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound
 from simulator.core.outcomes import parse
 from simulator.core.runtime import Runtime
-from simulator.control.registry import lookup
 from simulator.web import json_body
 
 bp = Blueprint("control", __name__, url_prefix="/_sim")
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["paysim.runtime"]  # type: ignore[no-any-return]
+    return current_app.extensions["paysim.runtime"]
 
 
 def render_error(error: ApiError) -> Response:
@@ -185,14 +185,14 @@ def webhook_config() -> Response:
 def list_events() -> Response:
     rt = _rt()
     api, merchant = request.args.get("api"), request.args.get("merchant")
-    where, params = "1=1", []
+    where, params = "1=1", list[str]()
     if api:
         where, params = where + " AND api=?", [*params, api]
     if merchant:
         where, params = where + " AND owner=?", [*params, merchant]
     with rt.store.read() as tx:
         rows = tx.execute(
-            f"SELECT seq, api, owner, kind, body FROM events WHERE {where} "  # noqa: S608
+            f"SELECT seq, api, owner, kind, body FROM events WHERE {where} "
             "ORDER BY seq LIMIT 1000", tuple(params)).fetchall()
 
 

@@ -35,4 +35,5 @@ class Clock:
 
 def iso(ts: float) -> str:
     """RFC 3339 UTC timestamp with milliseconds, as both APIs render times."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+    stamp = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+    return f"{stamp}{int(ts * 1000) % 1000:03d}Z"

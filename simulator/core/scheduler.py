@@ -26,8 +26,9 @@ class Scheduler:
         """Fire every timer due at ``now``, each in its own transaction; return how many."""
         fired = 0
         with self.store.read() as tx:  # the common case: nothing due, no write lock taken
-            if tx.execute("SELECT 1 FROM timers WHERE due_at<=? LIMIT 1", (now,)).fetchone() is None:
-                return 0
+            due = tx.execute("SELECT 1 FROM timers WHERE due_at<=? LIMIT 1", (now,)).fetchone()
+        if due is None:
+            return 0
         while fired < limit:
             with self.store.tx() as tx:
                 row = tx.execute(

@@ -180,4 +180,4 @@ class Store:
     def wipe(self) -> None:
         with self.tx() as tx:
             for table in TABLES:
-                tx.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                tx.execute(f"DELETE FROM {table}")

@@ -63,28 +63,52 @@ _COLUMNS = ("id, api, owner, event_id, kind, url, status, attempts, next_at, las
             "last_latency_ms, last_error, history, created_at, endpoint_id")
 
 
-def list_deliveries(
-    store: Store, *, api: str | None = None, owner: str | None = None,
-    status: str | None = None, limit: int = 100, offset: int = 0,
-) -> list[dict[str, Any]]:
+def _filters(**values: Any) -> tuple[str, list[Any]]:
+    """A WHERE clause over the given columns (``status`` may be a list of statuses)."""
     where, params = ["1=1"], []
-    for col, value in (("api", api), ("owner", owner), ("status", status)):
-        if value:
+    for col, value in values.items():
+        if isinstance(value, list | tuple):
+            where.append(f"{col} IN ({','.join('?' * len(value))})")
+            params.extend(value)
+        elif value:
             where.append(f"{col}=?")
             params.append(value)
+    return " AND ".join(where), params
+
+
+def list_deliveries(
+    store: Store, *, api: str | None = None, owner: str | None = None,
+    status: str | list[str] | None = None, endpoint_id: str | None = None,
+    limit: int = 100, offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Deliveries, newest first, filtered by any of the given columns."""
+    where, params = _filters(api=api, owner=owner, status=status, endpoint_id=endpoint_id)
     with store.read() as tx:
         rows = tx.execute(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE {' AND '.join(where)} "  # noqa: S608
+            f"SELECT {_COLUMNS} FROM deliveries WHERE {where} "  # noqa: S608
             "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         ).fetchall()
     return [_row_to_dict(r) for r in rows]
 
 
+def count_deliveries(
+    store: Store, *, api: str | None = None, owner: str | None = None,
+    status: str | list[str] | None = None, endpoint_id: str | None = None,
+) -> int:
+    """How many deliveries :func:`list_deliveries` would page through."""
+    where, params = _filters(api=api, owner=owner, status=status, endpoint_id=endpoint_id)
+    with store.read() as tx:
+        row = tx.execute(
+            f"SELECT COUNT(*) FROM deliveries WHERE {where}", tuple(params)  # noqa: S608
+        ).fetchone()
+    return int(row[0])
+
+
 def get_delivery(store: Store, delivery_id: str) -> dict[str, Any] | None:
     with store.read() as tx:
         row = tx.execute(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,)  # noqa: S608
+            f"SELECT {_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,)
         ).fetchone()
     return _row_to_dict(row) if row else None
 
@@ -136,8 +160,8 @@ class Dispatcher:
             if ids:
                 marks = ",".join("?" * len(ids))
                 tx.execute(
-                    f"UPDATE deliveries SET status='sending' WHERE id IN ({marks})",  # noqa: S608
-                    ids,
+                    f"UPDATE deliveries SET status='sending' WHERE id IN ({marks})",
+                    tuple(ids),
                 )
         for row in rows:
             self._pool.submit(self._attempt, *row)
@@ -174,9 +198,11 @@ class Dispatcher:
                             "error": error, "latency_ms": latency})
             if ok:
                 status, next_at = "delivered", None
-            elif attempt >= self.config.max_attempts or (
-                self.defects is not None and self.defects.on("webhooks.no_retry")
-            ):
+            elif self._on("webhooks.no_retry"):
+                status, next_at = "dead", None
+            elif attempt >= self.config.max_attempts and self._on("webhooks.no_dead_letter"):
+                status, next_at = "retrying", now + self.config.retry_schedule[-1]
+            elif attempt >= self.config.max_attempts:
                 status, next_at = "dead", None
             else:
                 status, next_at = "retrying", now + self.config.retry_schedule[attempt]
@@ -186,6 +212,9 @@ class Dispatcher:
                 (status, attempt, next_at, code, latency, error, json.dumps(history),
                  delivery_id),
             )
+
+    def _on(self, defect: str) -> bool:
+        return self.defects is not None and self.defects.on(defect)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

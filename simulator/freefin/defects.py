@@ -26,6 +26,15 @@ CATALOG = {
     "freefin.events_out_of_order": "a transition's events are written in reverse order",
     "freefin.expiry_ignored": "pending payments never expire",
     "freefin.sse_no_resume": "the event stream ignores Last-Event-ID and sends no id: lines",
+    "freefin.idempotency_global_scope": "Idempotency-Key is looked up across all terminals",
+    "freefin.idempotency_key_unbounded": "an Idempotency-Key over 64 characters is accepted",
+    "freefin.idempotency_stores_errors": "a 4xx answer is stored under its Idempotency-Key",
+    "freefin.payout_any_bank": "a payout to a bank outside the SBP directory is accepted",
+    "freefin.refund_any_status": "a payment in any status can be refunded",
+    "freefin.refund_zero_amount": "a refund with amount 0 or none is refused instead of "
+                                  "refunding the remainder",
+    "freefin.signature_over_parsed_json": "X-Freefin-Signature is checked against the body "
+                                          "re-serialized as compact JSON, not the raw bytes",
 }
 
 

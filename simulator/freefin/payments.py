@@ -45,6 +45,13 @@ def idempotent_conflict() -> ApiError:
                     code="idempotent_conflict")
 
 
+def idem_scope(rt: Runtime, terminal: Terminal, operation: str) -> str:
+    """Keys are scoped per terminal and operation."""
+    if rt.defects.on("freefin.idempotency_global_scope"):
+        return f"freefin:*:{operation}"
+    return f"freefin:{terminal.id}:{operation}"
+
+
 def render(doc: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if not k.startswith("_")}
     out["refunds"] = [dict(r) for r in doc.get("refunds", [])]
@@ -77,7 +84,7 @@ def create(
     """Create a payment (or replay it for a known Idempotency-Key): (status, response)."""
     plan = plan_for(rt, terminal, body)
     fp = idempotency.fingerprint("createPayment", body)
-    scope = f"freefin:{terminal.id}:createPayment"
+    scope = idem_scope(rt, terminal, "createPayment")
 
     with rt.store.tx() as tx:
         created: list[dict[str, Any]] = []
@@ -191,7 +198,9 @@ def _finalize_at(doc: dict[str, Any]) -> float:
     return _created(doc) + plan["delay_ms"] / 1000
 
 
-def cancel(rt: Runtime, terminals: Terminals, terminal: Terminal, payment_id: str) -> dict[str, Any]:
+def cancel(
+    rt: Runtime, terminals: Terminals, terminal: Terminal, payment_id: str
+) -> dict[str, Any]:
     with rt.store.tx() as tx:
         doc = _owned(rt, tx, terminal, payment_id)
         if doc["status"] != "pending" and not rt.defects.on("freefin.cancel_any_status"):
@@ -206,10 +215,12 @@ def refund(
 ) -> tuple[int, dict[str, Any]]:
     """Refund all or part of a succeeded payment; never more than what remains."""
     amount = body.get("amount") or 0
+    if amount == 0 and rt.defects.on("freefin.refund_zero_amount"):
+        raise BadRequest("amount: must be positive", code="bad_request")
     if amount < 0:
         raise BadRequest("amount: must not be negative", code="bad_request")
     fp = idempotency.fingerprint("refundPayment", payment_id, body)
-    scope = f"freefin:{terminal.id}:refundPayment"
+    scope = idem_scope(rt, terminal, "refundPayment")
     with rt.store.tx() as tx:
         def make() -> tuple[int, dict[str, Any]]:
             return 201, _new_refund(rt, tx, terminals, terminal, payment_id, amount, body)
@@ -230,7 +241,7 @@ def _new_refund(
     remainder = doc["amount"] - doc["amount_refunded"]
     if doc["status"] == "refunded":
         raise Conflict("the payment is already fully refunded", code="already_refunded")
-    if doc["status"] != "succeeded":
+    if doc["status"] != "succeeded" and not rt.defects.on("freefin.refund_any_status"):
         raise Conflict(f"a {doc['status']} payment cannot be refunded", code="not_succeeded")
     amount = amount or remainder
     if amount > remainder and not rt.defects.on("freefin.refund_over_remainder"):

@@ -13,7 +13,7 @@ from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
 from simulator.freefin.banks import BY_ID
 from simulator.freefin.notify import emit
-from simulator.freefin.payments import idempotent_conflict
+from simulator.freefin.payments import idem_scope, idempotent_conflict
 from simulator.freefin.terminals import Terminal, Terminals
 
 KIND = "ff_payout"
@@ -34,7 +34,7 @@ def render(doc: dict[str, Any]) -> dict[str, Any]:
 def create(
     rt: Runtime, terminal: Terminal, body: dict[str, Any], key: str | None,
 ) -> tuple[int, dict[str, Any]]:
-    if body["bank_id"] not in BY_ID:
+    if body["bank_id"] not in BY_ID and not rt.defects.on("freefin.payout_any_bank"):
         raise Unprocessable(f"bank {body['bank_id']} is not an SBP participant here",
                             code="bank_not_supported")
     plan = rt.outcomes.pop("freefin", "payout", terminal.merchant_id)
@@ -48,7 +48,7 @@ def create(
             return 201, {"payout_id": doc["id"], "simulator": plan.describe()}
 
         status, stored, replayed = idempotency.execute(
-            tx, scope=f"freefin:{terminal.id}:createPayout", key=key, fp=fp,
+            tx, scope=idem_scope(rt, terminal, "createPayout"), key=key, fp=fp,
             now=rt.clock.now(), ttl=rt.idempotency_ttl_s, create=make,
             conflict=idempotent_conflict(),
             skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),

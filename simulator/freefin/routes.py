@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from simulator.core import events, spec
+from simulator.core import events, idempotency, spec
 from simulator.core.errors import ApiError, BadRequest, InternalError, RateLimited
 from simulator.core.runtime import Runtime
 from simulator.core.signing import verify, well_formed
@@ -45,7 +46,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
 
 
 def _state() -> FreefinState:
-    return current_app.extensions["paysim.freefin"]  # type: ignore[no-any-return]
+    return current_app.extensions["paysim.freefin"]
 
 
 def render_error(error: ApiError) -> Response:
@@ -88,17 +89,29 @@ def _authenticate() -> None:
                 raise BadRequest("this terminal requires X-Freefin-Signature",
                                  code="signature_required")
         elif not well_formed(signature) or not verify(
-            terminal.signing_secret, request.get_data(cache=True), signature
+            terminal.signing_secret, _signed_bytes(rt), signature
         ):
             raise BadRequest("X-Freefin-Signature does not match the request body",
                              code="invalid_signature")
     g.terminal = terminal
 
 
+def _signed_bytes(rt: Runtime) -> bytes:
+    raw = request.get_data(cache=True)
+    if rt.defects.on("freefin.signature_over_parsed_json"):
+        try:
+            return json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False).encode()
+        except ValueError:
+            return raw
+    return raw
+
+
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
+    if _state().rt.defects.on("freefin.idempotency_key_unbounded") and key:
+        return key
     if not key or len(key) > 64:
         raise BadRequest("Idempotency-Key must be 1 to 64 characters", code="bad_request")
     return key
@@ -110,7 +123,31 @@ def _validate(validator: Any, body: dict[str, Any]) -> None:
         raise BadRequest(f"{error[0]}: {error[1]}", code="bad_request")
 
 
+def _stores_errors(operation: str) -> Any:
+    """The defect freefin.idempotency_stores_errors: a 4xx answer is kept under its key."""
+
+    def wrap(view: Any) -> Any:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except ApiError as error:
+                rt = _state().rt
+                key = request.headers.get("Idempotency-Key")
+                if key and error.status < 500 and rt.defects.on(
+                        "freefin.idempotency_stores_errors"):
+                    scope = payments.idem_scope(rt, g.terminal, operation)
+                    with rt.store.tx() as tx:
+                        idempotency.remember(tx, scope, key, "error", error.status, {},
+                                             rt.clock.now() + rt.idempotency_ttl_s)
+                raise
+        return inner
+
+    return wrap
+
+
 @bp.post("/payments")
+@_stores_errors("createPayment")
 def create_payment() -> Response:
     state = _state()
     key = _idempotency_key()
@@ -143,6 +180,7 @@ def cancel_payment(payment_id: str) -> Response:
 
 
 @bp.post("/payments/<payment_id>/refund")
+@_stores_errors("refundPayment")
 def refund_payment(payment_id: str) -> Response:
     state = _state()
     key = _idempotency_key()
@@ -153,6 +191,7 @@ def refund_payment(payment_id: str) -> Response:
 
 
 @bp.post("/payouts")
+@_stores_errors("createPayout")
 def create_payout() -> Response:
     state = _state()
     key = _idempotency_key()

@@ -1,0 +1,1 @@
+"""The Arzan Pay Kaspi Pay API: routes -> domain modules (invoices, refunds, ...) -> core."""
