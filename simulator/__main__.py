@@ -37,6 +37,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sse-heartbeat", type=float,
                    default=float(env("PAYSIM_SSE_HEARTBEAT", "25")),
                    help="[PAYSIM_SSE_HEARTBEAT] seconds between ': ping' lines (default 25)")
+    p.add_argument("--webhook-allow-host", action="append", metavar="HOST",
+                   default=[h for h in env("PAYSIM_WEBHOOK_ALLOW_HOSTS", "").split(",") if h],
+                   help="[PAYSIM_WEBHOOK_ALLOW_HOSTS, comma-separated] a host name, IP or "
+                        "network webhooks may be sent to (repeatable; '*' for any). "
+                        "Default: loopback only")
     p.add_argument("--access-log", action="store_true", help="log every request")
     return p.parse_args(argv)
 
@@ -66,6 +71,7 @@ class Server(BaseApplication):
         return create_app({
             "DATABASE": a.db, "SEED_FILE": a.seed_file, "SCRIPT_FILE": a.script,
             "DEFECTS": a.defect, "SSE_HEARTBEAT_S": a.sse_heartbeat,
+            "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
         })
 
 

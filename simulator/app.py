@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "TICKER": True,
     "SSE_HEARTBEAT_S": 25.0,
     "IDEMPOTENCY_TTL_S": 24 * 3600,
+    "WEBHOOK_ALLOW_HOSTS": [],  # empty: loopback only
 }
 
 
@@ -51,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         seed=load_seed(app.config["SEED_FILE"]),
         idempotency_ttl_s=float(app.config["IDEMPOTENCY_TTL_S"]),
         sse_heartbeat_s=float(app.config["SSE_HEARTBEAT_S"]),
+        webhook_allow_hosts=list(app.config["WEBHOOK_ALLOW_HOSTS"]),
     )
     rt.defects.register("webhooks.no_retry", "a failed webhook delivery is never retried")
     rt.defects.register("webhooks.no_dead_letter",

@@ -33,6 +33,7 @@ class Runtime:
     outcomes: OutcomeQueue = field(default_factory=OutcomeQueue)
     idempotency_ttl_s: float = 24 * 3600
     sse_heartbeat_s: float = 25.0
+    webhook_allow_hosts: list[str] = field(default_factory=list)
     on_reset: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -41,6 +42,8 @@ class Runtime:
             retry_schedule=list(hooks.get("retry_schedule", [0, 5, 30, 120, 600, 1800])),
             timeout_s=float(hooks.get("timeout_s", 5.0)),
         )
+        if self.webhook_allow_hosts:
+            self.webhook_config.allow_hosts = list(self.webhook_allow_hosts)
         self.scheduler = Scheduler(self.store)
         self.dispatcher = Dispatcher(self.store, self.clock, self.webhook_config)
         with self.store.read() as tx:

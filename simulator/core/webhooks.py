@@ -6,6 +6,7 @@ Statuses: queued (never tried), sending (in flight), retrying, delivered, dead.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
@@ -14,6 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -24,10 +26,35 @@ from simulator.core.store import Store, Tx
 log = logging.getLogger(__name__)
 
 
+LOOPBACK = ("localhost", "127.0.0.0/8", "::1")
+
+
 @dataclass
 class WebhookConfig:
     retry_schedule: list[float] = field(default_factory=lambda: [0, 5, 30, 120, 600, 1800])
     timeout_s: float = 5.0
+    # Where deliveries may go. Loopback only by default: a simulator fed generated or
+    # untrusted webhook URLs must never send traffic elsewhere (or wait on DNS for them).
+    allow_hosts: list[str] = field(default_factory=lambda: list(LOOPBACK))
+
+    def allows(self, url: str) -> bool:
+        """True when ``url``'s host is allowed, decided without any DNS lookup."""
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or not host:
+            return False
+        for allowed in self.allow_hosts:
+            if allowed == "*" or host == allowed.lower():
+                return True
+            try:
+                if ipaddress.ip_address(host) in ipaddress.ip_network(allowed, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
 
     @property
     def max_attempts(self) -> int:
@@ -85,7 +112,7 @@ def list_deliveries(
     where, params = _filters(api=api, owner=owner, status=status, endpoint_id=endpoint_id)
     with store.read() as tx:
         rows = tx.execute(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE {where} "  # noqa: S608
+            f"SELECT {_COLUMNS} FROM deliveries WHERE {where} "
             "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         ).fetchall()
@@ -100,7 +127,7 @@ def count_deliveries(
     where, params = _filters(api=api, owner=owner, status=status, endpoint_id=endpoint_id)
     with store.read() as tx:
         row = tx.execute(
-            f"SELECT COUNT(*) FROM deliveries WHERE {where}", tuple(params)  # noqa: S608
+            f"SELECT COUNT(*) FROM deliveries WHERE {where}", tuple(params)
         ).fetchone()
     return int(row[0])
 
@@ -171,6 +198,10 @@ class Dispatcher:
         started = time.monotonic()
         code: int | None = None
         error: str | None = None
+        if not self.config.allows(url):
+            self._record(delivery_id, attempts + 1, None, "destination not allowed", 0.0,
+                         final=True)
+            return
         try:
             resp = requests.post(
                 url, data=body.encode("utf-8"), headers=json.loads(headers),
@@ -186,6 +217,7 @@ class Dispatcher:
 
     def _record(
         self, delivery_id: str, attempt: int, code: int | None, error: str | None, latency: float,
+        final: bool = False,
     ) -> None:
         now = self.clock.now()
         ok = code is not None and 200 <= code < 300
@@ -198,7 +230,7 @@ class Dispatcher:
                             "error": error, "latency_ms": latency})
             if ok:
                 status, next_at = "delivered", None
-            elif self._on("webhooks.no_retry"):
+            elif final or self._on("webhooks.no_retry"):
                 status, next_at = "dead", None
             elif attempt >= self.config.max_attempts and self._on("webhooks.no_dead_letter"):
                 status, next_at = "retrying", now + self.config.retry_schedule[-1]
