@@ -141,8 +141,6 @@ def _new_payment(
     tx.insert(KIND, pid, terminal.merchant_id, doc)
     if plan.outcome in ("succeeded", "failed", "processing"):
         tx.add_timer(now + plan.delay_ms / 2000, "freefin", "payment.process", pid)
-    if plan.outcome in ("succeeded", "failed"):
-        tx.add_timer(now + plan.delay_ms / 1000, "freefin", "payment.finalize", pid)
     tx.add_timer(expires, "freefin", "payment.expire", pid)
     emit(rt, tx, terminal, ["payment.created"], render(doc, rt), doc["_webhook_url"])
     return doc
@@ -278,6 +276,8 @@ def register_timers(rt: Runtime, terminals: Terminals) -> None:
         doc = tx.get(KIND, pid)
         if doc and doc["status"] == "pending":
             move(rt, tx, terminals, doc, "processing")
+            if doc["_plan"]["outcome"] in ("succeeded", "failed"):
+                tx.add_timer(_finalize_at(doc), "freefin", "payment.finalize", pid)
 
     def finalize(tx: Tx, pid: str, _arg: str, _due: float) -> None:
         doc = tx.get(KIND, pid)
