@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="[PAYSIM_WEBHOOK_ALLOW_HOSTS, comma-separated] a host name, IP or "
                         "network webhooks may be sent to (repeatable; '*' for any). "
                         "Default: loopback only")
+    p.add_argument("--idempotency-ttl", type=float,
+                   default=float(env("PAYSIM_IDEMPOTENCY_TTL", "86400")),
+                   help="[PAYSIM_IDEMPOTENCY_TTL] seconds an Idempotency-Key is kept (86400)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     return p.parse_args(argv)
 
@@ -71,7 +74,7 @@ class Server(BaseApplication):
         return create_app({
             "DATABASE": a.db, "SEED_FILE": a.seed_file, "SCRIPT_FILE": a.script,
             "DEFECTS": a.defect, "SSE_HEARTBEAT_S": a.sse_heartbeat,
-            "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
+            "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host, "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
         })
 
 

@@ -133,3 +133,19 @@ def test_customer_details_are_reproducible(api: SpecClient, rt: Runtime) -> None
     rt.advance(1)
     got = api.get(f"{FF}/payments/{payment['id']}", key=KEY_A1).json
     assert got["customer_phone_mask"].startswith("+7•") and got["customer_payer_bank"]
+
+
+def test_payment_page_pays_or_declines(api: SpecClient) -> None:
+    body = api.post(f"{FF}/payments", json={"amount": 150050, "order_id": "PAGE-1"}).json
+    path = "/" + body["payment_url"].split("/", 3)[3]
+    page = api.client.get(path)
+    assert page.status_code == 200 and "1 500,50 RUB" in page.get_data(as_text=True)
+    paid = api.client.post(path, data={"result": "succeeded"})
+    assert paid.status_code == 303
+    assert api.get(f"{FF}/payments/{body['payment']['id']}").json["status"] == "succeeded"
+    assert "<form" not in api.client.get(path).get_data(as_text=True)
+    declined = create_payment(api)
+    api.client.post(f"/pay/{declined['id']}", data={"result": "failed"})
+    got = api.get(f"{FF}/payments/{declined['id']}").json
+    assert got["status"] == "failed" and got["failure_code"] == "declined_by_customer"
+    assert api.client.get("/pay/nope").status_code == 404

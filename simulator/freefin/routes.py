@@ -13,7 +13,7 @@ from simulator.core import events, idempotency, spec
 from simulator.core.errors import ApiError, BadRequest, InternalError, RateLimited
 from simulator.core.runtime import Runtime
 from simulator.core.signing import verify, well_formed
-from simulator.freefin import banks, defects, payments, payouts
+from simulator.freefin import banks, checkout, defects, payments, payouts
 from simulator.freefin.terminals import Terminals
 from simulator.web import json_body
 
@@ -43,6 +43,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
     payments.register_timers(rt, state.terminals)
     payouts.register_timers(rt, state.terminals)
     app.register_blueprint(bp)
+    app.register_blueprint(checkout.bp)
 
 
 def _state() -> FreefinState:
