@@ -88,8 +88,9 @@ def _project(tmp_path: Path, files: dict[str, str]) -> Path:
 
 def _pytest(project: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "pytest", "-W", "error", "--strict-markers",
-           "--rootdir", str(project), "-c", str(project / "pytest.ini"), "-rA", "--target-url", url, "--api", "freefin",
-           "--freefin-key", "sk_a", "--control-url", url + "/_sim", *args]
+           "--rootdir", str(project), "-c", str(project / "pytest.ini"), "-rA",
+           "--target-url", url, "--api", "freefin", "--freefin-key", "sk_a",
+           "--control-url", url + "/_sim", *args]
     return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=120,
                           check=False)
 
@@ -98,7 +99,8 @@ def test_collects_runs_skips_and_reports(tmp_path: Path, server_url: str) -> Non
     project = _project(tmp_path, {"scenarios/freefin/idem.yaml": GOOD,
                                   "other/not_a_scenario.yaml": "just: data\n"})
     junit = project / "junit.xml"
-    done = _pytest(project, server_url, f"--junitxml={junit}")
+    done = _pytest(project, server_url, f"--junitxml={junit}",
+                   f"--scenario-report={project / 'report'}")
     out = done.stdout
     assert done.returncode == 1, out + done.stderr
     assert "1 failed, 1 passed, 1 skipped" in out
@@ -111,6 +113,12 @@ def test_collects_runs_skips_and_reports(tmp_path: Path, server_url: str) -> Non
     assert "body payment.amount: expected 11, got 10" in out
     assert "curl -sS -X POST" in out and "HTTP 201" in out
     assert "Traceback" not in out and "def run(" not in out
+    summary = (project / "report" / "scenario-summary.md").read_text()
+    assert "3 scenarios: 1 passed, 1 failed, 1 skipped" in summary
+    assert ("- scenarios/freefin/idem.yaml :: a wrong expectation fails readably: step 1 (create "
+            "with a typo in the expectation): body payment.amount: expected 11, got 10") in summary
+    assert "merchant B is not configured here: needs credential key_b" in summary
+    assert "paysim scenario summary" in out
     cases = ET.parse(junit).getroot().iter("testcase")
     assert {c.get("name") for c in cases} == {
         "replay returns the same payment", "a wrong expectation fails readably",

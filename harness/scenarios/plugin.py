@@ -11,24 +11,33 @@ simulator; the webhook receiver is a session fixture too, cleared per scenario.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from harness.scenarios.loader import Scenario, ScenarioFormatError, load_file
 from harness.scenarios.receiver import WebhookReceiver
+from harness.scenarios.report import Result, Summary
 from harness.scenarios.runner import ScenarioFailure, ScenarioSkip, run_scenario
 from harness.target import Target
 
+SUMMARY_KEY = pytest.StashKey[Summary]()
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("paysim-scenarios", "paysim scenario suites")
+    group.addoption("--scenario-report", dest="scenario_report", default=None,
+                    help="directory for scenario-summary.md/.json [env PAYSIM_SCENARIO_REPORT]")
     parser.addini("scenario_dirs", type="linelist", default=["scenarios"],
                   help="folders (relative to rootdir) whose *.yaml files are scenarios")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SUMMARY_KEY] = Summary()
     for api in ("freefin", "kaspi"):
         config.addinivalue_line("markers", f"{api}: scenarios of the {api} API")
 
@@ -48,7 +57,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 @pytest.fixture(scope="session")
 def scenario_receiver(target: Target) -> Iterator[WebhookReceiver]:
-    """The session's webhook receiver, verifying with the target's webhook secret."""
+    """The session's webhook receiver, verifying with the target's webhook secret.
+
+    On the bundled simulator (ours alone) the scenarios start from the seed: whatever suites ran
+    before may have left queued outcomes or a backlog of deliveries to unreachable URLs.
+    """
+    if target.bundled and target.control_url:
+        requests.post(f"{target.control_url}/reset", timeout=10).raise_for_status()
     with WebhookReceiver(target.webhook_secret, target.webhook_public_url) as receiver:
         yield receiver
 
@@ -96,3 +111,43 @@ class ScenarioItem(pytest.Function):
         if isinstance(excinfo.value, ScenarioFailure):
             return excinfo.value.render()
         return super().repr_failure(excinfo)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if isinstance(item, ScenarioItem):
+        _record(item, call, report)
+    return report
+
+
+def _record(item: ScenarioItem, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    # One result per scenario: its call, or the setup that failed or skipped it.
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        detail = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            detail = str(report.longrepr[2]).removeprefix("Skipped: ")
+        elif report.failed and call.excinfo is not None:
+            exc = call.excinfo.value
+            detail = (f"{exc.step_label}: {exc.problems[0]}" if isinstance(exc, ScenarioFailure)
+                      else str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        item.config.stash[SUMMARY_KEY].results.append(Result(
+            file=item.path.relative_to(item.config.rootpath).as_posix()
+            if item.path.is_relative_to(item.config.rootpath) else str(item.path),
+            name=item.scenario.name, api=item.scenario.api, outcome=report.outcome,
+            seconds=round(report.duration, 3), detail=detail))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                            config: pytest.Config) -> None:
+    summary = config.stash[SUMMARY_KEY]
+    if not summary.results:
+        return
+    terminalreporter.section("paysim scenario summary")
+    terminalreporter.write_line(summary.render())
+    directory = config.getoption("scenario_report") or os.environ.get("PAYSIM_SCENARIO_REPORT")
+    if directory:
+        summary.write(Path(directory))
+        terminalreporter.write_line(f"full summary: {Path(directory) / 'scenario-summary.md'}")

@@ -83,6 +83,8 @@ class WebhookReceiver:
         self._deliveries: list[Delivery] = []
         self._rules: dict[str, _FailRule] = {}
         self._released = threading.Event()
+        self._busy = 0  # requests being answered normally (held ones are not counted)
+        self._last_done = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -157,18 +159,35 @@ class WebhookReceiver:
             return found
         return [d for d in found if d.path.split("?")[0] == f"/hooks/{token}"]
 
+    def quiesce(self, grace: float = 0.1, timeout: float = 2.0) -> None:
+        """Wait until no delivery is being answered and the last answer is ``grace`` s old.
+
+        A sender records an attempt (and schedules its retry from that moment) just after our
+        answer; moving the simulated clock before that would shift the schedule under the test.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy, idle = self._busy, time.monotonic() - self._last_done
+            if not busy and idle >= grace:
+                return
+            time.sleep(max(0.01, grace - idle) if not busy else 0.01)
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         token = handler.path.split("?")[0].removeprefix("/hooks/")
         with self._lock:
             rule = self._rules.get(token)
+            answer: int | str = 200
+            hold = 0.0
             if rule and rule.remaining > 0:
                 rule.remaining -= 1
-                answer: int | str = rule.status if rule.mode == "status" else "timeout"
+                answer = rule.status if rule.mode == "status" else "timeout"
                 hold = rule.hold
-            else:
-                answer, hold = 200, 0.0
+            held = answer == "timeout"
+            if not held:
+                self._busy += 1
             headers = dict(handler.headers.items())
             sig = next((headers[k] for k in headers if k.lower() in
                         {h.lower() for h in SIGNATURE_HEADERS}), None)
@@ -177,16 +196,22 @@ class WebhookReceiver:
                 answered=answer, signature_valid=verify(body, sig, self.secret),
                 valid_with_other_secret=verify(body, sig, OTHER_SECRET),
             ))
-        if answer == "timeout":
+        if held:
             # Bounded: released at close, never longer than ``hold`` seconds.
             self._released.wait(hold)
-            answer = 200
-        payload = b'{"ok": true}' if answer == 200 else b'{"error": "receiver told to fail"}'
+        status = 200 if held else int(answer)
+        payload = b'{"ok": true}' if status == 200 else b'{"error": "receiver told to fail"}'
         try:
-            handler.send_response(int(answer))
+            handler.send_response(status)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(payload)))
             handler.end_headers()
             handler.wfile.write(payload)
+            handler.wfile.flush()
         except OSError:
             pass  # the sender gave up (timed out): that is the point of the timeout mode
+        finally:
+            if not held:
+                with self._lock:
+                    self._busy -= 1
+                    self._last_done = time.monotonic()

@@ -248,6 +248,7 @@ def _control(run: Run) -> ControlDriver:
 def step_clock(run: Run, step: dict[str, Any]) -> None:
     """Move simulated time (never a sleep)."""
     seconds = run.render(step["clock"]["advance"])
+    run.receiver.quiesce()
     try:
         _control(run).advance_clock(float(seconds))
     except DriverError as exc:
