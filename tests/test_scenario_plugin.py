@@ -8,6 +8,7 @@ the readable failure report are seen as a user sees them.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _miniapp() -> ModuleType:
@@ -91,8 +94,11 @@ def _pytest(project: Path, url: str, *args: str) -> subprocess.CompletedProcess[
            "--rootdir", str(project), "-c", str(project / "pytest.ini"), "-rA",
            "--target-url", url, "--api", "freefin", "--freefin-key", "sk_a",
            "--control-url", url + "/_sim", *args]
+    # This checkout's harness, whatever copy the virtualenv's install points at.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
     return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=120,
-                          check=False)
+                          check=False, env=env)
 
 
 def test_collects_runs_skips_and_reports(tmp_path: Path, server_url: str) -> None:
