@@ -64,6 +64,12 @@ class ApiProfile:
     envelope_problem: Callable[[Any], str | None]
     # Read of the parent object by id, used after refunds: path template with {id}.
     parent_read: str
+    # Where stateful chains start: the operations that create an object from nothing.
+    roots: frozenset[tuple[str, str]] = frozenset()
+    # Constraints on shared parameters that the supplement states in prose only, applied at
+    # the strict level as `components.parameters` (the supplement's own structured entries of
+    # the same name win): {parameter name: schema changes}.
+    strict_parameters: Mapping[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def _is_minor_units(value: Any) -> bool:
@@ -158,6 +164,10 @@ FREEFIN = ApiProfile(
     amount_format="an integer of minor units",
     envelope_problem=_freefin_envelope_problem,
     parent_read=f"{FF}/payments/{{id}}",
+    roots=frozenset({("POST", f"{FF}/payments"), ("POST", f"{FF}/payouts")}),
+    # The supplement's `idempotency.header`: "Idempotency-Key (1..64 characters)"; the seed
+    # gives only maxLength, so an empty key is data the seed allows.
+    strict_parameters={"IdempotencyKey": {"schema": {"minLength": 1}}},
 )
 
 KASPI = ApiProfile(
@@ -201,6 +211,7 @@ KASPI = ApiProfile(
     amount_format='a string with two decimals ("10000.00")',
     envelope_problem=_kaspi_envelope_problem,
     parent_read="/v1/invoices/{id}",
+    roots=frozenset({("POST", "/v1/invoices"), ("POST", "/v1/qr")}),
 )
 
 PROFILES: dict[str, ApiProfile] = {"freefin": FREEFIN, "kaspi": KASPI}

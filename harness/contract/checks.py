@@ -294,9 +294,6 @@ def error_envelope(
     return True
 
 
-_PROBED: set[str] = set()
-
-
 @schemathesis.check
 def merchant_isolation(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
@@ -309,9 +306,10 @@ def merchant_isolation(
     ):
         return None
     url = str(response.request.url)
-    if url in _PROBED:
-        return True
-    _PROBED.add(url)
+    with run.lock:
+        if url in run.probed:
+            return True
+        run.probed.add(url)
     other = requests.get(url, headers=run.other_merchant_headers, timeout=10)
     if 200 <= other.status_code < 300:
         raise _fail(

@@ -34,6 +34,8 @@ class RunContext:
     strict_factory: Callable[[], BaseSchema]
     # Statuses observed per (kind, id), in order: the state-machine check compares with them.
     seen_statuses: dict[tuple[str, str], list[str]] = dataclasses.field(default_factory=dict)
+    # URLs already read with the other merchant's key (each is probed once).
+    probed: set[str] = dataclasses.field(default_factory=set)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     _strict: BaseSchema | None = None

@@ -98,18 +98,54 @@ def _strict_accepts_response(
     return True
 
 
-def _strict_rejects_body(run: RunContext, case: schemathesis.Case) -> str | None:
-    """Why the strict contract rejects the body the spec allows, or None."""
-    op = _strict_operation(run, case) or {}
-    content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-    schema = content.get("schema")
-    if schema is None or case.body is None:
-        return None
+def _strict_parameters(run: RunContext, op: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(where it is defined, parameter) of the strict operation's parameters."""
+    shared = contract(run.api, "strict").get("components", {}).get("parameters", {})
+    resolved = []
+    for parameter in op.get("parameters", []):
+        ref = parameter.get("$ref", "")
+        if ref.startswith("#/components/parameters/"):
+            name = ref.rsplit("/", 1)[-1]
+            resolved.append((f"components.parameters.{name}", shared.get(name, {})))
+        else:
+            resolved.append(("", parameter))
+    return resolved
+
+
+def _schema_problem(run: RunContext, schema: dict[str, Any], value: Any) -> str | None:
     root = {**schema, "components": contract(run.api, "strict").get("components", {})}
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft4Validator(root).iter_errors(case.body)
-    )
+    error = jsonschema.exceptions.best_match(jsonschema.Draft4Validator(root).iter_errors(value))
     return error.message if error is not None else None
+
+
+def _strict_rejects_data(
+    run: RunContext, case: schemathesis.Case
+) -> tuple[str, str, Any] | None:
+    """(where, why, entry) when the strict contract rejects data the spec allows, else None.
+
+    ``where`` is the contract entry that settles it: the operation's ``requestBody``, one of its
+    ``parameters`` or a shared parameter (``components.parameters.<name>``).
+    """
+    op = _strict_operation(run, case) or {}
+    values = {
+        "header": {k.lower(): v for k, v in (case.headers or {}).items()},
+        "query": dict(case.query or {}),
+        "path": dict(case.path_parameters or {}),
+    }
+    for shared, parameter in _strict_parameters(run, op):
+        given = values.get(parameter.get("in", ""), {})
+        name = parameter.get("name", "")
+        key = name.lower() if parameter.get("in") == "header" else name
+        if key in given and "schema" in parameter:
+            problem = _schema_problem(run, parameter["schema"], given[key])
+            if problem:
+                return shared or "parameters", f"{name}: {problem}", parameter
+    content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+    if content.get("schema") is not None and case.body is not None:
+        problem = _schema_problem(run, content["schema"], case.body)
+        if problem:
+            return "requestBody", problem, op.get("requestBody")
+    return None
 
 
 def classify(
@@ -129,11 +165,17 @@ def classify(
         return SpecGap(run.api, case.operation.label, check.__name__,
                        f"{response.status_code} {failure.title}", where, entry)
     if isinstance(failure, RejectedPositiveData):
-        reason = _strict_rejects_body(run, case)
-        if reason is None:
+        rejected = _strict_rejects_data(run, case)
+        if rejected is None:
             return None
-        op = _strict_operation(run, case) or {}
-        where, entry = _entry(path, method, "requestBody", None, op.get("requestBody"))
+        section, reason, value = rejected
+        if section.startswith("components."):
+            _c, _p, name = section.split(".")
+            where = section
+            entry = yaml.safe_dump({"components": {"parameters": {name: value}}},
+                                   allow_unicode=True, sort_keys=False).rstrip()
+        else:
+            where, entry = _entry(path, method, section, None, value)
         return SpecGap(run.api, case.operation.label, "positive_data_acceptance",
                        f"{response.status_code} to data the spec allows ({reason})", where, entry)
     return None

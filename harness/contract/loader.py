@@ -122,15 +122,23 @@ def supplement_overlay(profile: ApiProfile, seed: dict[str, Any]) -> dict[str, A
     """The supplement as an OpenAPI overlay of the seed (paths and components).
 
     The supplement lists ``global_responses`` (every operation may give them) and, per
-    operationId, ``responses`` (status -> schema), ``error_codes`` (status -> codes) and
-    optionally ``requestBody``; its ``components`` are added beside the seed's.
+    operationId (or "METHOD path"), ``responses`` (status -> schema), ``error_codes``
+    (status -> codes) and optionally ``requestBody``; its ``components.schemas`` are added
+    beside the seed's and its ``components.parameters`` merged into the seed's shared
+    parameters (after the profile's ``strict_parameters``).
     """
     data = _rewrite_refs(read_document(profile.supplement_file), profile.spec_file.name)
     schemas = {
         name: schema for name, schema in data.get("components", {}).get("schemas", {}).items()
         if schema != {"$ref": f"#/components/schemas/{name}"}
     }
-    overlay: dict[str, Any] = {"components": {"schemas": schemas}, "paths": {}}
+    parameters = deep_merge(
+        {name: change for name, change in profile.strict_parameters.items()
+         if name in seed.get("components", {}).get("parameters", {})},
+        data.get("components", {}).get("parameters", {}),
+    )
+    overlay: dict[str, Any] = {"components": {"schemas": schemas, "parameters": parameters},
+                               "paths": {}}
     for method, path, op in operations(seed):
         known = set(op.get("responses", {}))
         extra = data.get("operations", {}).get(op.get("operationId") or f"{method} {path}", {})

@@ -5,7 +5,9 @@ Options (each also read from the environment):
 - ``--contract-profile default|deep`` (PAYSIM_CONTRACT_PROFILE): bounded and deterministic
   by default; ``deep`` for nightly runs;
 - ``--contract-report DIR`` (PAYSIM_CONTRACT_REPORT): writes contract-summary.md and
-  contract-summary.json there.
+  contract-summary.json there;
+- ``--contract-operation OP`` (repeatable; PAYSIM_CONTRACT_OPERATIONS, comma-separated): test
+  only these operations, by operationId or "METHOD path" (Kaspi has no operationIds).
 
 The level (``--contract-level spec|strict``) and the target come from the harness's target
 options. JUnit XML is pytest's own ``--junitxml``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -37,10 +40,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "[env PAYSIM_CONTRACT_PROFILE]")
     group.addoption("--contract-report", dest="contract_report", default=None,
                     help="directory for contract-summary.md/.json [env PAYSIM_CONTRACT_REPORT]")
+    group.addoption("--contract-operation", dest="contract_operations", action="append",
+                    default=None, metavar="OP",
+                    help="test only this operation (operationId or 'METHOD /path'); repeatable "
+                         "[env PAYSIM_CONTRACT_OPERATIONS, comma-separated]")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[REPORT_KEY] = Report()
+
+
+def contract_operations(config: pytest.Config) -> set[str]:
+    """The operations chosen for this run (empty: all of them)."""
+    chosen = config.getoption("contract_operations") or []
+    if not chosen:
+        chosen = os.environ.get("PAYSIM_CONTRACT_OPERATIONS", "").split(",")
+    return {value.strip() for value in chosen if value.strip()}
+
+
+def _is_chosen(operation: Any, chosen: set[str]) -> bool:
+    return not chosen or operation.label in chosen or (
+        operation.definition.raw.get("operationId") in chosen
+    )
+
+
+def chosen_operation(ctx: Any) -> bool:
+    """Filter for the suites' lazy schemas: whether ``--contract-operation`` keeps an operation.
+
+    ``schemathesis.pytest.from_fixture`` replaces the fixture schema's own filters with the
+    lazy schema's, so the suites apply this one there too.
+    """
+    return not _SESSIONS or _is_chosen(ctx.operation, contract_operations(_SESSIONS[-1]))
+
+
+def _only(schema: schemathesis.BaseSchema, chosen: set[str]) -> schemathesis.BaseSchema:
+    if not chosen:
+        return schema
+    return schema.include(func=lambda ctx: _is_chosen(ctx.operation, chosen))
 
 
 def contract_profile(config: pytest.Config) -> str:
@@ -63,8 +99,9 @@ def _open(request: pytest.FixtureRequest, target: Target, api: str) -> Iterator[
 ]:
     if api not in target.apis:
         pytest.skip(f"{api} is not under test (--api {target.api})")
-    yield open_run(target, api, request.config.stash[REPORT_KEY],
-                   contract_profile(request.config))
+    schema, run = open_run(target, api, request.config.stash[REPORT_KEY],
+                           contract_profile(request.config))
+    yield _only(schema, contract_operations(request.config)), run
 
 
 @pytest.fixture(scope="session")
@@ -108,22 +145,35 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         item._nodeid = item.nodeid  # type: ignore[attr-defined]
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    # Wall time per API: every phase of the tests of each suite module.
-    for api in ("freefin", "kaspi"):
-        if f"test_contract_{api}.py" in report.nodeid:
-            _current_report().wall_time[api] += report.duration
-
-
-_SESSION_CONFIG: list[pytest.Config] = []
+# The sessions under way, innermost last: a contract run may be started from inside another
+# pytest session (the project's defect tests run the suite in-process).
+_SESSIONS: list[pytest.Config] = []
+# api -> (first start, last stop) of the suite's test phases in the innermost session.
+_SPANS = pytest.StashKey[dict[str, tuple[float, float]]]()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    _SESSION_CONFIG[:] = [session.config]
+    _SESSIONS.append(session.config)
+    session.config.stash[_SPANS] = {}
 
 
-def _current_report() -> Report:
-    return _SESSION_CONFIG[0].stash[REPORT_KEY]
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _SESSIONS and _SESSIONS[-1] is session.config:
+        _SESSIONS.pop()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Wall time per API: from the first phase of its suite's tests to the last (subtest
+    # reports overlap their test's, so durations are not summed).
+    if not _SESSIONS:
+        return
+    config = _SESSIONS[-1]
+    for api in ("freefin", "kaspi"):
+        if f"contract/test_contract_{api}.py" in report.nodeid:
+            spans = config.stash[_SPANS]
+            start, stop = spans.get(api, (report.start, report.stop))
+            spans[api] = (min(start, report.start), max(stop, report.stop))
+            config.stash[REPORT_KEY].wall_time[api] = spans[api][1] - spans[api][0]
 
 
 def pytest_terminal_summary(

@@ -14,13 +14,17 @@ import schemathesis
 from harness.contract.checks import error_envelope, retry_after_on_429
 from harness.contract.context import RunContext, run_of_schema
 from harness.contract.drive import drive
-from harness.contract.plugin import contract_profile
+from harness.contract.plugin import chosen_operation, contract_profile
 from harness.contract.stateful import run_state_machine
 from harness.contract.transport import call_and_check, retry_after_seconds
 from harness.target import Target
 
 P = "/api/v1/public"
-schema = schemathesis.pytest.from_fixture("freefin_schema").exclude(operation_id="streamEvents")
+schema = (
+    schemathesis.pytest.from_fixture("freefin_schema")
+    .exclude(operation_id="streamEvents")
+    .include(func=chosen_operation)
+)
 
 
 @schema.parametrize()

@@ -7,11 +7,11 @@ import pytest
 import schemathesis
 
 from harness.contract.context import RunContext
-from harness.contract.plugin import contract_profile
+from harness.contract.plugin import chosen_operation, contract_profile
 from harness.contract.stateful import run_state_machine
 from harness.contract.transport import call_and_check
 
-schema = schemathesis.pytest.from_fixture("kaspi_schema")
+schema = schemathesis.pytest.from_fixture("kaspi_schema").include(func=chosen_operation)
 
 
 @schema.parametrize()
