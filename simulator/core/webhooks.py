@@ -92,7 +92,8 @@ _COLUMNS = ("id, api, owner, event_id, kind, url, status, attempts, next_at, las
 
 def _filters(**values: Any) -> tuple[str, list[Any]]:
     """A WHERE clause over the given columns (``status`` may be a list of statuses)."""
-    where, params = ["1=1"], []
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
     for col, value in values.items():
         if isinstance(value, list | tuple):
             where.append(f"{col} IN ({','.join('?' * len(value))})")

@@ -1,0 +1,310 @@
+"""Invoices and QR codes: creation with a planned outcome, the state machine, cancel, status
+check and the sandbox simulate.
+
+An invoice and a QR share one life: pending -> processing -> paid -> refunded, and pending or
+processing -> canceled. A failed payment shows ``canceled`` with a ``failure_reason`` (the
+spec's status enum has no ``failed``). Stored documents are the rendered objects plus private
+``_``-prefixed fields (tiyn amounts, the plan); money is kept in tiyn.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from simulator.core import idempotency
+from simulator.core.clock import iso
+from simulator.core.errors import ApiError, Conflict, NotFound, UpstreamError
+from simulator.core.outcomes import Plan
+from simulator.core.runtime import Runtime
+from simulator.core.store import Tx
+from simulator.kaspi import audit, money, paging
+from simulator.kaspi.merchants import Merchant, require_connected
+from simulator.kaspi.notify import emit
+from simulator.kaspi.outcomes import plan_for
+
+KINDS = {"invoice": "kp_invoice", "qr": "kp_qr"}
+ID_PREFIX = {"invoice": "inv_", "qr": "qr_"}
+SUBSCRIPTION_KIND = "kp_subscription"
+STATUSES = ("pending", "processing", "paid", "canceled", "refunded")
+MOVES = {
+    "pending": ("processing", "paid", "canceled"),
+    "processing": ("paid", "canceled"),
+    "paid": ("refunded",),
+}
+CANCELABLE = ("pending", "processing")
+MAX_STATUS_CHECK_IDS = 100
+
+
+def idempotency_conflict() -> ApiError:
+    return Conflict("Idempotency-Key was used with another request body",
+                    code="idempotency_conflict")
+
+
+def obj_of(object_id: str) -> str:
+    return "qr" if object_id.startswith(ID_PREFIX["qr"]) else "invoice"
+
+
+def create(
+    rt: Runtime, merchant: Merchant, obj: str, body: dict[str, Any], key: str | None,
+) -> tuple[int, dict[str, Any], bool]:
+    """Create an invoice or QR (or replay the key's first response): (status, body, replayed)."""
+    tiyn = money.to_tiyn(body["amount"])
+    text = body.get("description" if obj == "invoice" else "comment")
+    fp = idempotency.fingerprint(obj, body)
+    with rt.store.tx() as tx:
+
+        def make() -> tuple[int, dict[str, Any]]:
+            require_connected(tx, merchant)
+            plan = plan_for(rt, merchant, obj, tiyn, text)
+            if plan.outcome == "refused":
+                raise UpstreamError("Kaspi refused to create the invoice", code="kaspi_refused",
+                                    details={"reason": plan.reason or "kaspi_rejected"})
+            doc = new(rt, tx, merchant, obj, tiyn, body, plan)
+            audit.record(rt, tx, merchant.id, merchant.actor, f"{obj}.create", obj, doc["id"],
+                         {"amount": doc["amount"], "is_sandbox": doc["is_sandbox"]})
+            return 201, paging.strip(doc)
+
+        return idempotency.execute(
+            tx, scope=f"kaspi:{merchant.id}:create_{obj}", key=key, fp=fp, now=rt.clock.now(),
+            ttl=rt.idempotency_ttl_s, create=make, conflict=idempotency_conflict(),
+            skip_lookup=rt.defects.on("kaspi.idempotency_duplicate"),
+        )
+
+
+def new(
+    rt: Runtime, tx: Tx, merchant: Merchant, obj: str, tiyn: int, body: dict[str, Any],
+    plan: Plan, subscription_id: str | None = None,
+) -> dict[str, Any]:
+    """Insert a pending invoice or QR with its planned transitions and its created event."""
+    now = rt.clock.now()
+    doc_id = ID_PREFIX[obj] + uuid.uuid4().hex[:16]
+    kaspi_id = str(uuid.uuid4().int)[:12]
+    doc: dict[str, Any] = {
+        "id": doc_id,
+        "external_order_id": body.get("external_order_id"),
+        "amount": money.render(tiyn),
+        "currency": money.CURRENCY,
+        "status": "pending",
+    }
+    if obj == "invoice":
+        doc.update({
+            "description": body.get("description", ""),
+            "phone_number": body["phone_number"],
+            "kaspi_invoice_id": kaspi_id,
+            "payment_url": f"https://kaspi.kz/pay/sim/{kaspi_id}",
+            "subscription_id": subscription_id,
+        })
+    else:
+        doc.update({
+            "comment": body.get("comment", ""),
+            "latitude": body.get("latitude"),
+            "longitude": body.get("longitude"),
+            "kaspi_qr_id": kaspi_id,
+            "qr_payload": f"https://qr.kaspi.kz/sim/{kaspi_id}",
+        })
+    doc.update({
+        "is_sandbox": bool(body.get("is_sandbox", False)),
+        "refunded_amount": money.render(0),
+        "failure_reason": None,
+        "paid_at": None,
+        "canceled_at": None,
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "_merchant": merchant.id,
+        "_amount": tiyn,
+        "_refunded": 0,
+        "_plan": {"outcome": plan.outcome, "reason": plan.reason, "delay_ms": plan.delay_ms},
+    })
+    tx.insert(KINDS[obj], doc_id, merchant.id, doc)
+    delay = plan.delay_ms / 1000
+    if plan.outcome in ("paid", "failed", "processing"):
+        tx.add_timer(now + delay / 2, "kaspi", "payable.process", doc_id, obj)
+    if plan.outcome in ("paid", "failed", "canceled"):
+        tx.add_timer(now + delay, "kaspi", "payable.finalize", doc_id, obj)
+    emit(rt, tx, merchant.id, [f"{obj}.created"], paging.strip(doc))
+    return doc
+
+
+def owned(rt: Runtime, tx: Tx, merchant: Merchant, obj: str, doc_id: str) -> dict[str, Any]:
+    """The merchant's invoice or QR, or 404 (another merchant's object is not found)."""
+    doc = tx.get(KINDS[obj], doc_id)
+    if doc is None or (doc["_merchant"] != merchant.id
+                       and not rt.defects.on("kaspi.isolation_broken")):
+        raise NotFound(f"{obj} {doc_id} not found", code="not_found")
+    return doc
+
+
+def get(rt: Runtime, merchant: Merchant, obj: str, doc_id: str) -> dict[str, Any]:
+    with rt.store.read() as tx:
+        return paging.strip(owned(rt, tx, merchant, obj, doc_id))
+
+
+def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, Any]:
+    """Invoices newest first, by ``status``, ``is_sandbox`` and ``search`` (description,
+    external_order_id, phone_number), paged."""
+    where: list[str] = []
+    params: list[Any] = []
+    status = args.get("status")
+    if status:  # a status no invoice has simply matches nothing
+        where.append("json_extract(data, '$.status')=?")
+        params.append(status)
+    sandbox = args.get("is_sandbox")
+    if sandbox:
+        if sandbox not in ("true", "false"):
+            raise money.validation_error("is_sandbox", "must be true or false")
+        where.append("json_extract(data, '$.is_sandbox')=?")
+        params.append(1 if sandbox == "true" else 0)
+    search = args.get("search")
+    if search:
+        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(" OR ".join(f"json_extract(data, '$.{f}') LIKE ? ESCAPE '\\'"
+                                 for f in ("description", "external_order_id", "phone_number")))
+        params.extend([like] * 3)
+    return paging.page(rt, KINDS["invoice"], merchant.id, args, [f"({w})" for w in where],
+                       params)
+
+
+def move(
+    rt: Runtime, tx: Tx, doc: dict[str, Any], status: str, reason: str | None = None,
+    force: bool = False,
+) -> None:
+    """Move ``doc`` to ``status`` along the state machine, with its events and webhooks."""
+    current = doc["status"]
+    if status not in MOVES.get(current, ()) and not force:
+        raise Conflict(f"a {current} invoice cannot become {status}", code="invalid_status")
+    obj = obj_of(doc["id"])
+    now = iso(rt.clock.now())
+    doc["status"] = status
+    doc["updated_at"] = now
+    if status == "paid":
+        doc["paid_at"] = now
+    elif status == "canceled":
+        doc["canceled_at"] = now
+        doc["failure_reason"] = reason
+    owner = doc["_merchant"]
+    tx.update(KINDS[obj], doc["id"], doc)
+    kinds = [f"{obj}.status_changed"]
+    if status in ("paid", "canceled"):
+        kinds.append(f"{obj}.{status}")
+    emit(rt, tx, owner, kinds, paging.strip(doc))
+    if doc.get("subscription_id") and status in ("paid", "canceled"):
+        _notify_subscription(rt, tx, owner, doc, status)
+
+
+def _notify_subscription(rt: Runtime, tx: Tx, owner: str, invoice: dict[str, Any],
+                         status: str) -> None:
+    sub = tx.get(SUBSCRIPTION_KIND, invoice["subscription_id"])
+    if sub is None:
+        return
+    sub["last_payment_status"] = "paid" if status == "paid" else "failed"
+    sub["updated_at"] = iso(rt.clock.now())
+    tx.update(SUBSCRIPTION_KIND, sub["id"], sub)
+    kind = "subscription.paid" if status == "paid" else "subscription.payment_failed"
+    emit(rt, tx, owner, [kind], {**paging.strip(sub), "invoice_id": invoice["id"]})
+
+
+def cancel(rt: Runtime, merchant: Merchant, doc_id: str) -> dict[str, Any]:
+    """Remote cancel through Kaspi: only a pending or processing invoice (409 otherwise)."""
+    with rt.store.tx() as tx:
+        doc = owned(rt, tx, merchant, "invoice", doc_id)
+        require_connected(tx, merchant)
+        if doc["status"] not in CANCELABLE and not rt.defects.on("kaspi.cancel_any_status"):
+            raise Conflict(f"a {doc['status']} invoice cannot be canceled",
+                           code="invalid_status", details={"status": doc["status"]})
+        move(rt, tx, doc, "canceled", force=True)
+        audit.record(rt, tx, merchant.id, merchant.actor, "invoice.cancel", "invoice", doc_id)
+    return paging.strip(doc)
+
+
+def check_statuses(rt: Runtime, merchant: Merchant, ids: list[str]) -> dict[str, Any]:
+    """Each id's status; ids that are unknown (or another merchant's) reported as not found."""
+    if len(ids) > MAX_STATUS_CHECK_IDS:
+        raise money.validation_error("ids", f"at most {MAX_STATUS_CHECK_IDS} ids")
+    items = []
+    with rt.store.read() as tx:
+        require_connected(tx, merchant)
+        for doc_id in ids:
+            try:
+                doc = owned(rt, tx, merchant, obj_of(doc_id), doc_id)
+            except NotFound:
+                items.append({"id": doc_id, "found": False, "status": None,
+                              "kaspi_status": None, "updated_at": None})
+                continue
+            items.append({"id": doc_id, "found": True, "status": doc["status"],
+                          "kaspi_status": _kaspi_status(doc), "updated_at": doc["updated_at"]})
+    return {"items": items, "checked_at": iso(rt.clock.now()),
+            "not_found": [i["id"] for i in items if not i["found"]]}
+
+
+def _kaspi_status(doc: dict[str, Any]) -> str:
+    """The status as Kaspi itself words it."""
+    if doc["status"] == "canceled" and doc["failure_reason"]:
+        return "Error"
+    return {"pending": "Wait", "processing": "Processing", "paid": "Processed",
+            "canceled": "Canceled", "refunded": "Returned"}[doc["status"]]
+
+
+SIMULATED = {"paid": ("paid", None), "canceled": ("canceled", None),
+             "failed": ("canceled", "simulated_failure")}
+
+
+def simulate(rt: Runtime, merchant: Merchant, doc_id: str, status: str) -> dict[str, Any]:
+    """Sandbox: drive a sandbox invoice to paid, canceled or failed now, or hold it pending."""
+    with rt.store.tx() as tx:
+        doc = owned(rt, tx, merchant, "invoice", doc_id)
+        if not doc["is_sandbox"] and not rt.defects.on("kaspi.simulate_non_sandbox"):
+            raise Conflict("only sandbox invoices can be simulated", code="not_sandbox")
+        if status == "pending":
+            if doc["status"] != "pending":
+                raise Conflict(f"a {doc['status']} invoice cannot become pending",
+                               code="invalid_status", details={"status": doc["status"]})
+            doc["_plan"] = {"outcome": "pending", "reason": None, "delay_ms": 0}
+            doc["updated_at"] = iso(rt.clock.now())
+            tx.update(KINDS["invoice"], doc_id, doc)
+        else:
+            target, reason = SIMULATED[status]
+            move(rt, tx, doc, target, reason)
+        audit.record(rt, tx, merchant.id, merchant.actor, "invoice.simulate", "invoice", doc_id,
+                     {"status": status})
+    return paging.strip(doc)
+
+
+def register_timers(rt: Runtime) -> None:
+    """Planned transitions: processing at half the delay, then the planned final status."""
+
+    def process(tx: Tx, doc_id: str, obj: str, _due: float) -> None:
+        doc = tx.get(KINDS[obj], doc_id)
+        if doc and doc["status"] == "pending" and doc["_plan"]["outcome"] in (
+                "paid", "failed", "processing"):
+            move(rt, tx, doc, "processing")
+
+    def finalize(tx: Tx, doc_id: str, obj: str, _due: float) -> None:
+        doc = tx.get(KINDS[obj], doc_id)
+        if doc is None or doc["status"] not in CANCELABLE:
+            return
+        plan = doc["_plan"]
+        if plan["outcome"] == "paid":
+            move(rt, tx, doc, "paid")
+        elif plan["outcome"] == "failed":
+            move(rt, tx, doc, "canceled", plan.get("reason") or "payment_failed")
+        elif plan["outcome"] == "canceled":
+            move(rt, tx, doc, "canceled")
+
+    rt.scheduler.register("kaspi", "payable.process", process)
+    rt.scheduler.register("kaspi", "payable.finalize", finalize)
+
+
+def force(rt: Runtime, obj: str, doc_id: str, status: str,
+          reason: str | None = None) -> dict[str, Any]:
+    """Control API: reach ``status`` (paid, canceled, failed, processing) now."""
+    with rt.store.tx() as tx:
+        doc = tx.get(KINDS[obj], doc_id)
+        if doc is None:
+            raise NotFound(f"{obj} {doc_id} not found", code="not_found")
+        if status == "failed":
+            status, reason = "canceled", reason or "payment_failed"
+        move(rt, tx, doc, status, reason)
+        audit.record(rt, tx, doc["_merchant"], audit.CONTROL, f"{obj}.transition", obj,
+                     doc_id, {"status": status})
+    return paging.strip(doc)

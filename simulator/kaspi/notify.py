@@ -1,0 +1,68 @@
+"""Kaspi events: recorded with the state change, sent to every endpoint subscribed to them.
+
+Webhook body ``{"id": "evt_…", "event": kind, "created_at", "data": {object}}``, signed per
+endpoint: ``X-Arzan-Signature: sha256=<hex HMAC-SHA256(raw body, endpoint secret)>``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from simulator.core import events, webhooks
+from simulator.core.clock import iso
+from simulator.core.runtime import Runtime
+from simulator.core.signing import sign
+from simulator.core.store import Tx
+
+API = "kaspi"
+ENDPOINT_KIND = "kp_webhook"
+SIGNATURE_HEADER = "X-Arzan-Signature"
+EVENTS = (
+    "invoice.created", "invoice.status_changed", "invoice.paid", "invoice.canceled",
+    "invoice.refunded",
+    "qr.created", "qr.status_changed", "qr.paid", "qr.canceled", "qr.refunded",
+    "subscription.created", "subscription.billed", "subscription.paid",
+    "subscription.payment_failed",
+    "webhook.test",
+)
+ALL = "*"
+
+
+def subscribed(endpoint: dict[str, Any], kind: str) -> bool:
+    wanted = endpoint["events"]
+    return ALL in wanted or kind in wanted
+
+
+def emit(
+    rt: Runtime, tx: Tx, merchant_id: str, kinds: list[str], payload: dict[str, Any],
+    endpoint: dict[str, Any] | None = None,
+) -> list[str]:
+    """Record ``kinds`` in order and queue a signed delivery to each subscribed endpoint
+    (only to ``endpoint`` when given: test events); return the delivery ids."""
+    targets = [endpoint] if endpoint else [
+        e for e in tx.list(ENDPOINT_KIND, merchant_id, limit=1000) if e["is_active"]]
+    queued = []
+    for kind in kinds:
+        now = rt.clock.now()
+        event_id = "evt_" + uuid.uuid4().hex
+        body = {"id": event_id, "event": kind, "created_at": iso(now), "data": payload}
+        events.record(tx, rt.bus, event_id=event_id, api=API, owner=merchant_id, kind=kind,
+                      body=body, now=now)
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        for target in targets:
+            if endpoint is None and not subscribed(target, kind):
+                continue
+            headers = {"Content-Type": "application/json", "User-Agent": "arzan-webhooks/1",
+                       "X-Arzan-Event": kind, "X-Arzan-Event-Id": event_id,
+                       "X-Arzan-Webhook-Id": target["id"]}
+            if not rt.defects.on("kaspi.webhook_unsigned"):
+                secret = target["_secret"]
+                if rt.defects.on("kaspi.webhook_bad_signature"):
+                    secret += "-wrong"
+                headers[SIGNATURE_HEADER] = sign(secret, raw)
+            queued.append(webhooks.enqueue(
+                tx, api=API, owner=merchant_id, event_id=event_id, kind=kind, url=target["url"],
+                headers=headers, body=raw, now=now, endpoint_id=target["id"]))
+    return queued
