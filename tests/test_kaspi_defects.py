@@ -1,0 +1,132 @@
+"""Every kaspi.* defect breaks one check of these tests: each check passes on the clean
+simulator and fails with its defect switched on (the checks have teeth)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import jsonschema
+import pytest
+from flask import Flask
+
+from simulator.core.runtime import Runtime
+from simulator.core.signing import verify
+from simulator.kaspi.defects import CATALOG
+from tests.kaspi_client import KEY_B, KEY_SLOW, PHONE, KaspiClient
+from tests.receiver import running_receiver
+
+Check = Callable[[KaspiClient, Runtime], None]
+
+
+def _paid(kaspi: KaspiClient) -> str:
+    inv = kaspi.invoice(amount=100)
+    kaspi.post(f"/v1/sandbox/invoices/{inv['id']}/simulate", json={"status": "paid"})
+    return str(inv["id"])
+
+
+def get_is_200(kaspi: KaspiClient, rt: Runtime) -> None:
+    kaspi.get(f"/v1/invoices/{kaspi.invoice()['id']}")  # the client checks the status
+
+
+def amounts_are_strings(kaspi: KaspiClient, rt: Runtime) -> None:
+    kaspi.invoice(amount=10000)  # checked against Money: "^\d+\.\d{2}$"
+
+
+def create_has_payment_url(kaspi: KaspiClient, rt: Runtime) -> None:
+    assert "payment_url" in kaspi.invoice()
+
+
+def no_500_without_order_id(kaspi: KaspiClient, rt: Runtime) -> None:
+    kaspi.post("/v1/invoices", json={"amount": 1, "phone_number": PHONE})
+
+
+def get_needs_a_key(kaspi: KaspiClient, rt: Runtime) -> None:
+    inv = kaspi.invoice()
+    assert kaspi.get(f"/v1/invoices/{inv['id']}", key=None).status_code == 401
+
+
+def replay_creates_nothing(kaspi: KaspiClient, rt: Runtime) -> None:
+    for _ in range(2):
+        kaspi.invoice(headers={"Idempotency-Key": "same"})
+    assert kaspi.get("/v1/invoices").json["pagination"]["total"] == 1
+
+
+def refund_within_amount(kaspi: KaspiClient, rt: Runtime) -> None:
+    resp = kaspi.post(f"/v1/invoices/{_paid(kaspi)}/refund", json={"amount": 100.01})
+    assert resp.status_code == 409
+
+
+def retry_after_on_429(kaspi: KaspiClient, rt: Runtime) -> None:
+    for _ in range(5):
+        kaspi.get("/v1/me", key=KEY_SLOW)
+
+
+def errors_in_the_envelope(kaspi: KaspiClient, rt: Runtime) -> None:
+    kaspi.get("/v1/invoices/inv_nope")
+
+
+def merchants_isolated(kaspi: KaspiClient, rt: Runtime) -> None:
+    assert kaspi.get(f"/v1/invoices/{kaspi.invoice()['id']}", key=KEY_B).status_code == 404
+
+
+def cancel_only_open(kaspi: KaspiClient, rt: Runtime) -> None:
+    assert kaspi.post(f"/v1/invoices/{_paid(kaspi)}/cancel").status_code == 409
+
+
+def simulate_only_sandbox(kaspi: KaspiClient, rt: Runtime) -> None:
+    live = kaspi.invoice(is_sandbox=False)
+    resp = kaspi.post(f"/v1/sandbox/invoices/{live['id']}/simulate", json={"status": "paid"})
+    assert resp.status_code == 409
+
+
+def webhooks_signed(kaspi: KaspiClient, rt: Runtime) -> None:
+    with running_receiver() as receiver:
+        endpoint = kaspi.post("/v1/webhooks", json={"url": receiver.url,
+                                                    "events": ["webhook.test"]}).json
+        kaspi.post(f"/v1/webhooks/{endpoint['id']}/test")
+        rt.tick()
+        [delivery] = receiver.wait_for(1)
+    signature = delivery["headers"].get("X-Arzan-Signature", "")
+    assert verify(endpoint["secret"], delivery["body"], signature)
+    assert json.loads(delivery["body"])["event"] == "webhook.test"
+
+
+CHECKS: dict[str, Check] = {
+    "kaspi.undocumented_status": get_is_200,
+    "kaspi.wrong_type": amounts_are_strings,
+    "kaspi.amount_format": amounts_are_strings,
+    "kaspi.missing_required": create_has_payment_url,
+    "kaspi.server_error": no_500_without_order_id,
+    "kaspi.auth_ignored": get_needs_a_key,
+    "kaspi.idempotency_duplicate": replay_creates_nothing,
+    "kaspi.refund_over_remainder": refund_within_amount,
+    "kaspi.no_retry_after": retry_after_on_429,
+    "kaspi.wrong_error_envelope": errors_in_the_envelope,
+    "kaspi.isolation_broken": merchants_isolated,
+    "kaspi.cancel_any_status": cancel_only_open,
+    "kaspi.simulate_non_sandbox": simulate_only_sandbox,
+    "kaspi.webhook_unsigned": webhooks_signed,
+    "kaspi.webhook_bad_signature": webhooks_signed,
+}
+
+
+def test_every_defect_has_a_check() -> None:
+    assert set(CHECKS) == set(CATALOG)
+
+
+def test_defects_are_listed_by_the_control_api(app: Flask) -> None:
+    catalog = app.test_client().get("/_sim/defects").get_json()["catalog"]
+    assert set(CATALOG) <= set(catalog)
+
+
+@pytest.mark.parametrize("defect", sorted(CHECKS))
+def test_the_check_passes_clean_and_fails_with_the_defect(
+    app: Flask, rt: Runtime, defect: str,
+) -> None:
+    kaspi = KaspiClient(app.test_client())
+    CHECKS[defect](kaspi, rt)
+    rt.reset()
+    rt.defects.enable(defect)
+    with pytest.raises((AssertionError, jsonschema.ValidationError)):
+        CHECKS[defect](kaspi, rt)
