@@ -129,3 +129,24 @@ def items(body: Any, *keys: str) -> list[Any]:
             if isinstance(body.get(key), list):
                 return list(body[key])
     return []
+
+
+def same_id(expected: str, path: tuple[str, ...] = ()) -> BodyCheck:
+    """A body check: the object (at ``path``) is the one asked for."""
+
+    def check(body: Any) -> str | None:
+        obj = body
+        for key in path:
+            obj = obj.get(key) if isinstance(obj, dict) else None
+        return None if isinstance(obj, dict) and obj.get("id") == expected else "another object"
+
+    return check
+
+
+def both(*checks: BodyCheck) -> BodyCheck:
+    """A body check passing when every one of ``checks`` does (the first reason otherwise)."""
+
+    def check(body: Any) -> str | None:
+        return next((r for c in checks if (r := c(body))), None)
+
+    return check

@@ -2,11 +2,13 @@
 
 Amounts are integers of minor units for freefin and whole tenge for Kaspi (its spec takes a
 number and answers ``"10000.00"``). The scripted outcomes of the simulator ride in freefin's
-``metadata`` (``sim_outcome``, ``sim_delay_ms``); another implementation ignores them.
+``metadata`` (``sim_outcome``, ``sim_delay_ms``) and in Kaspi's description (``[sim:paid]``,
+``[sim_delay_ms:1200]``); another implementation takes them as plain data.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from typing import Any
@@ -18,7 +20,14 @@ fake = Faker("ru_RU")
 # What a shop's customers do, by share: most pay, some are declined, some walk away.
 FREEFIN_OUTCOMES = (("succeeded", 0.80), ("failed:insufficient_funds", 0.10), ("pending", 0.10))
 FREEFIN_METHODS = (("sbp", 0.45), ("cards", 0.40), ("any", 0.15))
+# Kaspi: a failed payment shows as canceled; a pending one is cancelled by the shop.
+KASPI_OUTCOMES = (("paid", 0.80), ("failed", 0.08), ("pending", 0.07), ("canceled", 0.05))
 KASPI_CITIES = ((43.238949, 76.889709), (51.128207, 71.430411), (42.341685, 69.590101))
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """The exact bytes sent (and, for freefin, signed)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def weighted(choices: tuple[tuple[str, float], ...]) -> str:
@@ -63,14 +72,18 @@ def kaspi_phone() -> str:
     return "770" + random.choice("0125678") + "".join(random.choices("0123456789", k=7))
 
 
-def kaspi_invoice() -> dict[str, Any]:
-    return {
+def kaspi_invoice() -> tuple[dict[str, Any], str]:
+    """An invoice body and its planned outcome (a ``[sim:...]`` marker in the description)."""
+    outcome = weighted(KASPI_OUTCOMES)
+    delay = random.randint(300, 2500)
+    body = {
         "amount": random.randint(5, 2_000) * 100,
         "phone_number": kaspi_phone(),
-        "description": f"Заказ {fake.word()}"[:100],
+        "description": f"Заказ {fake.word()} [sim:{outcome}] [sim_delay_ms:{delay}]",
         "external_order_id": order_id().lower(),
         "is_sandbox": True,
     }
+    return body, outcome
 
 
 def kaspi_qr() -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import random
 import time
 import uuid
@@ -20,7 +19,7 @@ from locust import task
 
 from loadtests import data
 from loadtests.base import Known, PaysimUser
-from loadtests.checks import error_code, has, judge, list_of, status_in
+from loadtests.checks import both, error_code, has, judge, list_of, same_id, status_in
 from loadtests.idempotency import POOL, Create, record_replay
 
 PAYMENTS = "/api/v1/public/payments"
@@ -42,33 +41,9 @@ payments_seen = Known()
 payouts_seen = Known()
 
 
-def encode(body: dict[str, Any]) -> bytes:
-    """The exact bytes sent (and signed)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def signature(secret: str, raw: bytes) -> str:
     """``sha256=<hex>``: HMAC-SHA256 of the raw body with the terminal's signing secret."""
     return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-
-
-def same_id(expected: str, path: tuple[str, ...] = ()) -> Any:
-    """A body check: the object at ``path`` is the one asked for."""
-
-    def check(body: Any) -> str | None:
-        obj = body
-        for key in path:
-            obj = obj.get(key) if isinstance(obj, dict) else None
-        return None if isinstance(obj, dict) and obj.get("id") == expected else "another object"
-
-    return check
-
-
-def both(*checks: Any) -> Any:
-    def check(body: Any) -> str | None:
-        return next((r for c in checks if (r := c(body))), None)
-
-    return check
 
 
 class FreefinUser(PaysimUser):
@@ -112,7 +87,7 @@ class FreefinUser(PaysimUser):
 
     def create(self, path: str, name: str, body: dict[str, Any], check: Any, obj: str) -> Any:
         """Create with a fresh Idempotency-Key and remember it for replays."""
-        raw, key = encode(body), str(uuid.uuid4())
+        raw, key = data.encode(body), str(uuid.uuid4())
         created = self.call("POST", path, name, {201}, check, raw, key)
         if created:
             POOL.remember(Create(f"freefin {obj}", self.credential, key, raw, created[obj]["id"]))
@@ -215,7 +190,7 @@ class FreefinShop(FreefinUser):
             "/payments/{id}/refund",
             {201},
             both(status_in(REFUND_STATUSES), has("amount")),
-            encode(body),
+            data.encode(body),
             str(uuid.uuid4()),
         )
 

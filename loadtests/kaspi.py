@@ -9,7 +9,6 @@ a JSON array or inside the pagination envelope), since the seed spec gives them 
 
 from __future__ import annotations
 
-import json
 import random
 import time
 import uuid
@@ -19,7 +18,7 @@ from locust import task
 
 from loadtests import data
 from loadtests.base import Known, PaysimUser
-from loadtests.checks import error_code, has, judge, list_of, status_in
+from loadtests.checks import both, error_code, has, judge, list_of, same_id, status_in
 from loadtests.idempotency import POOL, Create, record_replay
 
 INVOICE_STATUSES = {"pending", "processing", "paid", "canceled", "refunded"}
@@ -27,17 +26,6 @@ INVOICE_FINAL = {"paid", "canceled", "refunded"}
 LIST_KEYS = ("items", "data", "results")
 
 invoices_seen = Known()
-
-
-def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def same_id(expected: str) -> Any:
-    def check(body: Any) -> str | None:
-        return None if isinstance(body, dict) and body.get("id") == expected else "another object"
-
-    return check
 
 
 class KaspiUser(PaysimUser):
@@ -84,7 +72,7 @@ class KaspiUser(PaysimUser):
         if random.random() < self.settings.replay_share and (prior := POOL.pick(kind)):
             self.replay(path, prior)
             return None
-        raw, key = encode(body), str(uuid.uuid4())
+        raw, key = data.encode(body), str(uuid.uuid4())
         created = self.call("POST", path, {201}, check, raw, key)
         if created:
             POOL.remember(Create(kind, self.credential, key, raw, created["id"]))
@@ -120,41 +108,58 @@ class KaspiShop(KaspiUser):
 
     @task
     def invoice(self) -> None:
-        created = self.create(
-            "/v1/invoices", data.kaspi_invoice(), status_in(INVOICE_STATUSES), "kaspi invoice"
-        )
+        body, outcome = data.kaspi_invoice()
+        created = self.create("/v1/invoices", body, status_in(INVOICE_STATUSES), "kaspi invoice")
         if not created:
             return
         iid = created["id"]
         invoices_seen.add(self.credential, iid)
+        status = self.poll(iid, created["status"], stop_at_pending=outcome == "pending")
+        if status == "pending" and outcome == "pending":
+            # The customer never paid: the shop cancels the invoice in Kaspi.
+            self.call(
+                "POST",
+                f"/v1/invoices/{iid}/cancel",
+                {200},
+                status_in({"canceled"}),
+                raw=b"",
+                name="/v1/invoices/{id}/cancel",
+            )
+        elif status == "paid" and random.random() < self.settings.refund_share:
+            self.refund(iid, float(created.get("amount") or 0))
+
+    def poll(self, iid: str, status: str, stop_at_pending: bool) -> str | None:
+        """Read the invoice until it is final (or seen pending, for an abandoned one)."""
         deadline = time.monotonic() + self.settings.poll_limit
-        status = created["status"]
         while status not in INVOICE_FINAL and time.monotonic() < deadline:
             self.pause(random.uniform(0.4, 0.8))
             got = self.call(
                 "GET",
                 f"/v1/invoices/{iid}",
                 {200},
-                lambda b: status_in(INVOICE_STATUSES)(b) or same_id(iid)(b),
+                both(status_in(INVOICE_STATUSES), same_id(iid)),
                 name="/v1/invoices/{id}",
             )
             if not got:
-                return
+                return None
             status = got["status"]
-        if status == "paid" and random.random() < self.settings.refund_share:
-            amount = float(created.get("amount") or 0)
-            body: dict[str, Any] = {"reason": data.fake.sentence(nb_words=4)}
-            if random.random() < 0.5 and amount >= 2:
-                body["amount"] = round(amount / 2)
-            self.call(
-                "POST",
-                f"/v1/invoices/{iid}/refund",
-                {201},
-                has("id"),
-                encode(body),
-                str(uuid.uuid4()),
-                name="/v1/invoices/{id}/refund",
-            )
+            if stop_at_pending and status == "pending":
+                break
+        return status
+
+    def refund(self, iid: str, amount: float) -> None:
+        body: dict[str, Any] = {"reason": data.fake.sentence(nb_words=4)}
+        if random.random() < 0.5 and amount >= 2:
+            body["amount"] = round(amount / 2)
+        self.call(
+            "POST",
+            f"/v1/invoices/{iid}/refund",
+            {201},
+            has("id"),
+            data.encode(body),
+            str(uuid.uuid4()),
+            name="/v1/invoices/{id}/refund",
+        )
 
 
 class KaspiQr(KaspiUser):
@@ -176,7 +181,9 @@ class KaspiSubscriptions(KaspiUser):
 
     @task(3)
     def subscribe(self) -> None:
-        self.call("POST", "/v1/subscriptions", {201}, has("id"), encode(data.kaspi_subscription()))
+        self.call(
+            "POST", "/v1/subscriptions", {201}, has("id"), data.encode(data.kaspi_subscription())
+        )
 
     @task(1)
     def subscriptions(self) -> None:

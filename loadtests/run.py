@@ -49,7 +49,7 @@ def run_profile(
     *,
     api: str = "both",
     shape: str | None = None,
-    shape_params: Mapping[str, str] | None = None,
+    shape_params: Mapping[str, str | int | float] | None = None,
     thresholds: str | Path | None = None,
     processes: int = 0,
     workers: int = 0,

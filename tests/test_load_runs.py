@@ -107,3 +107,10 @@ def test_master_and_two_workers_merge_statistics(sim: SimulatorProcess, tmp_path
     assert int(aggregated(tmp_path)["Request Count"]) == observed["requests"]
     for worker in ("worker-1.log", "worker-2.log"):
         assert (tmp_path / worker).exists()
+
+
+def test_processes_on_one_machine_merge_statistics(sim: SimulatorProcess, tmp_path: Path) -> None:
+    code, verdict = run(sim, tmp_path, processes=2)
+    assert code == 0, (tmp_path / "locust.log").read_text()[-3000:]
+    assert verdict["observed"]["reporting_workers"] == 2
+    assert int(aggregated(tmp_path)["Request Count"]) == verdict["observed"]["requests"] > 20
