@@ -47,6 +47,8 @@ def _endpoint(kaspi: KaspiClient, url: str, events: list[str] | None = None) -> 
 @pytest.mark.parametrize("body", [
     {"url": "ftp://example.kz/x", "events": ["invoice.paid"]},
     {"url": "not a url", "events": ["invoice.paid"]},
+    {"url": "https://\u00fe\u00fa\u0012", "events": ["invoice.paid"]},
+    {"url": "http://example.kz:99999/", "events": ["invoice.paid"]},
     {"url": "https://example.kz/x", "events": []},
     {"url": "https://example.kz/x", "events": ["invoice.exploded"]},
     {"url": "https://example.kz/x"},

@@ -45,12 +45,14 @@ def _check_item(index: int, item: Any, errors: dict[str, str]) -> None:
         money.to_tiyn(item.get("price"), "price")
     except ApiError as exc:
         errors[f"{where}.price"] = exc.details["fields"]["price"]
-    if item.get("unit_id", "796") not in UNIT_NAMES:
+    unit = item.get("unit_id", "796")
+    if not isinstance(unit, str) or unit not in UNIT_NAMES:
         errors[f"{where}.unit_id"] = "must be the id of a unit from /v1/catalog/units"
-    sku = item.get("sku")
-    if sku is not None and (not isinstance(sku, str) or not 1 <= len(sku) <= 64):
+    sku = item.get("sku", "-")
+    if not isinstance(sku, str) or not 1 <= len(sku) <= 64:
         errors[f"{where}.sku"] = "must be a string of 1 to 64 characters"
-    if item.get("vat_rate", 12) not in VAT_RATES or isinstance(item.get("vat_rate"), bool):
+    vat = item.get("vat_rate", 12)
+    if type(vat) is not int or vat not in VAT_RATES:
         errors[f"{where}.vat_rate"] = "must be 0 or 12"
     unknown = set(item) - {"name", "price", "unit_id", "sku", "vat_rate"}
     if unknown:

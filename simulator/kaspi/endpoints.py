@@ -5,6 +5,7 @@ Deliveries are the core outbox (``core.webhooks``); this module only names them 
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from typing import Any
@@ -20,6 +21,8 @@ from simulator.kaspi.money import validation_error
 from simulator.kaspi.notify import ALL, API, ENDPOINT_KIND, EVENTS, emit
 
 MAX_URL = 2048
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+HOST_RE = re.compile(rf"^([0-9a-f:.]+|{_LABEL}(\.{_LABEL})*)$")  # hostname: lower-cased
 MAX_ENDPOINTS = 20
 DELIVERY_STATUSES = ("queued", "sending", "retrying", "delivered", "dead")
 JOB_STATES = {"queued": "queued", "sending": "running", "retrying": "retrying",
@@ -31,9 +34,14 @@ def validate(body: dict[str, Any]) -> tuple[str, list[str]]:
     url, names = body.get("url"), body.get("events")
     if not isinstance(url, str) or len(url) > MAX_URL:
         raise validation_error("url", f"must be a string of at most {MAX_URL} characters")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(
-            c.isspace() for c in url):
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise validation_error("url", "must be an absolute http(s) URL") from None
+    # printable ASCII only: an IRI must be sent percent-encoded (and its host in punycode)
+    if (parts.scheme not in ("http", "https") or not host or not HOST_RE.match(host)
+            or not (url.isascii() and url.isprintable()) or " " in url):
         raise validation_error("url", "must be an absolute http(s) URL")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise validation_error("events", "must be a non-empty list of event names")

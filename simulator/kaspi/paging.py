@@ -16,7 +16,7 @@ MAX_PAGE = 1_000_000
 def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     """An integer query argument, clamped into [low, high] (as the API pages leniently)."""
     raw = args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)

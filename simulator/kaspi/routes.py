@@ -137,6 +137,11 @@ def _phone(body: dict[str, Any]) -> None:
 
 
 def _args() -> dict[str, str]:
+    """The query's arguments; each may be given once."""
+    repeated = sorted({k for k, v in request.args.lists() if len(v) > 1})
+    if repeated:
+        raise ApiError(f"{repeated[0]}: given more than once", code="validation_error",
+                       status=400, details={"fields": dict.fromkeys(repeated, "given twice")})
     return request.args.to_dict()
 
 
@@ -214,11 +219,8 @@ def cancel_invoice(invoice_id: str) -> Response:
 
 @bp.post("/v1/invoices/status/check")
 def check_statuses() -> Response:
-    body = _validated("status_check")
-    if "ids" not in body:
-        raise ApiError("ids: is required", code="validation_error", status=400,
-                       details={"fields": {"ids": "is required"}})
-    return _json(invoices.check_statuses(_state().rt, g.merchant, body["ids"]), 200)
+    body = _validated("status_check", required=False)
+    return _json(invoices.check_statuses(_state().rt, g.merchant, body.get("ids", [])), 200)
 
 
 @bp.post("/v1/qr")
@@ -341,5 +343,7 @@ def list_jobs() -> Response:
 
 @bp.post("/v1/sandbox/invoices/<invoice_id>/simulate")
 def simulate_invoice(invoice_id: str) -> Response:
+    rt = _state().rt
+    invoices.get(rt, g.merchant, "invoice", invoice_id)  # the path's invoice before the body
     body = _validated("simulate")
-    return _json(invoices.simulate(_state().rt, g.merchant, invoice_id, body["status"]), 200)
+    return _json(invoices.simulate(rt, g.merchant, invoice_id, body["status"]), 200)
