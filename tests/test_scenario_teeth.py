@@ -86,11 +86,83 @@ TEETH: dict[tuple[str, str], list[str]] = {
         ["freefin.auth_ignored"],
     ("freefin/lifecycle.yaml", "over the merchant's rate limit the answer is 429 with Retry-After"):
         ["freefin.no_retry_after"],
+    # kaspi/idempotency.yaml
+    ("kaspi/idempotency.yaml", "a replay answers the first response again"):
+        ["kaspi.idempotency_duplicate"],
+    ("kaspi/idempotency.yaml", "the same key with another body is a 409 conflict"):
+        ["kaspi.idempotency_duplicate"],
+    ("kaspi/idempotency.yaml", "50 concurrent requests with one key create exactly one invoice"):
+        ["kaspi.idempotency_duplicate"],
+    # kaspi/refunds.yaml
+    ("kaspi/refunds.yaml", "a partial refund, one over the remainder, then the remainder"):
+        ["kaspi.refund_over_remainder"],
+    ("kaspi/refunds.yaml", "concurrent partial refunds never sum above the amount"):
+        ["kaspi.refund_over_remainder"],
+    ("kaspi/refunds.yaml", "a paid QR payment is refunded through /v1/refunds"):
+        ["kaspi.refund_over_remainder"],
+    ("kaspi/refunds.yaml", "each refund sends a signed invoice.refunded webhook"):
+        ["kaspi.webhook_unsigned", "kaspi.webhook_bad_signature"],
+    # kaspi/webhooks.yaml
+    ("kaspi/webhooks.yaml",
+     "an invoice's lifecycle sends each event once, signed, with its own id"):
+        ["kaspi.webhook_unsigned", "kaspi.webhook_bad_signature"],
+    ("kaspi/webhooks.yaml", "a delivery answered 500 is retried after 5 s, then after 30 s"):
+        ["webhooks.no_retry", "kaspi.webhook_bad_signature"],
+    ("kaspi/webhooks.yaml",
+     "a dead letter is logged, listed as a job, and delivered when retried by hand"):
+        ["webhooks.no_dead_letter", "webhooks.no_retry"],
+    ("kaspi/webhooks.yaml", "the test endpoint sends a signed webhook.test to that endpoint"):
+        ["kaspi.webhook_unsigned", "kaspi.webhook_bad_signature"],
+    ("kaspi/webhooks.yaml", "no event is lost while the receiver is down"):
+        ["webhooks.no_retry"],
+    # kaspi/lifecycle.yaml
+    ("kaspi/lifecycle.yaml", "only a pending or processing invoice can be canceled"):
+        ["kaspi.cancel_any_status"],
+    ("kaspi/lifecycle.yaml", "sandbox simulate reaches every status, on sandbox invoices only"):
+        ["kaspi.simulate_non_sandbox"],
+    ("kaspi/lifecycle.yaml",
+     "a daily subscription bills its first period at once and the next one a day later"):
+        ["kaspi.amount_format"],
+    ("kaspi/lifecycle.yaml", "a merchant cannot see or act on another merchant's invoice"):
+        ["kaspi.isolation_broken"],
+    ("kaspi/lifecycle.yaml", "requests without a valid key are refused"):
+        ["kaspi.auth_ignored"],
+    ("kaspi/lifecycle.yaml", "over the merchant's rate limit the answer is 429 with Retry-After"):
+        ["kaspi.no_retry_after"],
 }
 
 # Pairings waiting for a defect the catalog lacks: (file, scenario) -> (defect, behaviour).
-# Empty now: every defect once listed here has been added to the simulator.
-WANTED: dict[tuple[str, str], tuple[str, str]] = {}
+# (The freefin ones listed here before have all been added to the catalog.)
+WANTED: dict[tuple[str, str], tuple[str, str]] = {
+    ("kaspi/idempotency.yaml", "a key is scoped to its merchant"): (
+        "kaspi.idempotency_global_scope",
+        "Idempotency-Key is looked up across merchants, so merchant B reusing merchant A's "
+        "key gets A's invoice instead of its own"),
+    ("kaspi/idempotency.yaml", "a refused request stores nothing under its key"): (
+        "kaspi.idempotency_stores_errors",
+        "a 4xx answer is stored under its Idempotency-Key, so the corrected retry with the "
+        "same key gets 409 idempotency_conflict (or the old 400) instead of 201"),
+    ("kaspi/refunds.yaml", "an invoice that is not paid cannot be refunded"): (
+        "kaspi.refund_any_status",
+        "a pending or canceled invoice can be refunded (201) instead of 409 not_paid"),
+    ("kaspi/lifecycle.yaml",
+     "a daily subscription bills its first period at once and the next one a day later"): (
+        "kaspi.subscription_not_billed",
+        "subscriptions bill their first period only; later periods are never billed when "
+        "the clock passes next_billing_at"),
+    ("kaspi/lifecycle.yaml", "invoices are paged and filtered"): (
+        "kaspi.pagination_broken",
+        "GET /v1/invoices ignores page and status (always the first page, every status), "
+        "while pagination still reports the requested page"),
+    ("kaspi/lifecycle.yaml", "the status check reports known and unknown invoices"): (
+        "kaspi.status_check_unknown_found",
+        "POST /v1/invoices/status/check reports unknown ids as found and leaves not_found "
+        "empty"),
+    ("kaspi/lifecycle.yaml", "a merchant without a Kaspi connection cannot create invoices"): (
+        "kaspi.connection_ignored",
+        "a merchant whose Kaspi session is not connected can create invoices (201) instead "
+        "of 409 kaspi_not_connected"),
+}
 
 
 def _scenarios() -> dict[tuple[str, str], Scenario]:

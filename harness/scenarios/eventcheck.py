@@ -32,7 +32,7 @@ def kind_of(body: Any, headers: dict[str, str] | None = None) -> str | None:
             if isinstance(body.get(key), str):
                 return str(body[key])
     for name, value in (headers or {}).items():
-        if name.lower() in ("x-freefin-event", "x-event-type", "x-webhook-event"):
+        if name.lower() in ("x-freefin-event", "x-arzan-event", "x-event-type"):
             return value
     return None
 

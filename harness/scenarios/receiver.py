@@ -19,7 +19,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-SIGNATURE_HEADERS = ("X-Freefin-Signature",)
+from harness.scenarios.expect import check_body
+
+SIGNATURE_HEADERS = ("X-Freefin-Signature", "X-Arzan-Signature")
 OTHER_SECRET = "not-the-configured-secret"
 
 
@@ -54,7 +56,7 @@ class Delivery:
     def event_id(self) -> str | None:
         """The event's id: its header, else the body's ``id``."""
         for name, value in self.headers.items():
-            if name.lower() in ("x-freefin-event-id", "x-event-id", "x-webhook-event-id"):
+            if name.lower() in ("x-freefin-event-id", "x-arzan-event-id", "x-event-id"):
                 return value
         body = self.json
         return str(body["id"]) if isinstance(body, dict) and "id" in body else None
@@ -71,6 +73,17 @@ class _FailRule:
     mode: str  # "status" | "timeout"
     status: int
     hold: float
+    match: dict[str, Any] | None = None
+
+
+def _matches(body: bytes, match: dict[str, Any] | None) -> bool:
+    if not match:
+        return True
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return not check_body(parsed, match)
 
 
 class WebhookReceiver:
@@ -82,6 +95,8 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
         self._rules: dict[str, _FailRule] = {}
+        self._secrets: dict[str, str] = {}
+        self.shared: dict[str, dict[str, Any]] = {}  # endpoints kept for the whole session
         self._released = threading.Event()
         self._busy = 0  # requests being answered normally (held ones are not counted)
         self._last_done = 0.0
@@ -139,10 +154,16 @@ class WebhookReceiver:
 
     # -- behaviour ----------------------------------------------------------------------
     def fail_next(self, token: str, count: int, mode: str = "status", status: int = 500,
-                  hold: float = 6.0) -> None:
-        """Answer ``status`` (or hold for ``hold`` s) to the next ``count`` deliveries."""
+                  hold: float = 6.0, match: dict[str, Any] | None = None) -> None:
+        """Answer ``status`` (or hold for ``hold`` s) to the next ``count`` deliveries
+        (only those whose JSON body matches ``match``, path -> value, when given)."""
         with self._lock:
-            self._rules[token] = _FailRule(count, mode, status, hold)
+            self._rules[token] = _FailRule(count, mode, status, hold, match)
+
+    def set_secret(self, token: str, secret: str) -> None:
+        """Verify deliveries to this path with ``secret`` (an endpoint's own secret)."""
+        with self._lock:
+            self._secrets[token] = secret
 
     def forget(self, token: str) -> None:
         """Drop a scenario's deliveries and rules (the cheap per-scenario clear)."""
@@ -181,7 +202,7 @@ class WebhookReceiver:
             rule = self._rules.get(token)
             answer: int | str = 200
             hold = 0.0
-            if rule and rule.remaining > 0:
+            if rule and rule.remaining > 0 and _matches(body, rule.match):
                 rule.remaining -= 1
                 answer = rule.status if rule.mode == "status" else "timeout"
                 hold = rule.hold
@@ -193,7 +214,8 @@ class WebhookReceiver:
                         {h.lower() for h in SIGNATURE_HEADERS}), None)
             self._deliveries.append(Delivery(
                 path=handler.path, headers=headers, body=body, received_at=time.monotonic(),
-                answered=answer, signature_valid=verify(body, sig, self.secret),
+                answered=answer,
+                signature_valid=verify(body, sig, self._secrets.get(token, self.secret)),
                 valid_with_other_secret=verify(body, sig, OTHER_SECRET),
             ))
         if held:

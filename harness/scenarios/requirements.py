@@ -37,6 +37,13 @@ def _auths(steps: list[dict[str, Any]]) -> Iterator[str]:
                 yield block["auth"]
 
 
+def uses_webhooks(scenario: Scenario) -> bool:
+    """Whether the scenario receives webhooks (or names the session's Kaspi endpoint)."""
+    kinds = {k for step in scenario.steps for k in step}
+    return bool(kinds & {"receiver", "expect_webhooks"}) or "$kaspi_webhook" in str(
+        scenario.steps)
+
+
 def no_driver(api: str, spec: dict[str, Any]) -> str:
     """The skip reason when nothing can set up an outcome."""
     what = f"{spec['object']} -> {spec.get('status') or spec.get('outcome')}"

@@ -98,9 +98,16 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
     reason = requirements.unmet(scenario, target)
     if reason:
         raise ScenarioSkip(reason)
-    token = receiver.new_token()
-    run = Run(scenario, target, receiver, http.new_session(), token,
-              {"$webhook_url": receiver.url_for(token)})
+    session = http.new_session()
+    variables: dict[str, Any] = {}
+    if scenario.api == "kaspi" and requirements.uses_webhooks(scenario):
+        endpoint = kaspi_endpoint(target, receiver, session)
+        token = endpoint["token"]
+        variables["$kaspi_webhook"] = {k: endpoint[k] for k in ("id", "secret", "url")}
+    else:
+        token = receiver.new_token()
+    variables["$webhook_url"] = receiver.url_for(token)
+    run = Run(scenario, target, receiver, session, token, variables)
     try:
         for name, value in scenario.vars.items():
             run.variables[name] = templating.render(value, run.variables)
@@ -117,6 +124,35 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
             stream.close()
         run.session.close()
         receiver.forget(token)
+
+
+def kaspi_endpoint(target: Target, receiver: WebhookReceiver,
+                   session: requests.Session) -> dict[str, Any]:
+    """The session's Kaspi webhook endpoint (all events) pointing at the receiver.
+
+    One per session and merchant: the API has no way to delete an endpoint and caps them at 20,
+    so scenarios share it and tell their events apart by ``where``.
+    """
+    key = f"kaspi:{target.kaspi_url}:{target.kaspi_key}"
+    if key in receiver.shared:
+        # Still there? A reset of the simulator by another suite would have removed it.
+        ex = http.send(session, http.build(target, "kaspi", {"method": "GET",
+                                                            "path": "/v1/webhooks"}))
+        ids = [e.get("id") for e in (ex.json or {}).get("items", []) if isinstance(e, dict)]
+        if receiver.shared[key]["id"] not in ids:
+            del receiver.shared[key]
+    if key not in receiver.shared:
+        token = receiver.new_token()
+        ex = http.send(session, http.build(target, "kaspi", {
+            "method": "POST", "path": "/v1/webhooks",
+            "json": {"url": receiver.url_for(token), "events": ["*"]}}))
+        body = ex.json
+        if ex.status != 201 or not isinstance(body, dict) or "secret" not in body:
+            raise ScenarioSkip(f"cannot create a Kaspi webhook endpoint: {ex.received()}")
+        receiver.set_secret(token, body["secret"])
+        receiver.shared[key] = {"token": token, "id": body["id"], "secret": body["secret"],
+                                "url": receiver.url_for(token)}
+    return receiver.shared[key]
 
 
 # -- requests -----------------------------------------------------------------------------
@@ -225,6 +261,15 @@ def _results(spec: dict[str, Any], done: list[http.Exchange]) -> list[str]:
         why = expect.match(counts.get(str(status), 0), want)
         if why:
             problems.append(f"results: number of {status} responses: {why}")
+    for status, want in spec.get("by_status", {}).items():
+        for i, ex in enumerate(done):
+            if str(ex.status) != str(status):
+                continue
+            found = expect.check_headers(ex.response_headers, want.get("headers", {}))
+            found += expect.check_body(ex.json, want.get("body", {}))
+            if found:
+                problems.append(f"results: repetition {i + 1} ({status}): {found[0]}")
+                break
     ok = [ex.json for ex in done if 200 <= ex.status < 300]
     for path, want in spec.get("distinct", {}).items():
         values = {expect.show(paths.get(b, path)) for b in ok}
@@ -288,9 +333,9 @@ def step_outcome(run: Run, step: dict[str, Any]) -> None:
 
 def step_receiver(run: Run, step: dict[str, Any]) -> None:
     """Tell the receiver to fail the next N deliveries of this scenario."""
-    spec = step["receiver"]
+    spec = run.render(step["receiver"])
     run.receiver.fail_next(run.token, spec.get("fail", 0), spec.get("mode", "status"),
-                           spec.get("status", 500), spec.get("hold", 6.0))
+                           spec.get("status", 500), spec.get("hold", 6.0), spec.get("where"))
 
 
 # -- webhooks and SSE -------------------------------------------------------------------------
