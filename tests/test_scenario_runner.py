@@ -329,3 +329,79 @@ def test_outcome_hook_command_drives_other_targets(
     """
     run(text, remote, receiver)
     assert '"id": "abc"' in seen.read_text() and '"outcome": "succeeded"' in seen.read_text()
+
+
+def test_receiver_fails_only_the_deliveries_it_is_told_to(
+    mini_target: Target, receiver: WebhookReceiver, app: object
+) -> None:
+    text = """
+    name: only this order's deliveries fail
+    api: freefin
+    vars: {oid: "{{ $unique }}"}
+    steps:
+      - receiver: {fail: 1, status: 500, where: {payload.amount: 77}}
+      - request: {method: POST, path: /api/v1/public/payments,
+                  json: {amount: 5, webhook_url: "{{ $webhook_url }}"}}
+      - request: {method: POST, path: /api/v1/public/payments,
+                  json: {amount: 77, webhook_url: "{{ $webhook_url }}"}}
+      - expect_webhooks: {where: {payload.amount: 5}, attempts: 1, timeout: 1}
+      - expect_webhooks: {where: {payload.amount: 77}, attempts: 1, timeout: 1}
+      - clock: {advance: 5}
+      - expect_webhooks: {where: {payload.amount: 77}, attempts: 2, timeout: 1}
+      - expect_webhooks: {where: {payload.amount: 5}, attempts: 1, settle: 0.1}
+    """
+    run(textwrap.dedent(text), mini_target, receiver)
+    # Without `where` the first delivery (the amount 5 one) takes the failure.
+    unfiltered = textwrap.dedent(text).replace(", where: {payload.amount: 77}", "")
+    with pytest.raises(ScenarioFailure, match=r"attempts: expected [12], got [12]"):
+        run(unfiltered, mini_target, receiver)
+
+
+def test_results_by_status_and_list_matchers(mini_target: Target, receiver: WebhookReceiver,
+                                             app: object) -> None:
+    text = """
+    name: by status
+    api: freefin
+    vars: {key: "{{ $unique }}"}
+    steps:
+      - request: {method: POST, path: /api/v1/public/payments,
+                  headers: {Idempotency-Key: "{{ key }}"}, json: {amount: 5}}
+        repeat: {count: 4, concurrent: false}
+        results:
+          by_status:
+            "200": {body: {idempotent: true, payment.refunds: {$len: 0}}}
+            "201": {body: {payment: {$exists: true}}}
+      - control: {method: POST, path: /clock/advance, json: {seconds: 0}}
+        expect: {body: {offset: {$gte: 0}}}
+      - request: {method: GET, path: /api/v1/public/banks/sbp}
+        expect: {body: {items: {$every: {member_id: "x"}, $len: 0}}}
+    """
+    run(textwrap.dedent(text), mini_target, receiver)
+    broken = textwrap.dedent(text).replace("idempotent: true", "idempotent: false")
+    with pytest.raises(ScenarioFailure, match=r"repetition 2 \(200\): body idempotent"):
+        run(broken, mini_target, receiver)
+    some = textwrap.dedent(text).replace("$every: {member_id", "$some: {member_id")
+    with pytest.raises(ScenarioFailure, match=r"expected \$some"):
+        run(some, mini_target, receiver)
+
+
+def test_receiver_verifies_with_a_per_path_secret() -> None:
+    from harness.scenarios.receiver import verify
+
+    with WebhookReceiver("default") as rx:
+        token = rx.new_token()
+        rx.set_secret(token, "endpoint-secret")
+        body = b'{"id": "evt_1", "event": "invoice.paid"}'
+        import hashlib
+        import hmac
+
+        import requests
+
+        for secret in ("endpoint-secret", "default"):
+            sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            requests.post(rx.url_for(token), data=body, timeout=5,
+                          headers={"X-Arzan-Signature": sig, "X-Arzan-Event-Id": "evt_1"})
+        got = rx.deliveries(token)
+        assert [d.signature_valid for d in got] == [True, False]
+        assert got[0].event_id == "evt_1"
+        assert verify(body, got[0].signature, "endpoint-secret")
