@@ -61,12 +61,14 @@ def settings(sim: SimulatorProcess) -> dict[str, str]:
     return {"target_url": sim.url, "control_url": f"{sim.url}/_sim", **bundled_credentials()}
 
 
-def summary(out: Path) -> dict[str, Any]:
+def summary(out: Path, api: str = API) -> dict[str, Any]:
+    """The run's summary for ``api`` (contract-summary.json)."""
     data: dict[str, Any] = json.loads((out / "contract-summary.json").read_text("utf-8"))
-    return data["apis"][API]
+    return dict(data["apis"][api])
 
 
 def switch(sim: SimulatorProcess, defect: str | None) -> None:
+    """Back to the seed, then at most one defect on."""
     requests.post(f"{sim.url}/_sim/reset", timeout=10).raise_for_status()
     if defect:
         resp = requests.post(f"{sim.url}/_sim/defects", json={"enable": [defect]}, timeout=10)

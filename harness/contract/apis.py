@@ -170,6 +170,12 @@ FREEFIN = ApiProfile(
     strict_parameters={"IdempotencyKey": {"schema": {"minLength": 1}}},
 )
 
+_KASPI_PAYMENT = _graph({
+    "pending": {"processing", "paid", "canceled"},
+    "processing": {"paid", "canceled"},
+    "paid": {"refunded"},
+})
+
 KASPI = ApiProfile(
     name="kaspi",
     spec_file=SPECS / "kaspi.openapi.json",
@@ -184,17 +190,18 @@ KASPI = ApiProfile(
     error_schema_ref="#/components/schemas/Error",
     parameter_statuses={},
     transitions={
-        # pending -> processing -> paid -> refunded; pending/processing -> canceled.
-        "invoice": _graph({
-            "pending": {"processing", "paid", "canceled"},
-            "processing": {"paid", "canceled"},
-            "paid": {"refunded"},
-        }),
+        # pending -> processing -> paid -> refunded; pending/processing -> canceled (a failed
+        # payment too); QR payments live the same way.
+        "invoice": _KASPI_PAYMENT,
+        "qr": _KASPI_PAYMENT,
     },
     objects={
         ("POST", "/v1/invoices"): (ObjectRef("invoice"),),
         ("GET", "/v1/invoices/{id}"): (ObjectRef("invoice"),),
         ("POST", "/v1/invoices/{id}/cancel"): (ObjectRef("invoice", id_from_path=True),),
+        ("POST", "/v1/sandbox/invoices/{id}/simulate"): (
+            ObjectRef("invoice", id_from_path=True),),
+        ("POST", "/v1/qr"): (ObjectRef("qr"),),
     },
     idempotent_creates={
         ("POST", "/v1/invoices"): "/id",
@@ -212,6 +219,9 @@ KASPI = ApiProfile(
     envelope_problem=_kaspi_envelope_problem,
     parent_read="/v1/invoices/{id}",
     roots=frozenset({("POST", "/v1/invoices"), ("POST", "/v1/qr")}),
+    # The supplement's `idempotency.header`: "Idempotency-Key (1..255 characters)"; the seed
+    # gives the key no bounds at all.
+    strict_parameters={"IdempotencyKey": {"schema": {"minLength": 1, "maxLength": 255}}},
 )
 
 PROFILES: dict[str, ApiProfile] = {"freefin": FREEFIN, "kaspi": KASPI}

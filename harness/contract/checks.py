@@ -4,8 +4,12 @@ Each check looks only at what the spec and the API's documented semantics requir
 never negative, refunds never exceed the amount, amounts keep their documented format, statuses
 move only along the documented state machine, an Idempotency-Key replay returns the same object,
 every 429 says when to come back, every 4xx carries the error envelope, and one merchant never
-reads another's objects. A check returns None (skipped) for cases of schemas that are not the
-suite's and for the extra requests other checks send (OPTIONS probes and the like).
+reads another's objects.
+
+Return values follow Schemathesis 4: ``None`` when the check ran and held (counted as a pass),
+``True`` when it does not apply (not counted): cases of schemas that are not the suite's, the
+extra requests other checks send (OPTIONS probes and the like), answers it has nothing to say
+about.
 """
 
 from __future__ import annotations
@@ -99,12 +103,12 @@ def money_never_negative(
     """No money field of any response is below zero."""
     run = _applicable(case, response)
     if run is None:
-        return None
+        return True
     for path, key, value in _walk(_json(response)):
         amount = _as_decimal(value) if key in run.profile.money_fields else None
         if amount is not None and amount < 0:
             raise _fail(case, "Money amount is negative", f"`{path[1:]}` is {value!r}")
-    return True
+    return None
 
 
 @schemathesis.check
@@ -114,7 +118,7 @@ def amount_format(
     """Every money field of a successful response has the API's documented format."""
     run = _applicable(case, response)
     if run is None or not 200 <= response.status_code < 300:
-        return None
+        return True
     for path, key, value in _walk(_json(response)):
         if key in run.profile.money_fields and value is not None and not (
             run.profile.amount_check(value)
@@ -124,7 +128,7 @@ def amount_format(
                 f"`{path[1:]}` is {value!r}; {run.profile.name} amounts are "
                 f"{run.profile.amount_format}",
             )
-    return True
+    return None
 
 
 def _refund_problem(obj: dict[str, Any]) -> str | None:
@@ -154,7 +158,7 @@ def refunds_within_amount(
     """Refunded money never exceeds the amount, in any response and after every refund."""
     run = _applicable(case, response)
     if run is None or not 200 <= response.status_code < 300:
-        return None
+        return True
     body = _json(response)
     for obj in [body, *(v for _p, _k, v in _walk(body))]:
         problem = _refund_problem(obj) if isinstance(obj, dict) else None
@@ -171,7 +175,7 @@ def refunds_within_amount(
                 case, "Refunds exceed the payment amount",
                 f"after this refund was accepted, GET {url} shows {problem}",
             )
-    return True
+    return None
 
 
 @schemathesis.check
@@ -181,7 +185,7 @@ def status_follows_state_machine(
     """Statuses only move along the documented state machine; cancel and refund respect it."""
     run = _applicable(case, response)
     if run is None or not 200 <= response.status_code < 300:
-        return None
+        return True
     key = operation_key(case)
     body = _json(response)
     path_id = str((case.path_parameters or {}).get("id", ""))
@@ -212,7 +216,7 @@ def status_follows_state_machine(
                 )
             if not history or history[-1] != obj["status"]:
                 history.append(obj["status"])
-    return True
+    return None
 
 
 @schemathesis.check
@@ -222,12 +226,12 @@ def idempotent_replay(
     """Replaying a create with the same Idempotency-Key and body returns the same object."""
     run = _applicable(case, response)
     if run is None or response.status_code != 201:
-        return None
+        return True
     pointer = run.profile.idempotent_creates.get(operation_key(case))
     headers = {k.lower(): v for k, v in (case.headers or {}).items()}
     key = headers.get("idempotency-key")
     if pointer is None or not isinstance(key, str) or not key.strip():
-        return None
+        return True
     first_id = _pointer(_json(response), pointer)
     replay = case.call()
     replay_body = _json(replay)
@@ -244,7 +248,7 @@ def idempotent_replay(
             case, "Idempotency-Key replay did not return the same object",
             "the replay answered `idempotent: false`",
         )
-    return True
+    return None
 
 
 def _valid_retry_after(value: str) -> bool:
@@ -261,7 +265,7 @@ def retry_after_on_429(
     """Every 429 carries a Retry-After header (seconds or an HTTP date)."""
     run = run_of(case)
     if run is None or response.status_code != 429:
-        return None
+        return True
     values = response.headers.get("retry-after") or []
     try:
         ok = bool(values) and _valid_retry_after(values[0])
@@ -272,7 +276,7 @@ def retry_after_on_429(
             case, "429 without a valid Retry-After",
             f"Retry-After: {values[0]!r}" if values else "the 429 has no Retry-After header",
         )
-    return True
+    return None
 
 
 @schemathesis.check
@@ -282,7 +286,7 @@ def error_envelope(
     """Every 4xx answer to a documented operation carries the API's error envelope."""
     run = _applicable(case, response)
     if run is None or not 400 <= response.status_code < 500:
-        return None
+        return True
     body = _json(response)
     problem = run.profile.envelope_problem(body)
     if problem:
@@ -291,7 +295,7 @@ def error_envelope(
             case, "4xx error body is not the documented error envelope",
             f"{response.status_code} body {shown!r}: {problem}",
         )
-    return True
+    return None
 
 
 @schemathesis.check
@@ -304,7 +308,7 @@ def merchant_isolation(
         run is None or not run.other_merchant_headers or not 200 <= response.status_code < 300
         or operation_key(case) not in run.profile.object_reads
     ):
-        return None
+        return True
     url = str(response.request.url)
     with run.lock:
         if url in run.probed:
@@ -316,4 +320,4 @@ def merchant_isolation(
             case, "Another merchant can read this object",
             f"GET {url} with merchant B's credentials answered {other.status_code}",
         )
-    return True
+    return None

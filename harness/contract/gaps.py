@@ -15,7 +15,8 @@ from typing import Any
 import jsonschema
 import schemathesis
 import yaml
-from schemathesis.core.failures import Failure, MalformedJson
+from schemathesis.core import NotSet
+from schemathesis.core.failures import Failure, FailureGroup, MalformedJson
 from schemathesis.openapi.checks import (
     DiscriminatorMismatch,
     JsonSchemaError,
@@ -93,7 +94,8 @@ def _strict_accepts_response(
     )
     try:
         check(ctx, response, strict_case)
-    except (Failure, AssertionError):
+    except (Failure, AssertionError, FailureGroup):
+        # Several violations of one schema come as a group.
         return False
     return True
 
@@ -140,11 +142,16 @@ def _strict_rejects_data(
             problem = _schema_problem(run, parameter["schema"], given[key])
             if problem:
                 return shared or "parameters", f"{name}: {problem}", parameter
-    content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-    if content.get("schema") is not None and case.body is not None:
+    body = op.get("requestBody", {})
+    if isinstance(case.body, NotSet):
+        if body.get("required"):
+            return "requestBody", "the body is required", body
+        return None
+    content = body.get("content", {}).get("application/json", {})
+    if content.get("schema") is not None:
         problem = _schema_problem(run, content["schema"], case.body)
         if problem:
-            return "requestBody", problem, op.get("requestBody")
+            return "requestBody", problem, body
     return None
 
 
@@ -190,7 +197,10 @@ def filter_failure(
     run = run_of(case)
     if run is None or run.level != "spec":
         return True
-    gap = classify(run, _check_context(run, case), failure, case, response)
+    try:
+        gap = classify(run, _check_context(run, case), failure, case, response)
+    except Exception:  # a classifier bug must neither hide the failure nor stop the checks
+        return True
     if gap is None:
         return True
     run.report.add_gap(gap)
