@@ -205,6 +205,7 @@ def test_list_filters_searches_and_pages(kaspi: KaspiClient, rt: Runtime) -> Non
     assert kaspi.get("/v1/invoices?page=x").status_code == 400
     assert kaspi.get("/v1/invoices?is_sandbox=maybe").status_code == 400
     assert kaspi.get("/v1/invoices?page=").status_code == 400
+    assert kaspi.get("/v1/invoices?is_sandbox=").status_code == 400
     assert kaspi.get("/v1/invoices?page=1&page=2").status_code == 400
 
 

@@ -73,6 +73,7 @@ def test_events_are_signed_per_endpoint_and_filtered(
 ) -> None:
     everything = _endpoint(kaspi, receiver.url)
     only_paid = _endpoint(kaspi, receiver.url + "?paid", ["invoice.paid"])
+    _endpoint(kaspi, receiver.url + "?qr", ["qr.*", "subscription.*"])  # gets none of these
     inv = kaspi.invoice()
     kaspi.post(f"/v1/sandbox/invoices/{inv['id']}/simulate", json={"status": "paid"})
     _settle(rt)
@@ -140,3 +141,16 @@ def test_retries_dead_letters_jobs_and_manual_retry(
     assert actions == ["webhook_delivery.retry", "webhook.test", "webhook.create"]
     assert kaspi.get("/v1/jobs?state=sleeping").status_code == 400
     assert kaspi.get("/v1/webhook-deliveries?status=lost").status_code == 400
+
+
+def test_subscription_events_reach_a_group_subscription(
+    kaspi: KaspiClient, rt: Runtime, receiver: Receiver,
+) -> None:
+    _endpoint(kaspi, receiver.url, ["subscription.*"])
+    kaspi.post("/v1/subscriptions", json={"phone_number": "77011234567", "amount": 990})
+    rt.advance(5)
+    _settle(rt)
+    got = receiver.wait_for(3)
+    bodies = {json.loads(d["body"])["event"]: json.loads(d["body"]) for d in got}
+    assert sorted(bodies) == ["subscription.billed", "subscription.created", "subscription.paid"]
+    assert bodies["subscription.billed"]["data"]["invoice_id"].startswith("inv_")

@@ -18,7 +18,7 @@ from simulator.core.runtime import Runtime
 from simulator.kaspi import audit, paging
 from simulator.kaspi.merchants import Merchant
 from simulator.kaspi.money import validation_error
-from simulator.kaspi.notify import ALL, API, ENDPOINT_KIND, EVENTS, emit
+from simulator.kaspi.notify import ALL, API, ENDPOINT_KIND, EVENTS, GROUPS, emit
 
 MAX_URL = 2048
 _LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
@@ -45,7 +45,7 @@ def validate(body: dict[str, Any]) -> tuple[str, list[str]]:
         raise validation_error("url", "must be an absolute http(s) URL")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise validation_error("events", "must be a non-empty list of event names")
-    unknown = sorted({n for n in names if n not in EVENTS and n != ALL})
+    unknown = sorted({n for n in names if n not in EVENTS and n not in GROUPS and n != ALL})
     if unknown:
         raise validation_error("events", f"unknown events: {', '.join(unknown)}")
     return url, list(dict.fromkeys(names))

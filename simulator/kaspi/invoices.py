@@ -150,7 +150,7 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
         where.append("json_extract(data, '$.status')=?")
         params.append(status)
     sandbox = args.get("is_sandbox")
-    if sandbox:
+    if sandbox is not None:
         if sandbox not in ("true", "false"):
             raise money.validation_error("is_sandbox", "must be true or false")
         where.append("json_extract(data, '$.is_sandbox')=?")

@@ -28,11 +28,13 @@ EVENTS = (
     "webhook.test",
 )
 ALL = "*"
+# "invoice.*" and the like: every event of one object
+GROUPS = tuple(sorted({kind.split(".")[0] + ".*" for kind in EVENTS}))
 
 
 def subscribed(endpoint: dict[str, Any], kind: str) -> bool:
     wanted = endpoint["events"]
-    return ALL in wanted or kind in wanted
+    return ALL in wanted or kind in wanted or kind.split(".")[0] + ".*" in wanted
 
 
 def emit(
