@@ -51,7 +51,9 @@ def judge(
     """
     status = resp.status_code
     if not status:
-        resp.failure("no response (connection error or timeout)")
+        error = getattr(resp, "error", None)
+        kind = f": {type(error).__name__}" if error else ""
+        resp.failure(f"no response (connection error or timeout{kind})")
         return None
     try:
         body = json.loads(resp.text or "")

@@ -26,8 +26,14 @@ KASPI_CITIES = ((43.238949, 76.889709), (51.128207, 71.430411), (42.341685, 69.5
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    """The exact bytes sent (and, for freefin, signed)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    """The exact bytes sent (and, for freefin, signed), in one of the forms clients produce.
+
+    Compact UTF-8 (JavaScript, Go), spaced with ``\\u`` escapes (Python's default, PHP): a
+    server must check a signature against the bytes it received, whatever their form.
+    """
+    if random.random() < 0.5:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(body).encode()
 
 
 def weighted(choices: tuple[tuple[str, float], ...]) -> str:

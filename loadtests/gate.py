@@ -50,6 +50,9 @@ def observe(environment: Environment) -> dict[str, Any]:
         "replays": counts.replays,
         "duplicates": counts.duplicates,
         "duplicate_examples": counts.examples,
+        "idempotency_by_kind": {
+            k: {"replays": r, "duplicates": d} for k, (r, d) in sorted(counts.by_kind.items())
+        },
         "reporting_workers": idempotency.reporting_workers(),
         "operations": ops,
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from locust import events
@@ -40,6 +41,17 @@ class Counts:
     replays: int = 0
     duplicates: int = 0
     examples: list[str] = dataclasses.field(default_factory=list)
+    by_kind: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # [replays, dups]
+
+    def add(self, other: Mapping[str, Any]) -> None:
+        """Add another process's counts (as reported)."""
+        self.replays += int(other.get("replays", 0))
+        self.duplicates += int(other.get("duplicates", 0))
+        self.examples.extend(other.get("examples", [])[: max(0, 5 - len(self.examples))])
+        for kind, (replays, dups) in (other.get("by_kind") or {}).items():
+            mine = self.by_kind.setdefault(kind, [0, 0])
+            mine[0] += replays
+            mine[1] += dups
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -67,8 +79,11 @@ _from_workers: dict[str, dict[str, Any]] = {}
 def record_replay(create: Create, returned_id: str | None) -> bool:
     """Count one answered replay; True when it created a duplicate."""
     COUNTS.replays += 1
+    kind = COUNTS.by_kind.setdefault(create.api, [0, 0])
+    kind[0] += 1
     if returned_id is not None and returned_id != create.object_id:
         COUNTS.duplicates += 1
+        kind[1] += 1
         if len(COUNTS.examples) < 5:
             COUNTS.examples.append(
                 f"{create.api} key {create.key}: first {create.object_id}, replay {returned_id}"
@@ -79,11 +94,9 @@ def record_replay(create: Create, returned_id: str | None) -> bool:
 
 def totals() -> Counts:
     """This process's counts plus the latest reported by each worker."""
-    total = Counts(COUNTS.replays, COUNTS.duplicates, list(COUNTS.examples))
-    for data in _from_workers.values():
-        total.replays += int(data.get("replays", 0))
-        total.duplicates += int(data.get("duplicates", 0))
-        total.examples.extend(data.get("examples", [])[: max(0, 5 - len(total.examples))])
+    total = Counts()
+    for data in (COUNTS.as_dict(), *_from_workers.values()):
+        total.add(data)
     return total
 
 
@@ -108,6 +121,7 @@ def _reset(environment: Environment, **_: Any) -> None:
     if not isinstance(environment.runner, MasterRunner):
         COUNTS.replays = COUNTS.duplicates = 0
         COUNTS.examples.clear()
+        COUNTS.by_kind.clear()
         POOL._items.clear()
     else:
         _from_workers.clear()

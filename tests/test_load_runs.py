@@ -28,7 +28,7 @@ pytestmark = [
         ":pytest.PytestUnraisableExceptionWarning"
     ),
 ]
-API = "freefin"  # the APIs the bundled simulator serves today
+API = "both"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,12 @@ def test_smoke_profile_passes_with_reports(sim: SimulatorProcess, tmp_path: Path
     observed = verdict["observed"]
     assert observed["requests"] > 20 and observed["failures"] == 0
     assert observed["duplicates"] == 0
-    assert {"POST freefin /payments", "GET freefin /payments/{id}"} <= set(observed["operations"])
+    assert {
+        "POST freefin /payments",
+        "GET freefin /payments/{id}",
+        "POST kaspi /v1/invoices",
+        "GET kaspi /v1/invoices/{id}",
+    } <= set(observed["operations"])
     assert any(c["what"] == "error rate" and c["held"] for c in verdict["checks"])
     assert int(aggregated(tmp_path)["Request Count"]) == observed["requests"]
     assert "<html" in (tmp_path / "report.html").read_text()[:500].lower()
@@ -83,15 +88,16 @@ def test_a_threshold_that_cannot_hold_fails_the_run(sim: SimulatorProcess, tmp_p
 
 def test_duplicates_created_by_replays_fail_the_run(sim: SimulatorProcess, tmp_path: Path) -> None:
     defects = f"{sim.url}/_sim/defects"
-    requests.post(
-        defects, json={"enable": ["freefin.idempotency_duplicate"]}, timeout=5
-    ).raise_for_status()
+    broken = ["freefin.idempotency_duplicate", "kaspi.idempotency_duplicate"]
+    requests.post(defects, json={"enable": broken}, timeout=5).raise_for_status()
     try:
         code, verdict = run(sim, tmp_path, extra_args=["--replay-share", "0.5"])
     finally:
         requests.delete(defects, timeout=5).raise_for_status()
     assert code == 1
     assert verdict["observed"]["duplicates"] > 0
+    by_kind = verdict["observed"]["idempotency_by_kind"]
+    assert {k.split()[0] for k, v in by_kind.items() if v["duplicates"]} == {"freefin", "kaspi"}
     assert [c["what"].split(" (")[0] for c in verdict["checks"] if c["held"] is False] == [
         "error rate",
         "duplicates created",
