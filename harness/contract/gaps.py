@@ -179,7 +179,8 @@ def classify(
         if section.startswith("components."):
             _c, _p, name = section.split(".")
             where = section
-            entry = yaml.safe_dump({"components": {"parameters": {name: value}}},
+            shown = {k: v for k, v in value.items() if k != "description"}
+            entry = yaml.safe_dump({"components": {"parameters": {name: shown}}},
                                    allow_unicode=True, sort_keys=False).rstrip()
         else:
             where, entry = _entry(path, method, section, None, value)

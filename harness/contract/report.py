@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,26 @@ from harness.contract.context import run_of
 
 if TYPE_CHECKING:
     from harness.contract.gaps import SpecGap
+
+
+# A JSON member whose name says it holds a secret: "secret", "signing_secret", "api_key", ...
+_ANSWERED_SECRET = re.compile(
+    r'("(?:[a-z_]*secret|[a-z_]*api_key|[a-z_]*token|password)"\s*:\s*)"[^"]*"', re.IGNORECASE
+)
+
+
+_QUOTED_PLACEHOLDER = re.compile(r"'([^']*\$\{PAYSIM_[A-Z0-9_]+\}[^']*)'")
+
+
+def _expandable(curl: str) -> str:
+    """Single-quoted arguments that hold a ``${PAYSIM_...}`` placeholder double-quoted instead,
+    so that the shell puts the secret back when the command is run."""
+
+    def requote(match: re.Match[str]) -> str:
+        inner = re.sub(r'(["`\\]|\$(?!\{PAYSIM_))', r"\\\1", match.group(1))
+        return f'"{inner}"'
+
+    return _QUOTED_PLACEHOLDER.sub(requote, curl)
 
 
 @dataclasses.dataclass
@@ -42,12 +64,14 @@ class Report:
     server_errors: dict[str, int] = dataclasses.field(default_factory=lambda: defaultdict(int))
     wall_time: dict[str, float] = dataclasses.field(default_factory=lambda: defaultdict(float))
     gaps: dict[tuple[str, str, str], SpecGap] = dataclasses.field(default_factory=dict)
+    levels: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def redact(self, text: str) -> str:
-        """Replace secret values by the environment variables that hold them."""
+        """Replace the run's credentials by the environment variables that hold them, and mask
+        secrets the target hands out in its answers (a webhook endpoint's signing secret)."""
         for secret, placeholder in self.secrets.items():
             text = text.replace(secret, placeholder)
-        return text
+        return _ANSWERED_SECRET.sub(r'\1"[masked]"', text)
 
     def add_result(
         self, api: str, operation: str, check: str, failure: Any, curl: str, answer: str = ""
@@ -59,7 +83,8 @@ class Report:
             return
         tally.failed += 1
         message = failure.message + (f"\nanswer: {answer}" if answer else "")
-        tally.failures.setdefault(failure.title, (self.redact(message), self.redact(curl)))
+        tally.failures.setdefault(failure.title, (self.redact(message), _expandable(
+            self.redact(curl))))
 
     def add_gap(self, gap: SpecGap) -> None:
         """Record a spec gap once per (api, entry, check)."""
@@ -91,6 +116,7 @@ class Report:
         return {
             "apis": {
                 api: {
+                    "level": self.levels.get(api, ""),
                     "requests": self.requests.get(api, 0),
                     "server_errors": self.server_errors.get(api, 0),
                     "wall_time_s": round(self.wall_time.get(api, 0.0), 2),
@@ -109,21 +135,41 @@ class Report:
             "failed": self.failed,
         }
 
+    def matrix(self, api: str) -> list[str]:
+        """The operation x check table of ``api`` as Markdown: passes, or FAIL with counts."""
+        rows = self.to_json()["apis"].get(api, {}).get("results", [])
+        checks = sorted({row["check"] for row in rows})
+        operations = sorted({row["operation"] for row in rows})
+        cell = {(row["operation"], row["check"]): row for row in rows}
+        lines = ["| operation | " + " | ".join(checks) + " |",
+                 "| --- |" + " --- |" * len(checks)]
+        for operation in operations:
+            cells = []
+            for check in checks:
+                row = cell.get((operation, check))
+                if row is None or not (row["passed"] or row["failed"]):
+                    cells.append("–")
+                elif row["failed"]:
+                    cells.append(f"**FAIL** {row['failed']}/{row['passed'] + row['failed']}")
+                else:
+                    cells.append(f"pass {row['passed']}")
+            lines.append(f"| {operation} | " + " | ".join(cells) + " |")
+        return lines
+
     def render(self, full: bool = True) -> str:
-        """Human-readable summary; ``full`` adds the whole operation x check table."""
+        """Human-readable summary; ``full`` adds the operation x check table."""
         lines: list[str] = []
         for api, data in self.to_json()["apis"].items():
+            level = f", level {data['level']}" if data.get("level") else ""
             lines.append(
                 f"## {api}: {data['requests']} requests, {data['server_errors']} server errors, "
-                f"{data['wall_time_s']} s"
+                f"{data['wall_time_s']} s{level}"
             )
             if full:
-                lines += ["", "| operation | check | result |", "| --- | --- | --- |"]
-                for row in data["results"]:
-                    verdict = f"FAIL ({row['failed']})" if row["failed"] else "pass"
-                    lines.append(f"| {row['operation']} | {row['check']} | {verdict} "
-                                 f"({row['passed']} passed) |")
-                lines.append("")
+                lines += ["", "Cells: pass n (answers checked without a failure; Schemathesis's "
+                          "built-in checks count the answers they have nothing to say about "
+                          "too), FAIL n/m (failed on n of m), – (never applied).", "",
+                          *self.matrix(api), "", "### Failures", ""]
             for row in data["results"]:
                 for failure in row["failures"]:
                     lines += [
@@ -131,7 +177,11 @@ class Report:
                         *("    " + ln for ln in failure["message"].splitlines()[:8]),
                         f"    reproduce: {failure['curl']}",
                     ]
+            if full and not data["failed_checks"]:
+                lines.append("none")
             if data["spec_gaps"]:
+                if full:
+                    lines += ["", "### Spec gaps", ""]
                 lines.append(f"{len(data['spec_gaps'])} spec gaps (not failures; "
                              "settled by the supplement at --contract-level strict):")
                 for gap in data["spec_gaps"]:
@@ -141,8 +191,38 @@ class Report:
             lines.append("")
         return "\n".join(lines)
 
+    def junit(self) -> ET.ElementTree:
+        """JUnit XML with one test case per API x operation x check (a failure per failed one,
+        carrying its message and curl), and the spec gaps as skipped cases."""
+        suites = ET.Element("testsuites", name="paysim contract")
+        for api, data in self.to_json()["apis"].items():
+            suite = ET.SubElement(suites, "testsuite", name=f"contract.{api}")
+            counts = {"tests": 0, "failures": 0, "skipped": 0}
+            for row in data["results"]:
+                counts["tests"] += 1
+                case = ET.SubElement(suite, "testcase", classname=f"contract.{api}.{row['check']}",
+                                     name=row["operation"])
+                if row["failed"]:
+                    counts["failures"] += 1
+                    text = "\n\n".join(f"{f['title']}\n{f['message']}\nreproduce: {f['curl']}"
+                                        for f in row["failures"])
+                    failure = ET.SubElement(case, "failure", message=f"{row['failed']} failed "
+                                            f"of {row['passed'] + row['failed']}")
+                    failure.text = text
+            for gap in data["spec_gaps"]:
+                counts["tests"] += 1
+                counts["skipped"] += 1
+                case = ET.SubElement(suite, "testcase", classname=f"contract.{api}.spec_gap",
+                                     name=f"{gap['operation']} [{gap['check']}]")
+                skipped = ET.SubElement(case, "skipped", message=f"spec gap: {gap['observed']}")
+                skipped.text = f"settled by {gap['entry_path']}:\n{gap['entry']}"
+            suite.attrib.update({k: str(v) for k, v in counts.items()},
+                                time=str(data["wall_time_s"]))
+        ET.indent(suites)
+        return ET.ElementTree(suites)
+
     def write(self, directory: Path) -> None:
-        """summary.md and summary.json in ``directory``."""
+        """contract-summary.md, contract-summary.json and contract-junit.xml in ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "contract-summary.md").write_text(
             "# Contract run\n\n" + self.render(full=True), encoding="utf-8"
@@ -150,6 +230,8 @@ class Report:
         (directory / "contract-summary.json").write_text(
             json.dumps(self.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
         )
+        self.junit().write(directory / "contract-junit.xml", encoding="utf-8",
+                           xml_declaration=True)
 
 
 @schemathesis.hook

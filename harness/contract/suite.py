@@ -34,6 +34,7 @@ def open_run(
         return schemathesis.openapi.from_dict(contract_copy(api, "strict"), config=config())
 
     record.secrets.update(auth.secret_placeholders(target))
+    record.levels[api] = target.contract_level
     run = RunContext(
         profile=api_profile,
         level=target.contract_level,

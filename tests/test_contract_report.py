@@ -1,0 +1,62 @@
+"""The contract run's record: secrets never shown, curl commands that run, the operation x check
+matrix, JUnit XML with a case per operation and check, spec gaps apart."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness.contract.gaps import SpecGap
+from harness.contract.report import Report
+
+
+class _Failure:
+    title = "Status moved outside the documented state machine"
+    message = "cancel of a cancelled payment was accepted"
+
+
+def _report() -> Report:
+    report = Report(secrets={"sk_test_abc": "${PAYSIM_FREEFIN_KEY}"})
+    report.levels["freefin"] = "spec"
+    report.requests["freefin"] = 3
+    report.add_result("freefin", "GET /p/{id}", "not_a_server_error", None, "")
+    report.add_result(
+        "freefin", "POST /p/{id}/cancel", "status_follows_state_machine", _Failure(),
+        "curl -X POST -H 'Authorization: Bearer sk_test_abc' http://127.0.0.1:1/p/1/cancel",
+        answer='200 {"id": "1", "secret": "whsec_shown_once"}',
+    )
+    report.add_gap(SpecGap("freefin", "POST /p/{id}/refund", "status_code_conformance",
+                           "400 Undocumented status code", "paths./p/{id}/refund.post.400",
+                           "paths: {}"))
+    return report
+
+
+def test_secrets_are_masked_and_curl_expands_them() -> None:
+    report = _report()
+    text = report.render(full=True) + json.dumps(report.to_json())
+    assert "sk_test_abc" not in text
+    assert "whsec_shown_once" not in text
+    curl = report.to_json()["apis"]["freefin"]["results"][1]["failures"][0]["curl"]
+    # Double quotes: the shell puts the key back from the environment.
+    assert '-H "Authorization: Bearer ${PAYSIM_FREEFIN_KEY}"' in curl
+
+
+def test_matrix_marks_failures_and_unapplied_checks() -> None:
+    lines = _report().matrix("freefin")
+    assert lines[0] == "| operation | not_a_server_error | status_follows_state_machine |"
+    assert lines[2] == "| GET /p/{id} | pass 1 | – |"
+    assert lines[3] == "| POST /p/{id}/cancel | – | **FAIL** 1/1 |"
+
+
+def test_files_and_junit(tmp_path: Path) -> None:
+    report = _report()
+    assert report.failed and report.failed_checks("freefin") == {"status_follows_state_machine"}
+    report.write(tmp_path)
+    summary = (tmp_path / "contract-summary.md").read_text("utf-8")
+    assert "### Spec gaps" in summary and "GAP POST /p/{id}/refund" in summary
+    suite = ET.parse(tmp_path / "contract-junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    failure = suite.find("testcase/failure")
+    assert failure is not None and "reproduce: curl" in (failure.text or "")
