@@ -5,7 +5,8 @@
         --run-dir run
 
 ``python -m loadtests`` wraps this with run folders, the bundled simulator and distributed
-modes (see ``loadtests/run.py``). Options: ``locust -f loadtests/locustfile.py --help``.
+modes (see ``loadtests/run.py``). The options this file adds to Locust's own are listed in
+``loadtests/settings.py`` (Locust's ``--help`` shows only its own).
 """
 
 from __future__ import annotations
