@@ -1,6 +1,5 @@
 """The Kaspi contract suite has teeth: against the simulator with one defect on, it fails on
-the check that exists to catch that defect; against the clean simulator it passes, but for the
-simulator's own known departures from the Kaspi supplement, listed below until they are fixed.
+the check that exists to catch that defect; against the clean simulator it passes at both levels.
 
 Same arrangement as the freefin module: one simulator, defects switched through the control
 API, each defect's run in this process and narrowed to what reaches it.
@@ -43,23 +42,6 @@ DEFECTS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "kaspi.cancel_any_status": ("status_follows_state_machine", "spec", "cancel", ()),
 }
 
-# (operation, check) failures of the clean simulator that are its own departures from the Kaspi
-# supplement, each to be fixed in simulator/kaspi; the clean run may show these and no other.
-KNOWN_SIMULATOR_ISSUES: dict[tuple[str, str], str] = {
-    ("GET /v1/invoices", "negative_data_rejection"):
-        "an empty page= (and so ?page=&page=x) is taken as the default instead of 400",
-    ("POST /v1/invoices/status/check", "positive_data_acceptance"):
-        "a body without ids is 400; the supplement says absent ids check none",
-    ("POST /v1/catalog", "not_a_server_error"): "an item with a non-string unit_id is a 500",
-    ("POST /v1/catalog", "status_code_conformance"): "the same 500",
-    ("POST /v1/catalog", "negative_data_rejection"): "an item with sku null is accepted",
-    ("POST /v1/webhooks", "negative_data_rejection"):
-        "a url with control characters (not a URI) is accepted",
-    ("POST /v1/sandbox/invoices/{id}/simulate", "positive_data_acceptance"):
-        "no body is 400, the seed does not require one and the supplement does not say so",
-}
-
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorProcess]:
     with SimulatorProcess() as process:
@@ -72,13 +54,10 @@ def test_clean_simulator_passes(sim: SimulatorProcess, tmp_path: Path, level: st
     code = run_contract(settings(sim), API, level, "default", tmp_path,
                         junit_xml=tmp_path / "junit.xml", in_process=True)
     data = summary(tmp_path, API)
-    failed = {(row["operation"], row["check"]) for row in data["results"] if row["failed"]}
-    unknown = failed - set(KNOWN_SIMULATOR_ISSUES)
-    assert not unknown, json.dumps(
-        [row for row in data["results"] if (row["operation"], row["check"]) in unknown],
-        ensure_ascii=False)[:3000]
-    assert code == (1 if failed else 0)
+    assert data["failed_checks"] == [], json.dumps(data["results"], ensure_ascii=False)[:3000]
+    assert data["server_errors"] == 0
     assert data["requests"] > 0
+    assert code == 0
     assert (tmp_path / "junit.xml").exists()
 
 
