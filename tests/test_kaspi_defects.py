@@ -13,7 +13,7 @@ from flask import Flask
 from simulator.core.runtime import Runtime
 from simulator.core.signing import verify
 from simulator.kaspi.defects import CATALOG
-from tests.kaspi_client import KEY_B, KEY_SLOW, PHONE, KaspiClient
+from tests.kaspi_client import KEY_B, KEY_OFF, KEY_SLOW, PHONE, KaspiClient
 from tests.receiver import running_receiver
 
 Check = Callable[[KaspiClient, Runtime], None]
@@ -92,6 +92,49 @@ def webhooks_signed(kaspi: KaspiClient, rt: Runtime) -> None:
     assert json.loads(delivery["body"])["event"] == "webhook.test"
 
 
+def keys_scoped_to_the_merchant(kaspi: KaspiClient, rt: Runtime) -> None:
+    mine = kaspi.invoice(headers={"Idempotency-Key": "shared"})
+    theirs = kaspi.invoice(key=KEY_B, headers={"Idempotency-Key": "shared"})
+    assert mine["id"] != theirs["id"]
+
+
+def refusals_spend_no_key(kaspi: KaspiClient, rt: Runtime) -> None:
+    headers = {"Idempotency-Key": "again"}
+    bad = kaspi.post("/v1/invoices", json={"amount": 7, "phone_number": "123"}, headers=headers)
+    assert bad.status_code == 400
+    assert kaspi.post("/v1/invoices", json={"amount": 7, "phone_number": PHONE},
+                      headers=headers).status_code == 201
+
+
+def refund_only_paid(kaspi: KaspiClient, rt: Runtime) -> None:
+    pending = kaspi.invoice(amount=16.16)
+    assert kaspi.post(f"/v1/invoices/{pending['id']}/refund").status_code == 409
+
+
+def every_period_billed(kaspi: KaspiClient, rt: Runtime) -> None:
+    kaspi.post("/v1/subscriptions", json={"phone_number": PHONE, "amount": 5,
+                                          "billing_period": "daily"})
+    rt.advance(86400 + 1)
+    assert kaspi.get("/v1/subscriptions").json["items"][0]["periods_billed"] == 2
+
+
+def pages_and_filters(kaspi: KaspiClient, rt: Runtime) -> None:
+    first, _second = kaspi.invoice(amount=16.16), kaspi.invoice(amount=17.17)
+    page = kaspi.get("/v1/invoices?page=2&page_size=1").json
+    assert [i["id"] for i in page["items"]] == [first["id"]]
+    assert kaspi.get("/v1/invoices?status=paid").json["items"] == []
+
+
+def unknown_ids_not_found(kaspi: KaspiClient, rt: Runtime) -> None:
+    result = kaspi.post("/v1/invoices/status/check", json={"ids": ["inv_nope"]}).json
+    assert result["not_found"] == ["inv_nope"] and not result["items"][0]["found"]
+
+
+def connection_required(kaspi: KaspiClient, rt: Runtime) -> None:
+    resp = kaspi.post("/v1/invoices", key=KEY_OFF, json={"amount": 1, "phone_number": PHONE})
+    assert resp.status_code == 409
+
+
 CHECKS: dict[str, Check] = {
     "kaspi.undocumented_status": get_is_200,
     "kaspi.wrong_type": amounts_are_strings,
@@ -108,6 +151,13 @@ CHECKS: dict[str, Check] = {
     "kaspi.simulate_non_sandbox": simulate_only_sandbox,
     "kaspi.webhook_unsigned": webhooks_signed,
     "kaspi.webhook_bad_signature": webhooks_signed,
+    "kaspi.idempotency_global_scope": keys_scoped_to_the_merchant,
+    "kaspi.idempotency_stores_errors": refusals_spend_no_key,
+    "kaspi.refund_any_status": refund_only_paid,
+    "kaspi.subscription_not_billed": every_period_billed,
+    "kaspi.pagination_broken": pages_and_filters,
+    "kaspi.status_check_unknown_found": unknown_ids_not_found,
+    "kaspi.connection_ignored": connection_required,
 }
 
 

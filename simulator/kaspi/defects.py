@@ -20,6 +20,14 @@ CATALOG = {
     "kaspi.simulate_non_sandbox": "sandbox simulate works on live (non-sandbox) invoices",
     "kaspi.webhook_unsigned": "webhooks carry no X-Arzan-Signature",
     "kaspi.webhook_bad_signature": "webhooks are signed with the wrong secret",
+    "kaspi.idempotency_global_scope": "Idempotency-Key is shared by all merchants",
+    "kaspi.idempotency_stores_errors": "a refused (4xx) request spends its Idempotency-Key",
+    "kaspi.refund_any_status": "an invoice in any status can be refunded",
+    "kaspi.subscription_not_billed": "subscriptions bill their first period only",
+    "kaspi.pagination_broken": "GET /v1/invoices ignores page and status (pagination still "
+                               "reports the requested page)",
+    "kaspi.status_check_unknown_found": "the status check reports unknown ids as found",
+    "kaspi.connection_ignored": "a merchant without a Kaspi connection can create invoices",
 }
 
 

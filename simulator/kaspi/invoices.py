@@ -36,6 +36,21 @@ CANCELABLE = ("pending", "processing")
 MAX_STATUS_CHECK_IDS = 100
 
 
+def scope(rt: Runtime, merchant: Merchant, operation: str) -> str:
+    """An Idempotency-Key's scope: the merchant and the operation."""
+    owner = "*" if rt.defects.on("kaspi.idempotency_global_scope") else merchant.id
+    return f"kaspi:{owner}:{operation}"
+
+
+def remember_refusal(rt: Runtime, merchant: Merchant, operation: str, key: str,
+                     error: ApiError) -> None:
+    """The kaspi.idempotency_stores_errors defect: a refused request's key is spent."""
+    body = {"error": error.code, "message": error.message, "details": error.details}
+    with rt.store.tx() as tx:
+        idempotency.remember(tx, scope(rt, merchant, operation), key, "refused", error.status,
+                             body, rt.clock.now() + rt.idempotency_ttl_s)
+
+
 def idempotency_conflict() -> ApiError:
     return Conflict("Idempotency-Key was used with another request body",
                     code="idempotency_conflict")
@@ -55,7 +70,7 @@ def create(
     with rt.store.tx() as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
-            require_connected(tx, merchant)
+            require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
             plan = plan_for(rt, merchant, obj, tiyn, text)
             if plan.outcome == "refused":
                 raise UpstreamError("Kaspi refused to create the invoice", code="kaspi_refused",
@@ -66,7 +81,7 @@ def create(
             return 201, paging.strip(doc)
 
         return idempotency.execute(
-            tx, scope=f"kaspi:{merchant.id}:create_{obj}", key=key, fp=fp, now=rt.clock.now(),
+            tx, scope=scope(rt, merchant, f"create_{obj}"), key=key, fp=fp, now=rt.clock.now(),
             ttl=rt.idempotency_ttl_s, create=make, conflict=idempotency_conflict(),
             skip_lookup=rt.defects.on("kaspi.idempotency_duplicate"),
         )
@@ -145,6 +160,10 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
     external_order_id, phone_number), paged."""
     where: list[str] = []
     params: list[Any] = []
+    broken = rt.defects.on("kaspi.pagination_broken")
+    requested = paging.bounds(args)[0]
+    if broken:
+        args = {k: v for k, v in args.items() if k not in ("page", "status")}
     status = args.get("status")
     if status:  # a status no invoice has simply matches nothing
         where.append("json_extract(data, '$.status')=?")
@@ -161,8 +180,11 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
         where.append(" OR ".join(f"json_extract(data, '$.{f}') LIKE ? ESCAPE '\\'"
                                  for f in ("description", "external_order_id", "phone_number")))
         params.extend([like] * 3)
-    return paging.page(rt, KINDS["invoice"], merchant.id, args, [f"({w})" for w in where],
-                       params)
+    result = paging.page(rt, KINDS["invoice"], merchant.id, args, [f"({w})" for w in where],
+                         params)
+    if broken:
+        result["pagination"]["page"] = requested
+    return result
 
 
 def move(
@@ -208,7 +230,7 @@ def cancel(rt: Runtime, merchant: Merchant, doc_id: str) -> dict[str, Any]:
     """Remote cancel through Kaspi: only a pending or processing invoice (409 otherwise)."""
     with rt.store.tx() as tx:
         doc = owned(rt, tx, merchant, "invoice", doc_id)
-        require_connected(tx, merchant)
+        require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
         if doc["status"] not in CANCELABLE and not rt.defects.on("kaspi.cancel_any_status"):
             raise Conflict(f"a {doc['status']} invoice cannot be canceled",
                            code="invalid_status", details={"status": doc["status"]})
@@ -223,12 +245,13 @@ def check_statuses(rt: Runtime, merchant: Merchant, ids: list[str]) -> dict[str,
         raise money.validation_error("ids", f"at most {MAX_STATUS_CHECK_IDS} ids")
     items = []
     with rt.store.read() as tx:
-        require_connected(tx, merchant)
+        require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
         for doc_id in ids:
             try:
                 doc = owned(rt, tx, merchant, obj_of(doc_id), doc_id)
             except NotFound:
-                items.append({"id": doc_id, "found": False, "status": None,
+                found = rt.defects.on("kaspi.status_check_unknown_found")
+                items.append({"id": doc_id, "found": found, "status": None,
                               "kaspi_status": None, "updated_at": None})
                 continue
             items.append({"id": doc_id, "found": True, "status": doc["status"],

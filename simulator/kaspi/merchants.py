@@ -76,7 +76,8 @@ def set_connected(tx: Tx, merchant: Merchant, connected: bool, now: float) -> di
     return state
 
 
-def require_connected(tx: Tx, merchant: Merchant) -> None:
-    """409 when the merchant's Kaspi is not connected (every call that goes through Kaspi)."""
-    if not session(tx, merchant)["connected"]:
+def require_connected(tx: Tx, merchant: Merchant, ignored: bool = False) -> None:
+    """409 when the merchant's Kaspi is not connected (every call that goes through Kaspi);
+    ``ignored``: the kaspi.connection_ignored defect."""
+    if not session(tx, merchant)["connected"] and not ignored:
         raise Conflict("Kaspi is not connected for this merchant", code="kaspi_not_connected")

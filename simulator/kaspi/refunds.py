@@ -56,7 +56,7 @@ def create(
             return 201, _refund(rt, tx, merchant, obj, doc_id, tiyn, reason)
 
         return idempotency.execute(
-            tx, scope=f"kaspi:{merchant.id}:refund", key=key, fp=fp, now=rt.clock.now(),
+            tx, scope=invoices.scope(rt, merchant, "refund"), key=key, fp=fp, now=rt.clock.now(),
             ttl=rt.idempotency_ttl_s, create=make, conflict=invoices.idempotency_conflict(),
             skip_lookup=rt.defects.on("kaspi.idempotency_duplicate"),
         )
@@ -67,10 +67,11 @@ def _refund(
     reason: str | None,
 ) -> dict[str, Any]:
     doc = invoices.owned(rt, tx, merchant, obj, doc_id)
-    require_connected(tx, merchant)
-    if doc["status"] == "refunded":
+    require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
+    any_status = rt.defects.on("kaspi.refund_any_status")
+    if doc["status"] == "refunded" and not any_status:
         raise Conflict(f"the {obj} is already fully refunded", code="already_refunded")
-    if doc["status"] != "paid":
+    if doc["status"] != "paid" and not any_status:
         raise Conflict(f"a {doc['status']} {obj} cannot be refunded", code="not_paid",
                        details={"status": doc["status"]})
     remainder = doc["_amount"] - doc["_refunded"]
@@ -99,8 +100,8 @@ def _refund(
     doc["updated_at"] = now
     tx.update(invoices.KINDS[obj], doc_id, doc)
     emit(rt, tx, merchant.id, [f"{obj}.refunded"], paging.strip(doc))
-    if doc["_refunded"] >= doc["_amount"]:
-        invoices.move(rt, tx, doc, "refunded")
+    if doc["_refunded"] >= doc["_amount"] and doc["status"] != "refunded":
+        invoices.move(rt, tx, doc, "refunded", force=any_status)
     audit.record(rt, tx, merchant.id, merchant.actor, f"{obj}.refund", obj, doc_id,
                  {"refund_id": refund_id, "amount": refund["amount"]})
     return paging.strip(refund)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -119,6 +121,19 @@ def _idempotency_key() -> str | None:
     return key
 
 
+@contextlib.contextmanager
+def _refusal_spends_key(operation: str, key: str | None) -> Iterator[None]:
+    """The kaspi.idempotency_stores_errors defect: a 4xx answer spends its key."""
+    try:
+        yield
+    except ApiError as error:
+        rt = _state().rt
+        if key and 400 <= error.status < 500 and rt.defects.on(
+                "kaspi.idempotency_stores_errors"):
+            invoices.remember_refusal(rt, g.merchant, operation, key, error)
+        raise
+
+
 def _validated(name: str, required: bool = True) -> dict[str, Any]:
     """The JSON body checked against the spec's request schema; 400 naming the field."""
     body = json_body(required=required)
@@ -195,11 +210,12 @@ def list_invoices() -> Response:
 def create_invoice() -> Response:
     rt = _state().rt
     key = _idempotency_key()
-    body = _validated("invoice")
-    _phone(body)
-    if "external_order_id" not in body and rt.defects.on("kaspi.server_error"):
-        raise InternalError("external_order_id broke the server")
-    status, invoice, replayed = invoices.create(rt, g.merchant, "invoice", body, key)
+    with _refusal_spends_key("create_invoice", key):
+        body = _validated("invoice")
+        _phone(body)
+        if "external_order_id" not in body and rt.defects.on("kaspi.server_error"):
+            raise InternalError("external_order_id broke the server")
+        status, invoice, replayed = invoices.create(rt, g.merchant, "invoice", body, key)
     if rt.defects.on("kaspi.missing_required"):
         invoice = {k: v for k, v in invoice.items() if k != "payment_url"}
     return _json(invoice, status, replayed)
@@ -226,22 +242,24 @@ def check_statuses() -> Response:
 @bp.post("/v1/qr")
 def create_qr() -> Response:
     key = _idempotency_key()
-    body = _validated("qr")
-    for field, bound in (("latitude", 90), ("longitude", 180)):
-        if field in body and not -bound <= body[field] <= bound:
-            raise ApiError(f"{field}: must be between -{bound} and {bound}",
-                           code="validation_error", status=400,
-                           details={"fields": {field: "out of range"}})
-    status, qr, replayed = invoices.create(_state().rt, g.merchant, "qr", body, key)
+    with _refusal_spends_key("create_qr", key):
+        body = _validated("qr")
+        for field, bound in (("latitude", 90), ("longitude", 180)):
+            if field in body and not -bound <= body[field] <= bound:
+                raise ApiError(f"{field}: must be between -{bound} and {bound}",
+                               code="validation_error", status=400,
+                               details={"fields": {field: "out of range"}})
+        status, qr, replayed = invoices.create(_state().rt, g.merchant, "qr", body, key)
     return _json(qr, status, replayed)
 
 
 @bp.post("/v1/invoices/<invoice_id>/refund")
 def refund_invoice(invoice_id: str) -> Response:
     key = _idempotency_key()
-    body = _validated("refund", required=False)
-    status, refund, replayed = refunds.create(_state().rt, g.merchant, "invoice", invoice_id,
-                                              body, key)
+    with _refusal_spends_key("refund", key):
+        body = _validated("refund", required=False)
+        status, refund, replayed = refunds.create(_state().rt, g.merchant, "invoice",
+                                                  invoice_id, body, key)
     return _json(refund, status, replayed)
 
 
@@ -253,10 +271,12 @@ def list_refunds() -> Response:
 @bp.post("/v1/refunds")
 def create_refund() -> Response:
     key = _idempotency_key()
-    body = json_body()
-    obj, doc_id = refunds.target_of(body)
-    rest = {k: v for k, v in body.items() if k != f"{obj}_id"}
-    status, refund, replayed = refunds.create(_state().rt, g.merchant, obj, doc_id, rest, key)
+    with _refusal_spends_key("refund", key):
+        body = json_body()
+        obj, doc_id = refunds.target_of(body)
+        rest = {k: v for k, v in body.items() if k != f"{obj}_id"}
+        status, refund, replayed = refunds.create(_state().rt, g.merchant, obj, doc_id, rest,
+                                                  key)
     return _json(refund, status, replayed)
 
 

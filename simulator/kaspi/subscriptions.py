@@ -57,7 +57,7 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
         "_merchant": merchant.id, "_amount": tiyn,
     }
     with rt.store.tx() as tx:
-        require_connected(tx, merchant)
+        require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
         tx.insert(KIND, sub_id, merchant.id, doc)
         emit(rt, tx, merchant.id, ["subscription.created"], paging.strip(doc))
         audit.record(rt, tx, merchant.id, merchant.actor, "subscription.create", "subscription",
@@ -108,7 +108,8 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
 def register_timers(rt: Runtime, merchants: Merchants) -> None:
     def due(tx: Tx, sub_id: str, _arg: str, due_at: float) -> None:
         doc = tx.get(KIND, sub_id)
-        if doc and doc["status"] == "active":
+        if doc and doc["status"] == "active" and not rt.defects.on(
+                "kaspi.subscription_not_billed"):
             bill(rt, tx, merchants.by_id[doc["_merchant"]], doc, due_at)
 
     rt.scheduler.register("kaspi", "subscription.bill", due)
