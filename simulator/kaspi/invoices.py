@@ -26,7 +26,6 @@ from simulator.kaspi.outcomes import plan_for
 KINDS = {"invoice": "kp_invoice", "qr": "kp_qr"}
 ID_PREFIX = {"invoice": "inv_", "qr": "qr_"}
 SUBSCRIPTION_KIND = "kp_subscription"
-STATUSES = ("pending", "processing", "paid", "canceled", "refunded")
 MOVES = {
     "pending": ("processing", "paid", "canceled"),
     "processing": ("paid", "canceled"),

@@ -22,7 +22,6 @@ from simulator.kaspi.outcomes import plan_for
 
 KIND = invoices.SUBSCRIPTION_KIND
 PERIODS = ("daily", "weekly", "monthly", "yearly")
-PHONE_HELP = "must be 7 followed by 10 digits, e.g. 77011234567"
 
 
 def next_period(ts: float, period: str) -> float:
