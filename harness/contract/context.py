@@ -32,6 +32,8 @@ class RunContext:
     report: Report
     # Builds the Schemathesis schema of the strict contract (for telling spec gaps apart).
     strict_factory: Callable[[], BaseSchema]
+    # Builds the Schemathesis schema the stateful run generates from (None: the run's own).
+    chaining_factory: Callable[[], BaseSchema] | None = None
     # Statuses observed per (kind, id), in order: the state-machine check compares with them.
     seen_statuses: dict[tuple[str, str], list[str]] = dataclasses.field(default_factory=dict)
     # URLs already read with the other merchant's key (each is probed once).
@@ -62,6 +64,11 @@ def register(raw_schema: dict[str, Any], ctx: RunContext) -> None:
     token = f"{ctx.api}-{len(_RUNS) + 1}"
     raw_schema[RUN_MARKER] = token
     _RUNS[token] = ctx
+
+
+def token_of(ctx: RunContext) -> str:
+    """The marker of a run, for further documents that belong to it."""
+    return next(token for token, run in _RUNS.items() if run is ctx)
 
 
 def run_of(case: Case) -> RunContext | None:

@@ -172,16 +172,50 @@ def contract(api: str, level: str) -> dict[str, Any]:
     return deep_merge(doc, {k: links[k] for k in ("paths",) if k in links})
 
 
+@functools.cache
+def chaining_contract(api: str) -> dict[str, Any]:
+    """The ``spec`` contract with the ``strict`` contract's request rules, for stateful runs.
+
+    The seed alone leaves inputs so loose (any string is a phone number) that generated creates
+    are refused and chains never start. Requests that the supplement calls valid are valid for
+    the seed too, so generating them (positive data only) holds the target to nothing more;
+    responses are still checked against the seed.
+    """
+    spec, strict = contract(api, "spec"), contract(api, "strict")
+    doc = copy.deepcopy(spec)
+    components = doc.setdefault("components", {})
+    for section in ("schemas", "parameters"):
+        known = components.setdefault(section, {})
+        for name, value in strict.get("components", {}).get(section, {}).items():
+            # New schemas only (what the strict request rules refer to); the shared parameters'
+            # rules are input rules, so the strict ones replace them.
+            if section == "parameters" or name not in known:
+                known[name] = copy.deepcopy(value)
+    for method, path, op in operations(doc):
+        strict_op = strict["paths"][path][method.lower()]
+        for field in ("requestBody", "parameters"):
+            if field in strict_op:
+                op[field] = copy.deepcopy(strict_op[field])
+    return doc
+
+
 def contract_copy(api: str, level: str) -> dict[str, Any]:
     """A private copy of :func:`contract` (Schemathesis may annotate what it is given)."""
     return copy.deepcopy(contract(api, level))
 
 
 def schemathesis_config(
-    *, base_url: str, scheme: str, credentials: dict[str, str], profile: str
+    *, base_url: str, scheme: str, credentials: dict[str, str], profile: str,
+    positive_only: bool = False,
 ) -> schemathesis.Config:
     """Schemathesis settings: target, auth for the scheme, seed and bounds of the profile."""
     bounds = PROFILES[profile]
+    generation: dict[str, Any] = {
+        "max-examples": bounds["max_examples"],
+        "deterministic": profile == "default",
+    }
+    if positive_only:
+        generation["mode"] = "positive"
     return schemathesis.Config.from_dict({
         "seed": SEED,
         "warnings": False,
@@ -197,8 +231,5 @@ def schemathesis_config(
             "positive_data_acceptance": {"expected-statuses": [
                 "2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]},
         },
-        "generation": {
-            "max-examples": bounds["max_examples"],
-            "deterministic": profile == "default",
-        },
+        "generation": generation,
     })

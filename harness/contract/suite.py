@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import schemathesis
 
 from harness.contract import auth, checks, gaps, report  # noqa: F401 - registers checks, hooks
 from harness.contract.apis import PROFILES
-from harness.contract.context import RunContext, register
-from harness.contract.loader import contract_copy, schemathesis_config
+from harness.contract.context import RUN_MARKER, RunContext, register, token_of
+from harness.contract.loader import chaining_contract, contract_copy, schemathesis_config
 from harness.contract.report import Report
 from harness.target import Target
 
@@ -25,13 +27,19 @@ def open_run(
     entry, headers_a, headers_b = auth.credentials(target, api)
     url = base_url(target, api)
 
-    def config() -> schemathesis.Config:
+    def config(positive_only: bool = False) -> schemathesis.Config:
         return schemathesis_config(
-            base_url=url, scheme=api_profile.security_scheme, credentials=entry, profile=profile
+            base_url=url, scheme=api_profile.security_scheme, credentials=entry, profile=profile,
+            positive_only=positive_only,
         )
 
     def strict_factory() -> schemathesis.BaseSchema:
         return schemathesis.openapi.from_dict(contract_copy(api, "strict"), config=config())
+
+    def chaining_factory() -> schemathesis.BaseSchema:
+        raw = copy.deepcopy(chaining_contract(api))
+        raw[RUN_MARKER] = token_of(run)
+        return schemathesis.openapi.from_dict(raw, config=config(positive_only=True))
 
     record.secrets.update(auth.secret_placeholders(target))
     record.levels[api] = target.contract_level
@@ -44,6 +52,7 @@ def open_run(
         signing_secret=target.freefin_signing_secret if api == "freefin" else "",
         report=record,
         strict_factory=strict_factory,
+        chaining_factory=chaining_factory if target.contract_level == "spec" else None,
     )
     raw = contract_copy(api, target.contract_level)
     register(raw, run)
