@@ -4,13 +4,19 @@ Options (each also read from the environment):
 
 - ``--contract-profile default|deep`` (PAYSIM_CONTRACT_PROFILE): bounded and deterministic
   by default; ``deep`` for nightly runs;
-- ``--contract-report DIR`` (PAYSIM_CONTRACT_REPORT): writes contract-summary.md and
-  contract-summary.json there;
+- ``--contract-report DIR`` (PAYSIM_CONTRACT_REPORT): writes contract-summary.md (operation x
+  check matrix, failures with curl, spec gaps apart), contract-summary.json and
+  contract-junit.xml (a test case per operation and check) there;
 - ``--contract-operation OP`` (repeatable; PAYSIM_CONTRACT_OPERATIONS, comma-separated): test
   only these operations, by operationId or "METHOD path" (Kaspi has no operationIds).
 
-The level (``--contract-level spec|strict``) and the target come from the harness's target
-options. JUnit XML is pytest's own ``--junitxml``.
+The level (``--contract-level spec|strict``), the API (``--api``) and the target come from the
+harness's target options. pytest's own ``--junitxml`` gives the tests' outcomes. From Python:
+:func:`harness.contract.run.run_contract`.
+
+Compatibility shim: schemathesis 4.32's ``from_fixture`` reads ``node._nodeid``, which pytest 9
+removed; ``pytest_runtest_setup`` below sets it on the suites' items. Drop it when schemathesis
+stops reading it.
 """
 
 from __future__ import annotations
