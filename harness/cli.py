@@ -1,139 +1,500 @@
 """``paysim``: one command for the harness.
 
-  paysim serve      the bundled simulator (same options as ``python -m simulator``)
-  paysim conform    contract suite + scenario suites against a target (default: the simulator)
-  paysim load       a Locust load profile with its thresholds
+  paysim serve      the bundled simulator (its options: paysim serve --help)
+  paysim conform    contract + scenario suites against a target (default: the bundled simulator)
+  paysim load       a Locust load profile with its pass/fail thresholds
+  paysim report     render the report of a finished run (junit.xml, summary.json, report.html)
+  paysim gaps       what the seed documents leave open or contradict, and how it is settled
 
-Exit codes: 0 every check held; 1 a check failed; 2 bad usage; 3 target unreachable or
-credentials rejected; 4 bad configuration (or nothing to run).
+Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
+credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
+failed; 2 bad usage; 3 target unreachable or credentials rejected; 4 bad configuration (or
+nothing to run).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import subprocess
+import shutil
 import sys
 import time
-import xml.etree.ElementTree as ET
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from harness.target import OPTIONS
+from harness import specgaps
+from harness.preflight import PreflightError, preflight
+from harness.report.conform import ConformRun, print_table
+from harness.target import OPTIONS, collect_settings, make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_CONFIG = 0, 1, 2, 3, 4
+LOAD_PROFILES = ("smoke", "ramp", "step", "spike", "soak")
+LOAD_CREDENTIALS = (
+    "freefin_key",
+    "freefin_signing_secret",
+    "freefin_signed_key",
+    "freefin_signed_secret",
+    "freefin_key_b",
+    "kaspi_key",
+    "kaspi_key_b",
+)
+EPILOG = "Every target option also reads PAYSIM_<NAME> (--freefin-key: PAYSIM_FREEFIN_KEY)."
 
 
-def _target_options(parser: argparse.ArgumentParser) -> None:
+class Failed(Exception):
+    """A command cannot go on: the message for the user and the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _target_options(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
     group = parser.add_argument_group("target (each also reads PAYSIM_<NAME>)")
     for opt in OPTIONS:
-        group.add_argument(opt.flag, dest=opt.name, default=None, help=opt.help)
+        if names is None or opt.name in names:
+            group.add_argument(
+                opt.flag,
+                dest=opt.name,
+                default=None,
+                metavar=opt.name.upper(),
+                help=f"{opt.help} [env {opt.env}]",
+            )
 
 
-def _forward(args: argparse.Namespace) -> list[str]:
-    out: list[str] = []
-    for opt in OPTIONS:
-        value = getattr(args, opt.name, None)
-        if value:
-            out += [opt.flag, str(value)]
-    return out
+def settings_of(args: argparse.Namespace) -> dict[str, Any]:
+    """Target settings: options, then environment, then the credentials file."""
+    try:
+        return collect_settings(lambda name: getattr(args, name, None))
+    except (OSError, ValueError) as exc:
+        raise Failed(f"bad configuration: {exc}", EXIT_CONFIG) from exc
 
 
-def cmd_serve(argv: Sequence[str]) -> int:
-    os.execv(sys.executable, [sys.executable, "-m", "simulator", *argv])
-    return EXIT_OK  # not reached
+def secrets_of(settings: dict[str, Any]) -> dict[str, str]:
+    """Secret value -> the variable that holds it, for masking in reports."""
+    from harness.target import bundled_credentials
+
+    values = {**bundled_credentials(), **{k: str(v) for k, v in settings.items()}}
+    secret = {o.name: o.env for o in OPTIONS if o.secret}
+    return {
+        value: "${" + secret[name] + "}"
+        for name, value in values.items()
+        if name in secret and value
+    }
+
+
+def check_target(settings: dict[str, Any]) -> None:
+    """With a target given: its settings make sense and it answers with the credentials."""
+    if not settings.get("target_url"):
+        try:
+            make_target(settings, bundled_url="http://127.0.0.1:1")  # validate the values only
+        except ValueError as exc:
+            raise Failed(f"bad configuration: {exc}", EXIT_CONFIG) from exc
+        return
+    try:
+        target = make_target(settings)
+    except ValueError as exc:
+        raise Failed(f"bad configuration: {exc}", EXIT_CONFIG) from exc
+    try:
+        preflight(target)
+    except PreflightError as exc:
+        raise Failed(str(exc), EXIT_UNREACHABLE) from exc
+
+
+# --- conform --------------------------------------------------------------------------------
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
+    """Contract and scenario suites, then the report; optionally a load profile after them."""
+    settings = settings_of(args)
+    apis = settings.get("api", "both")
+    apis = apis if apis in ("freefin", "kaspi", "both") else "both"
     report = Path(args.report_dir).resolve()
-    report.mkdir(parents=True, exist_ok=True)
-    paths = []
-    if args.suite in ("all", "contract"):
-        paths.append(str(ROOT / "harness" / "contract"))
-    if args.suite in ("all", "scenarios"):
-        paths.append(str(ROOT / "scenarios"))
-    junit = report / "junit.xml"
-    cmd = [
-        sys.executable, "-m", "pytest", *paths, "--rootdir", str(ROOT), "-p", "no:cacheprovider",
-        "-o", "console_output_style=count", "-q", "-rfEs",
-        f"--junitxml={junit}", "--contract-report", str(report),
-        "--contract-profile", args.profile, *_forward(args), *args.pytest_args,
-    ]
-    started = time.monotonic()
-    rc = subprocess.call(cmd, cwd=ROOT)
-    elapsed = time.monotonic() - started
-    if junit.exists():
-        print_summary(junit, elapsed)
-    if rc in (EXIT_UNREACHABLE, EXIT_CONFIG):
-        return rc
-    if rc == 5:
-        print("paysim: nothing was collected", file=sys.stderr)
-        return EXIT_CONFIG
-    return EXIT_OK if rc == 0 else EXIT_FAILED
+    run = ConformRun(
+        report,
+        settings,
+        suite=args.suite,
+        profile=args.contract_profile,
+        operations=args.contract_operation or [],
+        select=args.select,
+        extra=args.pytest_args,
+        echo=args.verbose,
+        max_time=args.max_time,
+    )
+    run.clean()
+    try:
+        check_target(settings)
+    except Failed as exc:
+        run.write_meta(exit_code=exc.code, message=f"paysim: {exc}")
+        _render(report, settings, apis)
+        raise
+    code, message = run.execute()
+    if args.load and code in (EXIT_OK, EXIT_FAILED):
+        load_code = _run_load(args.load, settings, report / "load", api=apis)
+        run.meta["load_exit_code"] = load_code
+        code = code or (EXIT_FAILED if load_code == 1 else load_code)
+    run.write_meta(exit_code=code, message=message)
+    summary = _render(report, settings, apis)
+    print_table(summary)
+    for name in ("junit.xml", "summary.json", "report.html"):
+        print(f"  {report / name}")
+    if message:
+        print(message, file=sys.stderr)
+    return code
 
 
-def print_summary(junit: Path, elapsed: float) -> None:
-    """A table per suite: passed, failed, skipped, from the run's JUnit XML."""
-    counts: dict[str, Counter[str]] = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        suite = _suite_of(case.get("classname", ""), case.get("file", ""))
-        outcome = "passed"
-        for child in case:
-            if child.tag in ("failure", "error"):
-                outcome = "failed"
-            elif child.tag == "skipped":
-                outcome = "skipped"
-        counts.setdefault(suite, Counter())[outcome] += 1
-    print(f"\n{'suite':<34}{'passed':>8}{'failed':>8}{'skipped':>9}")
-    for suite in sorted(counts):
-        c = counts[suite]
-        print(f"{suite:<34}{c['passed']:>8}{c['failed']:>8}{c['skipped']:>9}")
-    print(f"wall time {elapsed:.1f} s; JUnit XML: {junit}")
+def _render(report: Path, settings: dict[str, Any], api: str) -> dict[str, Any]:
+    from harness.report import build_report
+
+    apis = ("freefin", "kaspi") if api == "both" else (api,)
+    gaps = specgaps.to_json(specgaps.analyse_all(apis))["findings"]
+    return build_report(report, gaps=gaps, secrets=secrets_of(settings))
 
 
-def _suite_of(classname: str, path: str) -> str:
-    parts = classname.replace("/", ".").split(".")
-    if "contract" in parts:
-        return "contract " + next((p.split("_")[-1] for p in parts if p.startswith("test_")), "")
-    if "scenarios" in parts:
-        idx = parts.index("scenarios")
-        return "scenarios " + "/".join(parts[idx + 1: idx + 3])
-    return classname or path or "other"
+# --- load -----------------------------------------------------------------------------------
 
 
-def cmd_load(argv: Sequence[str]) -> int:
-    return subprocess.call([sys.executable, "-m", "loadtests", *argv], cwd=ROOT)
+def _run_load(
+    profile: str,
+    settings: dict[str, Any],
+    out: Path,
+    *,
+    api: str = "both",
+    shape: str | None = None,
+    shape_params: Sequence[str] = (),
+    thresholds: str | None = None,
+    processes: int = 0,
+    workers: int = 0,
+    simulator_args: Sequence[str] = (),
+) -> int:
+    """Run a load profile into ``out`` (replaced); returns 0 held, 1 broken, 4 bad thresholds."""
+    from harness.simproc import SimulatorProcess
+    from loadtests.run import run_profile
+    from loadtests.shapes import parse_params
+
+    if out.exists() and (out / "command.txt").exists():
+        shutil.rmtree(out)  # a previous run folder of ours
+    print(f"paysim load: profile {profile}, API {api}; run folder {out}", flush=True)
+    with contextlib.ExitStack() as stack:
+        target = settings.get("target_url")
+        if not target:
+            sim = stack.enter_context(SimulatorProcess(extra_args=list(simulator_args)))
+            target = sim.url
+            print(f"paysim load: bundled simulator at {target}", flush=True)
+        try:
+            params = parse_params(list(shape_params))
+        except ValueError as exc:
+            raise Failed(f"bad configuration: {exc}", EXIT_CONFIG) from exc
+        code = run_profile(
+            profile,
+            target,
+            settings.get("kaspi_url"),
+            {k: str(settings[k]) for k in LOAD_CREDENTIALS if settings.get(k)},
+            out,
+            api=api,
+            shape=shape,
+            shape_params=params,
+            thresholds=thresholds,
+            processes=processes,
+            workers=workers,
+            echo=sys.stdout,
+        )
+    if code == 124:
+        print("paysim load: the run overran its shape and was stopped", file=sys.stderr)
+        return EXIT_FAILED
+    return {0: EXIT_OK, 1: EXIT_FAILED, 2: EXIT_CONFIG}.get(code, EXIT_FAILED)
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """A load profile; with --report-dir its results join that run's report."""
+    settings = settings_of(args)
+    api = args.api or settings.get("api") or "both"
+    check_target({**settings, "api": api})
+    if args.report_dir:
+        report = Path(args.report_dir).resolve()
+        out = report / "load"
+    else:
+        report = None
+        out = Path(args.out).resolve() / f"{args.profile}-{time.strftime('%Y%m%d-%H%M%S')}"
+    code = _run_load(
+        args.profile,
+        settings,
+        out,
+        api=api,
+        shape=args.shape,
+        shape_params=args.shape_param,
+        thresholds=args.thresholds,
+        processes=args.processes,
+        workers=args.workers,
+        simulator_args=args.simulator_arg,
+    )
+    from harness.report import build_report
+
+    if report is not None:
+        ConformRun.update_meta(report, load_profile=args.profile, load_exit_code=code)
+        summary = _render(report, settings, api)
+    else:
+        summary = build_report(out, load_dir=out, secrets=secrets_of(settings))
+        report = out
+    print_table(summary)
+    print(f"  {report / 'report.html'}")
+    return code
+
+
+# --- report and gaps ------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render the report of a finished run; exit 0 when it passed, 1 when not."""
+    from harness.report import build_report
+
+    directory = Path(args.directory).resolve()
+    if not directory.is_dir():
+        raise Failed(f"bad configuration: no such directory {directory}", EXIT_CONFIG)
+    settings = settings_of(args)
+    apis = ("freefin", "kaspi") if args.api == "both" else (args.api,)
+    gaps = [] if args.no_gaps else specgaps.to_json(specgaps.analyse_all(apis))["findings"]
+    out = Path(args.out).resolve() if args.out else None
+    summary = build_report(
+        directory,
+        load_dir=Path(args.load).resolve() if args.load else None,
+        gaps=gaps,
+        secrets=secrets_of(settings),
+        out_dir=out,
+    )
+    print_table(summary)
+    print(f"  {(out or directory) / 'report.html'}")
+    return EXIT_OK if summary["verdict"] == "passed" else EXIT_FAILED
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    """Print the spec-gap findings; with --fail-on-open exit 1 when one is settled nowhere."""
+    import json
+
+    apis = ("freefin", "kaspi") if args.api == "both" else (args.api,)
+    findings = specgaps.analyse_all(apis, Path(args.specs))
+    if args.json:
+        print(json.dumps(specgaps.to_json(findings), indent=2, ensure_ascii=False))
+    else:
+        print(specgaps.render_text(findings, excerpts=args.excerpts))
+    open_ = [f for f in findings if not f.resolved]
+    return EXIT_FAILED if args.fail_on_open and open_ else EXIT_OK
+
+
+def cmd_serve(argv: Sequence[str]) -> int:
+    """Run the simulator in this process's place (``python -m simulator``)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+    }
+    os.execve(sys.executable, [sys.executable, "-m", "simulator", *argv], env)
+    return EXIT_OK  # not reached
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+
+def _conform_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "conform",
+        help="contract + scenario suites against a target, with a report",
+        description="Run the contract suite and the scenario suites against a target (the "
+        "bundled simulator when no --target-url is given), print progress and a table per "
+        "suite, and write junit.xml, summary.json and report.html into --report-dir. Options "
+        "after -- go to pytest.",
+        epilog=EPILOG,
+    )
+    p.add_argument(
+        "--suite",
+        choices=["all", "contract", "scenarios"],
+        default="all",
+        help="which suites to run (default all)",
+    )
+    p.add_argument(
+        "--contract-profile",
+        "--profile",
+        dest="contract_profile",
+        choices=["default", "deep"],
+        default=os.environ.get("PAYSIM_CONTRACT_PROFILE", "default"),
+        help="contract generation depth: default (bounded, deterministic: CI) or "
+        "deep (nightly) [env PAYSIM_CONTRACT_PROFILE]",
+    )
+    p.add_argument(
+        "--contract-operation",
+        action="append",
+        metavar="OP",
+        help="test only this operation (operationId or 'METHOD /path'); repeatable "
+        "[env PAYSIM_CONTRACT_OPERATIONS]",
+    )
+    p.add_argument(
+        "-k", dest="select", metavar="EXPRESSION", help="only tests whose names match (pytest -k)"
+    )
+    p.add_argument(
+        "--report-dir",
+        default=os.environ.get("PAYSIM_REPORT_DIR", "reports/latest"),
+        help="where results and the report go; the previous run's results there are "
+        "replaced (default reports/latest) [env PAYSIM_REPORT_DIR]",
+    )
+    p.add_argument(
+        "--load",
+        choices=LOAD_PROFILES,
+        metavar="PROFILE",
+        help="also run this load profile after the suites (its thresholds join the "
+        "report): " + ", ".join(LOAD_PROFILES),
+    )
+    p.add_argument(
+        "--max-time",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="stop the suites after this long, as a failure (default 1800; 0: never)",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show pytest's own output (always kept in pytest.log)",
+    )
+    p.add_argument(
+        "pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="more pytest arguments, after --"
+    )
+    _target_options(p)
+    p.set_defaults(func=cmd_conform)
+
+
+def _load_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "load",
+        help="a Locust load profile with its pass/fail thresholds",
+        description="Run a load profile headless against a target (the bundled simulator when "
+        "no --target-url is given). Exit 0 when every threshold held, 1 when one broke.",
+        epilog=EPILOG,
+    )
+    p.add_argument(
+        "profile",
+        nargs="?",
+        default="smoke",
+        choices=LOAD_PROFILES,
+        help="profile: thresholds and (unless --shape) shape (default smoke)",
+    )
+    p.add_argument(
+        "--api",
+        choices=["freefin", "kaspi", "both"],
+        default=None,
+        help="which API to load (default both) [env PAYSIM_API]",
+    )
+    p.add_argument("--shape", choices=LOAD_PROFILES, help="another shape than the profile's")
+    p.add_argument(
+        "--shape-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a shape parameter (repeatable): users=50, duration=30",
+    )
+    p.add_argument("--thresholds", help="thresholds YAML (default loadtests/thresholds.yaml)")
+    p.add_argument(
+        "--report-dir",
+        help="add the results to this run's report (DIR/load, then "
+        "junit.xml, summary.json, report.html in DIR)",
+    )
+    p.add_argument(
+        "--out",
+        default="load-runs",
+        help="without --report-dir: parent folder of the run folder (default load-runs)",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="Locust worker processes on this machine (--processes)",
+    )
+    p.add_argument("--workers", type=int, default=0, help="run a master and N workers on 127.0.0.1")
+    p.add_argument(
+        "--simulator-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="an argument for the bundled simulator, when no target is given",
+    )
+    _target_options(p, ("target_url", "kaspi_url", "credentials_file", *LOAD_CREDENTIALS))
+    p.set_defaults(func=cmd_load)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paysim", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the bundled simulator (python -m simulator --help)",
-                   add_help=False)
-    conform = sub.add_parser("conform", help="contract + scenario suites against a target")
-    conform.add_argument("--suite", choices=["all", "contract", "scenarios"], default="all")
-    conform.add_argument("--profile", choices=["default", "deep"], default="default",
-                         help="contract generation depth: default (CI) or deep (nightly)")
-    conform.add_argument("--report-dir", default="reports/latest",
-                         help="where the JUnit XML and summaries go (default reports/latest)")
-    conform.add_argument("pytest_args", nargs="*", help="passed to pytest after --")
-    _target_options(conform)
-    sub.add_parser("load", help="a Locust load profile (python -m loadtests --help)",
-                   add_help=False)
+    """The ``paysim`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="paysim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "serve", add_help=False, help="run the bundled simulator (options: paysim serve --help)"
+    )
+    _conform_parser(sub)
+    _load_parser(sub)
+    rep = sub.add_parser(
+        "report",
+        help="render the report of a finished run",
+        description="Read a run's results (pytest-junit.xml, contract-summary.json, "
+        "scenario-summary.json, load/) and write junit.xml, summary.json and report.html. "
+        "Exit 0 when the run passed, 1 when not.",
+        epilog=EPILOG,
+    )
+    rep.add_argument(
+        "directory",
+        nargs="?",
+        default="reports/latest",
+        help="the run's report directory (default reports/latest)",
+    )
+    rep.add_argument("--load", metavar="RUN_FOLDER", help="a load run folder other than DIR/load")
+    rep.add_argument("--out", metavar="DIR", help="write the report here instead")
+    rep.add_argument(
+        "--api",
+        choices=["freefin", "kaspi", "both"],
+        default="both",
+        help="which APIs' spec gaps to include (default both)",
+    )
+    rep.add_argument("--no-gaps", action="store_true", help="leave the spec-gap findings out")
+    _target_options(rep, ("credentials_file",))
+    rep.set_defaults(func=cmd_report)
+    gaps = sub.add_parser(
+        "gaps",
+        help="what the seed documents leave open or contradict",
+        description="Read both seed documents in specs/ and list what they leave open or "
+        "contradict, each finding with the supplement or links entry that settles it.",
+    )
+    gaps.add_argument(
+        "--api",
+        choices=["freefin", "kaspi", "both"],
+        default="both",
+        help="which API's document (default both)",
+    )
+    gaps.add_argument("--json", action="store_true", help="machine-readable output")
+    gaps.add_argument("--excerpts", action="store_true", help="show each settling entry's text")
+    gaps.add_argument(
+        "--fail-on-open", action="store_true", help="exit 1 when a finding is settled nowhere"
+    )
+    gaps.add_argument("--specs", default=str(specgaps.SPECS), help="folder of the documents")
+    gaps.set_defaults(func=cmd_gaps)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``paysim`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "serve":
         return cmd_serve(argv[1:])
-    if argv and argv[0] == "load":
-        return cmd_load(argv[1:])
     args = build_parser().parse_args(argv)
-    return cmd_conform(args)
+    try:
+        return int(args.func(args))
+    except Failed as exc:
+        print(f"paysim: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("paysim: interrupted", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,361 @@
+"""Run the contract and scenario suites in a child pytest and follow their progress.
+
+The child writes pytest's output to ``pytest.log`` and one JSON line per event to
+``progress.jsonl`` (:mod:`harness.report.progress`); this side reads that file while the run
+goes on and prints which suite runs, how far it is and each failure as it happens. Target
+settings reach the child through its ``PAYSIM_*`` environment, never its command line, so that
+secrets stay out of process listings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from harness.report.progress import ENV as PROGRESS_ENV
+from harness.report.results import (
+    CONTRACT_JSON,
+    CONTRACT_JUNIT,
+    LOAD_DIR,
+    PYTEST_JUNIT,
+    RUN_JSON,
+    SCENARIO_JSON,
+)
+from harness.target import OPTIONS
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PROGRESS = "progress.jsonl"
+LOG = "pytest.log"
+HEARTBEAT_S = 15.0
+# What a previous run left in a report directory: replaced by the next run.
+RESULT_FILES = (
+    PYTEST_JUNIT,
+    CONTRACT_JSON,
+    CONTRACT_JUNIT,
+    "contract-summary.md",
+    SCENARIO_JSON,
+    "scenario-summary.md",
+    RUN_JSON,
+    PROGRESS,
+    LOG,
+    "junit.xml",
+    "summary.json",
+    "report.html",
+)
+
+
+class ConformRun:
+    """One ``paysim conform`` run into a report directory."""
+
+    def __init__(
+        self,
+        report: Path,
+        settings: dict[str, Any],
+        *,
+        suite: str = "all",
+        profile: str = "default",
+        operations: Sequence[str] = (),
+        select: str | None = None,
+        extra: Sequence[str] = (),
+        echo: bool = False,
+        max_time: float = 1800.0,
+        out: IO[str] | None = None,
+    ) -> None:
+        self.report = report
+        self.settings = settings
+        self.suite = suite
+        self.profile = profile
+        self.operations = list(operations)
+        self.select = select
+        self.extra = list(extra)
+        self.echo = echo
+        self.max_time = max_time
+        self.out = out or sys.stdout
+        self.started = time.time()
+        self.meta: dict[str, Any] = {
+            "command": "conform",
+            "target": settings.get("target_url") or "bundled simulator",
+            "api": settings.get("api", "both"),
+            "contract_level": settings.get("contract_level", "spec"),
+            "contract_profile": profile,
+            "suite": suite,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+        }
+
+    def clean(self) -> None:
+        """Make the report directory and remove a previous run's results from it."""
+        self.report.mkdir(parents=True, exist_ok=True)
+        for name in RESULT_FILES:
+            (self.report / name).unlink(missing_ok=True)
+        load = self.report / LOAD_DIR
+        if (load / "command.txt").exists():
+            shutil.rmtree(load)
+
+    def command(self) -> list[str]:
+        """The child pytest's command line (no secrets on it)."""
+        paths = []
+        if self.suite in ("all", "contract"):
+            paths.append(str(ROOT / "harness" / "contract"))
+        if self.suite in ("all", "scenarios"):
+            paths.append(str(ROOT / "scenarios"))
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *paths,
+            "--rootdir",
+            str(ROOT),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "harness.report.progress",
+            "-q",
+            "-rfEs",
+            f"--junitxml={self.report / PYTEST_JUNIT}",
+            "--contract-report",
+            str(self.report),
+            "--scenario-report",
+            str(self.report),
+            "--contract-profile",
+            self.profile,
+        ]
+        for operation in self.operations:
+            cmd += ["--contract-operation", operation]
+        if self.select:
+            cmd += ["-k", self.select]
+        return cmd + self.extra
+
+    def environment(self) -> dict[str, str]:
+        """The child's environment: this checkout first on the path, settings as PAYSIM_*."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not (k.startswith("PAYSIM_") and k != "PAYSIM_CONTRACT_OPERATIONS")
+        }
+        env.update(
+            {
+                opt.env: str(self.settings[opt.name])
+                for opt in OPTIONS
+                if self.settings.get(opt.name) not in (None, "")
+            }
+        )
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
+        env[PROGRESS_ENV] = str(self.report / PROGRESS)
+        return env
+
+    def execute(self) -> tuple[int, str]:
+        """Run the suites; returns (exit code, a message for the user or "")."""
+        self._say(
+            f"paysim conform: {self.meta['target']}, API {self.meta['api']}, level "
+            f"{self.meta['contract_level']}, profile {self.profile}, suites {self.suite}; "
+            f"report in {self.report}"
+        )
+        with open(self.report / LOG, "w", encoding="utf-8") as log:
+            proc = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            timed_out = self._follow(proc)
+        self.meta["wall_time_s"] = round(time.time() - self.started, 1)
+        return self._verdict(proc.returncode, timed_out)
+
+    def _follow(self, proc: subprocess.Popen[bytes]) -> bool:
+        tracker = Progress(self._say)
+        progress = self.report / PROGRESS
+        offsets = {"progress": 0, "log": 0}
+        deadline = time.monotonic() + self.max_time if self.max_time else None
+        timed_out = False
+        while True:
+            done = proc.poll() is not None
+            offsets["progress"] = _read_new(progress, offsets["progress"], tracker.feed)
+            if self.echo:
+                offsets["log"] = _read_new(
+                    self.report / LOG, offsets["log"], lambda line: self._say("  | " + line)
+                )
+            if done:
+                break
+            if deadline and time.monotonic() > deadline:
+                self._say(f"paysim conform: stopped after --max-time {self.max_time:g} s")
+                proc.terminate()
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(15)
+                timed_out = True
+                continue
+            tracker.heartbeat()
+            time.sleep(0.2)
+        return timed_out
+
+    def _verdict(self, rc: int, timed_out: bool) -> tuple[int, str]:
+        log = (self.report / LOG).read_text(encoding="utf-8", errors="replace")
+        reason = next(
+            (
+                line.split("Exit: ", 1)[-1].strip(" !")
+                for line in log.splitlines()
+                if "Exit: paysim:" in line or line.startswith("paysim:")
+            ),
+            "",
+        )
+        if timed_out:
+            return 1, f"paysim: the suites overran --max-time {self.max_time:g} s"
+        if "INTERNALERROR" in log:
+            return 1, f"paysim: pytest failed internally; see {self.report / LOG}"
+        if rc in (3, 4) and reason:
+            return rc, reason
+        if rc == 4:
+            return 4, f"paysim: pytest refused its arguments; see {self.report / LOG}"
+        if rc == 5:
+            return 4, "paysim: nothing was collected (check -k, --suite, --contract-operation)"
+        if rc == 2:
+            return 1, f"paysim: the run was interrupted; see {self.report / LOG}"
+        return (0, "") if rc == 0 else (1, "")
+
+    def write_meta(self, **fields: Any) -> None:
+        """Write run.json: what was run, against what, when, and how it ended."""
+        self.meta.update(fields)
+        self.meta.setdefault("wall_time_s", round(time.time() - self.started, 1))
+        (self.report / RUN_JSON).write_text(
+            json.dumps(self.meta, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+
+    @staticmethod
+    def update_meta(report: Path, **fields: Any) -> None:
+        """Add fields to a report directory's run.json (a later ``paysim load``)."""
+        report.mkdir(parents=True, exist_ok=True)
+        path = report / RUN_JSON
+        meta = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        meta.update(fields)
+        if fields.get("load_exit_code"):
+            meta["exit_code"] = meta.get("exit_code") or fields["load_exit_code"]
+        path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    def _say(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+
+def _read_new(path: Path, offset: int, handle: Any) -> int:
+    """Feed the whole lines added to ``path`` since ``offset``; returns the new offset."""
+    if not path.exists():
+        return offset
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    end = data.rfind(b"\n") + 1
+    for line in data[:end].decode("utf-8", "replace").splitlines():
+        handle(line)
+    return offset + end
+
+
+class Progress:
+    """Turns progress events into lines: suite started and finished, failures, a heartbeat."""
+
+    def __init__(self, say: Any) -> None:
+        self.say = say
+        self.plan: dict[str, int] = {}
+        self.total = 0
+        self.done: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+        self.subtests = self.failed_subtests = 0
+        self.current = ""
+        self.last_line = time.monotonic()
+        self.started = time.monotonic()
+
+    def feed(self, line: str) -> None:
+        """Handle one JSON line of the progress file."""
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        if event.get("event") == "plan":
+            self.plan, self.total = event["suites"], event["total"]
+            self._print(f"collected {self.total} tests in {len(self.plan)} suites")
+        elif event.get("event") == "start":
+            self._start(event["suite"])
+        elif event.get("event") == "done":
+            self._done(event)
+        elif event.get("event") == "sub":
+            self.subtests += 1
+            if event["outcome"] == "failed":
+                self.failed_subtests += 1
+                self._print(
+                    f"  FAIL {event['test'].split('::', 1)[-1]} {event.get('label', '')}"
+                    f": {event.get('why', '')}"[:240]
+                )
+
+    def _start(self, suite: str) -> None:
+        if suite != self.current:
+            self.current = suite
+            self._print(
+                f"[{self._count():>4}/{self.total}] {suite}: {self.plan.get(suite, '?')} tests"
+            )
+
+    def _done(self, event: dict[str, Any]) -> None:
+        suite = event["suite"]
+        self._start(suite)
+        self.done[suite] = self.done.get(suite, 0) + 1
+        if event["outcome"] == "failed":
+            self.failed[suite] = self.failed.get(suite, 0) + 1
+            name = event["test"].split("::", 1)[-1]
+            self._print(f"  FAIL {name}: {event.get('why', '')}"[:240])
+        if self.done[suite] == self.plan.get(suite):
+            self._print(
+                f"[{self._count():>4}/{self.total}] {suite}: done, "
+                f"{self.failed.get(suite, 0)} failed "
+                f"(failures so far: {sum(self.failed.values())})"
+            )
+
+    def heartbeat(self) -> None:
+        """A line when nothing was said for a while, so a CI log shows the run is alive."""
+        if self.current and time.monotonic() - self.last_line > HEARTBEAT_S:
+            self._print(
+                f"[{self._count():>4}/{self.total}] still in {self.current} "
+                f"({self.done.get(self.current, 0)}/{self.plan.get(self.current, '?')} "
+                f"tests, {self.subtests} subtests), "
+                f"{time.monotonic() - self.started:.0f} s, failures so far: "
+                f"{sum(self.failed.values())}"
+            )
+
+    def _count(self) -> int:
+        return sum(self.done.values())
+
+    def _print(self, line: str) -> None:
+        self.last_line = time.monotonic()
+        self.say(line)
+
+
+def print_table(summary: dict[str, Any], out: IO[str] | None = None) -> None:
+    """The end-of-run table: one row per suite, then the verdict."""
+    out = out or sys.stdout
+    rows = summary.get("suites", [])
+    width = max([len(r["suite"]) for r in rows] + [5]) + 2
+    out.write(f"\n{'suite':<{width}}{'passed':>8}{'failed':>8}{'skipped':>9}{'seconds':>9}\n")
+    for r in rows:
+        out.write(
+            f"{r['suite']:<{width}}{r['passed']:>8}{r['failed']:>8}{r['skipped']:>9}"
+            f"{r['seconds']:>9}\n"
+        )
+    totals = summary.get("totals", {})
+    gaps = summary.get("spec_gaps", {}).get("findings", [])
+    open_gaps = sum(1 for g in gaps if not g.get("resolved"))
+    wall = summary.get("meta", {}).get("wall_time_s")
+    out.write(
+        f"{summary.get('verdict', '').upper()}: {totals.get('passed', 0)} passed, "
+        f"{totals.get('failed', 0)} failed, {totals.get('skipped', 0)} skipped"
+        + (f" in {wall} s" if wall is not None else "")
+        + (f"; spec gaps: {len(gaps)} findings, {open_gaps} open" if gaps else "")
+        + "\n"
+    )
+    out.flush()

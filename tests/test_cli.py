@@ -1,0 +1,213 @@
+"""``paysim``: help on every subcommand, exit codes, one small end-to-end conform run.
+
+The suites themselves are tested elsewhere; here conform runs once on a small selection of the
+bundled simulator, once on a simulator with a defect (the gate must fail), and the other exit
+codes come from runs that stop before any suite starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cli import build_parser, main
+from harness.simproc import SimulatorProcess, free_port
+from harness.target import OPTIONS, bundled_credentials
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--api", "freefin", "--suite", "scenarios", "-k", "refund"]
+
+pytestmark = pytest.mark.filterwarnings(
+    # harness.simproc lets the simulator's log file handle go unclosed (as in test_load_runs).
+    r"ignore:Exception ignored in. <_io.FileIO name='.*sim\.log'"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+
+
+def paysim(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """``paysim`` in a child process, from this checkout."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSIM_")}
+    child_env["PYTHONPATH"] = str(ROOT)
+    child_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=ROOT,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize("command", ["conform", "load", "report", "gaps"])
+def test_help_is_complete(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: paysim {command}")
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]  # type: ignore[union-attr]
+    for action in sub._actions:
+        for flag in action.option_strings:
+            assert flag in text, f"{flag} missing from paysim {command} --help"
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{action.option_strings} has no help"
+
+
+def test_conform_help_mirrors_the_target_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["conform", "--help"])
+    text = capsys.readouterr().out
+    for opt in OPTIONS:
+        assert opt.flag in text and opt.env in text
+
+
+def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("serve", "conform", "load", "report", "gaps"):
+        assert command in text
+    assert "Exit codes" in text
+
+
+def test_serve_help_is_the_simulators() -> None:
+    proc = paysim("serve", "--help", timeout=60)
+    assert proc.returncode == 0
+    assert "--port" in proc.stdout and "--defect" in proc.stdout
+
+
+def test_unreachable_target_is_3_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PAYSIM_TARGET_URL", raising=False)
+    url = f"http://127.0.0.1:{free_port()}"
+    code = main(
+        [
+            "conform",
+            "--target-url",
+            url,
+            "--freefin-key",
+            "k",
+            "--kaspi-key",
+            "k",
+            "--report-dir",
+            str(tmp_path),
+        ]
+    )
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "unreachable" in err and url in err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["verdict"] == "failed" and summary["exit_code"] == 3
+    assert "unreachable" in summary["meta"]["message"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--credentials-file", "/nonexistent/creds.yaml"], "creds.yaml"),
+        (["--api", "paypal"], "api must be"),
+        (["--contract-level", "lax"], "contract_level"),
+    ],
+)
+def test_bad_configuration_is_4(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["conform", *args, "--report-dir", str(tmp_path)]) == 4
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_setting_in_credentials_file_is_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    creds = tmp_path / "creds.yaml"
+    creds.write_text("freefin_kye: sk_test_x\n")
+    assert main(["load", "--credentials-file", str(creds)]) == 4
+    assert "freefin_kye" in capsys.readouterr().err
+
+
+def test_bad_usage_is_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["conform", "--suite", "everything"])
+    assert exc.value.code == 2
+
+
+def test_conform_end_to_end_on_a_small_selection(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    proc = paysim("conform", *SMALL, "--report-dir", str(report))
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    # Progress while running, then a table per suite.
+    assert "collected" in out and "scenarios freefin/refunds:" in out
+    assert "done, 0 failed (failures so far: 0)" in out
+    assert "PASSED:" in out and "spec gaps:" in out
+    for name in (
+        "junit.xml",
+        "summary.json",
+        "report.html",
+        "pytest-junit.xml",
+        "run.json",
+        "scenario-summary.json",
+        "pytest.log",
+    ):
+        assert (report / name).exists(), name
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["verdict"] == "passed" and summary["exit_code"] == 0
+    refunds = summary["scenarios"]["scenarios freefin/refunds"]
+    assert len(refunds) >= 3 and {r["outcome"] for r in refunds} == {"passed"}
+    assert summary["spec_gaps"]["findings"]
+    suites = {s.get("name") for s in ET.parse(report / "junit.xml").getroot().iter("testsuite")}
+    assert "scenarios.freefin.refunds" in suites
+
+
+def test_conform_fails_the_gate_on_a_broken_target(tmp_path: Path) -> None:
+    """A simulator whose refunds ignore the payment's status: exit 1, the failure in the report
+    with its curl, the secrets masked."""
+    with SimulatorProcess(extra_args=["--defect", "freefin.refund_any_status"]) as sim:
+        creds = tmp_path / "creds.yaml"
+        settings = {**bundled_credentials(), "control_url": f"{sim.url}/_sim"}
+        creds.write_text(yaml.safe_dump(settings))
+        report = tmp_path / "report"
+        proc = paysim(
+            "conform",
+            *SMALL,
+            "--target-url",
+            sim.url,
+            "--report-dir",
+            str(report),
+            env={"PAYSIM_CREDENTIALS_FILE": str(creds)},
+        )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAIL" in proc.stdout and "FAILED:" in proc.stdout
+    summary = json.loads((report / "summary.json").read_text())
+    failure = next(f for f in summary["failures"] if f["suite"] == "scenarios freefin/refunds")
+    assert failure["curl"].startswith("curl") and failure["response"].startswith("HTTP ")
+    key = bundled_credentials()["freefin_key"]
+    for name in ("summary.json", "junit.xml", "report.html"):
+        assert key not in (report / name).read_text(), name
+
+
+def test_report_command_rerenders_a_finished_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_report import write_fixture_run
+
+    run = write_fixture_run(tmp_path / "run")
+    out = tmp_path / "out"
+    assert main(["report", str(run), "--out", str(out), "--api", "kaspi"]) == 1  # it failed
+    text = capsys.readouterr().out
+    assert "load smoke" in text and "FAILED" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert {f["api"] for f in summary["spec_gaps"]["findings"]} == {"kaspi"}
+    assert main(["report", str(tmp_path / "missing")]) == 4

@@ -1,0 +1,149 @@
+"""The spec-gap report on the real seed documents, and on copies broken one way each."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import specgaps
+from harness.cli import main
+
+
+def by_kind(findings: list[specgaps.Finding], kind: str) -> list[specgaps.Finding]:
+    return [f for f in findings if f.kind == kind]
+
+
+@pytest.fixture(scope="module")
+def kaspi() -> list[specgaps.Finding]:
+    return specgaps.analyse("kaspi")
+
+
+@pytest.fixture(scope="module")
+def freefin() -> list[specgaps.Finding]:
+    return specgaps.analyse("freefin")
+
+
+@pytest.fixture()
+def specs(tmp_path: Path) -> Path:
+    """A copy of specs/ to break."""
+    shutil.copytree(specgaps.SPECS, tmp_path / "specs")
+    return tmp_path / "specs"
+
+
+def test_simulate_failed_contradicts_invoice_status(kaspi: list[specgaps.Finding]) -> None:
+    (finding,) = by_kind(kaspi, "enum_mismatch")
+    assert finding.where == "POST /v1/sandbox/invoices/{id}/simulate"
+    assert "['failed']" in finding.detail and "Invoice.status" in finding.detail
+    assert [r.entry for r in finding.resolutions] == ["failed_invoices"]
+    assert "canceled" in finding.resolutions[0].excerpt
+
+
+def test_kaspi_responses_without_schema_are_settled_per_operation(
+    kaspi: list[specgaps.Finding],
+) -> None:
+    found = {(f.where, f.detail.split(" ")[0]): f for f in by_kind(kaspi, "no_response_schema")}
+    me = found[("GET /v1/me", "200")]
+    assert me.resolutions[0].file == "kaspi.supplement.yaml"
+    assert me.resolutions[0].entry == "operations.[GET /v1/me].responses.200"
+    not_found = found[("GET /v1/invoices/{id}", "404")]
+    assert not_found.resolutions[0].entry == "global_responses.404"
+    conflict = found[("POST /v1/invoices", "409")]
+    assert {r.entry for r in conflict.resolutions} == {
+        "components.schemas.ErrorEnvelope",
+        "operations.[POST /v1/invoices].error_codes.409",
+    }
+    assert len(found) > 25  # most Kaspi operations have no response schema
+
+
+def test_kaspi_other_kinds(kaspi: list[specgaps.Finding]) -> None:
+    kinds = {f.kind for f in kaspi}
+    assert {
+        "no_operation_id",
+        "no_request_schema",
+        "loose_request_schema",
+        "type_mismatch",
+        "undescribed_events",
+        "missing_links",
+        "security_errors",
+        "partial_errors",
+    } <= kinds
+    loose = {f.where: f for f in by_kind(kaspi, "loose_request_schema")}
+    assert "phone_number: pattern" in loose["POST /v1/invoices"].detail
+    events = by_kind(kaspi, "undescribed_events")[0]
+    assert "invoice.status_changed" in events.detail
+    assert "events.kinds" in [r.entry for r in events.resolutions]
+    links = {f.where: f for f in by_kind(kaspi, "missing_links")}
+    assert links["GET /v1/invoices/{id}"].resolutions[0].file == "kaspi.links.yaml"
+    assert not links["POST /v1/webhooks/{id}/test"].resolved  # described in prose only
+    assert "links.chains" in links["POST /v1/webhooks/{id}/test"].note
+    refunds = {f.where: f for f in by_kind(kaspi, "no_request_schema")}["POST /v1/refunds"]
+    assert refunds.resolutions[0].entry == "operations.[POST /v1/refunds].requestBody"
+    security = by_kind(kaspi, "security_errors")
+    assert [f.detail.split(" ")[0] for f in security] == ["401"]  # Kaspi never answers 403
+
+
+def test_freefin_findings(freefin: list[specgaps.Finding]) -> None:
+    assert not by_kind(freefin, "no_operation_id") and not by_kind(freefin, "enum_mismatch")
+    stream = by_kind(freefin, "undescribed_stream")[0]
+    assert stream.where.startswith("GET /api/v1/public/events")
+    assert [r.entry for r in stream.resolutions] == ["sse", "events.body"]
+    partial = {f.where: f for f in by_kind(freefin, "partial_errors")}
+    assert "documented on 1 of 8" in partial["429 responses"].detail
+    assert partial["429 responses"].resolutions[0].entry == "global_responses.429"
+    events = by_kind(freefin, "undescribed_events")[0]
+    assert "payment.refunded" in events.detail and events.resolved
+
+
+def test_removing_the_supplement_entry_leaves_the_finding_open(specs: Path) -> None:
+    path = specs / "kaspi.supplement.yaml"
+    data = yaml.safe_load(path.read_text())
+    del data["failed_invoices"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    (finding,) = by_kind(specgaps.analyse("kaspi", specs), "enum_mismatch")
+    assert not finding.resolved
+
+
+def test_agreeing_enums_are_no_finding(specs: Path) -> None:
+    path = specs / "kaspi.openapi.json"
+    doc = json.loads(path.read_text())
+    doc["components"]["schemas"]["Invoice"]["properties"]["status"]["enum"].append("failed")
+    path.write_text(json.dumps(doc))
+    assert by_kind(specgaps.analyse("kaspi", specs), "enum_mismatch") == []
+
+
+def test_a_link_missing_from_the_overlay_is_open(specs: Path) -> None:
+    path = specs / "freefin.links.yaml"
+    data = yaml.safe_load(path.read_text())
+    del data["paths"]["/api/v1/public/payouts"]
+    path.write_text(yaml.safe_dump(data))
+    links = {f.where: f for f in by_kind(specgaps.analyse("freefin", specs), "missing_links")}
+    assert not links["GET /api/v1/public/payouts/{id} (getPayout)"].resolved
+    assert links["GET /api/v1/public/payments/{id} (getPayment)"].resolved
+
+
+def test_documented_errors_everywhere_are_no_finding(specs: Path) -> None:
+    path = specs / "freefin.openapi.yaml"
+    doc = yaml.safe_load(path.read_text())
+    for item in doc["paths"].values():
+        for op in item.values():
+            op["responses"]["429"] = {"$ref": "#/components/responses/RateLimited"}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    partial = {f.where for f in by_kind(specgaps.analyse("freefin", specs), "partial_errors")}
+    assert "429 responses" not in partial
+
+
+def test_gaps_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gaps", "--json", "--api", "kaspi"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"]["kaspi"]["enum_mismatch"] == 1
+    assert {f["api"] for f in data["findings"]} == {"kaspi"}
+    assert main(["gaps", "--excerpts"]) == 0
+    text = capsys.readouterr().out
+    assert "== freefin" in text and "== kaspi" in text and "settled by" in text
+    assert "failed_invoices" in text
+    # Kaspi has findings settled nowhere (bodyless POSTs, links described in prose only).
+    assert main(["gaps", "--api", "kaspi", "--fail-on-open"]) == 1
