@@ -211,3 +211,32 @@ def test_report_command_rerenders_a_finished_run(
     summary = json.loads((out / "summary.json").read_text())
     assert {f["api"] for f in summary["spec_gaps"]["findings"]} == {"kaspi"}
     assert main(["report", str(tmp_path / "missing")]) == 4
+
+
+def test_load_joins_the_run_report(tmp_path: Path) -> None:
+    """``paysim load --report-dir``: the thresholds become JUnit cases of that run's report."""
+    report = tmp_path / "report"
+    proc = paysim(
+        "load",
+        "smoke",
+        "--api",
+        "freefin",
+        "--shape-param",
+        "users=4",
+        "--shape-param",
+        "duration=3",
+        "--report-dir",
+        str(report),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert (report / "load" / "stats_stats_history.csv").exists()
+    load = next(
+        s
+        for s in ET.parse(report / "junit.xml").getroot().iter("testsuite")
+        if s.get("name") == "load.smoke"
+    )
+    assert int(load.get("tests") or 0) > 3 and load.get("failures") == "0"
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["load"]["history"] and summary["meta"]["load_exit_code"] == 0
+    assert (report / "report.html").read_text().count("<polyline") >= 3
