@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
 from simulator.control.registry import Controllable, register
@@ -120,6 +120,8 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
 def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
     @app.before_request
     def _inject() -> Response | None:
+        if (request.content_length or 0) > MAX_BODY_BYTES:  # also where no view reads it
+            raise RequestEntityTooLarge()
         if request.path.startswith("/_sim"):
             return None
         fault = rt.faults.match(request.method, request.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,53 @@ from simulator.core.errors import ApiError, BadRequest
 Renderer = Callable[[ApiError], Response]
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_DEPTH = 32  # deeper JSON is refused before anything walks it recursively
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 parses to infinity, which JSON cannot carry back
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests arrays and objects (iteratively: no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in node)
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON (RFC 8259): UTF-8, no NaN or Infinity, no lone surrogates, bounded nesting.
+
+    Python's ``json`` accepts all of these, and each would fail later, where a 500 is the only
+    answer left: at storage, at signing, in a recursive walk. Raises ``BadRequest``.
+    """
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                          parse_float=_finite)
+        if b"\\u" in raw:  # a \uD800 escape decodes to a string that cannot be encoded
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeError as exc:
+        raise BadRequest("malformed JSON: not UTF-8 text (or a lone surrogate escape)") from exc
+    except ValueError as exc:  # JSONDecodeError, NaN, an integer of over 4,300 digits
+        raise BadRequest(f"malformed JSON: {exc}") from exc
+    except RecursionError:
+        raise BadRequest(f"malformed JSON: nested deeper than {MAX_DEPTH} levels") from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
+        raise BadRequest(f"malformed JSON: nested deeper than {MAX_DEPTH} levels")
+    return data
 
 
 def json_body(required: bool = True) -> dict[str, Any]:
@@ -25,10 +73,7 @@ def json_body(required: bool = True) -> dict[str, Any]:
     mimetype = request.mimetype or ""
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
         raise BadRequest(f"Content-Type must be application/json, not {mimetype}")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"malformed JSON: {exc}") from exc
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object")
     return data

@@ -8,11 +8,13 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from simulator.control import schemas
 from simulator.control.registry import lookup
 from simulator.core import webhooks
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound
-from simulator.core.outcomes import parse
+from simulator.core.faults import Fault
+from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
 from simulator.web import json_body
 
@@ -53,10 +55,7 @@ def clock() -> Response:
 
 @bp.post("/clock/advance")
 def advance() -> Response:
-    body = json_body()
-    seconds = body.get("seconds")
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-        raise BadRequest("seconds must be a number >= 0")
+    seconds = schemas.check(schemas.ADVANCE, json_body())["seconds"]
     rt = _rt()
     rt.advance(float(seconds))
     return jsonify({"now": iso(rt.clock.now()), "offset_s": rt.clock.offset})
@@ -68,31 +67,33 @@ def outcomes() -> Response:
     if request.method == "DELETE":
         rt.outcomes.clear()
     elif request.method == "POST":
-        queue_outcome(current_app, rt, json_body())
+        queue_outcome(current_app, rt, schemas.check(schemas.OUTCOME, json_body()))
     return jsonify({"queued": rt.outcomes.pending()})
 
 
 def queue_outcome(app: Flask, rt: Runtime, body: dict[str, Any]) -> None:
-    item = lookup(app, str(body.get("api")), str(body.get("object")))
+    """Queue one outcome (``body`` already checked against ``schemas.OUTCOME``)."""
+    api, obj, plan, merchant = _planned(app, body)
+    rt.outcomes.push(api, obj, plan, merchant)
+
+
+def _planned(app: Flask, body: dict[str, Any]) -> tuple[str, str, Plan, str | None]:
+    item = lookup(app, body["api"], body["object"])
     if item is None:
         raise BadRequest("unknown api/object; e.g. freefin/payment, freefin/payout, kaspi/invoice")
     try:
-        plan = parse(str(body.get("outcome")), item.outcomes,
-                     int(body.get("delay_ms", item.default_delay_ms)))
-    except (TypeError, ValueError) as exc:
+        plan = parse(body["outcome"], item.outcomes, body.get("delay_ms", item.default_delay_ms))
+    except ValueError as exc:
         raise BadRequest(str(exc)) from exc
-    merchant = body.get("merchant")
-    rt.outcomes.push(item.api, item.object, plan, str(merchant) if merchant else None)
+    return item.api, item.object, plan, body.get("merchant")
 
 
 @bp.post("/transition")
 def transition() -> Response:
-    body = json_body()
+    body = schemas.check(schemas.TRANSITION, json_body())
     item = lookup(current_app, str(body.get("api")), str(body.get("object")))
     if item is None:
         raise BadRequest("unknown api/object")
-    if not isinstance(body.get("id"), str) or not isinstance(body.get("status"), str):
-        raise BadRequest("id and status are required strings")
     reason = body.get("reason")
     return jsonify(item.transition(body["id"], body["status"], reason))
 
@@ -103,15 +104,12 @@ def faults() -> Response:
     if request.method == "DELETE":
         rt.faults.clear()
     elif request.method == "POST":
-        add_fault(rt, json_body())
+        add_fault(rt, schemas.check(schemas.FAULT, json_body()))
     return jsonify({"faults": rt.faults.list()})
 
 
 def add_fault(rt: Runtime, body: dict[str, Any]) -> None:
-    allowed = {"path", "method", "kind", "latency_ms", "status", "count", "ratio"}
-    unknown = set(body) - allowed
-    if unknown or "path" not in body or "kind" not in body:
-        raise BadRequest(f"a fault needs path and kind; allowed keys: {sorted(allowed)}")
+    """Add one fault (``body`` already checked against ``schemas.FAULT``)."""
     try:
         rt.faults.add(**body)
     except (TypeError, ValueError, re.error) as exc:
@@ -124,9 +122,7 @@ def defects() -> Response:
     if request.method == "DELETE":
         rt.defects.disable()
     elif request.method == "POST":
-        names = json_body().get("enable")
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise BadRequest("enable must be a list of defect names")
+        names = schemas.check(schemas.DEFECTS, json_body())["enable"]
         try:
             rt.defects.enable(*names)
         except KeyError as exc:
@@ -153,12 +149,8 @@ def retry_delivery(delivery_id: str) -> Response:
 
 @bp.post("/webhooks/endpoint")
 def webhook_endpoint() -> Response:
-    body = json_body()
-    if body.get("api") != "freefin" or not isinstance(body.get("terminal_id"), str):
-        raise BadRequest("api must be freefin and terminal_id a string")
+    body = schemas.check(schemas.ENDPOINT, json_body())
     url = body.get("url")
-    if url is not None and not isinstance(url, str):
-        raise BadRequest("url must be a string or null")
     rt = _rt()
     with rt.store.tx() as tx:
         tx.set_meta(f"freefin.endpoint.{body['terminal_id']}", url)
@@ -169,15 +161,7 @@ def webhook_endpoint() -> Response:
 def webhook_config() -> Response:
     cfg = _rt().webhook_config
     if request.method == "POST":
-        body = json_body()
-        schedule = body.get("retry_schedule", cfg.retry_schedule)
-        timeout = body.get("timeout_s", cfg.timeout_s)
-        if (not isinstance(schedule, list) or not schedule
-                or not all(isinstance(s, int | float) and s >= 0 for s in schedule)):
-            raise BadRequest("retry_schedule must be a non-empty list of seconds")
-        if not isinstance(timeout, int | float) or timeout <= 0:
-            raise BadRequest("timeout_s must be a positive number")
-        cfg.retry_schedule, cfg.timeout_s = [float(s) for s in schedule], float(timeout)
+        configure_webhooks(_rt(), schemas.check(schemas.WEBHOOK_CONFIG, json_body()))
     return jsonify({"retry_schedule": cfg.retry_schedule, "timeout_s": cfg.timeout_s})
 
 
@@ -206,20 +190,33 @@ def script() -> Response:
     return jsonify({"status": "applied"})
 
 
-def apply_script(app: Flask, rt: Runtime, doc: dict[str, Any]) -> None:
-    """A script: ``{defects: [..], faults: [..], outcomes: [..], webhooks: {..}}``."""
-    unknown = set(doc) - {"defects", "faults", "outcomes", "webhooks"}
+def configure_webhooks(rt: Runtime, body: dict[str, Any]) -> None:
+    """Set the retry schedule and timeout (``body`` checked against ``schemas.WEBHOOK_CONFIG``)."""
+    cfg = rt.webhook_config
+    cfg.retry_schedule = [float(s) for s in body.get("retry_schedule", cfg.retry_schedule)]
+    cfg.timeout_s = float(body.get("timeout_s", cfg.timeout_s))
+
+
+def apply_script(app: Flask, rt: Runtime, doc: Any) -> None:
+    """A script: ``{defects: [..], faults: [..], outcomes: [..], webhooks: {..}}``.
+
+    The whole script is checked first (schema, defect names, outcomes, fault paths), so a bad
+    one changes nothing.
+    """
+    schemas.check(schemas.SCRIPT, doc)
+    unknown = [n for n in doc.get("defects", []) if n not in rt.defects.catalog]
     if unknown:
-        raise BadRequest(f"unknown script sections: {sorted(unknown)}")
-    try:
-        rt.defects.enable(*doc.get("defects", []))
-    except KeyError as exc:
-        raise BadRequest(str(exc.args[0])) from exc
+        raise BadRequest(f"unknown defects: {', '.join(unknown)}")
+    planned = [_planned(app, outcome) for outcome in doc.get("outcomes", [])]
+    for fault in doc.get("faults", []):
+        try:
+            Fault(**fault)  # compiles the path: a bad regex is refused before anything applies
+        except (ValueError, re.error) as exc:
+            raise BadRequest(f"bad fault: {exc}") from exc
+    rt.defects.enable(*doc.get("defects", []))
     for fault in doc.get("faults", []):
         add_fault(rt, fault)
-    for outcome in doc.get("outcomes", []):
-        queue_outcome(app, rt, outcome)
+    for api, obj, plan, merchant in planned:
+        rt.outcomes.push(api, obj, plan, merchant)
     if "webhooks" in doc:
-        cfg = rt.webhook_config
-        cfg.retry_schedule = list(doc["webhooks"].get("retry_schedule", cfg.retry_schedule))
-        cfg.timeout_s = float(doc["webhooks"].get("timeout_s", cfg.timeout_s))
+        configure_webhooks(rt, doc["webhooks"])

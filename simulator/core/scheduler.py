@@ -15,15 +15,23 @@ Handler = Callable[[Tx, str, str, float], None]
 class Scheduler:
     """API packages register a handler per (api, action); ``run_due`` fires due timers."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, batch: int = 20) -> None:
         self.store = store
+        self.batch = batch
         self.handlers: dict[tuple[str, str], Handler] = {}
 
     def register(self, api: str, action: str, handler: Handler) -> None:
         self.handlers[(api, action)] = handler
 
     def run_due(self, now: float, limit: int = 200) -> int:
-        """Fire every timer due at ``now``, each in its own transaction; return how many."""
+        """Fire timers due at ``now`` in due order, at most ``limit``; return how many.
+
+        Up to ``batch`` timers share one transaction (a commit per timer was most of a
+        transition's cost), each inside a savepoint: a handler that raises is rolled back and
+        logged alone, and its timer is dropped instead of blocking every later one. A batch
+        ends early when a handler adds a timer due before the next one of the batch, so the
+        order is the same as one timer at a time.
+        """
         fired = 0
         with self.store.read() as tx:  # the common case: nothing due, no write lock taken
             due = tx.execute("SELECT 1 FROM timers WHERE due_at<=? LIMIT 1", (now,)).fetchone()
@@ -31,18 +39,34 @@ class Scheduler:
             return 0
         while fired < limit:
             with self.store.tx() as tx:
-                row = tx.execute(
+                rows = tx.execute(
                     "SELECT id, api, action, obj_id, arg, due_at FROM timers WHERE due_at<=? "
-                    "ORDER BY due_at, id LIMIT 1",
-                    (now,),
-                ).fetchone()
-                if row is None:
+                    "ORDER BY due_at, id LIMIT ?",
+                    (now, min(self.batch, limit - fired)),
+                ).fetchall()
+                if not rows:
                     return fired
-                tx.execute("DELETE FROM timers WHERE id=?", (row[0],))
-                handler = self.handlers.get((row[1], row[2]))
-                if handler is None:
-                    log.warning("no handler for timer %s/%s", row[1], row[2])
-                else:
-                    handler(tx, row[3], row[4] or "", row[5])
-            fired += 1
+                for i, row in enumerate(rows):
+                    tx.added_due = None
+                    self._fire(tx, row)
+                    fired += 1
+                    following = rows[i + 1][5] if i + 1 < len(rows) else None
+                    if following is not None and tx.added_due is not None \
+                            and tx.added_due <= following:
+                        break
         return fired
+
+    def _fire(self, tx: Tx, row: tuple[int, str, str, str, str | None, float]) -> None:
+        timer_id, api, action, obj_id, arg, due_at = row
+        tx.execute("DELETE FROM timers WHERE id=?", (timer_id,))
+        handler = self.handlers.get((api, action))
+        if handler is None:
+            log.warning("no handler for timer %s/%s", api, action)
+            return
+        tx.execute("SAVEPOINT timer")
+        try:
+            handler(tx, obj_id, arg or "", due_at)
+        except Exception:
+            tx.execute("ROLLBACK TO timer")
+            log.exception("timer %s/%s of %s failed; dropped", api, action, obj_id)
+        tx.execute("RELEASE timer")

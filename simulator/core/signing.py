@@ -14,7 +14,7 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def well_formed(header: str) -> bool:
-    return bool(SIGNATURE_RE.match(header))
+    return bool(SIGNATURE_RE.fullmatch(header))
 
 
 def verify(secret: str, body: bytes, header: str) -> bool:

@@ -121,8 +121,8 @@ def first_error(v: Validator, instance: Any) -> tuple[str, str] | None:
     if v.is_valid(instance):
         return None
     error = jsonschema.exceptions.best_match(v.explain.iter_errors(instance))
-    if error is None:
-        return None
+    if error is None:  # the Python package reads patterns as Python regexes, not ECMA-262
+        return "body", "does not match the schema (a pattern, read as ECMA-262)"
     field = ".".join(str(p) for p in error.absolute_path) or "body"
     message = error.message
     if error.validator == "required":

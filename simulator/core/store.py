@@ -50,6 +50,7 @@ class Tx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.after_commit: list[Callable[[], None]] = []
+        self.added_due: float | None = None  # the earliest timer added (the scheduler reads it)
 
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -107,6 +108,8 @@ class Tx:
         )
 
     def add_timer(self, due_at: float, api: str, action: str, obj_id: str, arg: str = "") -> None:
+        if self.added_due is None or due_at < self.added_due:
+            self.added_due = due_at
         self.conn.execute(
             "INSERT INTO timers (due_at, api, action, obj_id, arg) VALUES (?, ?, ?, ?, ?)",
             (due_at, api, action, obj_id, arg),

@@ -56,7 +56,7 @@ class Terminals:
             raise Unauthorized("Authorization: Bearer <key> is required", code="unauthorized")
         scheme, _, key = header.partition(" ")
         key = key.strip()
-        if scheme.lower() != "bearer" or not KEY_RE.match(key):
+        if scheme.lower() != "bearer" or not KEY_RE.fullmatch(key):
             raise Unauthorized("malformed API key", code="invalid_api_key")
         if key.startswith("sk_live_"):
             raise Forbidden("live keys are not enabled on this server", code="live_not_enabled")

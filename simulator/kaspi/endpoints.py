@@ -40,7 +40,7 @@ def validate(body: dict[str, Any]) -> tuple[str, list[str]]:
     except ValueError:
         raise validation_error("url", "must be an absolute http(s) URL") from None
     # printable ASCII only: an IRI must be sent percent-encoded (and its host in punycode)
-    if (parts.scheme not in ("http", "https") or not host or not HOST_RE.match(host)
+    if (parts.scheme not in ("http", "https") or not host or not HOST_RE.fullmatch(host)
             or not (url.isascii() and url.isprintable()) or " " in url):
         raise validation_error("url", "must be an absolute http(s) URL")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):

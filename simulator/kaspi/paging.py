@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,10 +19,9 @@ def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int)
     raw = args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation_error(name, "must be an integer") from None
+    if not re.fullmatch(r"-?[0-9]{1,1000}", raw):  # int() would also take "1_0", " 1", "１"
+        raise validation_error(name, "must be an integer")
+    value = int(raw)
     return min(max(value, low), high)
 
 

@@ -30,7 +30,7 @@ from simulator.web import json_body
 
 PREFIX = "/api"
 SPEC = "kaspi.openapi.json"
-PHONE_RE = re.compile(r"^7\d{10}$")
+PHONE_RE = re.compile(r"7[0-9]{10}")  # ECMA-262 \d: ASCII digits only
 MAX_KEY = 255
 bp = Blueprint("kaspi", __name__, url_prefix=PREFIX)
 
@@ -145,7 +145,7 @@ def _validated(name: str, required: bool = True) -> dict[str, Any]:
 
 
 def _phone(body: dict[str, Any]) -> None:
-    if not PHONE_RE.match(body["phone_number"]):
+    if not PHONE_RE.fullmatch(body["phone_number"]):
         raise ApiError("phone_number: must be 7 followed by 10 digits, e.g. 77011234567",
                        code="validation_error", status=400,
                        details={"fields": {"phone_number": "must match 7XXXXXXXXXX"}})

@@ -1,0 +1,59 @@
+"""Timers: due order kept across batched transactions; a failing handler is dropped alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulator.core.scheduler import Scheduler
+from simulator.core.store import Store, Tx
+
+
+def make(tmp_path: Path, batch: int) -> tuple[Store, Scheduler, list[str]]:
+    store = Store(str(tmp_path / "t.db"))
+    scheduler = Scheduler(store, batch=batch)
+    fired: list[str] = []
+
+    def record(tx: Tx, obj_id: str, arg: str, due: float) -> None:
+        fired.append(obj_id)
+        if arg:  # a chained timer, due at once: it must run before later-due timers
+            tx.add_timer(float(arg), "t", "record", f"{obj_id}+", "")
+
+    def broken(tx: Tx, obj_id: str, arg: str, due: float) -> None:
+        tx.insert("thing", obj_id, "o", {"half": "written"})
+        raise RuntimeError("handler failed")
+
+    scheduler.register("t", "record", record)
+    scheduler.register("t", "broken", broken)
+    return store, scheduler, fired
+
+
+def test_chained_timers_keep_due_order_in_a_batch(tmp_path: Path) -> None:
+    store, scheduler, fired = make(tmp_path, batch=20)
+    with store.tx() as tx:
+        tx.add_timer(1, "t", "record", "a", "1.5")  # adds a+ due at 1.5, before b
+        tx.add_timer(2, "t", "record", "b")
+        tx.add_timer(3, "t", "record", "c")
+    assert scheduler.run_due(10) == 4
+    assert fired == ["a", "a+", "b", "c"]
+
+
+def test_a_failing_handler_is_rolled_back_and_dropped(tmp_path: Path) -> None:
+    store, scheduler, fired = make(tmp_path, batch=20)
+    with store.tx() as tx:
+        tx.add_timer(1, "t", "broken", "x")
+        tx.add_timer(2, "t", "record", "after")
+    assert scheduler.run_due(10) == 2
+    assert fired == ["after"]
+    with store.read() as tx:
+        assert tx.get("thing", "x") is None  # its half-done write is gone
+        assert tx.execute("SELECT COUNT(*) FROM timers").fetchone()[0] == 0
+
+
+def test_limit_bounds_one_run(tmp_path: Path) -> None:
+    store, scheduler, fired = make(tmp_path, batch=3)
+    with store.tx() as tx:
+        for i in range(10):
+            tx.add_timer(i, "t", "record", str(i))
+    assert scheduler.run_due(100, limit=7) == 7
+    assert scheduler.run_due(100) == 3
+    assert fired == [str(i) for i in range(10)]
