@@ -314,8 +314,11 @@ def find_request_schemas(doc: Documents) -> list[Finding]:
             continue
         entry_path, entry = doc.supplement_operation(method, path, op)
         what = "no request body documented" if body is None else "a request body without schema"
-        if entry.get("requestBody"):
-            found = doc.supplement_entry(f"{entry_path}.requestBody")
+        settled_by = "requestBody" if entry.get("requestBody") else None
+        if body is None and entry.get("no_body") is True:
+            settled_by = "no_body"  # the operation takes no body: there is nothing to describe
+        if settled_by:
+            found = doc.supplement_entry(f"{entry_path}.{settled_by}")
             findings.append(
                 Finding(
                     doc.api,

@@ -78,10 +78,13 @@ def test_kaspi_other_kinds(kaspi: list[specgaps.Finding]) -> None:
     assert "events.kinds" in [r.entry for r in events.resolutions]
     links = {f.where: f for f in by_kind(kaspi, "missing_links")}
     assert links["GET /v1/invoices/{id}"].resolutions[0].file == "kaspi.links.yaml"
-    assert not links["POST /v1/webhooks/{id}/test"].resolved  # described in prose only
-    assert "links.chains" in links["POST /v1/webhooks/{id}/test"].note
-    refunds = {f.where: f for f in by_kind(kaspi, "no_request_schema")}["POST /v1/refunds"]
+    test = links["POST /v1/webhooks/{id}/test"].resolutions[0]
+    assert test.entry.endswith("links.TestCreatedWebhook")
+    bodies = {f.where: f for f in by_kind(kaspi, "no_request_schema")}
+    refunds = bodies["POST /v1/refunds"]
     assert refunds.resolutions[0].entry == "operations.[POST /v1/refunds].requestBody"
+    cancel = bodies["POST /v1/invoices/{id}/cancel"]
+    assert cancel.resolutions[0].entry == "operations.[POST /v1/invoices/{id}/cancel].no_body"
     security = by_kind(kaspi, "security_errors")
     assert [f.detail.split(" ")[0] for f in security] == ["401"]  # Kaspi never answers 403
 
@@ -145,5 +148,17 @@ def test_gaps_command(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "== freefin" in text and "== kaspi" in text and "settled by" in text
     assert "failed_invoices" in text
-    # Kaspi has findings settled nowhere (bodyless POSTs, links described in prose only).
-    assert main(["gaps", "--api", "kaspi", "--fail-on-open"]) == 1
+    # Every finding of the shipped documents is settled: the gate holds on them.
+    assert main(["gaps", "--fail-on-open"]) == 0
+
+
+def test_fail_on_open_breaks_when_an_entry_goes(specs: Path) -> None:
+    path = specs / "kaspi.supplement.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("    no_body: true\n", "", 1), encoding="utf-8")
+    assert main(["gaps", "--api", "kaspi", "--fail-on-open", "--specs", str(specs)]) == 1
+    links = specs / "kaspi.links.yaml"
+    text = links.read_text(encoding="utf-8")
+    links.write_text(text[: text.index("  /v1/webhooks:")], encoding="utf-8")
+    open_ = [f for f in specgaps.analyse("kaspi", specs) if not f.resolutions]
+    assert {f.kind for f in open_} == {"no_request_schema", "missing_links"}
