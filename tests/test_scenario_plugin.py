@@ -154,6 +154,12 @@ def test_a_bad_file_names_the_file_the_document_and_the_key(tmp_path: Path,
     ("name: x\napi: freefin\nsteps: [{clock: {advance: 1}}]\n---\n"
      "name: x\napi: freefin\nsteps: [{clock: {advance: 1}}]\n", "duplicate scenario name"),
     ("name: [unclosed\n", "not valid YAML"),
+    ("name: x\napi: freefin\nsteps: [{clock: {advance: 1}}]\n---\nname: y\napi: freefin\n"
+     "steps:\n  - request: {method: GET, path: /}\n    expect:\n      body:\n"
+     "        items: {$len: 1}\n        items: {$every: {id: 1}}\n",
+     "s.yaml, document 2, line 12: duplicate key 'items'"),
+    ("name: x\napi: freefin\nname: y\nsteps: [{clock: {advance: 1}}]\n",
+     "document 1, line 3: duplicate key 'name'"),
 ])
 def test_schema_errors_are_specific(tmp_path: Path, text: str, message: str) -> None:
     from harness.scenarios.loader import ScenarioFormatError, load_text

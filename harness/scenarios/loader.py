@@ -24,6 +24,33 @@ class ScenarioFormatError(Exception):
     """A scenario file that does not follow the format."""
 
 
+class _DuplicateKey(yaml.MarkedYAMLError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error: the
+    stock loader keeps the last value, so the first check would be dropped without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<" merges may override; only keys written twice are mistakes
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the stock constructor reports it
+                continue
+            if duplicate:
+                raise _DuplicateKey(
+                    "while constructing a mapping", node.start_mark,
+                    f"duplicate key {key!r}",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 @dataclasses.dataclass(frozen=True)
 class Scenario:
     """One validated scenario document."""
@@ -96,18 +123,42 @@ def load_file(path: Path) -> list[Scenario]:
     return load_text(path.read_text(encoding="utf-8"), path)
 
 
-def load_text(text: str, path: Path) -> list[Scenario]:
-    """Every scenario of YAML text said to come from ``path``, validated."""
+def _documents(text: str, path: Path) -> tuple[list[Any], list[int]]:
+    """The non-empty documents of ``text`` and the 0-based line each starts on."""
+    docs: list[Any] = []
+    lines: list[int] = []
+    loader = _UniqueKeyLoader(text)
     try:
-        docs = list(yaml.safe_load_all(text))
-        # 0-based first line of each document, for test locations.
-        lines = [n.start_mark.line for n in yaml.compose_all(text) if n is not None]
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            try:
+                doc = loader.construct_document(node)
+            except _DuplicateKey as exc:
+                mark = exc.problem_mark
+                line = mark.line + 1 if mark else node.start_mark.line + 1
+                raise ScenarioFormatError(
+                    f"{path}, document {len(docs) + 1}, line {line}: {exc.problem}; a key may "
+                    "appear once in a mapping (several matchers go in one mapping: "
+                    "{$len: ..., $every: ...})") from exc
+            if doc is not None:
+                docs.append(doc)
+                lines.append(node.start_mark.line)
     except yaml.YAMLError as exc:
         raise ScenarioFormatError(f"{path}: not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+    return docs, lines
+
+
+def load_text(text: str, path: Path) -> list[Scenario]:
+    """Every scenario of YAML text said to come from ``path``, validated."""
+    docs, lines = _documents(text, path)
     scenarios: list[Scenario] = []
     seen: set[str] = set()
-    for index, doc in enumerate(d for d in docs if d is not None):
-        line = lines[index] if index < len(lines) else 0
+    for index, doc in enumerate(docs):
+        line = lines[index]
         label = f"{path}, document {index + 1}"
         if isinstance(doc, dict) and isinstance(doc.get("name"), str):
             label += f" ({doc['name']!r})"
