@@ -18,9 +18,11 @@ from harness.target import Target
 
 def drive(target: Target, api: str, obj: str, obj_id: str, status: str) -> None:
     """Move ``obj`` ``obj_id`` of ``api`` to ``status`` on the target, or skip the test."""
-    payload = {"api": api, "object": obj, "id": obj_id, "status": status, "outcome": status}
+    payload = {"api": api, "object": obj, "id": obj_id, "outcome": status}
     if target.control_url:
-        resp = requests.post(f"{target.control_url}/transition", json=payload, timeout=10)
+        # The control API's /transition takes {api, object, id, status} and nothing else.
+        transition = {"api": api, "object": obj, "id": obj_id, "status": status}
+        resp = requests.post(f"{target.control_url}/transition", json=transition, timeout=10)
         assert resp.ok, f"control API refused the transition: {resp.status_code} {resp.text}"
     elif target.outcome_hook and target.outcome_hook.startswith(("http://", "https://")):
         resp = requests.post(target.outcome_hook, json=payload, timeout=30)

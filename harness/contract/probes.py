@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from schemathesis.specs.openapi.checks import response_headers_conformance
 
 from harness.contract.checks import error_envelope, retry_after_on_429
 from harness.contract.context import run_of_schema
@@ -73,7 +74,8 @@ def rate_limit_says_when_to_retry(
             break
     else:
         pytest.skip(f"never rate limited within {RATE_LIMIT_ATTEMPTS} requests")
-    validate(case, response, checks=[retry_after_on_429, error_envelope])
+    validate(case, response,
+             checks=[retry_after_on_429, error_envelope, response_headers_conformance])
     wait = retry_after_seconds(response.headers.get("Retry-After"))
     assert wait is not None and wait <= 10, f"Retry-After {wait} s"
     time.sleep(wait + 0.05)

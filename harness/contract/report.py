@@ -65,6 +65,8 @@ class Report:
     wall_time: dict[str, float] = dataclasses.field(default_factory=lambda: defaultdict(float))
     gaps: dict[tuple[str, str, str], SpecGap] = dataclasses.field(default_factory=dict)
     levels: dict[str, str] = dataclasses.field(default_factory=dict)
+    # api -> {check: why nothing in its contract can trigger it}
+    not_applicable: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def redact(self, text: str) -> str:
         """Replace the run's credentials by the environment variables that hold them, and mask
@@ -121,6 +123,7 @@ class Report:
                     "server_errors": self.server_errors.get(api, 0),
                     "wall_time_s": round(self.wall_time.get(api, 0.0), 2),
                     "failed_checks": sorted(self.failed_checks(api)),
+                    "not_applicable": dict(sorted(self.not_applicable.get(api, {}).items())),
                     "results": [
                         {"operation": o, "check": c, "passed": t.passed, "failed": t.failed,
                          "failures": [{"title": title, "message": m, "curl": curl}
@@ -137,7 +140,9 @@ class Report:
 
     def matrix(self, api: str) -> list[str]:
         """The operation x check table of ``api`` as Markdown: passes, or FAIL with counts."""
-        rows = self.to_json()["apis"].get(api, {}).get("results", [])
+        data = self.to_json()["apis"].get(api, {})
+        rows = data.get("results", [])
+        never = data.get("not_applicable", {})
         checks = sorted({row["check"] for row in rows})
         operations = sorted({row["operation"] for row in rows})
         cell = {(row["operation"], row["check"]): row for row in rows}
@@ -147,7 +152,9 @@ class Report:
             cells = []
             for check in checks:
                 row = cell.get((operation, check))
-                if row is None or not (row["passed"] or row["failed"]):
+                if check in never and not (row and row["failed"]):
+                    cells.append("n/a")
+                elif row is None or not (row["passed"] or row["failed"]):
                     cells.append("–")
                 elif row["failed"]:
                     cells.append(f"**FAIL** {row['failed']}/{row['passed'] + row['failed']}")
@@ -168,8 +175,12 @@ class Report:
             if full:
                 lines += ["", "Cells: pass n (answers checked without a failure; Schemathesis's "
                           "built-in checks count the answers they have nothing to say about "
-                          "too), FAIL n/m (failed on n of m), – (never applied).", "",
-                          *self.matrix(api), "", "### Failures", ""]
+                          "too), FAIL n/m (failed on n of m), – (never applied), n/a (nothing in "
+                          "this contract can trigger the check).", "",
+                          *self.matrix(api), "",
+                          *(f"n/a {check}: {why}" for check, why in
+                            data.get("not_applicable", {}).items()),
+                          "", "### Failures", ""]
             for row in data["results"]:
                 for failure in row["failures"]:
                     lines += [

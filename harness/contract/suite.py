@@ -9,7 +9,12 @@ import schemathesis
 from harness.contract import auth, checks, gaps, report  # noqa: F401 - registers checks, hooks
 from harness.contract.apis import PROFILES
 from harness.contract.context import RUN_MARKER, RunContext, register, token_of
-from harness.contract.loader import chaining_contract, contract_copy, schemathesis_config
+from harness.contract.loader import (
+    chaining_contract,
+    contract_copy,
+    never_applicable,
+    schemathesis_config,
+)
 from harness.contract.report import Report
 from harness.target import Target
 
@@ -55,5 +60,6 @@ def open_run(
         chaining_factory=chaining_factory if target.contract_level == "spec" else None,
     )
     raw = contract_copy(api, target.contract_level)
+    record.not_applicable[api] = never_applicable(raw)
     register(raw, run)
     return schemathesis.openapi.from_dict(raw, config=config()), run

@@ -20,6 +20,10 @@ CATALOG = {
     "freefin.content_type_wrong": "GET /payments/{id} answers with Content-Type text/html",
     "freefin.resource_unavailable": "a payment 404s for its first second",
     "freefin.isolation_broken": "a merchant can read and act on another merchant's objects",
+    "freefin.valid_data_refused": "createPayment refuses (400) a body without order_id, which "
+                                  "the spec makes optional",
+    "freefin.method_not_405": "an undeclared method answers 405 without an Allow header",
+    "freefin.allow_header_wrong": "OPTIONS advertises DELETE in Allow, a method no path has",
     "freefin.signature_not_checked": "X-Freefin-Signature is never verified",
     "freefin.webhook_unsigned": "webhooks carry no signature header",
     "freefin.webhook_bad_signature": "webhooks are signed with the wrong secret",

@@ -97,6 +97,20 @@ def _authenticate() -> None:
     g.terminal = terminal
 
 
+@bp.after_app_request
+def _method_defects(resp: Response) -> Response:
+    """freefin.method_not_405 and freefin.allow_header_wrong: what a path says of its methods."""
+    if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
+        return resp
+    rt = _state().rt
+    if resp.status_code == 405 and rt.defects.on("freefin.method_not_405"):
+        resp.headers.pop("Allow", None)
+    if (request.method == "OPTIONS" and "Allow" in resp.headers
+            and rt.defects.on("freefin.allow_header_wrong")):
+        resp.headers["Allow"] = resp.headers["Allow"] + ", DELETE"
+    return resp
+
+
 def _signed_bytes(rt: Runtime) -> bytes:
     raw = request.get_data(cache=True)
     if rt.defects.on("freefin.signature_over_parsed_json"):
@@ -157,6 +171,8 @@ def create_payment() -> Response:
     _validate(state.create_payment_lax if lax else state.create_payment, body)
     if "order_id" not in body and state.rt.defects.on("freefin.server_error"):
         raise InternalError("order_id broke the server")
+    if "order_id" not in body and state.rt.defects.on("freefin.valid_data_refused"):
+        raise BadRequest("order_id: required", code="bad_request")
     base_url = f"{request.scheme}://{request.host}/"
     status, response = payments.create(state.rt, g.terminal, body, key, base_url)
     if state.rt.defects.on("freefin.missing_required"):
