@@ -17,6 +17,15 @@ CATALOG = {
     "kaspi.wrong_error_envelope": 'errors are {"error": {"code", "message"}}, not the envelope',
     "kaspi.isolation_broken": "a merchant can read and act on another merchant's objects",
     "kaspi.cancel_any_status": "an invoice in any status can be canceled",
+    "kaspi.negative_money": 'refunded_amount is "-0.01" before any refund',
+    "kaspi.negative_data_accepted": "POST /v1/invoices accepts a phone_number that is not 7 "
+                                    "and 10 digits",
+    "kaspi.valid_data_refused": "POST /v1/invoices refuses (400) a body without "
+                                "external_order_id, which the spec makes optional",
+    "kaspi.content_type_wrong": "GET /v1/invoices/{id} answers with Content-Type text/html",
+    "kaspi.resource_unavailable": "an invoice 404s for its first second",
+    "kaspi.method_not_405": "an undeclared method answers 405 without an Allow header",
+    "kaspi.allow_header_wrong": "OPTIONS advertises DELETE in Allow, a method no path has",
     "kaspi.simulate_non_sandbox": "sandbox simulate works on live (non-sandbox) invoices",
     "kaspi.webhook_unsigned": "webhooks carry no X-Arzan-Signature",
     "kaspi.webhook_bad_signature": "webhooks are signed with the wrong secret",

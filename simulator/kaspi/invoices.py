@@ -10,6 +10,7 @@ spec's status enum has no ``failed``). Stored documents are the rendered objects
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from simulator.core import idempotency
@@ -151,7 +152,14 @@ def owned(rt: Runtime, tx: Tx, merchant: Merchant, obj: str, doc_id: str) -> dic
 
 def get(rt: Runtime, merchant: Merchant, obj: str, doc_id: str) -> dict[str, Any]:
     with rt.store.read() as tx:
-        return paging.strip(owned(rt, tx, merchant, obj, doc_id))
+        doc = owned(rt, tx, merchant, obj, doc_id)
+    if rt.defects.on("kaspi.resource_unavailable") and rt.clock.now() < _created(doc) + 1:
+        raise NotFound(f"{obj} {doc_id} not found", code="not_found")
+    return paging.strip(doc)
+
+
+def _created(doc: dict[str, Any]) -> float:
+    return datetime.fromisoformat(doc["created_at"].replace("Z", "+00:00")).timestamp()
 
 
 def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, Any]:

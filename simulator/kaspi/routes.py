@@ -22,6 +22,7 @@ from simulator.kaspi import (
     defects,
     endpoints,
     invoices,
+    money,
     refunds,
     subscriptions,
 )
@@ -32,6 +33,8 @@ PREFIX = "/api"
 SPEC = "kaspi.openapi.json"
 PHONE_RE = re.compile(r"7[0-9]{10}")  # ECMA-262 \d: ASCII digits only
 MAX_KEY = 255
+# freefin's paths share the /api prefix (the longest prefix wins, as for error envelopes).
+OTHER_API = "/api/v1/public/"
 bp = Blueprint("kaspi", __name__, url_prefix=PREFIX)
 
 
@@ -113,6 +116,20 @@ def _authenticate() -> None:
     g.merchant = merchant
 
 
+@bp.after_app_request
+def _method_defects(resp: Response) -> Response:
+    """kaspi.method_not_405 and kaspi.allow_header_wrong: what a path says of its methods."""
+    path, rt = request.path, _state().rt
+    if not path.startswith(PREFIX + "/") or path.startswith(OTHER_API):
+        return resp
+    if resp.status_code == 405 and rt.defects.on("kaspi.method_not_405"):
+        resp.headers.pop("Allow", None)
+    if (request.method == "OPTIONS" and "Allow" in resp.headers
+            and rt.defects.on("kaspi.allow_header_wrong")):
+        resp.headers["Allow"] = resp.headers["Allow"] + ", DELETE"
+    return resp
+
+
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= MAX_KEY:
@@ -164,6 +181,8 @@ def _json(body: Any, status: int, replayed: bool | None = None) -> Response:
     rt = _state().rt
     if rt.defects.on("kaspi.wrong_type") or rt.defects.on("kaspi.amount_format"):
         body = _misrender(body, rt.defects.on("kaspi.wrong_type"))
+    if rt.defects.on("kaspi.negative_money"):
+        body = _negative_refunded(body)
     resp = Response(json.dumps(body, ensure_ascii=False), status=status,
                     mimetype="application/json")
     if replayed is not None:
@@ -182,6 +201,18 @@ def _misrender(body: Any, as_number: bool) -> Any:
         if isinstance(out.get(field), str):
             number = float(out[field])
             out[field] = number if as_number else repr(number)
+    return out
+
+
+def _negative_refunded(body: Any) -> Any:
+    """kaspi.negative_money: a refunded_amount of "0.00" shown as "-0.01"."""
+    if isinstance(body, list):
+        return [_negative_refunded(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    out = {k: _negative_refunded(v) if k == "items" else v for k, v in body.items()}
+    if out.get("refunded_amount") == "0.00":
+        out["refunded_amount"] = "-0.01"
     return out
 
 
@@ -212,9 +243,12 @@ def create_invoice() -> Response:
     key = _idempotency_key()
     with _refusal_spends_key("create_invoice", key):
         body = _validated("invoice")
-        _phone(body)
+        if not rt.defects.on("kaspi.negative_data_accepted"):
+            _phone(body)
         if "external_order_id" not in body and rt.defects.on("kaspi.server_error"):
             raise InternalError("external_order_id broke the server")
+        if "external_order_id" not in body and rt.defects.on("kaspi.valid_data_refused"):
+            raise money.validation_error("external_order_id", "required")
         status, invoice, replayed = invoices.create(rt, g.merchant, "invoice", body, key)
     if rt.defects.on("kaspi.missing_required"):
         invoice = {k: v for k, v in invoice.items() if k != "payment_url"}
@@ -225,7 +259,10 @@ def create_invoice() -> Response:
 def get_invoice(invoice_id: str) -> Response:
     rt = _state().rt
     invoice = invoices.get(rt, g.merchant, "invoice", invoice_id)
-    return _json(invoice, 203 if rt.defects.on("kaspi.undocumented_status") else 200)
+    resp = _json(invoice, 203 if rt.defects.on("kaspi.undocumented_status") else 200)
+    if rt.defects.on("kaspi.content_type_wrong"):
+        resp.headers["Content-Type"] = "text/html; charset=utf-8"
+    return resp
 
 
 @bp.post("/v1/invoices/<invoice_id>/cancel")
