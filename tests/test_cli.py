@@ -113,6 +113,23 @@ def test_unreachable_target_is_3_at_once(
     assert "unreachable" in summary["meta"]["message"]
 
 
+@pytest.mark.server
+def test_rejected_credential_is_3_naming_its_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused merchant B key stops the run before any suite, naming --freefin-key-b."""
+    monkeypatch.delenv("PAYSIM_TARGET_URL", raising=False)
+    creds = bundled_credentials()
+    with SimulatorProcess() as sim:
+        code = main(["conform", "--target-url", sim.url, "--api", "freefin",
+                     "--freefin-key", creds["freefin_key"], "--freefin-key-b", "sk_test_wrong",
+                     "--report-dir", str(tmp_path)])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "check --freefin-key-b" in err
+    assert "sk_test_wrong" not in err
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
