@@ -289,6 +289,7 @@ def cmd_serve(argv: Sequence[str]) -> int:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+        "PAYSIM_PROG": "paysim serve",  # its --help names the command the user typed
     }
     os.execve(sys.executable, [sys.executable, "-m", "simulator", *argv], env)
     return EXIT_OK  # not reached

@@ -17,7 +17,7 @@ from gunicorn.app.base import BaseApplication
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
-    p = argparse.ArgumentParser(prog="python -m simulator", description=__doc__,
+    p = argparse.ArgumentParser(prog=env("PAYSIM_PROG", "python -m simulator"), description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default=env("PAYSIM_HOST", "127.0.0.1"), help="[PAYSIM_HOST]")
     p.add_argument("--port", type=int, default=int(env("PAYSIM_PORT", "8080")),
