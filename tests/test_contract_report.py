@@ -60,3 +60,28 @@ def test_files_and_junit(tmp_path: Path) -> None:
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
     failure = suite.find("testcase/failure")
     assert failure is not None and "reproduce: curl" in (failure.text or "")
+
+
+def test_never_applicable_checks_are_na_not_passes() -> None:
+    report = _report()
+    report.add_result("freefin", "GET /p/{id}", "use_after_free", None, "")
+    report.not_applicable["freefin"] = {"use_after_free": "no DELETE operation"}
+    lines = report.matrix("freefin")
+    assert lines[0].split(" | ")[-1] == "use_after_free |"
+    assert lines[2] == "| GET /p/{id} | pass 1 | – | n/a |"
+    assert lines[3] == "| POST /p/{id}/cancel | – | **FAIL** 1/1 | n/a |"
+    assert "n/a use_after_free: no DELETE operation" in report.render(full=True)
+    assert report.to_json()["apis"]["freefin"]["not_applicable"] == {
+        "use_after_free": "no DELETE operation"}
+
+
+def test_never_applicable_follows_the_document() -> None:
+    from harness.contract.loader import never_applicable
+
+    doc = {"paths": {"/x/{id}": {
+        "delete": {"responses": {}},
+        "get": {"parameters": [{"name": "X-Req", "in": "header", "required": True}]},
+    }}}
+    assert set(never_applicable(doc)) == {"object_level_authorization"}
+    assert set(never_applicable({"paths": {"/x": {"get": {}}}})) == {
+        "use_after_free", "missing_required_header", "object_level_authorization"}
