@@ -1,0 +1,60 @@
+"""ARCHITECTURE.md's import rules, checked on the source: a layer that reaches up fails here."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imports(package: str) -> dict[str, set[str]]:
+    """Module file -> the top-level-qualified modules it imports (absolute imports only)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def offenders(package: str, forbidden: tuple[str, ...], only: str = "") -> list[str]:
+    return [f"{module} imports {name}"
+            for module, names in imports(package).items() if module.startswith(only)
+            for name in sorted(names)
+            if any(name == f or name.startswith(f + ".") for f in forbidden)]
+
+
+@pytest.mark.parametrize(("package", "forbidden", "only"), [
+    ("harness", ("simulator",), ""),
+    ("loadtests", ("simulator",), ""),
+    ("simulator", ("flask", "werkzeug", "simulator.freefin", "simulator.kaspi",
+                   "simulator.control", "simulator.app", "simulator.web"), "simulator/core/"),
+    ("simulator", ("simulator.control", "simulator.app"), "simulator/freefin/"),
+    ("simulator", ("simulator.control", "simulator.app"), "simulator/kaspi/"),
+    ("simulator", ("simulator.kaspi",), "simulator/freefin/"),
+    ("simulator", ("simulator.freefin",), "simulator/kaspi/"),
+])
+def test_no_layer_reaches_up(package: str, forbidden: tuple[str, ...], only: str) -> None:
+    # control.registry is the extension point where API packages register what the control
+    # API may drive; the rest of control stays out of their reach.
+    found = offenders(package, forbidden, only)
+    assert [m for m in found if not m.endswith("imports simulator.control.registry")] == []
+
+
+@pytest.mark.parametrize("package", ["freefin", "kaspi"])
+def test_domain_modules_do_not_import_flask(package: str) -> None:
+    http = {"routes.py", "checkout.py", "control.py"}  # the HTTP layer of the package
+    bad = [m for m in offenders("simulator", ("flask", "werkzeug"), f"simulator/{package}/")
+           if Path(m.split()[0]).name not in http]
+    assert bad == []
+
+
+def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
+    assert offenders("harness", ("harness.target",), "harness/cli.py")  # cli does import it
