@@ -18,6 +18,7 @@ from simulator.core.errors import ApiError, InternalError
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
 from simulator.core.store import Store
+from simulator.freefin import notify as freefin_notify
 from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
 from simulator.web import MAX_BODY_BYTES, Envelopes
@@ -57,6 +58,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     rt.defects.register("webhooks.no_retry", "a failed webhook delivery is never retried")
     rt.defects.register("webhooks.no_dead_letter",
                         "a failing delivery is retried forever instead of dead-lettered")
+    rt.defects.register("webhooks.early_retry",
+                        "failed deliveries are retried after half the documented wait "
+                        "(2.5 s, 15 s, 60 s, ...)")
+    rt.defects.register("webhooks.duplicate_delivery",
+                        "a delivery answered 2xx is sent once more, at once")
+    freefin_notify.register_defects(rt.defects)
     rt.dispatcher.defects = rt.defects
     app.extensions["paysim.runtime"] = rt
 
@@ -69,6 +76,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     except ImportError:
         kaspi = None  # type: ignore[assignment]
     if kaspi is not None:
+        from simulator.kaspi import notify as kaspi_notify
+
+        kaspi_notify.register_defects(rt.defects)
         kaspi.init_app(app, rt)
         envelopes.register(kaspi.PREFIX, kaspi.render_error)
     app.register_blueprint(control.bp)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -405,3 +406,45 @@ def test_receiver_verifies_with_a_per_path_secret() -> None:
         assert [d.signature_valid for d in got] == [True, False]
         assert got[0].event_id == "evt_1"
         assert verify(body, got[0].signature, "endpoint-secret")
+
+
+def _seen(kind: str, created_at: str, event_id: str) -> Any:
+    from harness.scenarios.eventcheck import Seen
+
+    body = {"id": event_id, "event": kind, "created_at": created_at}
+    return Seen(event_id, kind, body, str(body))
+
+
+def test_ordered_by_orders_parallel_deliveries_by_a_body_path() -> None:
+    from harness.scenarios import eventcheck
+
+    spec = {"ordered_by": "created_at", "kinds": ["a.created", "a.status_changed", "a.paid"]}
+    # Arrival order is shuffled (parallel deliveries); created_at gives the order; equal
+    # timestamps may come in either order; a retry (same id) counts once.
+    arrived = [_seen("a.paid", "T2", "e3"), _seen("a.created", "T1", "e1"),
+               _seen("a.status_changed", "T2", "e2"), _seen("a.created", "T1", "e1")]
+    assert eventcheck.check(arrived, spec, webhooks=True) == []
+    assert eventcheck.check(arrived, {"kinds": spec["kinds"]}, webhooks=True) != []
+
+    reversed_ = [_seen("a.created", "T1", "e1"), _seen("a.paid", "T2", "e3"),
+                 _seen("a.status_changed", "T3", "e2")]
+    problems = eventcheck.check(reversed_, spec, webhooks=True)
+    assert problems and "ordered by created_at" in problems[0], problems
+    assert eventcheck.hopeless(reversed_, spec, problems)
+
+    early = reversed_[:2]  # the rest may still come: not yet hopeless
+    problems = eventcheck.check(early, spec, webhooks=True)
+    assert problems and not eventcheck.hopeless(early, spec, problems)
+
+    missing = [_seen("a.created", "T1", "e1")]
+    del missing[0].body["created_at"]
+    assert eventcheck.check(missing, spec, webhooks=True) == [
+        "ordered_by: event a.created e1 has no created_at"]
+
+
+def test_ordered_by_is_part_of_the_format(tmp_path: Path) -> None:
+    text = ("name: x\napi: kaspi\nsteps:\n  - expect_webhooks: {ordered_by: created_at, "
+            "kinds: [a]}\n")
+    assert loader.load_text(text, tmp_path / "s.yaml")[0].steps[0]["expect_webhooks"]
+    with pytest.raises(loader.ScenarioFormatError, match="ordered_by"):
+        loader.load_text(text.replace("created_at", "''"), tmp_path / "s.yaml")

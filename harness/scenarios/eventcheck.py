@@ -1,7 +1,9 @@
 """Checks over a set of events, shared by ``expect_webhooks`` and ``expect_events`` (SSE).
 
 Webhook deliveries are attempts: retries of one event carry the same id, so ``kinds`` and
-``count`` speak of distinct events and ``attempts`` of deliveries.
+``count`` speak of distinct events and ``attempts`` of deliveries. Deliveries run in parallel,
+so arrival order means nothing: ``ordered_by: created_at`` orders the events by a body path
+before ``kinds`` and ``includes`` compare (events with equal values in any order).
 """
 
 from __future__ import annotations
@@ -53,6 +55,40 @@ def _is_subsequence(wanted: list[str], kinds: list[str | None]) -> bool:
     return all(any(k == w for k in it) for w in wanted)
 
 
+def _ordered(events: list[Seen], path: str) -> tuple[list[Seen], list[str]]:
+    """``events`` sorted by the body value at ``path`` (stable: ties keep arrival order), or
+    the problems that prevent it."""
+    keyed = []
+    for rec in events:
+        value = paths.get(rec.body, path)
+        if value is paths.MISSING or value is None:
+            return events, [f"ordered_by: event {rec.kind} {rec.id} has no {path}"]
+        keyed.append((value, rec))
+    try:
+        keyed.sort(key=lambda pair: pair[0])
+    except TypeError:
+        return events, [f"ordered_by: the events' {path} values cannot be compared"]
+    return [rec for _, rec in keyed], []
+
+
+def _order_problem(events: list[Seen], path: str, wanted: list[str]) -> str | None:
+    """Why ``events``, ordered by ``path``, are not the kinds ``wanted``; events with equal
+    values may come in any order among themselves."""
+    ordered, _ = _ordered(events, path)
+    got = [rec.kind for rec in ordered]
+    if len(got) != len(wanted):
+        return None  # reported by the plain comparison of kinds
+    values = [paths.get(rec.body, path) for rec in ordered]
+    start = 0
+    for end in range(1, len(got) + 1):
+        if end == len(got) or values[end] != values[start]:
+            if sorted(map(str, got[start:end])) != sorted(wanted[start:end]):
+                return (f"kinds: expected {expect.show(wanted)} ordered by {path}, got "
+                        f"{expect.show(got)} ({expect.show(values)})")
+            start = end
+    return None
+
+
 def summary(records: list[Seen]) -> dict[str, Any]:
     """What ``save:`` paths are read from."""
     events = _distinct(records)
@@ -65,9 +101,22 @@ def summary(records: list[Seen]) -> dict[str, Any]:
 def check(records: list[Seen], spec: dict[str, Any], *, webhooks: bool) -> list[str]:
     """Every way ``records`` (already filtered by ``where``) fail ``spec``; empty if none."""
     events = _distinct(records)
-    kinds = [r.kind for r in events]
     problems: list[str] = []
-    if "kinds" in spec and kinds != spec["kinds"]:
+    order_by = spec.get("ordered_by")
+    if order_by:
+        events, problems = _ordered(events, order_by)
+    kinds = [r.kind for r in events]
+    if "kinds" in spec and order_by:
+        if problems:
+            pass  # no order to compare
+        elif sorted(map(str, kinds)) != sorted(spec["kinds"]):
+            problems.append(f"kinds: expected {expect.show(spec['kinds'])} ordered by "
+                            f"{order_by}, got {expect.show(kinds)}")
+        else:
+            why = _order_problem(events, order_by, spec["kinds"])
+            if why:
+                problems.append(why)
+    elif "kinds" in spec and kinds != spec["kinds"]:
         problems.append(f"kinds: expected {expect.show(spec['kinds'])}, got {expect.show(kinds)}")
     if "kinds_set" in spec and sorted(map(str, kinds)) != sorted(spec["kinds_set"]):
         problems.append(f"kinds_set: expected {expect.show(sorted(spec['kinds_set']))} in any "
@@ -102,6 +151,10 @@ def hopeless(records: list[Seen], spec: dict[str, Any], problems: list[str]) -> 
     if any(p.startswith(("signed:", "excludes:", "unique_ids:")) for p in problems):
         return True
     kinds = [r.kind for r in _distinct(records)]
+    if "kinds" in spec and spec.get("ordered_by"):
+        # Arrival order says nothing here, but events only accumulate: once as many came as
+        # were expected and the kinds are wrong, more cannot mend them.
+        return len(kinds) >= len(spec["kinds"]) and any(p.startswith("kinds:") for p in problems)
     # Events only accumulate: once what came is not a prefix of the expected kinds, it never is.
     return "kinds" in spec and kinds != spec["kinds"][:len(kinds)]
 

@@ -229,7 +229,10 @@ class Dispatcher:
             history = json.loads(row[0])
             history.append({"attempt": attempt, "at": iso(now), "response_code": code,
                             "error": error, "latency_ms": latency})
-            if ok:
+            if ok and self._on("webhooks.duplicate_delivery") and not any(
+                    200 <= (h["response_code"] or 0) < 300 for h in history[:-1]):
+                status, next_at = "retrying", now  # sent once more although it succeeded
+            elif ok:
                 status, next_at = "delivered", None
             elif final or self._on("webhooks.no_retry"):
                 status, next_at = "dead", None
@@ -238,13 +241,18 @@ class Dispatcher:
             elif attempt >= self.config.max_attempts:
                 status, next_at = "dead", None
             else:
-                status, next_at = "retrying", now + self.config.retry_schedule[attempt]
+                status, next_at = "retrying", now + self._wait(attempt)
             tx.execute(
                 "UPDATE deliveries SET status=?, attempts=?, next_at=?, last_code=?, "
                 "last_latency_ms=?, last_error=?, history=? WHERE id=?",
                 (status, attempt, next_at, code, latency, error, json.dumps(history),
                  delivery_id),
             )
+
+    def _wait(self, attempt: int) -> float:
+        """Seconds before the attempt after ``attempt`` (1-based) failed."""
+        wait = self.config.retry_schedule[attempt]
+        return wait / 2 if self._on("webhooks.early_retry") else wait
 
     def _on(self, defect: str) -> bool:
         return self.defects is not None and self.defects.on(defect)

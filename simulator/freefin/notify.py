@@ -8,6 +8,7 @@ from typing import Any
 
 from simulator.core import events, webhooks
 from simulator.core.clock import iso
+from simulator.core.defects import Defects
 from simulator.core.runtime import Runtime
 from simulator.core.signing import sign
 from simulator.core.store import Tx
@@ -15,6 +16,16 @@ from simulator.freefin.terminals import Terminal
 
 API = "freefin"
 SIGNATURE_HEADER = "X-Freefin-Signature"
+
+
+DEFECTS = {
+    "freefin.event_id_reused": "the events of one change share the first event's id",
+}
+
+
+def register_defects(defects: Defects) -> None:
+    for name, description in DEFECTS.items():
+        defects.register(name, description)
 
 
 def endpoint_key(terminal_id: str) -> str:
@@ -29,9 +40,13 @@ def emit(
     if rt.defects.on("freefin.events_out_of_order"):
         kinds = list(reversed(kinds))
     url = webhook_url or tx.get_meta(endpoint_key(terminal.id)) or terminal.webhook_url
+    first_id: str | None = None
     for kind in kinds:
         now = rt.clock.now()
         event_id = "evt_" + uuid.uuid4().hex
+        if first_id and rt.defects.on("freefin.event_id_reused"):
+            event_id = first_id
+        first_id = first_id or event_id
         body = {"id": event_id, "kind": kind, "created_at": iso(now), "payload": payload}
         events.record(tx, rt.bus, event_id=event_id, api=API, owner=terminal.merchant_id,
                       kind=kind, body=body, now=now)

@@ -2,6 +2,8 @@
 
 Webhook body ``{"id": "evt_…", "event": kind, "created_at", "data": {object}}``, signed per
 endpoint: ``X-Arzan-Signature: sha256=<hex HMAC-SHA256(raw body, endpoint secret)>``.
+Deliveries run in parallel, so a merchant's events get strictly increasing ``created_at``
+(milliseconds): a receiver orders them by it, also the events of one change.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from simulator.core import events, webhooks
 from simulator.core.clock import iso
+from simulator.core.defects import Defects
 from simulator.core.runtime import Runtime
 from simulator.core.signing import sign
 from simulator.core.store import Tx
@@ -32,6 +35,29 @@ ALL = "*"
 GROUPS = tuple(sorted({kind.split(".")[0] + ".*" for kind in EVENTS}))
 
 
+DEFECTS = {
+    "kaspi.events_out_of_order": "a change's events are written in reverse order "
+                                 "(invoice.paid before invoice.status_changed)",
+    "kaspi.event_id_reused": "the events of one change share the first event's id",
+}
+
+
+def register_defects(defects: Defects) -> None:
+    for name, description in DEFECTS.items():
+        defects.register(name, description)
+
+
+def _event_time(rt: Runtime, tx: Tx, merchant_id: str) -> float:
+    """Now, but at least a millisecond after the merchant's last event (the middle of a
+    millisecond, so rendering it never rounds down onto the previous one)."""
+    row = tx.execute("SELECT created_at FROM events WHERE api=? AND owner=? "
+                     "ORDER BY seq DESC LIMIT 1", (API, merchant_id)).fetchone()
+    now_ms = int(rt.clock.now() * 1000)
+    if row is not None:
+        now_ms = max(now_ms, int(row[0] * 1000) + 1)
+    return (now_ms + 0.5) / 1000
+
+
 def subscribed(endpoint: dict[str, Any], kind: str) -> bool:
     wanted = endpoint["events"]
     return ALL in wanted or kind in wanted or kind.split(".")[0] + ".*" in wanted
@@ -46,9 +72,15 @@ def emit(
     targets = [endpoint] if endpoint else [
         e for e in tx.list(ENDPOINT_KIND, merchant_id, limit=1000) if e["is_active"]]
     queued = []
+    if rt.defects.on("kaspi.events_out_of_order"):
+        kinds = list(reversed(kinds))
+    first_id: str | None = None
     for kind in kinds:
-        now = rt.clock.now()
+        now = _event_time(rt, tx, merchant_id)  # the event's time; its deliveries are due now
         event_id = "evt_" + uuid.uuid4().hex
+        if first_id and rt.defects.on("kaspi.event_id_reused"):
+            event_id = first_id
+        first_id = first_id or event_id
         body = {"id": event_id, "event": kind, "created_at": iso(now), "data": payload}
         events.record(tx, rt.bus, event_id=event_id, api=API, owner=merchant_id, kind=kind,
                       body=body, now=now)
@@ -66,5 +98,6 @@ def emit(
                 headers[SIGNATURE_HEADER] = sign(secret, raw)
             queued.append(webhooks.enqueue(
                 tx, api=API, owner=merchant_id, event_id=event_id, kind=kind, url=target["url"],
-                headers=headers, body=raw, now=now, endpoint_id=target["id"]))
+                headers=headers, body=raw, now=min(now, rt.clock.now()),
+                endpoint_id=target["id"]))
     return queued
