@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ import yaml
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "thresholds.yaml"
 _TOP_KEYS = {"error_rate", "min_rps", "max_duplicates", "latency_ms"}
 _PERCENTILES = ("p50", "p90", "p95", "p99")
+# "METHOD api /path" as the personas name their requests; anything else can never be measured
+_OPERATION = re.compile(r"(GET|POST|PUT|PATCH|DELETE) (freefin|kaspi) /\S.*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +53,9 @@ def load_thresholds(profile: str, path: str | Path | None = None) -> dict[str, A
     if unknown:
         raise ValueError(f"{path}: {profile}: unknown keys {sorted(unknown)}")
     for op, limits in (spec.get("latency_ms") or {}).items():
+        if op != "*" and not _OPERATION.fullmatch(str(op)):
+            raise ValueError(f"{path}: {profile}: {op!r} is no operation name: write 'METHOD "
+                             "api /path' as in Locust's table, e.g. 'POST freefin /payments'")
         bad = set(limits or {}) - set(_PERCENTILES)
         if bad:
             raise ValueError(f"{path}: {profile}: {op}: unknown percentiles {sorted(bad)}")
