@@ -39,6 +39,9 @@ TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
         [("freefin.idempotency_global_scope", "another terminal of merchant A, same key and body")],
     ("freefin/idempotency.yaml", "a key of 64 characters is accepted and one of 65 is refused"):
         [("freefin.idempotency_key_unbounded", "65 characters")],
+    ("freefin/idempotency.yaml",
+     "a payout replay returns 200 and the same payout, another body a 409"):
+        [("freefin.idempotency_duplicate", "replay the same payout")],
     # freefin/refunds.yaml
     ("freefin/refunds.yaml", "a partial refund, one over the remainder, then the remainder"):
         [("freefin.refund_over_remainder", "refund 800 of the 700 left")],
@@ -99,6 +102,9 @@ TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
         [("freefin.isolation_broken", "merchant B cannot read it")],
     ("freefin/lifecycle.yaml", "payouts go to a bank of the SBP directory"):
         [("freefin.payout_any_bank", "a bank that is not in the directory")],
+    ("freefin/lifecycle.yaml",
+     "a failed payout says why and sends payout.failed to the terminal's endpoint"):
+        [("freefin.failure_event_missing", "the failure's events")],
     ("freefin/lifecycle.yaml", "requests without a valid key are refused"):
         [("freefin.auth_ignored", "no key")],
     ("freefin/lifecycle.yaml", "over the merchant's rate limit the answer is 429 with Retry-After"):
@@ -135,6 +141,8 @@ TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
         [("webhooks.no_retry", "attempts: expected 2, got 1"),
          ("webhooks.early_retry", "not retried before 5 s"),
          ("kaspi.webhook_bad_signature", "signed:")],
+    ("kaspi/webhooks.yaml", "a delivery that times out is retried"):
+        [("webhooks.no_retry", "retried once, and delivered")],
     ("kaspi/webhooks.yaml",
      "a dead letter is logged, listed as a job, and delivered when retried by hand"):
         [("webhooks.no_dead_letter", "the log shows the dead letter, newest first"),

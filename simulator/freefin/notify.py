@@ -20,6 +20,8 @@ SIGNATURE_HEADER = "X-Freefin-Signature"
 
 DEFECTS = {
     "freefin.event_id_reused": "the events of one change share the first event's id",
+    "freefin.failure_event_missing": "a failure sends payment.status_changed / "
+                                     "payout.status_changed but not .failed",
 }
 
 
@@ -39,6 +41,8 @@ def emit(
     """Record events ``kinds`` (in order) for the merchant and queue their webhooks."""
     if rt.defects.on("freefin.events_out_of_order"):
         kinds = list(reversed(kinds))
+    if rt.defects.on("freefin.failure_event_missing"):
+        kinds = [k for k in kinds if not k.endswith(".failed")]
     url = webhook_url or tx.get_meta(endpoint_key(terminal.id)) or terminal.webhook_url
     first_id: str | None = None
     for kind in kinds:
