@@ -135,6 +135,39 @@ def connection_required(kaspi: KaspiClient, rt: Runtime) -> None:
     assert resp.status_code == 409
 
 
+def refunded_never_negative(kaspi: KaspiClient, rt: Runtime) -> None:
+    assert kaspi.invoice()["refunded_amount"] == "0.00"
+
+
+def phone_number_checked(kaspi: KaspiClient, rt: Runtime) -> None:
+    resp = kaspi.post("/v1/invoices", json={"amount": 7, "phone_number": "123"})
+    assert resp.status_code == 400
+
+
+def order_id_optional(kaspi: KaspiClient, rt: Runtime) -> None:
+    kaspi.invoice()  # no external_order_id: 201 expected
+
+
+def invoice_read_is_json(kaspi: KaspiClient, rt: Runtime) -> None:
+    resp = kaspi.get(f"/v1/invoices/{kaspi.invoice()['id']}")
+    assert resp.content_type.startswith("application/json"), resp.content_type
+
+
+def invoice_readable_at_once(kaspi: KaspiClient, rt: Runtime) -> None:
+    assert kaspi.get(f"/v1/invoices/{kaspi.invoice()['id']}").status_code == 200
+
+
+def undeclared_method_is_405_with_allow(kaspi: KaspiClient, rt: Runtime) -> None:
+    resp = kaspi.client.delete("/api/v1/invoices", headers={"X-API-Key": KEY_B})
+    assert resp.status_code == 405 and "POST" in resp.headers.get("Allow", "")
+
+
+def options_lists_the_paths_methods(kaspi: KaspiClient, rt: Runtime) -> None:
+    resp = kaspi.client.options("/api/v1/invoices", headers={"X-API-Key": KEY_B})
+    allowed = {m.strip() for m in resp.headers.get("Allow", "").split(",")}
+    assert allowed == {"GET", "HEAD", "OPTIONS", "POST"}, allowed
+
+
 CHECKS: dict[str, Check] = {
     "kaspi.undocumented_status": get_is_200,
     "kaspi.wrong_type": amounts_are_strings,
@@ -158,6 +191,13 @@ CHECKS: dict[str, Check] = {
     "kaspi.pagination_broken": pages_and_filters,
     "kaspi.status_check_unknown_found": unknown_ids_not_found,
     "kaspi.connection_ignored": connection_required,
+    "kaspi.negative_money": refunded_never_negative,
+    "kaspi.negative_data_accepted": phone_number_checked,
+    "kaspi.valid_data_refused": order_id_optional,
+    "kaspi.content_type_wrong": invoice_read_is_json,
+    "kaspi.resource_unavailable": invoice_readable_at_once,
+    "kaspi.method_not_405": undeclared_method_is_405_with_allow,
+    "kaspi.allow_header_wrong": options_lists_the_paths_methods,
 }
 
 
