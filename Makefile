@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check simulator harness tests loadtests
+	$(BIN)/ruff check simulator harness tests loadtests benchmarks
+	$(BIN)/ruff format --check simulator harness tests loadtests benchmarks
 	$(BIN)/mypy
 
 serve: $(STAMP)

@@ -36,8 +36,7 @@ FF = "/api/v1/public"
 Request = tuple[str, str, bytes | None, dict[str, str]]
 
 
-def _worker(port: int, make: str, ids: list[str], seconds: float, conns: int,
-            out: Any) -> None:
+def _worker(port: int, make: str, ids: list[str], seconds: float, conns: int, out: Any) -> None:
     """One client process: ``conns`` threads, each with a persistent connection."""
     import threading
 
@@ -86,33 +85,41 @@ def _json(method: str, path: str, body: Any, auth: dict[str, str]) -> Request:
 FFA = {"Authorization": f"Bearer {KEY}"}
 KPA = {"X-API-Key": KASPI_KEY}
 REQUESTS: dict[str, Callable[[list[str], int], Request]] = {
-    "bare_create": lambda ids, i: _json("POST", "/bare", {"amount": 150000, "order_id": f"o{i}"},
-                                        {}),
+    "bare_create": lambda ids, i: _json(
+        "POST", "/bare", {"amount": 150000, "order_id": f"o{i}"}, {}
+    ),
     "bare_get": lambda ids, i: _json("GET", f"/bare/{ids[i % len(ids)]}", None, {}),
-    "payment_create": lambda ids, i: _json("POST", f"{FF}/payments",
-                                           {"amount": 150000, "order_id": f"o{i}"}, FFA),
+    "payment_create": lambda ids, i: _json(
+        "POST", f"{FF}/payments", {"amount": 150000, "order_id": f"o{i}"}, FFA
+    ),
     # amount 1616 stays pending: the create alone, without the two transitions every other
     # payment has the server run about a second later (inside the create phase's window)
-    "payment_create_held": lambda ids, i: _json("POST", f"{FF}/payments",
-                                                {"amount": 1616, "order_id": f"h{i}"}, FFA),
+    "payment_create_held": lambda ids, i: _json(
+        "POST", f"{FF}/payments", {"amount": 1616, "order_id": f"h{i}"}, FFA
+    ),
     "payment_get": lambda ids, i: _json("GET", f"{FF}/payments/{ids[i % len(ids)]}", None, FFA),
-    "payment_refund": lambda ids, i: _json("POST", f"{FF}/payments/{ids[i % len(ids)]}/refund",
-                                           {"amount": 1}, FFA),
-    "invoice_create": lambda ids, i: _json("POST", "/api/v1/invoices",
-                                           {"amount": 10000, "phone_number": "77011234567",
-                                            "external_order_id": f"o{i}"}, KPA),
-    "invoice_list": lambda ids, i: _json("GET", "/api/v1/invoices?page=1&page_size=20",
-                                         None, KPA),
+    "payment_refund": lambda ids, i: _json(
+        "POST", f"{FF}/payments/{ids[i % len(ids)]}/refund", {"amount": 1}, FFA
+    ),
+    "invoice_create": lambda ids, i: _json(
+        "POST",
+        "/api/v1/invoices",
+        {"amount": 10000, "phone_number": "77011234567", "external_order_id": f"o{i}"},
+        KPA,
+    ),
+    "invoice_list": lambda ids, i: _json("GET", "/api/v1/invoices?page=1&page_size=20", None, KPA),
 }
 
 
-def measure(port: int, make: str, ids: list[str], seconds: float, conns: int,
-            procs: int = 2) -> dict[str, float]:
+def measure(
+    port: int, make: str, ids: list[str], seconds: float, conns: int, procs: int = 2
+) -> dict[str, float]:
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     per = max(1, conns // procs)
-    workers = [ctx.Process(target=_worker, args=(port, make, ids, seconds, per, out))
-               for _ in range(procs)]
+    workers = [
+        ctx.Process(target=_worker, args=(port, make, ids, seconds, per, out)) for _ in range(procs)
+    ]
     for w in workers:
         w.start()
     results = [out.get() for _ in workers]
@@ -123,8 +130,12 @@ def measure(port: int, make: str, ids: list[str], seconds: float, conns: int,
     if not lat:
         return {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": errors}
     q = statistics.quantiles(lat, n=100)
-    return {"rps": len(lat) / seconds, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
-            "errors": errors}
+    return {
+        "rps": len(lat) / seconds,
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+        "errors": errors,
+    }
 
 
 def quiesce(pid: int, idle: float = 0.1, timeout: float = 60.0) -> float:
@@ -159,9 +170,25 @@ def _start_bare(tmp: Path, threads: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "BARE_DB": str(tmp / "bare.db")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", str(threads),
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "benchmarks.bare_app:app"],
-        cwd=ROOT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "1",
+            "-k",
+            "gthread",
+            "--threads",
+            str(threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "benchmarks.bare_app:app",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     for _ in range(100):
         try:
             requests.get(f"http://127.0.0.1:{port}/bare/x", timeout=1)
@@ -177,58 +204,79 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--json", help="also write the figures to this file")
-    ap.add_argument("--payments", type=int, default=2000,
-                    help="paid payments the get and refund phases go round (default 2000)")
+    ap.add_argument(
+        "--payments",
+        type=int,
+        default=2000,
+        help="paid payments the get and refund phases go round (default 2000)",
+    )
     args = ap.parse_args(argv)
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         bare, bare_port = _start_bare(tmp, 32)
         try:
-            made = [requests.post(f"http://127.0.0.1:{bare_port}/bare", json={"a": 1},
-                                  timeout=5).json()["id"] for _ in range(50)]
-            rows["bare_create"] = measure(bare_port, "bare_create", [], args.seconds,
-                                          args.connections)
-            rows["bare_get"] = measure(bare_port, "bare_get", made, args.seconds,
-                                       args.connections)
+            made = [
+                requests.post(
+                    f"http://127.0.0.1:{bare_port}/bare", json={"a": 1}, timeout=5
+                ).json()["id"]
+                for _ in range(50)
+            ]
+            rows["bare_create"] = measure(
+                bare_port, "bare_create", [], args.seconds, args.connections
+            )
+            rows["bare_get"] = measure(bare_port, "bare_get", made, args.seconds, args.connections)
         finally:
             bare.terminate()
             bare.wait(10)
-        with SimulatorProcess(extra_args=["--seed-file", str(_bench_seed(tmp)),
-                                          "--threads", "32"]) as sim:
+        with SimulatorProcess(
+            extra_args=["--seed-file", str(_bench_seed(tmp)), "--threads", "32"]
+        ) as sim:
             port = sim.port
             # refunds go round --payments paid payments, so each gets one or two: a realistic shape
             with requests.Session() as http:
-                ids = [http.post(f"{sim.url}{FF}/payments", headers=FFA, timeout=5,
-                                 json={"amount": 10**9, "metadata": {"sim_delay_ms": "0"}}
-                                 ).json()["payment"]["id"] for _ in range(args.payments)]
+                ids = [
+                    http.post(
+                        f"{sim.url}{FF}/payments",
+                        headers=FFA,
+                        timeout=5,
+                        json={"amount": 10**9, "metadata": {"sim_delay_ms": "0"}},
+                    ).json()["payment"]["id"]
+                    for _ in range(args.payments)
+                ]
             requests.post(f"{sim.url}/_sim/clock/advance", json={"seconds": 1}, timeout=30)
             assert sim.proc is not None
             quiesce(sim.proc.pid)
-            rows["payment_create"] = measure(port, "payment_create", [], args.seconds,
-                                             args.connections)
+            rows["payment_create"] = measure(
+                port, "payment_create", [], args.seconds, args.connections
+            )
             quiesce(sim.proc.pid)
-            rows["payment_create_held"] = measure(port, "payment_create_held", [], args.seconds,
-                                                  args.connections)
-            rows["payment_get"] = measure(port, "payment_get", ids, args.seconds,
-                                          args.connections)
+            rows["payment_create_held"] = measure(
+                port, "payment_create_held", [], args.seconds, args.connections
+            )
+            rows["payment_get"] = measure(port, "payment_get", ids, args.seconds, args.connections)
             quiesce(sim.proc.pid)
-            rows["payment_refund"] = measure(port, "payment_refund", ids, args.seconds,
-                                             args.connections)
+            rows["payment_refund"] = measure(
+                port, "payment_refund", ids, args.seconds, args.connections
+            )
             if requests.get(f"{sim.url}/api/v1/me", headers=KPA, timeout=5).status_code == 200:
-                rows["invoice_create"] = measure(port, "invoice_create", [], args.seconds,
-                                                 args.connections)
+                rows["invoice_create"] = measure(
+                    port, "invoice_create", [], args.seconds, args.connections
+                )
                 quiesce(sim.proc.pid)
-                rows["invoice_list"] = measure(port, "invoice_list", [], args.seconds,
-                                               args.connections)
+                rows["invoice_list"] = measure(
+                    port, "invoice_list", [], args.seconds, args.connections
+                )
     base = {"create": rows["bare_create"]["rps"], "get": rows["bare_get"]["rps"]}
     print(f"{'case':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs bare':>10}")
     for name, row in rows.items():
         kind = "get" if name.endswith(("_get", "_list")) else "create"
         ratio = row["rps"] / base[kind] if base[kind] else 0.0
         row["ratio"] = ratio
-        print(f"{name:<22}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
-              f"{int(row['errors']):>8}{ratio:>9.0%}")
+        print(
+            f"{name:<22}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
+            f"{int(row['errors']):>8}{ratio:>9.0%}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
     return 0

@@ -7,8 +7,13 @@ import requests
 from harness.target import Target
 
 # The credentials of each API that preflight tries, by Target field (the option's flag names it).
-FREEFIN_KEYS = ("freefin_key", "freefin_key_b", "freefin_key_2", "freefin_signed_key",
-                "freefin_limited_key")
+FREEFIN_KEYS = (
+    "freefin_key",
+    "freefin_key_b",
+    "freefin_key_2",
+    "freefin_signed_key",
+    "freefin_limited_key",
+)
 KASPI_KEYS = ("kaspi_key", "kaspi_key_b", "kaspi_key_unconnected", "kaspi_limited_key")
 
 
@@ -47,8 +52,7 @@ def preflight(target: Target, timeout: float = 5.0) -> None:
             raise PreflightError(f"{api} target unreachable at {url}: {exc}") from exc
         if resp.status_code in (401, 403):
             raise PreflightError(
-                f"{api} target at {url} rejected the credentials ({resp.status_code}): "
-                f"check {flag}"
+                f"{api} target at {url} rejected the credentials ({resp.status_code}): check {flag}"
             )
         if resp.status_code >= 500:
             raise PreflightError(f"{api} target at {url} answered {resp.status_code}")

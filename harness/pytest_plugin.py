@@ -20,8 +20,9 @@ EXIT_CONFIG = 4
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("paysim", "paysim target (each also reads PAYSIM_<NAME>)")
     for opt in OPTIONS:
-        group.addoption(opt.flag, dest=f"paysim_{opt.name}", default=None,
-                        help=f"{opt.help} [env {opt.env}]")
+        group.addoption(
+            opt.flag, dest=f"paysim_{opt.name}", default=None, help=f"{opt.help} [env {opt.env}]"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -46,13 +46,25 @@ class SimulatorProcess:
 
     def start(self, timeout: float = 30.0) -> SimulatorProcess:
         cmd = [
-            sys.executable, "-m", "simulator",
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--db", self.db_path, "--log-level", "warning", *self.extra_args,
+            sys.executable,
+            "-m",
+            "simulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--db",
+            self.db_path,
+            "--log-level",
+            "warning",
+            *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
                 start_new_session=True,  # its own process group: kill() takes the workers too
             )
         deadline = time.monotonic() + timeout

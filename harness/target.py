@@ -36,34 +36,47 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("target_url", "server root of the implementation (freefin paths live under it); "
-           "absent: the bundled simulator is started on a free port"),
-    Option("kaspi_url", "Kaspi API base URL (the spec's server, ending in /api); "
-           "default: <target_url>/api"),
+    Option(
+        "target_url",
+        "server root of the implementation (freefin paths live under it); "
+        "absent: the bundled simulator is started on a free port",
+    ),
+    Option(
+        "kaspi_url",
+        "Kaspi API base URL (the spec's server, ending in /api); default: <target_url>/api",
+    ),
     Option("control_url", "simulator control API (/_sim); default for the bundled simulator"),
     Option("api", "which API to test: freefin, kaspi or both (default both)"),
     Option("contract_level", "spec (the seed documents alone) or strict (plus supplements)"),
     Option("freefin_key", "freefin bearer key of merchant A, terminal 1", secret=True),
     Option("freefin_signing_secret", "signing secret of that terminal", secret=True),
     Option("freefin_key_2", "freefin key of another terminal of merchant A", secret=True),
-    Option("freefin_signed_key", "freefin key of a terminal that requires signatures",
-           secret=True),
+    Option("freefin_signed_key", "freefin key of a terminal that requires signatures", secret=True),
     Option("freefin_signed_secret", "signing secret of that terminal", secret=True),
     Option("freefin_key_b", "freefin key of merchant B (isolation checks)", secret=True),
-    Option("freefin_limited_key", "freefin key of a merchant with a low rate limit",
-           secret=True),
+    Option("freefin_limited_key", "freefin key of a merchant with a low rate limit", secret=True),
     Option("kaspi_key", "Kaspi X-API-Key of merchant A", secret=True),
     Option("kaspi_key_b", "Kaspi X-API-Key of merchant B (isolation checks)", secret=True),
-    Option("kaspi_key_unconnected", "Kaspi key of a merchant whose Kaspi is not connected",
-           secret=True),
+    Option(
+        "kaspi_key_unconnected", "Kaspi key of a merchant whose Kaspi is not connected", secret=True
+    ),
     Option("kaspi_limited_key", "Kaspi key of a merchant with a low rate limit", secret=True),
-    Option("webhook_secret", "secret the target signs freefin webhooks with "
-           "(default: freefin_signing_secret)", secret=True),
-    Option("webhook_public_url", "URL at which the target reaches the harness's webhook "
-           "receiver (default: its loopback address)"),
-    Option("outcome_hook", "for targets other than the simulator: an http(s) URL the harness "
-           "POSTs {api, object, id, outcome} to, or a shell command given the same as JSON "
-           "on stdin, to drive outcomes"),
+    Option(
+        "webhook_secret",
+        "secret the target signs freefin webhooks with (default: freefin_signing_secret)",
+        secret=True,
+    ),
+    Option(
+        "webhook_public_url",
+        "URL at which the target reaches the harness's webhook "
+        "receiver (default: its loopback address)",
+    ),
+    Option(
+        "outcome_hook",
+        "for targets other than the simulator: an http(s) URL the harness "
+        "POSTs {api, object, id, outcome} to, or a shell command given the same as JSON "
+        "on stdin, to drive outcomes",
+    ),
     Option("credentials_file", "YAML file with any of these settings"),
 )
 

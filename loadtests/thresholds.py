@@ -54,8 +54,10 @@ def load_thresholds(profile: str, path: str | Path | None = None) -> dict[str, A
         raise ValueError(f"{path}: {profile}: unknown keys {sorted(unknown)}")
     for op, limits in (spec.get("latency_ms") or {}).items():
         if op != "*" and not _OPERATION.fullmatch(str(op)):
-            raise ValueError(f"{path}: {profile}: {op!r} is no operation name: write 'METHOD "
-                             "api /path' as in Locust's table, e.g. 'POST freefin /payments'")
+            raise ValueError(
+                f"{path}: {profile}: {op!r} is no operation name: write 'METHOD "
+                "api /path' as in Locust's table, e.g. 'POST freefin /payments'"
+            )
         bad = set(limits or {}) - set(_PERCENTILES)
         if bad:
             raise ValueError(f"{path}: {profile}: {op}: unknown percentiles {sorted(bad)}")

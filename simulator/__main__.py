@@ -17,34 +17,73 @@ from gunicorn.app.base import BaseApplication
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
-    p = argparse.ArgumentParser(prog=env("PAYSIM_PROG", "python -m simulator"), description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=env("PAYSIM_PROG", "python -m simulator"),
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--host", default=env("PAYSIM_HOST", "127.0.0.1"), help="[PAYSIM_HOST]")
-    p.add_argument("--port", type=int, default=int(env("PAYSIM_PORT", "8080")),
-                   help="[PAYSIM_PORT] default 8080")
-    p.add_argument("--db", default=env("PAYSIM_DB", "paysim.db"),
-                   help="[PAYSIM_DB] SQLite file, or :memory: (default paysim.db)")
-    p.add_argument("--seed-file", default=env("PAYSIM_SEED_FILE"),
-                   help="[PAYSIM_SEED_FILE] merchants, keys and defaults (default: bundled)")
-    p.add_argument("--script", default=env("PAYSIM_SCRIPT"),
-                   help="[PAYSIM_SCRIPT] YAML script of outcomes, faults and defects to load")
-    p.add_argument("--defect", action="append", default=[], metavar="NAME",
-                   help="switch a named defect on (repeatable); see GET /_sim/defects")
-    p.add_argument("--log-level", default=env("PAYSIM_LOG_LEVEL", "info"),
-                   choices=["debug", "info", "warning", "error"], help="[PAYSIM_LOG_LEVEL]")
-    p.add_argument("--threads", type=int, default=int(env("PAYSIM_THREADS", "32")),
-                   help="[PAYSIM_THREADS] request threads, SSE streams included (default 32)")
-    p.add_argument("--sse-heartbeat", type=float,
-                   default=float(env("PAYSIM_SSE_HEARTBEAT", "25")),
-                   help="[PAYSIM_SSE_HEARTBEAT] seconds between ': ping' lines (default 25)")
-    p.add_argument("--webhook-allow-host", action="append", metavar="HOST",
-                   default=[h for h in env("PAYSIM_WEBHOOK_ALLOW_HOSTS", "").split(",") if h],
-                   help="[PAYSIM_WEBHOOK_ALLOW_HOSTS, comma-separated] a host name, IP or "
-                        "network webhooks may be sent to (repeatable; '*' for any). "
-                        "Default: loopback only")
-    p.add_argument("--idempotency-ttl", type=float,
-                   default=float(env("PAYSIM_IDEMPOTENCY_TTL", "86400")),
-                   help="[PAYSIM_IDEMPOTENCY_TTL] seconds an Idempotency-Key is kept (86400)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(env("PAYSIM_PORT", "8080")),
+        help="[PAYSIM_PORT] default 8080",
+    )
+    p.add_argument(
+        "--db",
+        default=env("PAYSIM_DB", "paysim.db"),
+        help="[PAYSIM_DB] SQLite file, or :memory: (default paysim.db)",
+    )
+    p.add_argument(
+        "--seed-file",
+        default=env("PAYSIM_SEED_FILE"),
+        help="[PAYSIM_SEED_FILE] merchants, keys and defaults (default: bundled)",
+    )
+    p.add_argument(
+        "--script",
+        default=env("PAYSIM_SCRIPT"),
+        help="[PAYSIM_SCRIPT] YAML script of outcomes, faults and defects to load",
+    )
+    p.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch a named defect on (repeatable); see GET /_sim/defects",
+    )
+    p.add_argument(
+        "--log-level",
+        default=env("PAYSIM_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="[PAYSIM_LOG_LEVEL]",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=int(env("PAYSIM_THREADS", "32")),
+        help="[PAYSIM_THREADS] request threads, SSE streams included (default 32)",
+    )
+    p.add_argument(
+        "--sse-heartbeat",
+        type=float,
+        default=float(env("PAYSIM_SSE_HEARTBEAT", "25")),
+        help="[PAYSIM_SSE_HEARTBEAT] seconds between ': ping' lines (default 25)",
+    )
+    p.add_argument(
+        "--webhook-allow-host",
+        action="append",
+        metavar="HOST",
+        default=[h for h in env("PAYSIM_WEBHOOK_ALLOW_HOSTS", "").split(",") if h],
+        help="[PAYSIM_WEBHOOK_ALLOW_HOSTS, comma-separated] a host name, IP or "
+        "network webhooks may be sent to (repeatable; '*' for any). "
+        "Default: loopback only",
+    )
+    p.add_argument(
+        "--idempotency-ttl",
+        type=float,
+        default=float(env("PAYSIM_IDEMPOTENCY_TTL", "86400")),
+        help="[PAYSIM_IDEMPOTENCY_TTL] seconds an Idempotency-Key is kept (86400)",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request")
     return p.parse_args(argv)
 
@@ -59,10 +98,19 @@ class Server(BaseApplication):
     def load_config(self) -> None:
         a = self.args
         settings: dict[str, Any] = {
-            "bind": f"{a.host}:{a.port}", "workers": 1, "worker_class": "gthread",
-            "threads": a.threads, "timeout": 60, "graceful_timeout": 3, "keepalive": 5,
-            "loglevel": a.log_level, "accesslog": "-" if a.access_log else None,
-            "worker_connections": 1000,
+            "bind": f"{a.host}:{a.port}",
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": a.threads,
+            "timeout": 60,
+            "graceful_timeout": 3,
+            # Longer than any client's idle gap between requests: with 5 s, a client reusing a
+            # connection just as the server closes it lost a request (seen once in a soak).
+            # Idle keep-alive connections wait in the poller, not on a thread.
+            "keepalive": 75,
+            "loglevel": a.log_level,
+            "accesslog": "-" if a.access_log else None,
+            "worker_connections": 4096,
         }
         for key, value in settings.items():
             self.cfg.set(key, value)
@@ -71,17 +119,24 @@ class Server(BaseApplication):
         from simulator.app import create_app
 
         a = self.args
-        return create_app({
-            "DATABASE": a.db, "SEED_FILE": a.seed_file, "SCRIPT_FILE": a.script,
-            "DEFECTS": a.defect, "SSE_HEARTBEAT_S": a.sse_heartbeat,
-            "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host, "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
-        })
+        return create_app(
+            {
+                "DATABASE": a.db,
+                "SEED_FILE": a.seed_file,
+                "SCRIPT_FILE": a.script,
+                "DEFECTS": a.defect,
+                "SSE_HEARTBEAT_S": a.sse_heartbeat,
+                "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
+                "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
+            }
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     Server(args).run()
 
 

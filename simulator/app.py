@@ -56,13 +56,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         webhook_allow_hosts=list(app.config["WEBHOOK_ALLOW_HOSTS"]),
     )
     rt.defects.register("webhooks.no_retry", "a failed webhook delivery is never retried")
-    rt.defects.register("webhooks.no_dead_letter",
-                        "a failing delivery is retried forever instead of dead-lettered")
-    rt.defects.register("webhooks.early_retry",
-                        "failed deliveries are retried after half the documented wait "
-                        "(2.5 s, 15 s, 60 s, ...)")
-    rt.defects.register("webhooks.duplicate_delivery",
-                        "a delivery answered 2xx is sent once more, at once")
+    rt.defects.register(
+        "webhooks.no_dead_letter", "a failing delivery is retried forever instead of dead-lettered"
+    )
+    rt.defects.register(
+        "webhooks.early_retry",
+        "failed deliveries are retried after half the documented wait (2.5 s, 15 s, 60 s, ...)",
+    )
+    rt.defects.register(
+        "webhooks.duplicate_delivery", "a delivery answered 2xx is sent once more, at once"
+    )
     freefin_notify.register_defects(rt.defects)
     rt.dispatcher.defects = rt.defects
     app.extensions["paysim.runtime"] = rt
@@ -97,12 +100,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _register_freefin_controls(app: Flask, rt: Runtime) -> None:
     terminals = app.extensions["paysim.freefin"].terminals
-    register(app, Controllable(
-        "freefin", "payment", payments.PAYMENT_OUTCOMES,
-        lambda pid, status, reason: payments.force(rt, terminals, pid, status, reason)))
-    register(app, Controllable(
-        "freefin", "payout", payouts.PAYOUT_OUTCOMES,
-        lambda pid, status, reason: payouts.force(rt, terminals, pid, status, reason), 1000))
+    register(
+        app,
+        Controllable(
+            "freefin",
+            "payment",
+            payments.PAYMENT_OUTCOMES,
+            lambda pid, status, reason: payments.force(rt, terminals, pid, status, reason),
+        ),
+    )
+    register(
+        app,
+        Controllable(
+            "freefin",
+            "payout",
+            payouts.PAYOUT_OUTCOMES,
+            lambda pid, status, reason: payouts.force(rt, terminals, pid, status, reason),
+            1000,
+        ),
+    )
 
 
 def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:

@@ -48,8 +48,7 @@ def parse_json(raw: bytes) -> Any:
     answer left: at storage, at signing, in a recursive walk. Raises ``BadRequest``.
     """
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
-                          parse_float=_finite)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite)
         if b"\\u" in raw:  # a \uD800 escape decodes to a string that cannot be encoded
             json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeError as exc:

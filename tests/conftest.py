@@ -35,11 +35,23 @@ class SpecClient:
             headers.setdefault("Authorization", f"Bearer {key}")
         resp = self.client.open(path, method=method, headers=headers, **kwargs)
         if path.startswith(FF):
-            spec_check.check("freefin.openapi.yaml", method, path.split("?")[0],
-                             resp.status_code, resp.get_data(), resp.content_type or "")
+            spec_check.check(
+                "freefin.openapi.yaml",
+                method,
+                path.split("?")[0],
+                resp.status_code,
+                resp.get_data(),
+                resp.content_type or "",
+            )
         elif path.startswith("/api/"):
-            spec_check.check("kaspi.openapi.json", method, path.split("?")[0],
-                             resp.status_code, resp.get_data(), resp.content_type or "")
+            spec_check.check(
+                "kaspi.openapi.json",
+                method,
+                path.split("?")[0],
+                resp.status_code,
+                resp.get_data(),
+                resp.content_type or "",
+            )
         return resp
 
     def get(self, path: str, **kwargs: Any) -> Any:

@@ -118,8 +118,12 @@ def check(method: str, path: str, status: int, body: bytes, headers: Any) -> Non
     key = f"{method.upper()} {template}"
     seed_op = seed["paths"][template][method.lower()]
     extra = supplement["operations"].get(key, {})
-    documented = set(seed_op["responses"]) | set(extra.get("responses", {})) | set(
-        extra.get("error_codes", {})) | set(supplement["global_responses"])
+    documented = (
+        set(seed_op["responses"])
+        | set(extra.get("responses", {}))
+        | set(extra.get("error_codes", {}))
+        | set(supplement["global_responses"])
+    )
     assert str(status) in documented, f"{key}: undocumented status {status}"
     assert headers.get("Content-Type", "").startswith("application/json"), headers
     data = json.loads(body)
@@ -127,7 +131,8 @@ def check(method: str, path: str, status: int, body: bytes, headers: Any) -> Non
     content = seed_response.get("content", {}).get("application/json")
     if content:
         jsonschema.Draft4Validator(
-            _openapi_to_jsonschema(_inline(content["schema"])), format_checker=_formats,
+            _openapi_to_jsonschema(_inline(content["schema"])),
+            format_checker=_formats,
         ).validate(data)
     ref = extra.get("responses", {}).get(str(status), {}).get("$ref")
     if ref:
@@ -152,8 +157,7 @@ class KaspiClient:
         if key is not None:
             headers.setdefault("X-API-Key", key)
         resp = self.client.open(PREFIX + path, method=method, headers=headers, **kwargs)
-        check(method, PREFIX + path.split("?")[0], resp.status_code, resp.get_data(),
-              resp.headers)
+        check(method, PREFIX + path.split("?")[0], resp.status_code, resp.get_data(), resp.headers)
         return resp
 
     def get(self, path: str, **kwargs: Any) -> Any:
@@ -162,8 +166,9 @@ class KaspiClient:
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
 
-    def invoice(self, key: str = KEY_A, headers: dict[str, str] | None = None,
-                **fields: Any) -> dict[str, Any]:
+    def invoice(
+        self, key: str = KEY_A, headers: dict[str, str] | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """A created invoice (201 expected)."""
         body = {"amount": 10000, "phone_number": PHONE, "is_sandbox": True, **fields}
         resp = self.post("/v1/invoices", key=key, json=body, headers=headers)

@@ -52,8 +52,9 @@ def assert_envelope(path: str, resp: Any, status: int = 400) -> None:
 
 @pytest.mark.parametrize("kind", BAD_JSON)
 @pytest.mark.parametrize("where", CREATES)
-def test_json_outside_rfc_8259_is_a_400(api: SpecClient, rt: Runtime, where: str,
-                                        kind: str) -> None:
+def test_json_outside_rfc_8259_is_a_400(
+    api: SpecClient, rt: Runtime, where: str, kind: str
+) -> None:
     path, headers = CREATES[where]
     resp = api.client.post(path, headers=headers, data=BAD_JSON[kind])
     assert_envelope(path, resp)
@@ -97,10 +98,14 @@ def test_sse_resume_out_of_range_is_a_400(api: SpecClient, resume: str) -> None:
 CONTROL = [
     ("/_sim/clock/advance", {"seconds": 1e308}),
     ("/_sim/clock/advance", {"seconds": 10**12}),
-    ("/_sim/outcomes", {"api": "freefin", "object": "payment", "outcome": "succeeded",
-                        "delay_ms": True}),
-    ("/_sim/outcomes", {"api": "freefin", "object": "payment", "outcome": "succeeded",
-                        "merchant": {"a": 1}}),
+    (
+        "/_sim/outcomes",
+        {"api": "freefin", "object": "payment", "outcome": "succeeded", "delay_ms": True},
+    ),
+    (
+        "/_sim/outcomes",
+        {"api": "freefin", "object": "payment", "outcome": "succeeded", "merchant": {"a": 1}},
+    ),
     ("/_sim/faults", {"path": "banks", "kind": "latency", "latency_ms": "abc"}),
     ("/_sim/faults", {"path": "banks", "kind": "latency", "latency_ms": -5}),
     ("/_sim/faults", {"path": "banks", "kind": "status", "count": "abc"}),
@@ -108,8 +113,16 @@ CONTROL = [
     ("/_sim/faults", {"path": "banks", "kind": "status", "status": 500.5}),
     ("/_sim/webhooks/config", {"timeout_s": True}),
     ("/_sim/webhooks/config", {"retry_schedule": [True]}),
-    ("/_sim/transition", {"api": "freefin", "object": "payment", "id": "x", "status": "failed",
-                          "reason": {"x": [1]}}),
+    (
+        "/_sim/transition",
+        {
+            "api": "freefin",
+            "object": "payment",
+            "id": "x",
+            "status": "failed",
+            "reason": {"x": [1]},
+        },
+    ),
     ("/_sim/script", {"webhooks": {"retry_schedule": "abc"}}),
     ("/_sim/script", {"webhooks": {"timeout_s": -1}}),
     ("/_sim/script", {"defects": {"freefin.wrong_type": 1}}),
@@ -118,7 +131,8 @@ CONTROL = [
 
 @pytest.mark.parametrize(("path", "body"), CONTROL)
 def test_control_refuses_values_that_would_break_later_requests(
-        api: SpecClient, path: str, body: dict[str, Any]) -> None:
+    api: SpecClient, path: str, body: dict[str, Any]
+) -> None:
     assert_envelope(path, api.client.post(path, json=body))
     assert api.client.get("/_sim/clock").status_code == 200
     assert api.client.get("/_sim/faults").get_json()["faults"] == []
@@ -126,13 +140,18 @@ def test_control_refuses_values_that_would_break_later_requests(
     assert api.post(f"{FF}/payments", json={"amount": 1000}).status_code == 201
 
 
-@pytest.mark.parametrize("script", [
-    {"defects": ["freefin.wrong_type"], "outcomes": [1]},
-    {"defects": ["freefin.wrong_type"], "faults": [{"path": "(", "kind": "drop"}]},
-    {"defects": ["freefin.wrong_type"],
-     "outcomes": [{"api": "freefin", "object": "payment", "outcome": "bogus"}]},
-    {"defects": ["freefin.wrong_type", "no.such.defect"]},
-])
+@pytest.mark.parametrize(
+    "script",
+    [
+        {"defects": ["freefin.wrong_type"], "outcomes": [1]},
+        {"defects": ["freefin.wrong_type"], "faults": [{"path": "(", "kind": "drop"}]},
+        {
+            "defects": ["freefin.wrong_type"],
+            "outcomes": [{"api": "freefin", "object": "payment", "outcome": "bogus"}],
+        },
+        {"defects": ["freefin.wrong_type", "no.such.defect"]},
+    ],
+)
 def test_a_bad_script_changes_nothing(api: SpecClient, script: dict[str, Any]) -> None:
     assert_envelope("/_sim", api.client.post("/_sim/script", json=script))
     assert api.client.get("/_sim/defects").get_json()["active"] == []

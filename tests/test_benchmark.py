@@ -17,12 +17,36 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_benchmark_runs_every_case(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_simulator", "--seconds", "0.5",
-         "--connections", "4", "--payments", "50", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=True)
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_simulator",
+            "--seconds",
+            "0.5",
+            "--connections",
+            "4",
+            "--payments",
+            "50",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
     rows = json.loads(out.read_text())
-    assert set(rows) == {"bare_create", "bare_get", "payment_create", "payment_create_held",
-                         "payment_get", "payment_refund", "invoice_create", "invoice_list"}
+    assert set(rows) == {
+        "bare_create",
+        "bare_get",
+        "payment_create",
+        "payment_create_held",
+        "payment_get",
+        "payment_refund",
+        "invoice_create",
+        "invoice_list",
+    }
     for name, row in rows.items():
         assert row["rps"] > 0 and row["errors"] == 0, (name, row)
         assert row["ratio"] > 0

@@ -121,9 +121,21 @@ def test_rejected_credential_is_3_naming_its_flag(
     monkeypatch.delenv("PAYSIM_TARGET_URL", raising=False)
     creds = bundled_credentials()
     with SimulatorProcess() as sim:
-        code = main(["conform", "--target-url", sim.url, "--api", "freefin",
-                     "--freefin-key", creds["freefin_key"], "--freefin-key-b", "sk_test_wrong",
-                     "--report-dir", str(tmp_path)])
+        code = main(
+            [
+                "conform",
+                "--target-url",
+                sim.url,
+                "--api",
+                "freefin",
+                "--freefin-key",
+                creds["freefin_key"],
+                "--freefin-key-b",
+                "sk_test_wrong",
+                "--report-dir",
+                str(tmp_path),
+            ]
+        )
     assert code == 3
     err = capsys.readouterr().err
     assert "check --freefin-key-b" in err

@@ -18,10 +18,14 @@ URL = "http://target/api/v1/public/payments/p1"
 
 def _run() -> RunContext:
     return RunContext(
-        profile=PROFILES["freefin"], level="spec", base_url="http://target",
+        profile=PROFILES["freefin"],
+        level="spec",
+        base_url="http://target",
         auth_headers={"Authorization": "Bearer a"},
         other_merchant_headers={"Authorization": "Bearer b"},
-        signing_secret="", report=Report(), strict_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        signing_secret="",
+        report=Report(),
+        strict_factory=lambda: None,  # type: ignore[arg-type,return-value]
     )
 
 
@@ -29,13 +33,14 @@ def _isolation(monkeypatch: pytest.MonkeyPatch, b_status: int) -> bool | None:
     """merchant_isolation on a 200 read of merchant A, merchant B answered ``b_status``."""
     run = _run()
     monkeypatch.setattr(checks, "run_of", lambda case: run)
-    monkeypatch.setattr(checks.requests, "get",
-                        lambda url, **kw: SimpleNamespace(status_code=b_status))
-    operation = SimpleNamespace(method="GET", path="/api/v1/public/payments/{id}",
-                                label="GET /api/v1/public/payments/{id}")
+    monkeypatch.setattr(
+        checks.requests, "get", lambda url, **kw: SimpleNamespace(status_code=b_status)
+    )
+    operation = SimpleNamespace(
+        method="GET", path="/api/v1/public/payments/{id}", label="GET /api/v1/public/payments/{id}"
+    )
     case: Any = SimpleNamespace(method="GET", operation=operation)
-    response: Any = SimpleNamespace(status_code=200,
-                                    request=SimpleNamespace(method="GET", url=URL))
+    response: Any = SimpleNamespace(status_code=200, request=SimpleNamespace(method="GET", url=URL))
     return checks.merchant_isolation(None, response, case)  # type: ignore[arg-type]
 
 
@@ -58,8 +63,9 @@ def test_isolation_fails_when_b_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_request_finisher_signs_the_prepared_body() -> None:
     """A POST is signed over the bytes it goes out with: sha256=HMAC(secret, body)."""
     body = b'{"amount": 150000, "order_id": "x"}'
-    prepared = requests.Request("POST", "http://target/p", data=body,
-                                headers={"Content-Type": "application/json"}).prepare()
+    prepared = requests.Request(
+        "POST", "http://target/p", data=body, headers={"Content-Type": "application/json"}
+    ).prepare()
     auth.RequestFinisher("case-1", "s3cret")(prepared)
     assert prepared.headers[auth.SIGNATURE_HEADER] == auth.signature("s3cret", body)
     assert auth.signature("s3cret", body).startswith("sha256=")

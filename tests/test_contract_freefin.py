@@ -35,26 +35,45 @@ DEFECTS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "freefin.missing_required": ("response_schema_conformance", "spec", "idempotent", ()),
     "freefin.server_error": ("not_a_server_error", "spec", "test_operation", ("createPayment",)),
     "freefin.valid_data_refused": (
-        "positive_data_acceptance", "spec", "test_operation", ("createPayment",)),
+        "positive_data_acceptance",
+        "spec",
+        "test_operation",
+        ("createPayment",),
+    ),
     "freefin.auth_ignored": ("ignored_auth", "spec", "cancel", ()),
     "freefin.idempotency_duplicate": ("idempotent_replay", "spec", "idempotent", ()),
     "freefin.refund_over_remainder": ("refunds_within_amount", "spec", "refunds", ()),
     # Strict: the supplement makes the 429's Retry-After required (the seed only documents it).
     "freefin.no_retry_after": (
-        "retry_after_on_429 response_headers_conformance", "strict", "rate_limit", ()),
+        "retry_after_on_429 response_headers_conformance",
+        "strict",
+        "rate_limit",
+        (),
+    ),
     "freefin.wrong_error_envelope": ("error_envelope", "spec", "cancel", ()),
     "freefin.negative_data_accepted": (
-        "negative_data_rejection", "spec", "test_operation", ("createPayment",)),
+        "negative_data_rejection",
+        "spec",
+        "test_operation",
+        ("createPayment",),
+    ),
     "freefin.cancel_any_status": ("status_follows_state_machine", "spec", "cancel", ()),
     "freefin.negative_money": ("money_never_negative", "spec", "idempotent", ()),
     "freefin.content_type_wrong": ("content_type_conformance", "spec", "cancel", ()),
     "freefin.resource_unavailable": (
-        "ensure_resource_availability", "spec", "stateful", ("createPayment", "getPayment")),
+        "ensure_resource_availability",
+        "spec",
+        "stateful",
+        ("createPayment", "getPayment"),
+    ),
     "freefin.isolation_broken": ("merchant_isolation", "spec", "cancel", ()),
-    "freefin.method_not_405": (
-        "unsupported_method", "spec", "test_operation", ("createPayment",)),
+    "freefin.method_not_405": ("unsupported_method", "spec", "test_operation", ("createPayment",)),
     "freefin.allow_header_wrong": (
-        "allow_header_conformance", "spec", "test_operation", ("createPayment",)),
+        "allow_header_conformance",
+        "spec",
+        "test_operation",
+        ("createPayment",),
+    ),
 }
 
 # Checks of the run's matrix that nothing in these contracts can trigger (the run reports them
@@ -68,8 +87,10 @@ NOT_APPLICABLE = {
     "object_level_authorization",
 }
 # The spec-level run's known spec gap: the seed documents no 400 for a refund.
-REFUND_400_GAP = ("status_code_conformance",
-                  "paths./api/v1/public/payments/{id}/refund.post.responses.400")
+REFUND_400_GAP = (
+    "status_code_conformance",
+    "paths./api/v1/public/payments/{id}/refund.post.responses.400",
+)
 
 
 @pytest.fixture(scope="module")
@@ -98,17 +119,16 @@ def switch(sim: SimulatorProcess, defect: str | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def clean_runs(sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[
-    str, tuple[int, Path, dict[str, Any]]
-]:
+def clean_runs(
+    sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[int, Path, dict[str, Any]]]:
     """The whole default run against the clean simulator at each level, as ``paysim conform``
     runs it (a child process): level -> (exit code, report directory, summary)."""
     runs = {}
     for level in ("spec", "strict"):
         switch(sim, None)
         out = tmp_path_factory.mktemp(f"clean-{API}-{level}")
-        code = run_contract(settings(sim), API, level, "default", out,
-                            junit_xml=out / "junit.xml")
+        code = run_contract(settings(sim), API, level, "default", out, junit_xml=out / "junit.xml")
         runs[level] = (code, out, summary(out))
     return runs
 
@@ -119,7 +139,7 @@ def matrix_checks(runs: dict[str, tuple[int, Path, dict[str, Any]]]) -> set[str]
 
 
 def test_clean_simulator_passes_at_both_levels(
-    clean_runs: dict[str, tuple[int, Path, dict[str, Any]]]
+    clean_runs: dict[str, tuple[int, Path, dict[str, Any]]],
 ) -> None:
     for code, out, data in clean_runs.values():
         assert data["failed_checks"] == [], json.dumps(data["results"], ensure_ascii=False)[:3000]
@@ -130,16 +150,14 @@ def test_clean_simulator_passes_at_both_levels(
 
 
 def test_spec_gaps_are_recorded_at_spec_and_none_at_strict(
-    clean_runs: dict[str, tuple[int, Path, dict[str, Any]]]
+    clean_runs: dict[str, tuple[int, Path, dict[str, Any]]],
 ) -> None:
     gaps = {(gap["check"], gap["entry_path"]) for gap in clean_runs["spec"][2]["spec_gaps"]}
     assert REFUND_400_GAP in gaps, sorted(gaps)
     assert clean_runs["strict"][2]["spec_gaps"] == []
 
 
-def test_every_check_has_a_defect(
-    clean_runs: dict[str, tuple[int, Path, dict[str, Any]]]
-) -> None:
+def test_every_check_has_a_defect(clean_runs: dict[str, tuple[int, Path, dict[str, Any]]]) -> None:
     """Every check of the run's matrix has a defect here that must trip it, or cannot apply."""
     from harness.contract.checks import PAYMENT_CHECKS
 
@@ -155,16 +173,22 @@ def test_every_check_has_a_defect(
 
 
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
-def test_defect_is_caught_by_its_check(
-    sim: SimulatorProcess, tmp_path: Path, defect: str
-) -> None:
+def test_defect_is_caught_by_its_check(sim: SimulatorProcess, tmp_path: Path, defect: str) -> None:
     catalog = requests.get(f"{sim.url}/_sim/defects", timeout=10).json()["catalog"]
     assert defect in catalog, f"the simulator has no defect {defect}"
     checks, level, select, operations = DEFECTS[defect]
     switch(sim, defect)
     try:
-        code = run_contract(settings(sim), API, level, "default", tmp_path,
-                            operations=operations, select=select, in_process=True)
+        code = run_contract(
+            settings(sim),
+            API,
+            level,
+            "default",
+            tmp_path,
+            operations=operations,
+            select=select,
+            in_process=True,
+        )
     finally:
         switch(sim, None)
     failed = summary(tmp_path)["failed_checks"]

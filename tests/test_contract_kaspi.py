@@ -33,13 +33,21 @@ DEFECTS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "kaspi.missing_required": ("response_schema_conformance", "strict", "idempotent", ()),
     # Strict: generated bodies then mostly pass the phone number rule checked before the defect.
     "kaspi.server_error": (
-        "not_a_server_error", "strict", "test_operation", ("POST /v1/invoices",)),
+        "not_a_server_error",
+        "strict",
+        "test_operation",
+        ("POST /v1/invoices",),
+    ),
     "kaspi.auth_ignored": ("ignored_auth", "spec", "cancel", ()),
     "kaspi.idempotency_duplicate": ("idempotent_replay", "spec", "idempotent", ()),
     "kaspi.refund_over_remainder": ("refunds_within_amount", "spec", "refunds", ()),
     # Strict: only the supplement documents Kaspi's 429 and its required Retry-After.
     "kaspi.no_retry_after": (
-        "retry_after_on_429 response_headers_conformance", "strict", "rate_limit", ()),
+        "retry_after_on_429 response_headers_conformance",
+        "strict",
+        "rate_limit",
+        (),
+    ),
     "kaspi.wrong_error_envelope": ("error_envelope", "spec", "cancel", ()),
     "kaspi.isolation_broken": ("merchant_isolation", "spec", "cancel", ()),
     "kaspi.cancel_any_status": ("status_follows_state_machine", "spec", "cancel", ()),
@@ -47,21 +55,41 @@ DEFECTS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     # Strict: the phone number pattern is the supplement's; negative cases then keep the rest
     # of the body valid.
     "kaspi.negative_data_accepted": (
-        "negative_data_rejection", "strict", "test_operation", ("POST /v1/invoices",)),
+        "negative_data_rejection",
+        "strict",
+        "test_operation",
+        ("POST /v1/invoices",),
+    ),
     "kaspi.valid_data_refused": (
-        "positive_data_acceptance", "strict", "test_operation", ("POST /v1/invoices",)),
+        "positive_data_acceptance",
+        "strict",
+        "test_operation",
+        ("POST /v1/invoices",),
+    ),
     # Strict: the seed's invoice read documents no media type; the supplement's does.
     "kaspi.content_type_wrong": ("content_type_conformance", "strict", "cancel", ()),
     "kaspi.resource_unavailable": (
-        "ensure_resource_availability", "spec", "stateful",
-        ("POST /v1/invoices", "GET /v1/invoices/{id}")),
+        "ensure_resource_availability",
+        "spec",
+        "stateful",
+        ("POST /v1/invoices", "GET /v1/invoices/{id}"),
+    ),
     "kaspi.method_not_405": (
-        "unsupported_method", "spec", "test_operation", ("POST /v1/invoices",)),
+        "unsupported_method",
+        "spec",
+        "test_operation",
+        ("POST /v1/invoices",),
+    ),
     "kaspi.allow_header_wrong": (
-        "allow_header_conformance", "spec", "test_operation", ("POST /v1/invoices",)),
+        "allow_header_conformance",
+        "spec",
+        "test_operation",
+        ("POST /v1/invoices",),
+    ),
 }
 # NOT_APPLICABLE (shared with the freefin module): neither document has a DELETE operation or a
 # required header parameter, and a run has one identity per security scheme.
+
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorProcess]:
@@ -70,17 +98,18 @@ def sim() -> Iterator[SimulatorProcess]:
 
 
 @pytest.fixture(scope="module")
-def clean_runs(sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[
-    str, tuple[int, Path, dict[str, Any]]
-]:
+def clean_runs(
+    sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[int, Path, dict[str, Any]]]:
     """The whole default run against the clean simulator at each level (in this process):
     level -> (exit code, report directory, summary)."""
     runs = {}
     for level in ("spec", "strict"):
         switch(sim, None)
         out = tmp_path_factory.mktemp(f"clean-{API}-{level}")
-        code = run_contract(settings(sim), API, level, "default", out,
-                            junit_xml=out / "junit.xml", in_process=True)
+        code = run_contract(
+            settings(sim), API, level, "default", out, junit_xml=out / "junit.xml", in_process=True
+        )
         runs[level] = (code, out, summary(out, API))
     return runs
 
@@ -97,9 +126,7 @@ def test_clean_simulator_passes(
     assert (out / "junit.xml").exists()
 
 
-def test_every_check_has_a_defect(
-    clean_runs: dict[str, tuple[int, Path, dict[str, Any]]]
-) -> None:
+def test_every_check_has_a_defect(clean_runs: dict[str, tuple[int, Path, dict[str, Any]]]) -> None:
     """Every check of the run's matrix has a defect here that must trip it, or cannot apply."""
     caught = {check for checks, *_rest in DEFECTS.values() for check in checks.split()}
     checks = matrix_checks(clean_runs)
@@ -110,16 +137,22 @@ def test_every_check_has_a_defect(
 
 
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
-def test_defect_is_caught_by_its_check(
-    sim: SimulatorProcess, tmp_path: Path, defect: str
-) -> None:
+def test_defect_is_caught_by_its_check(sim: SimulatorProcess, tmp_path: Path, defect: str) -> None:
     catalog = requests.get(f"{sim.url}/_sim/defects", timeout=10).json()["catalog"]
     assert defect in catalog, f"the simulator has no defect {defect}"
     checks, level, select, operations = DEFECTS[defect]
     switch(sim, defect)
     try:
-        code = run_contract(settings(sim), API, level, "default", tmp_path,
-                            operations=operations, select=select, in_process=True)
+        code = run_contract(
+            settings(sim),
+            API,
+            level,
+            "default",
+            tmp_path,
+            operations=operations,
+            select=select,
+            in_process=True,
+        )
     finally:
         switch(sim, None)
     failed = summary(tmp_path, API)["failed_checks"]

@@ -33,5 +33,12 @@ def test_a_refused_credential_names_its_flag(sim: SimulatorProcess, field: str) 
 
 def test_absent_optional_credentials_are_not_tried(sim: SimulatorProcess) -> None:
     creds = bundled_credentials()
-    preflight(make_target({"target_url": sim.url, "freefin_key": creds["freefin_key"],
-                           "kaspi_key": creds["kaspi_key"]}))
+    preflight(
+        make_target(
+            {
+                "target_url": sim.url,
+                "freefin_key": creds["freefin_key"],
+                "kaspi_key": creds["kaspi_key"],
+            }
+        )
+    )

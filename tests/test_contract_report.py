@@ -22,13 +22,23 @@ def _report() -> Report:
     report.requests["freefin"] = 3
     report.add_result("freefin", "GET /p/{id}", "not_a_server_error", None, "")
     report.add_result(
-        "freefin", "POST /p/{id}/cancel", "status_follows_state_machine", _Failure(),
+        "freefin",
+        "POST /p/{id}/cancel",
+        "status_follows_state_machine",
+        _Failure(),
         "curl -X POST -H 'Authorization: Bearer sk_test_abc' http://127.0.0.1:1/p/1/cancel",
         answer='200 {"id": "1", "secret": "whsec_shown_once"}',
     )
-    report.add_gap(SpecGap("freefin", "POST /p/{id}/refund", "status_code_conformance",
-                           "400 Undocumented status code", "paths./p/{id}/refund.post.400",
-                           "paths: {}"))
+    report.add_gap(
+        SpecGap(
+            "freefin",
+            "POST /p/{id}/refund",
+            "status_code_conformance",
+            "400 Undocumented status code",
+            "paths./p/{id}/refund.post.400",
+            "paths: {}",
+        )
+    )
     return report
 
 
@@ -72,16 +82,24 @@ def test_never_applicable_checks_are_na_not_passes() -> None:
     assert lines[3] == "| POST /p/{id}/cancel | – | **FAIL** 1/1 | n/a |"
     assert "n/a use_after_free: no DELETE operation" in report.render(full=True)
     assert report.to_json()["apis"]["freefin"]["not_applicable"] == {
-        "use_after_free": "no DELETE operation"}
+        "use_after_free": "no DELETE operation"
+    }
 
 
 def test_never_applicable_follows_the_document() -> None:
     from harness.contract.loader import never_applicable
 
-    doc = {"paths": {"/x/{id}": {
-        "delete": {"responses": {}},
-        "get": {"parameters": [{"name": "X-Req", "in": "header", "required": True}]},
-    }}}
+    doc = {
+        "paths": {
+            "/x/{id}": {
+                "delete": {"responses": {}},
+                "get": {"parameters": [{"name": "X-Req", "in": "header", "required": True}]},
+            }
+        }
+    }
     assert set(never_applicable(doc)) == {"object_level_authorization"}
     assert set(never_applicable({"paths": {"/x": {"get": {}}}})) == {
-        "use_after_free", "missing_required_header", "object_level_authorization"}
+        "use_after_free",
+        "missing_required_header",
+        "object_level_authorization",
+    }

@@ -30,8 +30,16 @@ def sim() -> Iterator[SimulatorProcess]:
 def _run_signed(sim: SimulatorProcess, out: Path) -> int:
     switch(sim, None)
     signed = {**settings(sim), "freefin_key": SIGNED_KEY, "freefin_signing_secret": SIGNED_SECRET}
-    return run_contract(signed, "freefin", "spec", "default", out, operations=OPERATIONS,
-                        select="test_operation or stateful", in_process=True)
+    return run_contract(
+        signed,
+        "freefin",
+        "spec",
+        "default",
+        out,
+        operations=OPERATIONS,
+        select="test_operation or stateful",
+        in_process=True,
+    )
 
 
 def test_signed_terminal_passes(sim: SimulatorProcess, tmp_path: Path) -> None:
@@ -46,8 +54,7 @@ def test_signed_terminal_fails_when_signing_breaks(
     sim: SimulatorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Sign something other than the bytes sent: the terminal must refuse every write.
-    monkeypatch.setattr(auth, "signature",
-                        lambda secret, body: ORIGINAL(secret, body + b" "))
+    monkeypatch.setattr(auth, "signature", lambda secret, body: ORIGINAL(secret, body + b" "))
     code = _run_signed(sim, tmp_path)
     assert "positive_data_acceptance" in summary(tmp_path)["failed_checks"]
     assert code == 1

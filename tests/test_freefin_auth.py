@@ -19,8 +19,9 @@ from tests.conftest import FF, KEY_A1, KEY_A3, KEY_B, KEY_SLOW, SpecClient, crea
         ("Bearer sk_live_rom001_Jq7Zt2xVw9LmN4pR", 403, "live_not_enabled"),
     ],
 )
-def test_bad_credentials_get_the_envelope(api: SpecClient, header: str | None, status: int,
-                                          code: str) -> None:
+def test_bad_credentials_get_the_envelope(
+    api: SpecClient, header: str | None, status: int, code: str
+) -> None:
     headers = {"Authorization": header} if header else {}
     for method, path in (("GET", f"{FF}/banks/sbp"), ("POST", f"{FF}/payments")):
         resp = api.request(method, path, key=None, headers=headers, json={"amount": 1})
@@ -49,8 +50,11 @@ def test_rate_limit_answers_429_with_retry_after(api: SpecClient) -> None:
 
 
 def test_unknown_ids_are_404_not_500(api: SpecClient) -> None:
-    for path in ("payments/00000000-0000-0000-0000-000000000000", "payments/not-a-uuid",
-                 "payouts/00000000-0000-0000-0000-000000000000"):
+    for path in (
+        "payments/00000000-0000-0000-0000-000000000000",
+        "payments/not-a-uuid",
+        "payouts/00000000-0000-0000-0000-000000000000",
+    ):
         resp = api.get(f"{FF}/{path}")
         assert resp.status_code == 404
         assert resp.json["error"]["code"] == "not_found"

@@ -32,9 +32,11 @@ def test_keys_are_scoped_per_terminal_and_operation(api: SpecClient) -> None:
     b = _create(api, "shared", term=KEY_A3).json["payment"]["id"]
     c = _create(api, "shared", term=KEY_B).json["payment"]["id"]
     assert len({a, b, c}) == 3
-    payout = api.post(f"{FF}/payouts", json={"amount": 100, "phone": "+79001234567",
-                                             "bank_id": "100000000111"},
-                      headers={"Idempotency-Key": "shared"})
+    payout = api.post(
+        f"{FF}/payouts",
+        json={"amount": 100, "phone": "+79001234567", "bank_id": "100000000111"},
+        headers={"Idempotency-Key": "shared"},
+    )
     assert payout.status_code == 201
 
 

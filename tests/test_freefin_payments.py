@@ -35,8 +35,13 @@ def test_invalid_bodies_are_400_bad_request(api: SpecClient, body: dict[str, Any
 
 @pytest.mark.parametrize(
     ("data", "ctype"),
-    [("{not json", "application/json"), ("[1, 2]", "application/json"), ("", "application/json"),
-     ("amount=1", "application/x-www-form-urlencoded"), (b"\xff\xfe", "application/json")],
+    [
+        ("{not json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ("", "application/json"),
+        ("amount=1", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe", "application/json"),
+    ],
 )
 def test_malformed_requests_are_400(api: SpecClient, data: str | bytes, ctype: str) -> None:
     resp = api.post(f"{FF}/payments", data=data, headers={"Content-Type": ctype})
@@ -51,10 +56,18 @@ def test_oversized_body_is_413_in_the_envelope(api: SpecClient) -> None:
 
 
 def test_create_returns_the_documented_shape(api: SpecClient) -> None:
-    resp = api.post(f"{FF}/payments", json={
-        "amount": 150000, "currency": "RUB", "method": "sbp", "order_id": "ORDER-1042",
-        "customer_id": "user-7821", "return_url": "https://example.com/done",
-        "metadata": {"cart": "42"}})
+    resp = api.post(
+        f"{FF}/payments",
+        json={
+            "amount": 150000,
+            "currency": "RUB",
+            "method": "sbp",
+            "order_id": "ORDER-1042",
+            "customer_id": "user-7821",
+            "return_url": "https://example.com/done",
+            "metadata": {"cart": "42"},
+        },
+    )
     assert resp.status_code == 201
     body = resp.json
     assert body["mode"] == "test" and body["idempotent"] is False
@@ -82,8 +95,11 @@ def test_default_lifecycle_pending_processing_succeeded(api: SpecClient, rt: Run
 @pytest.mark.parametrize(
     ("fields", "status", "failure"),
     [
-        ({"metadata": {"sim_outcome": "failed:insufficient_funds"}}, "failed",
-         "insufficient_funds"),
+        (
+            {"metadata": {"sim_outcome": "failed:insufficient_funds"}},
+            "failed",
+            "insufficient_funds",
+        ),
         ({"amount": 1313}, "failed", "card_declined"),
         ({"metadata": {"sim_outcome": "succeeded", "sim_delay_ms": "10000"}}, "processing", None),
         ({"amount": 1616}, "pending", None),

@@ -9,8 +9,12 @@ import pytest
 from simulator.core.runtime import Runtime
 from tests.conftest import FF, SpecClient
 
-GOOD = {"amount": 250000, "phone": "+79001234567", "bank_id": "100000000111",
-        "full_name": "Иванов Иван Иванович"}
+GOOD = {
+    "amount": 250000,
+    "phone": "+79001234567",
+    "bank_id": "100000000111",
+    "full_name": "Иванов Иван Иванович",
+}
 
 
 def test_bank_directory_has_thirty_participants(api: SpecClient) -> None:
@@ -22,8 +26,14 @@ def test_bank_directory_has_thirty_participants(api: SpecClient) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"phone": "89001234567"}, {"phone": "+7900123456"}, {"bank_id": "12345"},
-     {"amount": 0}, {"method": "cards"}, {"amount": None}],
+    [
+        {"phone": "89001234567"},
+        {"phone": "+7900123456"},
+        {"bank_id": "12345"},
+        {"amount": 0},
+        {"method": "cards"},
+        {"amount": None},
+    ],
 )
 def test_invalid_payouts_are_400(api: SpecClient, change: dict[str, Any]) -> None:
     resp = api.post(f"{FF}/payouts", json={**GOOD, **change})

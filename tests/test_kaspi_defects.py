@@ -82,8 +82,9 @@ def simulate_only_sandbox(kaspi: KaspiClient, rt: Runtime) -> None:
 
 def webhooks_signed(kaspi: KaspiClient, rt: Runtime) -> None:
     with running_receiver() as receiver:
-        endpoint = kaspi.post("/v1/webhooks", json={"url": receiver.url,
-                                                    "events": ["webhook.test"]}).json
+        endpoint = kaspi.post(
+            "/v1/webhooks", json={"url": receiver.url, "events": ["webhook.test"]}
+        ).json
         kaspi.post(f"/v1/webhooks/{endpoint['id']}/test")
         rt.tick()
         [delivery] = receiver.wait_for(1)
@@ -102,8 +103,12 @@ def refusals_spend_no_key(kaspi: KaspiClient, rt: Runtime) -> None:
     headers = {"Idempotency-Key": "again"}
     bad = kaspi.post("/v1/invoices", json={"amount": 7, "phone_number": "123"}, headers=headers)
     assert bad.status_code == 400
-    assert kaspi.post("/v1/invoices", json={"amount": 7, "phone_number": PHONE},
-                      headers=headers).status_code == 201
+    assert (
+        kaspi.post(
+            "/v1/invoices", json={"amount": 7, "phone_number": PHONE}, headers=headers
+        ).status_code
+        == 201
+    )
 
 
 def refund_only_paid(kaspi: KaspiClient, rt: Runtime) -> None:
@@ -112,8 +117,9 @@ def refund_only_paid(kaspi: KaspiClient, rt: Runtime) -> None:
 
 
 def every_period_billed(kaspi: KaspiClient, rt: Runtime) -> None:
-    kaspi.post("/v1/subscriptions", json={"phone_number": PHONE, "amount": 5,
-                                          "billing_period": "daily"})
+    kaspi.post(
+        "/v1/subscriptions", json={"phone_number": PHONE, "amount": 5, "billing_period": "daily"}
+    )
     rt.advance(86400 + 1)
     assert kaspi.get("/v1/subscriptions").json["items"][0]["periods_billed"] == 2
 
@@ -212,7 +218,9 @@ def test_defects_are_listed_by_the_control_api(app: Flask) -> None:
 
 @pytest.mark.parametrize("defect", sorted(CHECKS))
 def test_the_check_passes_clean_and_fails_with_the_defect(
-    app: Flask, rt: Runtime, defect: str,
+    app: Flask,
+    rt: Runtime,
+    defect: str,
 ) -> None:
     kaspi = KaspiClient(app.test_client())
     CHECKS[defect](kaspi, rt)

@@ -19,8 +19,9 @@ def kaspi(app: Flask) -> KaspiClient:
 
 def _events(rt: Runtime, merchant: str = MERCHANT_A) -> list[str]:
     with rt.store.read() as tx:
-        rows = tx.execute("SELECT kind FROM events WHERE api='kaspi' AND owner=? ORDER BY seq",
-                          (merchant,)).fetchall()
+        rows = tx.execute(
+            "SELECT kind FROM events WHERE api='kaspi' AND owner=? ORDER BY seq", (merchant,)
+        ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -58,22 +59,27 @@ def test_create_renders_exact_amounts_and_the_invoice_fields(kaspi: KaspiClient)
     assert kaspi.invoice(amount=99999999.99)["amount"] == "99999999.99"
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"phone_number": PHONE}, "amount"),
-    ({"amount": 100}, "phone_number"),
-    ({"amount": 0, "phone_number": PHONE}, "amount"),
-    ({"amount": -5, "phone_number": PHONE}, "amount"),
-    ({"amount": 10.005, "phone_number": PHONE}, "amount"),
-    ({"amount": "100", "phone_number": PHONE}, "amount"),
-    ({"amount": True, "phone_number": PHONE}, "amount"),
-    ({"amount": 1e30, "phone_number": PHONE}, "amount"),
-    ({"amount": 100, "phone_number": "87011234567"}, "phone_number"),
-    ({"amount": 100, "phone_number": "7701123456"}, "phone_number"),
-    ({"amount": 100, "phone_number": 77011234567}, "phone_number"),
-    ({"amount": 100, "phone_number": PHONE, "is_sandbox": "yes"}, "is_sandbox"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"phone_number": PHONE}, "amount"),
+        ({"amount": 100}, "phone_number"),
+        ({"amount": 0, "phone_number": PHONE}, "amount"),
+        ({"amount": -5, "phone_number": PHONE}, "amount"),
+        ({"amount": 10.005, "phone_number": PHONE}, "amount"),
+        ({"amount": "100", "phone_number": PHONE}, "amount"),
+        ({"amount": True, "phone_number": PHONE}, "amount"),
+        ({"amount": 1e30, "phone_number": PHONE}, "amount"),
+        ({"amount": 100, "phone_number": "87011234567"}, "phone_number"),
+        ({"amount": 100, "phone_number": "7701123456"}, "phone_number"),
+        ({"amount": 100, "phone_number": 77011234567}, "phone_number"),
+        ({"amount": 100, "phone_number": PHONE, "is_sandbox": "yes"}, "is_sandbox"),
+    ],
+)
 def test_invalid_invoices_are_400_naming_the_field(
-    kaspi: KaspiClient, body: dict[str, Any], field: str,
+    kaspi: KaspiClient,
+    body: dict[str, Any],
+    field: str,
 ) -> None:
     resp = kaspi.post("/v1/invoices", json=body)
     assert resp.status_code == 400, resp.json
@@ -81,18 +87,23 @@ def test_invalid_invoices_are_400_naming_the_field(
     assert field in resp.json["details"]["fields"]
 
 
-@pytest.mark.parametrize(("data", "ctype"), [
-    ("{", "application/json"), ("[1]", "application/json"), ("", "application/json"),
-    ('{"amount": 1}', "text/plain"), ("NaN", "application/json"),
-])
+@pytest.mark.parametrize(
+    ("data", "ctype"),
+    [
+        ("{", "application/json"),
+        ("[1]", "application/json"),
+        ("", "application/json"),
+        ('{"amount": 1}', "text/plain"),
+        ("NaN", "application/json"),
+    ],
+)
 def test_malformed_bodies_are_400(kaspi: KaspiClient, data: str, ctype: str) -> None:
     resp = kaspi.post("/v1/invoices", data=data, content_type=ctype)
     assert resp.status_code == 400 and resp.json["error"] in ("bad_request", "validation_error")
 
 
 def test_oversized_body_and_unknown_paths_get_the_envelope(kaspi: KaspiClient) -> None:
-    big = kaspi.post("/v1/invoices", data="{" + " " * 70_000 + "}",
-                     content_type="application/json")
+    big = kaspi.post("/v1/invoices", data="{" + " " * 70_000 + "}", content_type="application/json")
     assert big.status_code == 413 and big.json["error"] == "payload_too_large"
     assert kaspi.get("/v1/nothing-here").json["error"] == "not_found"
     assert kaspi.request("DELETE", "/v1/invoices").status_code == 405
@@ -113,20 +124,31 @@ def test_default_outcome_pays_on_the_simulated_clock(kaspi: KaspiClient, rt: Run
     rt.advance(1)
     paid = kaspi.get(f"/v1/invoices/{inv['id']}").json
     assert paid["status"] == "paid" and paid["paid_at"]
-    assert _events(rt) == ["invoice.created", "invoice.status_changed", "invoice.status_changed",
-                           "invoice.paid"]
+    assert _events(rt) == [
+        "invoice.created",
+        "invoice.status_changed",
+        "invoice.status_changed",
+        "invoice.paid",
+    ]
 
 
-@pytest.mark.parametrize(("fields", "status", "reason"), [
-    ({"amount": 14.14}, "canceled", "insufficient_funds"),
-    ({"amount": 15.15}, "canceled", None),
-    ({"amount": 16.16}, "pending", None),
-    ({"amount": 17.17}, "processing", None),
-    ({"description": "x [sim:failed:card_blocked]"}, "canceled", "card_blocked"),
-    ({"description": "[sim:paid] [sim_delay_ms:100000]"}, "processing", None),
-])
+@pytest.mark.parametrize(
+    ("fields", "status", "reason"),
+    [
+        ({"amount": 14.14}, "canceled", "insufficient_funds"),
+        ({"amount": 15.15}, "canceled", None),
+        ({"amount": 16.16}, "pending", None),
+        ({"amount": 17.17}, "processing", None),
+        ({"description": "x [sim:failed:card_blocked]"}, "canceled", "card_blocked"),
+        ({"description": "[sim:paid] [sim_delay_ms:100000]"}, "processing", None),
+    ],
+)
 def test_magic_values_script_the_outcome(
-    kaspi: KaspiClient, rt: Runtime, fields: dict[str, Any], status: str, reason: str | None,
+    kaspi: KaspiClient,
+    rt: Runtime,
+    fields: dict[str, Any],
+    status: str,
+    reason: str | None,
 ) -> None:
     inv = kaspi.invoice(**fields)
     rt.advance(60)
@@ -135,27 +157,36 @@ def test_magic_values_script_the_outcome(
 
 
 def test_bad_marker_is_400(kaspi: KaspiClient) -> None:
-    resp = kaspi.post("/v1/invoices", json={"amount": 1, "phone_number": PHONE,
-                                            "description": "[sim:exploded]"})
+    resp = kaspi.post(
+        "/v1/invoices", json={"amount": 1, "phone_number": PHONE, "description": "[sim:exploded]"}
+    )
     assert resp.status_code == 400
 
 
 def test_control_api_queues_outcomes_and_forces_transitions(
-    kaspi: KaspiClient, app: Flask, rt: Runtime,
+    kaspi: KaspiClient,
+    app: Flask,
+    rt: Runtime,
 ) -> None:
     control = app.test_client()
-    queued = control.post("/_sim/outcomes", json={"api": "kaspi", "object": "invoice",
-                                                  "outcome": "failed:expired_card"})
+    queued = control.post(
+        "/_sim/outcomes",
+        json={"api": "kaspi", "object": "invoice", "outcome": "failed:expired_card"},
+    )
     assert queued.status_code == 200
     inv = kaspi.invoice()
     rt.advance(5)
     assert kaspi.get(f"/v1/invoices/{inv['id']}").json["failure_reason"] == "expired_card"
     held = kaspi.invoice(amount=16.16)
-    forced = control.post("/_sim/transition", json={"api": "kaspi", "object": "invoice",
-                                                    "id": held["id"], "status": "paid"})
+    forced = control.post(
+        "/_sim/transition",
+        json={"api": "kaspi", "object": "invoice", "id": held["id"], "status": "paid"},
+    )
     assert forced.status_code == 200 and forced.get_json()["status"] == "paid"
-    again = control.post("/_sim/transition", json={"api": "kaspi", "object": "invoice",
-                                                   "id": held["id"], "status": "processing"})
+    again = control.post(
+        "/_sim/transition",
+        json={"api": "kaspi", "object": "invoice", "id": held["id"], "status": "processing"},
+    )
     assert again.status_code == 409
 
 
@@ -166,21 +197,25 @@ def test_same_idempotency_key_replays_the_first_response(kaspi: KaspiClient, rt:
     second = kaspi.post("/v1/invoices", json=body, headers={"Idempotency-Key": "k-1"})
     assert second.status_code == first.status_code == 201
     assert second.json == first.json and second.headers["Idempotent-Replayed"] == "true"
-    other = kaspi.post("/v1/invoices", json={**body, "amount": 501},
-                       headers={"Idempotency-Key": "k-1"})
+    other = kaspi.post(
+        "/v1/invoices", json={**body, "amount": 501}, headers={"Idempotency-Key": "k-1"}
+    )
     assert (other.status_code, other.json["error"]) == (409, "idempotency_conflict")
     assert kaspi.get("/v1/invoices").json["pagination"]["total"] == 1
     # the same key of another merchant is another key
-    assert kaspi.post("/v1/invoices", key=KEY_B, json=body,
-                      headers={"Idempotency-Key": "k-1"}).json["id"] != first.json["id"]
+    assert (
+        kaspi.post("/v1/invoices", key=KEY_B, json=body, headers={"Idempotency-Key": "k-1"}).json[
+            "id"
+        ]
+        != first.json["id"]
+    )
 
 
 def test_a_rejected_request_stores_nothing_under_its_key(kaspi: KaspiClient) -> None:
     body = {"amount": 13.13, "phone_number": PHONE}
     refused = kaspi.post("/v1/invoices", json=body, headers={"Idempotency-Key": "k"})
     assert refused.status_code == 502
-    ok = kaspi.post("/v1/invoices", json={**body, "amount": 13},
-                    headers={"Idempotency-Key": "k"})
+    ok = kaspi.post("/v1/invoices", json={**body, "amount": 13}, headers={"Idempotency-Key": "k"})
     assert ok.status_code == 201
 
 
@@ -248,12 +283,21 @@ def test_status_check_reports_unknown_ids(kaspi: KaspiClient, rt: Runtime) -> No
     assert too_many.status_code == 400
 
 
-@pytest.mark.parametrize(("status", "shows", "reason"), [
-    ("paid", "paid", None), ("canceled", "canceled", None),
-    ("failed", "canceled", "simulated_failure"), ("pending", "pending", None),
-])
+@pytest.mark.parametrize(
+    ("status", "shows", "reason"),
+    [
+        ("paid", "paid", None),
+        ("canceled", "canceled", None),
+        ("failed", "canceled", "simulated_failure"),
+        ("pending", "pending", None),
+    ],
+)
 def test_sandbox_simulate(
-    kaspi: KaspiClient, rt: Runtime, status: str, shows: str, reason: str | None,
+    kaspi: KaspiClient,
+    rt: Runtime,
+    status: str,
+    shows: str,
+    reason: str | None,
 ) -> None:
     inv = kaspi.invoice()
     got = kaspi.post(f"/v1/sandbox/invoices/{inv['id']}/simulate", json={"status": status})
@@ -270,10 +314,18 @@ def test_simulate_refuses_live_invoices_and_final_states(kaspi: KaspiClient) -> 
     inv = kaspi.invoice()
     kaspi.post(f"/v1/sandbox/invoices/{inv['id']}/simulate", json={"status": "paid"})
     for status in ("pending", "canceled", "paid"):
-        assert kaspi.post(f"/v1/sandbox/invoices/{inv['id']}/simulate",
-                          json={"status": status}).status_code == 409
-    assert kaspi.post(f"/v1/sandbox/invoices/{inv['id']}/simulate",
-                      json={"status": "lost"}).status_code == 400
+        assert (
+            kaspi.post(
+                f"/v1/sandbox/invoices/{inv['id']}/simulate", json={"status": status}
+            ).status_code
+            == 409
+        )
+    assert (
+        kaspi.post(
+            f"/v1/sandbox/invoices/{inv['id']}/simulate", json={"status": "lost"}
+        ).status_code
+        == 400
+    )
 
 
 def test_audit_log_names_every_payment_action(kaspi: KaspiClient) -> None:
@@ -284,8 +336,12 @@ def test_audit_log_names_every_payment_action(kaspi: KaspiClient) -> None:
     kaspi.post(f"/v1/invoices/{other['id']}/refund", json={"amount": 1})
     log = kaspi.get("/v1/audit-logs").json
     assert [e["action"] for e in log["items"]] == [
-        "invoice.refund", "invoice.simulate", "invoice.create", "invoice.cancel",
-        "invoice.create"]
+        "invoice.refund",
+        "invoice.simulate",
+        "invoice.create",
+        "invoice.cancel",
+        "invoice.create",
+    ]
     assert log["items"][-1]["object_id"] == inv["id"]
     assert log["items"][-1]["actor"] == {"type": "api_key", "id": KEY_A[:14] + "…"}
     assert kaspi.get(f"/v1/audit-logs?object_id={inv['id']}").json["pagination"]["total"] == 2
@@ -293,8 +349,13 @@ def test_audit_log_names_every_payment_action(kaspi: KaspiClient) -> None:
 
 
 def test_qr_is_created_idempotently_and_validated(kaspi: KaspiClient, rt: Runtime) -> None:
-    body = {"amount": 2500, "comment": "Касса 1", "latitude": 43.238949, "longitude": 76.889709,
-            "is_sandbox": True}
+    body = {
+        "amount": 2500,
+        "comment": "Касса 1",
+        "latitude": 43.238949,
+        "longitude": 76.889709,
+        "is_sandbox": True,
+    }
     first = kaspi.post("/v1/qr", json=body, headers={"Idempotency-Key": "qr-1"})
     again = kaspi.post("/v1/qr", json=body, headers={"Idempotency-Key": "qr-1"})
     assert first.status_code == again.status_code == 201 and first.json == again.json

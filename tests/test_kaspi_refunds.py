@@ -35,7 +35,10 @@ def test_partial_then_full_refund_makes_it_refunded(kaspi: KaspiClient, rt: Runt
     part = kaspi.post(f"/v1/invoices/{inv['id']}/refund", json={"amount": 30.25, "reason": "брак"})
     assert part.status_code == 201
     assert (part.json["amount"], part.json["reason"], part.json["status"]) == (
-        "30.25", "брак", "completed")
+        "30.25",
+        "брак",
+        "completed",
+    )
     mid = kaspi.get(f"/v1/invoices/{inv['id']}").json
     assert (mid["status"], mid["refunded_amount"]) == ("paid", "30.25")
     rest = kaspi.post(f"/v1/invoices/{inv['id']}/refund")  # no body: the whole remainder
@@ -45,8 +48,10 @@ def test_partial_then_full_refund_makes_it_refunded(kaspi: KaspiClient, rt: Runt
     again = kaspi.post(f"/v1/invoices/{inv['id']}/refund", json={"amount": 1})
     assert (again.status_code, again.json["error"]) == (409, "already_refunded")
     with rt.store.read() as tx:
-        kinds = [r[0] for r in tx.execute(
-            "SELECT kind FROM events WHERE api='kaspi' ORDER BY seq").fetchall()]
+        kinds = [
+            r[0]
+            for r in tx.execute("SELECT kind FROM events WHERE api='kaspi' ORDER BY seq").fetchall()
+        ]
     assert kinds[-3:] == ["invoice.refunded", "invoice.refunded", "invoice.status_changed"]
 
 
@@ -58,8 +63,9 @@ def test_a_refund_above_the_remainder_is_409(kaspi: KaspiClient) -> None:
     assert over.json["details"]["refundable"] == "40.00"
 
 
-@pytest.mark.parametrize("body", [{"amount": 0}, {"amount": -1}, {"amount": "5"},
-                                  {"amount": 1.001}, {"reason": 5}])
+@pytest.mark.parametrize(
+    "body", [{"amount": 0}, {"amount": -1}, {"amount": "5"}, {"amount": 1.001}, {"reason": 5}]
+)
 def test_bad_refund_bodies_are_400(kaspi: KaspiClient, body: dict[str, Any]) -> None:
     inv = _paid(kaspi)
     assert kaspi.post(f"/v1/invoices/{inv['id']}/refund", json=body).status_code == 400
@@ -74,8 +80,10 @@ def test_refunds_through_v1_refunds_for_invoices_and_qr(kaspi: KaspiClient, rt: 
     by_qr = kaspi.post("/v1/refunds", json={"qr_id": qr["id"]})
     assert by_qr.status_code == 201 and by_qr.json["qr_id"] == qr["id"]
     assert by_qr.json["amount"] == "20.00"
-    assert kaspi.post("/v1/refunds", json={"invoice_id": inv["id"],
-                                           "qr_id": qr["id"]}).status_code == 400
+    assert (
+        kaspi.post("/v1/refunds", json={"invoice_id": inv["id"], "qr_id": qr["id"]}).status_code
+        == 400
+    )
     assert kaspi.post("/v1/refunds", json={"amount": 1}).status_code == 400
     assert kaspi.post("/v1/refunds", json={"qr_id": 5}).status_code == 400
     listed = kaspi.get("/v1/refunds").json
@@ -104,8 +112,7 @@ def test_another_merchant_cannot_refund(kaspi: KaspiClient) -> None:
 def test_refund_needs_kaspi_connected(kaspi: KaspiClient, app: Flask) -> None:
     inv = _paid(kaspi)
     control = app.test_client()
-    control.post("/_sim/kaspi/session", json={"merchant_id": "m_almaty_coffee",
-                                              "connected": False})
+    control.post("/_sim/kaspi/session", json={"merchant_id": "m_almaty_coffee", "connected": False})
     resp = kaspi.post(f"/v1/invoices/{inv['id']}/refund")
     assert (resp.status_code, resp.json["error"]) == (409, "kaspi_not_connected")
     assert kaspi.get("/v1/me", key=KEY_OFF).status_code == 200

@@ -48,14 +48,20 @@ def _race_creates(sim: SimulatorProcess) -> list[requests.Response]:
 def _race_refunds(sim: SimulatorProcess) -> tuple[list[requests.Response], dict[str, str]]:
     """30 concurrent refunds of 7.00 of a paid 100.00 invoice, by both routes."""
     base = f"{sim.url}/api/v1"
-    inv = _post(f"{base}/invoices", {"amount": 100, "phone_number": PHONE,
-                                     "is_sandbox": True}).json()
+    inv = _post(
+        f"{base}/invoices", {"amount": 100, "phone_number": PHONE, "is_sandbox": True}
+    ).json()
     _post(f"{base}/sandbox/invoices/{inv['id']}/simulate", {"status": "paid"})
     with ThreadPoolExecutor(30) as pool:
-        responses = list(pool.map(
-            lambda i: _post(f"{base}/invoices/{inv['id']}/refund" if i % 2 else f"{base}/refunds",
-                            {"amount": 7} if i % 2 else {"invoice_id": inv["id"], "amount": 7}),
-            range(30)))
+        responses = list(
+            pool.map(
+                lambda i: _post(
+                    f"{base}/invoices/{inv['id']}/refund" if i % 2 else f"{base}/refunds",
+                    {"amount": 7} if i % 2 else {"invoice_id": inv["id"], "amount": 7},
+                ),
+                range(30),
+            )
+        )
     after = requests.get(f"{base}/invoices/{inv['id']}", headers=H, timeout=5).json()
     return responses, after
 
@@ -81,8 +87,14 @@ def test_concurrent_partial_refunds_never_exceed_the_amount(clean: SimulatorProc
 
 
 def test_the_race_checks_catch_a_broken_server() -> None:
-    defects = ["--defect", "kaspi.idempotency_duplicate", "--defect",
-               "kaspi.refund_over_remainder", "--threads", "64"]
+    defects = [
+        "--defect",
+        "kaspi.idempotency_duplicate",
+        "--defect",
+        "kaspi.refund_over_remainder",
+        "--threads",
+        "64",
+    ]
     with SimulatorProcess(extra_args=defects) as broken:
         assert len({r.json()["id"] for r in _race_creates(broken)}) > 1
         responses, after = _race_refunds(broken)
@@ -107,11 +119,16 @@ def test_acknowledged_invoices_and_pending_deliveries_survive_kill_9(tmp_path: P
         first = SimulatorProcess(db_path=db).start()
         try:
             base = f"{first.url}/api/v1"
-            endpoint = _post(f"{base}/webhooks", {"url": receiver.url,
-                                                  "events": ["invoice.created"]}).json()
-            made = [_post(f"{base}/invoices", {"amount": 100 + n, "phone_number": PHONE,
-                                               "description": "[sim:pending]"}).json()
-                    for n in range(5)]
+            endpoint = _post(
+                f"{base}/webhooks", {"url": receiver.url, "events": ["invoice.created"]}
+            ).json()
+            made = [
+                _post(
+                    f"{base}/invoices",
+                    {"amount": 100 + n, "phone_number": PHONE, "description": "[sim:pending]"},
+                ).json()
+                for n in range(5)
+            ]
             receiver.wait_for(5)
             _wait_retrying(base, 5)  # every failed attempt recorded: nothing in flight
             first.kill()
@@ -126,12 +143,16 @@ def test_acknowledged_invoices_and_pending_deliveries_survive_kill_9(tmp_path: P
                 assert got.status_code == 200 and got.json()["amount"] == invoice["amount"]
             pending = requests.get(f"{base}/jobs?state=retrying", headers=H, timeout=5).json()
             assert pending["pagination"]["total"] == 5
-            requests.post(f"{second.url}/_sim/clock/advance", json={"seconds": 6},
-                          timeout=10).raise_for_status()
+            requests.post(
+                f"{second.url}/_sim/clock/advance", json={"seconds": 6}, timeout=10
+            ).raise_for_status()
             delivered = receiver.wait_for(10, timeout=20)[5:]
             assert {json.loads(d["body"])["data"]["id"] for d in delivered} == {
-                i["id"] for i in made}
-            assert all(verify(endpoint["secret"], d["body"], d["headers"]["X-Arzan-Signature"])
-                       for d in delivered)
+                i["id"] for i in made
+            }
+            assert all(
+                verify(endpoint["secret"], d["body"], d["headers"]["X-Arzan-Signature"])
+                for d in delivered
+            )
         finally:
             second.close()

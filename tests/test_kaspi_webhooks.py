@@ -44,16 +44,19 @@ def _endpoint(kaspi: KaspiClient, url: str, events: list[str] | None = None) -> 
     return created
 
 
-@pytest.mark.parametrize("body", [
-    {"url": "ftp://example.kz/x", "events": ["invoice.paid"]},
-    {"url": "not a url", "events": ["invoice.paid"]},
-    {"url": "https://\u00fe\u00fa\u0012", "events": ["invoice.paid"]},
-    {"url": "http://example.kz:99999/", "events": ["invoice.paid"]},
-    {"url": "https://example.kz/x", "events": []},
-    {"url": "https://example.kz/x", "events": ["invoice.exploded"]},
-    {"url": "https://example.kz/x"},
-    {"url": 5, "events": ["invoice.paid"]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "ftp://example.kz/x", "events": ["invoice.paid"]},
+        {"url": "not a url", "events": ["invoice.paid"]},
+        {"url": "https://\u00fe\u00fa\u0012", "events": ["invoice.paid"]},
+        {"url": "http://example.kz:99999/", "events": ["invoice.paid"]},
+        {"url": "https://example.kz/x", "events": []},
+        {"url": "https://example.kz/x", "events": ["invoice.exploded"]},
+        {"url": "https://example.kz/x"},
+        {"url": 5, "events": ["invoice.paid"]},
+    ],
+)
 def test_endpoints_are_validated(kaspi: KaspiClient, body: dict[str, Any]) -> None:
     resp = kaspi.post("/v1/webhooks", json=body)
     assert resp.status_code == 400 and resp.json["error"] == "validation_error"
@@ -69,7 +72,9 @@ def test_the_secret_is_shown_once(kaspi: KaspiClient) -> None:
 
 
 def test_events_are_signed_per_endpoint_and_filtered(
-    kaspi: KaspiClient, rt: Runtime, receiver: Receiver,
+    kaspi: KaspiClient,
+    rt: Runtime,
+    receiver: Receiver,
 ) -> None:
     everything = _endpoint(kaspi, receiver.url)
     only_paid = _endpoint(kaspi, receiver.url + "?paid", ["invoice.paid"])
@@ -86,11 +91,17 @@ def test_events_are_signed_per_endpoint_and_filtered(
         body = json.loads(delivery["body"])
         validator("WebhookEvent").validate(body)
         assert headers["X-Arzan-Event"] == body["event"]
-    kinds = sorted((d["headers"]["X-Arzan-Webhook-Id"], json.loads(d["body"])["event"])
-                   for d in got)
-    assert kinds == sorted([(everything["id"], "invoice.created"),
-                            (everything["id"], "invoice.status_changed"),
-                            (everything["id"], "invoice.paid"), (only_paid["id"], "invoice.paid")])
+    kinds = sorted(
+        (d["headers"]["X-Arzan-Webhook-Id"], json.loads(d["body"])["event"]) for d in got
+    )
+    assert kinds == sorted(
+        [
+            (everything["id"], "invoice.created"),
+            (everything["id"], "invoice.status_changed"),
+            (everything["id"], "invoice.paid"),
+            (only_paid["id"], "invoice.paid"),
+        ]
+    )
 
 
 def test_test_event_is_202_and_logged(kaspi: KaspiClient, rt: Runtime, receiver: Receiver) -> None:
@@ -109,7 +120,9 @@ def test_test_event_is_202_and_logged(kaspi: KaspiClient, rt: Runtime, receiver:
 
 
 def test_retries_dead_letters_jobs_and_manual_retry(
-    kaspi: KaspiClient, rt: Runtime, receiver: Receiver,
+    kaspi: KaspiClient,
+    rt: Runtime,
+    receiver: Receiver,
 ) -> None:
     rt.webhook_config.retry_schedule = [0, 5, 30]
     receiver.fail_first = 3
@@ -132,8 +145,10 @@ def test_retries_dead_letters_jobs_and_manual_retry(
     retried = kaspi.post(f"/v1/webhook-deliveries/{delivery_id}/retry")
     assert retried.status_code == 202
     _settle(rt)
-    assert kaspi.get(f"/v1/webhook-deliveries?webhook_id={endpoint['id']}").json["items"][0][
-        "status"] == "delivered"
+    assert (
+        kaspi.get(f"/v1/webhook-deliveries?webhook_id={endpoint['id']}").json["items"][0]["status"]
+        == "delivered"
+    )
     assert kaspi.get("/v1/jobs").json["pagination"]["total"] == 0
     assert kaspi.post("/v1/webhook-deliveries/dlv_nope/retry").status_code == 404
     assert kaspi.post(f"/v1/webhook-deliveries/{delivery_id}/retry", key=KEY_B).status_code == 404
@@ -144,7 +159,9 @@ def test_retries_dead_letters_jobs_and_manual_retry(
 
 
 def test_subscription_events_reach_a_group_subscription(
-    kaspi: KaspiClient, rt: Runtime, receiver: Receiver,
+    kaspi: KaspiClient,
+    rt: Runtime,
+    receiver: Receiver,
 ) -> None:
     _endpoint(kaspi, receiver.url, ["subscription.*"])
     kaspi.post("/v1/subscriptions", json={"phone_number": "77011234567", "amount": 990})

@@ -25,22 +25,39 @@ def imports(package: str) -> dict[str, set[str]]:
 
 
 def offenders(package: str, forbidden: tuple[str, ...], only: str = "") -> list[str]:
-    return [f"{module} imports {name}"
-            for module, names in imports(package).items() if module.startswith(only)
-            for name in sorted(names)
-            if any(name == f or name.startswith(f + ".") for f in forbidden)]
+    return [
+        f"{module} imports {name}"
+        for module, names in imports(package).items()
+        if module.startswith(only)
+        for name in sorted(names)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
 
 
-@pytest.mark.parametrize(("package", "forbidden", "only"), [
-    ("harness", ("simulator",), ""),
-    ("loadtests", ("simulator",), ""),
-    ("simulator", ("flask", "werkzeug", "simulator.freefin", "simulator.kaspi",
-                   "simulator.control", "simulator.app", "simulator.web"), "simulator/core/"),
-    ("simulator", ("simulator.control", "simulator.app"), "simulator/freefin/"),
-    ("simulator", ("simulator.control", "simulator.app"), "simulator/kaspi/"),
-    ("simulator", ("simulator.kaspi",), "simulator/freefin/"),
-    ("simulator", ("simulator.freefin",), "simulator/kaspi/"),
-])
+@pytest.mark.parametrize(
+    ("package", "forbidden", "only"),
+    [
+        ("harness", ("simulator",), ""),
+        ("loadtests", ("simulator",), ""),
+        (
+            "simulator",
+            (
+                "flask",
+                "werkzeug",
+                "simulator.freefin",
+                "simulator.kaspi",
+                "simulator.control",
+                "simulator.app",
+                "simulator.web",
+            ),
+            "simulator/core/",
+        ),
+        ("simulator", ("simulator.control", "simulator.app"), "simulator/freefin/"),
+        ("simulator", ("simulator.control", "simulator.app"), "simulator/kaspi/"),
+        ("simulator", ("simulator.kaspi",), "simulator/freefin/"),
+        ("simulator", ("simulator.freefin",), "simulator/kaspi/"),
+    ],
+)
 def test_no_layer_reaches_up(package: str, forbidden: tuple[str, ...], only: str) -> None:
     # control.registry is the extension point where API packages register what the control
     # API may drive; the rest of control stays out of their reach.
@@ -51,8 +68,11 @@ def test_no_layer_reaches_up(package: str, forbidden: tuple[str, ...], only: str
 @pytest.mark.parametrize("package", ["freefin", "kaspi"])
 def test_domain_modules_do_not_import_flask(package: str) -> None:
     http = {"routes.py", "checkout.py", "control.py"}  # the HTTP layer of the package
-    bad = [m for m in offenders("simulator", ("flask", "werkzeug"), f"simulator/{package}/")
-           if Path(m.split()[0]).name not in http]
+    bad = [
+        m
+        for m in offenders("simulator", ("flask", "werkzeug"), f"simulator/{package}/")
+        if Path(m.split()[0]).name not in http
+    ]
     assert bad == []
 
 

@@ -115,10 +115,11 @@ def test_bundled_thresholds_load_for_every_profile(tmp_path: Path) -> None:
         load_thresholds("ramp", bad)
 
 
-@pytest.mark.parametrize("name", ["POST /payments", "post freefin /payments", "freefin /payments",
-                                  "POST stripe /charges"])
-def test_an_operation_name_that_can_never_be_measured_is_refused(tmp_path: Path,
-                                                                 name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    ["POST /payments", "post freefin /payments", "freefin /payments", "POST stripe /charges"],
+)
+def test_an_operation_name_that_can_never_be_measured_is_refused(tmp_path: Path, name: str) -> None:
     bad = tmp_path / "t.yaml"
     bad.write_text(f'smoke: {{latency_ms: {{"{name}": {{p99: 100}}}}}}\n')
     with pytest.raises(ValueError, match="is no operation name"):

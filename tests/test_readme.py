@@ -16,8 +16,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def section(title: str) -> str:
     start = README.index(title)
-    following = re.search(r"\n##+ ", README[start + len(title):])
-    return README[start: start + len(title) + (following.start() if following else len(README))]
+    following = re.search(r"\n##+ ", README[start + len(title) :])
+    return README[start : start + len(title) + (following.start() if following else len(README))]
 
 
 def table_flags(text: str) -> set[str]:
@@ -30,16 +30,25 @@ def table_flags(text: str) -> set[str]:
 
 
 def help_text(*args: str) -> str:
-    done = subprocess.run([sys.executable, *args, "--help"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, *args, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return done.stdout
 
 
-@pytest.mark.parametrize(("title", "command"), [
-    ("## For QA", ("-m", "harness.cli", "conform")),
-    ("### Simulator options", ("-m", "simulator")),
-    ("## Load testing", ("-m", "harness.cli", "load")),
-])
+@pytest.mark.parametrize(
+    ("title", "command"),
+    [
+        ("## For QA", ("-m", "harness.cli", "conform")),
+        ("### Simulator options", ("-m", "simulator")),
+        ("## Load testing", ("-m", "harness.cli", "load")),
+    ],
+)
 def test_documented_options_exist(title: str, command: tuple[str, ...]) -> None:
     flags = table_flags(section(title))
     assert flags, f"no option table under {title}"

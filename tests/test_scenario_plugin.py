@@ -26,7 +26,8 @@ def _miniapp() -> ModuleType:
     name = "scenario_miniapp"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("scenario_fixtures") / "miniapp.py")
+            name, Path(__file__).with_name("scenario_fixtures") / "miniapp.py"
+        )
         assert spec and spec.loader
         sys.modules[name] = module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -81,7 +82,8 @@ steps:
 def _project(tmp_path: Path, files: dict[str, str]) -> Path:
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
     (tmp_path / "conftest.py").write_text(
-        'pytest_plugins = ["harness.pytest_plugin", "harness.scenarios.plugin"]\n')
+        'pytest_plugins = ["harness.pytest_plugin", "harness.scenarios.plugin"]\n'
+    )
     for rel, text in files.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,23 +92,48 @@ def _project(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def _pytest(project: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "pytest", "-W", "error", "--strict-markers",
-           "--rootdir", str(project), "-c", str(project / "pytest.ini"), "-rA",
-           "--target-url", url, "--api", "freefin", "--freefin-key", "sk_a",
-           "--control-url", url + "/_sim", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-W",
+        "error",
+        "--strict-markers",
+        "--rootdir",
+        str(project),
+        "-c",
+        str(project / "pytest.ini"),
+        "-rA",
+        "--target-url",
+        url,
+        "--api",
+        "freefin",
+        "--freefin-key",
+        "sk_a",
+        "--control-url",
+        url + "/_sim",
+        *args,
+    ]
     # This checkout's harness, whatever copy the virtualenv's install points at.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
-    return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=120,
-                          check=False, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+        ),
+    }
+    return subprocess.run(
+        cmd, cwd=project, capture_output=True, text=True, timeout=120, check=False, env=env
+    )
 
 
 def test_collects_runs_skips_and_reports(tmp_path: Path, server_url: str) -> None:
-    project = _project(tmp_path, {"scenarios/freefin/idem.yaml": GOOD,
-                                  "other/not_a_scenario.yaml": "just: data\n"})
+    project = _project(
+        tmp_path, {"scenarios/freefin/idem.yaml": GOOD, "other/not_a_scenario.yaml": "just: data\n"}
+    )
     junit = project / "junit.xml"
-    done = _pytest(project, server_url, f"--junitxml={junit}",
-                   f"--scenario-report={project / 'report'}")
+    done = _pytest(
+        project, server_url, f"--junitxml={junit}", f"--scenario-report={project / 'report'}"
+    )
     out = done.stdout
     assert done.returncode == 1, out + done.stderr
     assert "1 failed, 1 passed, 1 skipped" in out
@@ -121,46 +148,73 @@ def test_collects_runs_skips_and_reports(tmp_path: Path, server_url: str) -> Non
     assert "Traceback" not in out and "def run(" not in out
     summary = (project / "report" / "scenario-summary.md").read_text()
     assert "3 scenarios: 1 passed, 1 failed, 1 skipped" in summary
-    assert ("- scenarios/freefin/idem.yaml :: a wrong expectation fails readably: step 1 (create "
-            "with a typo in the expectation): body payment.amount: expected 11, got 10") in summary
+    assert (
+        "- scenarios/freefin/idem.yaml :: a wrong expectation fails readably: step 1 (create "
+        "with a typo in the expectation): body payment.amount: expected 11, got 10"
+    ) in summary
     assert "merchant B is not configured here: needs credential key_b" in summary
     assert "paysim scenario summary" in out
     cases = ET.parse(junit).getroot().iter("testcase")
     assert {c.get("name") for c in cases} == {
-        "replay returns the same payment", "a wrong expectation fails readably",
-        "merchant B is not configured here"}
+        "replay returns the same payment",
+        "a wrong expectation fails readably",
+        "merchant B is not configured here",
+    }
 
 
-def test_a_bad_file_names_the_file_the_document_and_the_key(tmp_path: Path,
-                                                            server_url: str) -> None:
+def test_a_bad_file_names_the_file_the_document_and_the_key(
+    tmp_path: Path, server_url: str
+) -> None:
     project = _project(tmp_path, {"scenarios/bad.yaml": BAD})
     done = _pytest(project, server_url, "--collect-only")
     assert done.returncode != 0
-    assert ("bad.yaml, document 2 ('typo in a step'): at steps[0].request: Additional "
-            "properties are not allowed ('metod' was unexpected)") in done.stdout, done.stdout
+    assert (
+        "bad.yaml, document 2 ('typo in a step'): at steps[0].request: Additional "
+        "properties are not allowed ('metod' was unexpected)"
+    ) in done.stdout, done.stdout
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("name: x\napi: freefin\nsteps: []\n", "at steps: [] should be non-empty"),
-    ("name: x\napi: paypal\nsteps: [{clock: {advance: 1}}]\n", "at api: 'paypal' is not one of"),
-    ("name: x\napi: freefin\nsteps: [{clock: {advance: 1}, receiver: {fail: 1}}]\n",
-     "at steps[0]: several actions ['clock', 'receiver']"),
-    ("name: x\napi: freefin\nsteps: [{save: {a: b}}]\n", "at steps[0]: no action"),
-    ("name: x\napi: freefin\nsteps: [{request: {method: GET, path: /, auth: key_z}}]\n",
-     "at steps[0].request.auth"),
-    ("name: x\napi: freefin\nsteps: [{request: {method: GET, path: /}, wait: {timeout: 1}}]\n",
-     "at steps[0]: 'expect' is a required property"),
-    ("- a\n- b\n", "document 1: at (top level): a scenario is a mapping"),
-    ("name: x\napi: freefin\nsteps: [{clock: {advance: 1}}]\n---\n"
-     "name: x\napi: freefin\nsteps: [{clock: {advance: 1}}]\n", "duplicate scenario name"),
-    ("name: [unclosed\n", "not valid YAML"),
-    ("name: x\napi: freefin\nsteps: [{clock: {advance: 1}}]\n---\nname: y\napi: freefin\n"
-     "steps:\n  - request: {method: GET, path: /}\n    expect:\n      body:\n"
-     "        items: {$len: 1}\n        items: {$every: {id: 1}}\n",
-     "s.yaml, document 2, line 12: duplicate key 'items'"),
-    ("name: x\napi: freefin\nname: y\nsteps: [{clock: {advance: 1}}]\n",
-     "document 1, line 3: duplicate key 'name'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\napi: freefin\nsteps: []\n", "at steps: [] should be non-empty"),
+        (
+            "name: x\napi: paypal\nsteps: [{clock: {advance: 1}}]\n",
+            "at api: 'paypal' is not one of",
+        ),
+        (
+            "name: x\napi: freefin\nsteps: [{clock: {advance: 1}, receiver: {fail: 1}}]\n",
+            "at steps[0]: several actions ['clock', 'receiver']",
+        ),
+        ("name: x\napi: freefin\nsteps: [{save: {a: b}}]\n", "at steps[0]: no action"),
+        (
+            "name: x\napi: freefin\nsteps: [{request: {method: GET, path: /, auth: key_z}}]\n",
+            "at steps[0].request.auth",
+        ),
+        (
+            "name: x\napi: freefin\n"
+            "steps: [{request: {method: GET, path: /}, wait: {timeout: 1}}]\n",
+            "at steps[0]: 'expect' is a required property",
+        ),
+        ("- a\n- b\n", "document 1: at (top level): a scenario is a mapping"),
+        (
+            "name: x\napi: freefin\nsteps: [{clock: {advance: 1}}]\n---\n"
+            "name: x\napi: freefin\nsteps: [{clock: {advance: 1}}]\n",
+            "duplicate scenario name",
+        ),
+        ("name: [unclosed\n", "not valid YAML"),
+        (
+            "name: x\napi: freefin\nsteps: [{clock: {advance: 1}}]\n---\nname: y\napi: freefin\n"
+            "steps:\n  - request: {method: GET, path: /}\n    expect:\n      body:\n"
+            "        items: {$len: 1}\n        items: {$every: {id: 1}}\n",
+            "s.yaml, document 2, line 12: duplicate key 'items'",
+        ),
+        (
+            "name: x\napi: freefin\nname: y\nsteps: [{clock: {advance: 1}}]\n",
+            "document 1, line 3: duplicate key 'name'",
+        ),
+    ],
+)
 def test_schema_errors_are_specific(tmp_path: Path, text: str, message: str) -> None:
     from harness.scenarios.loader import ScenarioFormatError, load_text
 

@@ -27,7 +27,8 @@ def _miniapp() -> ModuleType:
     name = "scenario_miniapp"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("scenario_fixtures") / "miniapp.py")
+            name, Path(__file__).with_name("scenario_fixtures") / "miniapp.py"
+        )
         assert spec and spec.loader
         sys.modules[name] = module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -49,10 +50,19 @@ def app(server: object) -> Iterator[object]:
 @pytest.fixture(scope="module")
 def mini_target(server: object) -> Target:
     url = server.url  # type: ignore[attr-defined]
-    return Target(target_url=url, kaspi_url=url + "/api", control_url=url + "/_sim",
-                  api="freefin", freefin_key="sk_a", freefin_signing_secret="secret_a",
-                  freefin_key_2="sk_2", freefin_key_b="sk_b", freefin_signed_key="sk_s",
-                  freefin_signed_secret="secret_s", webhook_secret="secret_a")
+    return Target(
+        target_url=url,
+        kaspi_url=url + "/api",
+        control_url=url + "/_sim",
+        api="freefin",
+        freefin_key="sk_a",
+        freefin_signing_secret="secret_a",
+        freefin_key_2="sk_2",
+        freefin_key_b="sk_b",
+        freefin_signed_key="sk_s",
+        freefin_signed_secret="secret_s",
+        webhook_secret="secret_a",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +90,15 @@ CREATE = """
     save: {pid: payment.id}
 """
 
-IDEMPOTENCY = """
+IDEMPOTENCY = (
+    """
 name: replay
 api: freefin
 vars: {key: "{{ $unique }}"}
 steps:
-""" + CREATE + """
+"""
+    + CREATE
+    + """
   - name: replay
     request:
       method: POST
@@ -98,10 +111,12 @@ steps:
       headers: {content-type: {$matches: json}}
       schema: {type: object, required: [payment]}
 """
+)
 
 
-def test_request_expect_save_and_template(mini_target: Target, receiver: WebhookReceiver,
-                                          app: object) -> None:
+def test_request_expect_save_and_template(
+    mini_target: Target, receiver: WebhookReceiver, app: object
+) -> None:
     run(IDEMPOTENCY, mini_target, receiver)
 
 
@@ -120,8 +135,9 @@ def test_failure_names_step_curl_expected_and_received(
     assert "HTTP 201" in text and '"idempotent"' not in text.split("received:")[1]
 
 
-def test_concurrent_repeat_asserts_on_the_set(mini_target: Target, receiver: WebhookReceiver,
-                                              app: object) -> None:
+def test_concurrent_repeat_asserts_on_the_set(
+    mini_target: Target, receiver: WebhookReceiver, app: object
+) -> None:
     text = """
     name: fifty at once
     api: freefin
@@ -146,12 +162,15 @@ def test_concurrent_repeat_asserts_on_the_set(mini_target: Target, receiver: Web
     assert "statuses of all repetitions: 201×20" in rendered
 
 
-REFUNDS = """
+REFUNDS = (
+    """
 name: concurrent refunds never exceed the amount
 api: freefin
 vars: {key: "{{ $unique }}"}
 steps:
-""" + CREATE + """
+"""
+    + CREATE
+    + """
   - outcome: {object: payment, id: "{{ pid }}", status: succeeded}
   - request: {method: POST, path: "/api/v1/public/payments/{{ pid }}/refund",
               json: {amount: 300}}
@@ -160,10 +179,12 @@ steps:
   - request: {method: GET, path: "/api/v1/public/payments/{{ pid }}"}
     expect: {body: {amount_refunded: {$lte: 1000}, "refunds[0].amount": 300}}
 """
+)
 
 
-def test_outcome_driver_and_sum_of_results(mini_target: Target, receiver: WebhookReceiver,
-                                           app: object) -> None:
+def test_outcome_driver_and_sum_of_results(
+    mini_target: Target, receiver: WebhookReceiver, app: object
+) -> None:
     run(REFUNDS, mini_target, receiver)
     app.defects.add("over_refund")  # type: ignore[attr-defined]
     with pytest.raises(ScenarioFailure, match=r"sum of amount among 2xx: expected \$lte 1000"):
@@ -181,11 +202,15 @@ steps:
 def test_wait_polls_until_timeout_and_reports_last_response(
     mini_target: Target, receiver: WebhookReceiver, app: object
 ) -> None:
-    text = NEVER + CREATE + """
+    text = (
+        NEVER
+        + CREATE
+        + """
   - request: {method: GET, path: "/api/v1/public/payments/{{ pid }}"}
     wait: {timeout: 0.5, interval: 0.1}
     expect: {body: {status: succeeded}}
 """
+    )
     started = time.monotonic()
     with pytest.raises(ScenarioFailure) as info:
         run(text, mini_target, receiver)
@@ -215,8 +240,9 @@ steps:
 """
 
 
-def test_signing_raw_bodies_and_forgeries(mini_target: Target, receiver: WebhookReceiver,
-                                          app: object) -> None:
+def test_signing_raw_bodies_and_forgeries(
+    mini_target: Target, receiver: WebhookReceiver, app: object
+) -> None:
     run(SIGNATURES, mini_target, receiver)
     app.defects.add("no_signature_check")  # type: ignore[attr-defined]
     with pytest.raises(ScenarioFailure, match="step 1"):
@@ -253,8 +279,10 @@ def test_receiver_fails_first_deliveries_and_sees_retries(
     mini_target: Target, receiver: WebhookReceiver, app: object
 ) -> None:
     run(WEBHOOKS, mini_target, receiver)
-    for defect, message in (("no_retry", "attempts: expected 2, got 1"),
-                            ("unsigned_webhooks", "does not verify")):
+    for defect, message in (
+        ("no_retry", "attempts: expected 2, got 1"),
+        ("unsigned_webhooks", "does not verify"),
+    ):
         app.defects.clear()  # type: ignore[attr-defined]
         app.defects.add(defect)  # type: ignore[attr-defined]
         with pytest.raises(ScenarioFailure, match=message):
@@ -291,8 +319,7 @@ steps:
 """
 
 
-def test_sse_events_and_resume(mini_target: Target, receiver: WebhookReceiver,
-                               app: object) -> None:
+def test_sse_events_and_resume(mini_target: Target, receiver: WebhookReceiver, app: object) -> None:
     run(SSE, mini_target, receiver)
     app.defects.add("sse_no_resume")  # type: ignore[attr-defined]
     with pytest.raises(ScenarioFailure, match="kinds: expected"):
@@ -302,8 +329,9 @@ def test_sse_events_and_resume(mini_target: Target, receiver: WebhookReceiver,
 def test_skips_with_a_reason_when_the_target_cannot_drive_it(
     mini_target: Target, receiver: WebhookReceiver
 ) -> None:
-    remote = Target(target_url=mini_target.target_url, kaspi_url="x", api="freefin",
-                    freefin_key="sk_a")
+    remote = Target(
+        target_url=mini_target.target_url, kaspi_url="x", api="freefin", freefin_key="sk_a"
+    )
     with pytest.raises(ScenarioSkip, match="cannot drive freefin payment -> succeeded"):
         run(REFUNDS, remote, receiver)
     with pytest.raises(ScenarioSkip, match="credential signed"):
@@ -320,8 +348,13 @@ def test_outcome_hook_command_drives_other_targets(
 ) -> None:
     seen = tmp_path / "hook.json"
     hook = f"{sys.executable} -c \"import sys; open({str(seen)!r}, 'w').write(sys.stdin.read())\""
-    remote = Target(target_url=mini_target.target_url, kaspi_url="x", api="freefin",
-                    freefin_key="sk_a", outcome_hook=hook)
+    remote = Target(
+        target_url=mini_target.target_url,
+        kaspi_url="x",
+        api="freefin",
+        freefin_key="sk_a",
+        outcome_hook=hook,
+    )
     text = """
     name: hook
     api: freefin
@@ -358,8 +391,9 @@ def test_receiver_fails_only_the_deliveries_it_is_told_to(
         run(unfiltered, mini_target, receiver)
 
 
-def test_results_by_status_and_list_matchers(mini_target: Target, receiver: WebhookReceiver,
-                                             app: object) -> None:
+def test_results_by_status_and_list_matchers(
+    mini_target: Target, receiver: WebhookReceiver, app: object
+) -> None:
     text = """
     name: by status
     api: freefin
@@ -400,8 +434,12 @@ def test_receiver_verifies_with_a_per_path_secret() -> None:
 
         for secret in ("endpoint-secret", "default"):
             sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            requests.post(rx.url_for(token), data=body, timeout=5,
-                          headers={"X-Arzan-Signature": sig, "X-Arzan-Event-Id": "evt_1"})
+            requests.post(
+                rx.url_for(token),
+                data=body,
+                timeout=5,
+                headers={"X-Arzan-Signature": sig, "X-Arzan-Event-Id": "evt_1"},
+            )
         got = rx.deliveries(token)
         assert [d.signature_valid for d in got] == [True, False]
         assert got[0].event_id == "evt_1"
@@ -421,13 +459,20 @@ def test_ordered_by_orders_parallel_deliveries_by_a_body_path() -> None:
     spec = {"ordered_by": "created_at", "kinds": ["a.created", "a.status_changed", "a.paid"]}
     # Arrival order is shuffled (parallel deliveries); created_at gives the order; equal
     # timestamps may come in either order; a retry (same id) counts once.
-    arrived = [_seen("a.paid", "T2", "e3"), _seen("a.created", "T1", "e1"),
-               _seen("a.status_changed", "T2", "e2"), _seen("a.created", "T1", "e1")]
+    arrived = [
+        _seen("a.paid", "T2", "e3"),
+        _seen("a.created", "T1", "e1"),
+        _seen("a.status_changed", "T2", "e2"),
+        _seen("a.created", "T1", "e1"),
+    ]
     assert eventcheck.check(arrived, spec, webhooks=True) == []
     assert eventcheck.check(arrived, {"kinds": spec["kinds"]}, webhooks=True) != []
 
-    reversed_ = [_seen("a.created", "T1", "e1"), _seen("a.paid", "T2", "e3"),
-                 _seen("a.status_changed", "T3", "e2")]
+    reversed_ = [
+        _seen("a.created", "T1", "e1"),
+        _seen("a.paid", "T2", "e3"),
+        _seen("a.status_changed", "T3", "e2"),
+    ]
     problems = eventcheck.check(reversed_, spec, webhooks=True)
     assert problems and "ordered by created_at" in problems[0], problems
     assert eventcheck.hopeless(reversed_, spec, problems)
@@ -439,12 +484,14 @@ def test_ordered_by_orders_parallel_deliveries_by_a_body_path() -> None:
     missing = [_seen("a.created", "T1", "e1")]
     del missing[0].body["created_at"]
     assert eventcheck.check(missing, spec, webhooks=True) == [
-        "ordered_by: event a.created e1 has no created_at"]
+        "ordered_by: event a.created e1 has no created_at"
+    ]
 
 
 def test_ordered_by_is_part_of_the_format(tmp_path: Path) -> None:
-    text = ("name: x\napi: kaspi\nsteps:\n  - expect_webhooks: {ordered_by: created_at, "
-            "kinds: [a]}\n")
+    text = (
+        "name: x\napi: kaspi\nsteps:\n  - expect_webhooks: {ordered_by: created_at, kinds: [a]}\n"
+    )
     assert loader.load_text(text, tmp_path / "s.yaml")[0].steps[0]["expect_webhooks"]
     with pytest.raises(loader.ScenarioFormatError, match="ordered_by"):
         loader.load_text(text.replace("created_at", "''"), tmp_path / "s.yaml")

@@ -26,153 +26,221 @@ ROOT = Path(__file__).resolve().parent.parent / "scenarios"
 # pass because something incidental broke.
 TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
     # freefin/idempotency.yaml
-    ("freefin/idempotency.yaml", "a replay returns 200 and the same payment"):
-        [("freefin.idempotency_duplicate", "replay the same request")],
-    ("freefin/idempotency.yaml", "the same key with another body is a 409 conflict"):
-        [("freefin.idempotency_duplicate", "same key, another amount")],
-    ("freefin/idempotency.yaml", "50 concurrent requests with one key create exactly one payment"):
-        [("freefin.idempotency_duplicate", "results: number of 201 responses: expected 1")],
-    ("freefin/idempotency.yaml", "a refused request stores nothing under its key"):
-        [("freefin.idempotency_stores_errors", "the corrected request with the same key"),
-         ("freefin.idempotency_duplicate", "its replay")],
-    ("freefin/idempotency.yaml", "a key is scoped to its terminal and merchant"):
-        [("freefin.idempotency_global_scope", "another terminal of merchant A, same key and body")],
-    ("freefin/idempotency.yaml", "a key of 64 characters is accepted and one of 65 is refused"):
-        [("freefin.idempotency_key_unbounded", "65 characters")],
-    ("freefin/idempotency.yaml",
-     "a payout replay returns 200 and the same payout, another body a 409"):
-        [("freefin.idempotency_duplicate", "replay the same payout")],
+    ("freefin/idempotency.yaml", "a replay returns 200 and the same payment"): [
+        ("freefin.idempotency_duplicate", "replay the same request")
+    ],
+    ("freefin/idempotency.yaml", "the same key with another body is a 409 conflict"): [
+        ("freefin.idempotency_duplicate", "same key, another amount")
+    ],
+    (
+        "freefin/idempotency.yaml",
+        "50 concurrent requests with one key create exactly one payment",
+    ): [("freefin.idempotency_duplicate", "results: number of 201 responses: expected 1")],
+    ("freefin/idempotency.yaml", "a refused request stores nothing under its key"): [
+        ("freefin.idempotency_stores_errors", "the corrected request with the same key"),
+        ("freefin.idempotency_duplicate", "its replay"),
+    ],
+    ("freefin/idempotency.yaml", "a key is scoped to its terminal and merchant"): [
+        ("freefin.idempotency_global_scope", "another terminal of merchant A, same key and body")
+    ],
+    ("freefin/idempotency.yaml", "a key of 64 characters is accepted and one of 65 is refused"): [
+        ("freefin.idempotency_key_unbounded", "65 characters")
+    ],
+    (
+        "freefin/idempotency.yaml",
+        "a payout replay returns 200 and the same payout, another body a 409",
+    ): [("freefin.idempotency_duplicate", "replay the same payout")],
     # freefin/refunds.yaml
-    ("freefin/refunds.yaml", "a partial refund, one over the remainder, then the remainder"):
-        [("freefin.refund_over_remainder", "refund 800 of the 700 left")],
-    ("freefin/refunds.yaml", "an amount of 0 refunds the whole payment"):
-        [("freefin.refund_zero_amount", "body amount: expected 2500")],
-    ("freefin/refunds.yaml", "a payment that has not succeeded cannot be refunded"):
-        [("freefin.refund_any_status", "refund a pending payment")],
-    ("freefin/refunds.yaml", "concurrent partial refunds never sum above the amount"):
-        [("freefin.refund_over_remainder", "results: sum of amount among 2xx")],
-    ("freefin/refunds.yaml", "each refund sends a signed payment.refunded webhook and event"):
-        [("freefin.webhook_unsigned", "signed:"), ("freefin.webhook_bad_signature", "signed:")],
+    ("freefin/refunds.yaml", "a partial refund, one over the remainder, then the remainder"): [
+        ("freefin.refund_over_remainder", "refund 800 of the 700 left")
+    ],
+    ("freefin/refunds.yaml", "an amount of 0 refunds the whole payment"): [
+        ("freefin.refund_zero_amount", "body amount: expected 2500")
+    ],
+    ("freefin/refunds.yaml", "a payment that has not succeeded cannot be refunded"): [
+        ("freefin.refund_any_status", "refund a pending payment")
+    ],
+    ("freefin/refunds.yaml", "concurrent partial refunds never sum above the amount"): [
+        ("freefin.refund_over_remainder", "results: sum of amount among 2xx")
+    ],
+    ("freefin/refunds.yaml", "each refund sends a signed payment.refunded webhook and event"): [
+        ("freefin.webhook_unsigned", "signed:"),
+        ("freefin.webhook_bad_signature", "signed:"),
+    ],
     # freefin/signatures.yaml
-    **{("freefin/signatures.yaml", name): [("freefin.signature_not_checked", code)]
-       for name, code in (
-        ("a signed terminal refuses a request without a signature",
-         'error.code: expected "signature_required"'),
-        ("a signature made with another secret is invalid", "invalid_signature"),
-        ("a tampered body is invalid", "invalid_signature"),
-        ("a signature over re-serialized JSON is invalid", "invalid_signature"),
-        ("a signature with another prefix is invalid", "invalid_signature"),
-        ("a signature in upper-case hex is invalid", "invalid_signature"),
-        ("a signature of a body that was not sent is invalid", "invalid_signature"),
-    )},
-    ("freefin/signatures.yaml", "the exact signature of the raw body passes"):
-        [("freefin.signature_over_parsed_json",
-          "the same bytes in another layout, signed as sent")],
+    **{
+        ("freefin/signatures.yaml", name): [("freefin.signature_not_checked", code)]
+        for name, code in (
+            (
+                "a signed terminal refuses a request without a signature",
+                'error.code: expected "signature_required"',
+            ),
+            ("a signature made with another secret is invalid", "invalid_signature"),
+            ("a tampered body is invalid", "invalid_signature"),
+            ("a signature over re-serialized JSON is invalid", "invalid_signature"),
+            ("a signature with another prefix is invalid", "invalid_signature"),
+            ("a signature in upper-case hex is invalid", "invalid_signature"),
+            ("a signature of a body that was not sent is invalid", "invalid_signature"),
+        )
+    },
+    ("freefin/signatures.yaml", "the exact signature of the raw body passes"): [
+        ("freefin.signature_over_parsed_json", "the same bytes in another layout, signed as sent")
+    ],
     # freefin/webhooks.yaml
-    ("freefin/webhooks.yaml", "a lifecycle sends each event once, signed, with its own id"):
-        [("freefin.webhook_unsigned", "signed:"), ("freefin.webhook_bad_signature", "signed:"),
-         ("freefin.event_id_reused", "unique_ids: event id")],
-    ("freefin/webhooks.yaml", "a delivery answered 500 is retried after 5 s, then after 30 s"):
-        [("webhooks.no_retry", "attempts: expected 2, got 1"),
-         ("webhooks.early_retry", "not retried before 5 s"),
-         ("webhooks.duplicate_delivery", "attempts: expected 3, got 4"),
-         ("freefin.webhook_bad_signature", "signed:")],
-    ("freefin/webhooks.yaml", "a delivery that times out is retried"):
-        [("webhooks.no_retry", "attempts: expected 2, got 1")],
-    ("freefin/webhooks.yaml", "after the last attempt a delivery is dead-lettered"):
-        [("webhooks.no_dead_letter", "no attempt after the sixth"),
-         ("webhooks.no_retry", "attempts: expected 2, got 1")],
-    ("freefin/webhooks.yaml", "the delivery log shows the dead letter"):
-        [("webhooks.no_dead_letter", "the log lists it dead after six attempts"),
-         ("webhooks.no_retry", "attempts: expected 2, got 1")],
-    ("freefin/webhooks.yaml", "no event is lost while the receiver is down"):
-        [("webhooks.no_retry", "attempts: expected 8, got 4"),
-         ("webhooks.duplicate_delivery", "attempts: expected 8, got")],
+    ("freefin/webhooks.yaml", "a lifecycle sends each event once, signed, with its own id"): [
+        ("freefin.webhook_unsigned", "signed:"),
+        ("freefin.webhook_bad_signature", "signed:"),
+        ("freefin.event_id_reused", "unique_ids: event id"),
+    ],
+    ("freefin/webhooks.yaml", "a delivery answered 500 is retried after 5 s, then after 30 s"): [
+        ("webhooks.no_retry", "attempts: expected 2, got 1"),
+        ("webhooks.early_retry", "not retried before 5 s"),
+        ("webhooks.duplicate_delivery", "attempts: expected 3, got 4"),
+        ("freefin.webhook_bad_signature", "signed:"),
+    ],
+    ("freefin/webhooks.yaml", "a delivery that times out is retried"): [
+        ("webhooks.no_retry", "attempts: expected 2, got 1")
+    ],
+    ("freefin/webhooks.yaml", "after the last attempt a delivery is dead-lettered"): [
+        ("webhooks.no_dead_letter", "no attempt after the sixth"),
+        ("webhooks.no_retry", "attempts: expected 2, got 1"),
+    ],
+    ("freefin/webhooks.yaml", "the delivery log shows the dead letter"): [
+        ("webhooks.no_dead_letter", "the log lists it dead after six attempts"),
+        ("webhooks.no_retry", "attempts: expected 2, got 1"),
+    ],
+    ("freefin/webhooks.yaml", "no event is lost while the receiver is down"): [
+        ("webhooks.no_retry", "attempts: expected 8, got 4"),
+        ("webhooks.duplicate_delivery", "attempts: expected 8, got"),
+    ],
     # freefin/lifecycle.yaml
-    ("freefin/lifecycle.yaml", "only a pending payment can be cancelled"):
-        [("freefin.cancel_any_status", "cancel again")],
-    ("freefin/lifecycle.yaml", "a pending payment expires at expires_at on the clock"):
-        [("freefin.expiry_ignored", 'body status: expected "expired"'),
-         ("freefin.events_out_of_order", "kinds: expected")],
-    ("freefin/lifecycle.yaml",
-     "the SSE stream carries a lifecycle in order, with ids, and resumes after an id"):
-        [("freefin.events_out_of_order", "kinds: expected"),
-         ("freefin.sse_no_resume", "unique_ids: an event (payment.created) has no id")],
-    ("freefin/lifecycle.yaml", "a merchant cannot see or act on another merchant's payment"):
-        [("freefin.isolation_broken", "merchant B cannot read it")],
-    ("freefin/lifecycle.yaml", "payouts go to a bank of the SBP directory"):
-        [("freefin.payout_any_bank", "a bank that is not in the directory")],
-    ("freefin/lifecycle.yaml",
-     "a failed payout says why and sends payout.failed to the terminal's endpoint"):
-        [("freefin.failure_event_missing", "the failure's events")],
-    ("freefin/lifecycle.yaml", "requests without a valid key are refused"):
-        [("freefin.auth_ignored", "no key")],
-    ("freefin/lifecycle.yaml", "over the merchant's rate limit the answer is 429 with Retry-After"):
-        [("freefin.no_retry_after", "header Retry-After")],
+    ("freefin/lifecycle.yaml", "only a pending payment can be cancelled"): [
+        ("freefin.cancel_any_status", "cancel again")
+    ],
+    ("freefin/lifecycle.yaml", "a pending payment expires at expires_at on the clock"): [
+        ("freefin.expiry_ignored", 'body status: expected "expired"'),
+        ("freefin.events_out_of_order", "kinds: expected"),
+    ],
+    (
+        "freefin/lifecycle.yaml",
+        "the SSE stream carries a lifecycle in order, with ids, and resumes after an id",
+    ): [
+        ("freefin.events_out_of_order", "kinds: expected"),
+        ("freefin.sse_no_resume", "unique_ids: an event (payment.created) has no id"),
+    ],
+    ("freefin/lifecycle.yaml", "a merchant cannot see or act on another merchant's payment"): [
+        ("freefin.isolation_broken", "merchant B cannot read it")
+    ],
+    ("freefin/lifecycle.yaml", "payouts go to a bank of the SBP directory"): [
+        ("freefin.payout_any_bank", "a bank that is not in the directory")
+    ],
+    (
+        "freefin/lifecycle.yaml",
+        "a failed payout says why and sends payout.failed to the terminal's endpoint",
+    ): [("freefin.failure_event_missing", "the failure's events")],
+    ("freefin/lifecycle.yaml", "requests without a valid key are refused"): [
+        ("freefin.auth_ignored", "no key")
+    ],
+    (
+        "freefin/lifecycle.yaml",
+        "over the merchant's rate limit the answer is 429 with Retry-After",
+    ): [("freefin.no_retry_after", "header Retry-After")],
     # kaspi/idempotency.yaml
-    ("kaspi/idempotency.yaml", "a replay answers the first response again"):
-        [("kaspi.idempotency_duplicate", "replay")],
-    ("kaspi/idempotency.yaml", "the same key with another body is a 409 conflict"):
-        [("kaspi.idempotency_duplicate", 'body error: expected "idempotency_conflict"')],
-    ("kaspi/idempotency.yaml", "50 concurrent requests with one key create exactly one invoice"):
-        [("kaspi.idempotency_duplicate", "results: distinct id among 2xx: expected 1")],
-    ("kaspi/idempotency.yaml", "a key is scoped to its merchant"):
-        [("kaspi.idempotency_global_scope", "merchant B, same key and body")],
-    ("kaspi/idempotency.yaml", "a refused request stores nothing under its key"):
-        [("kaspi.idempotency_stores_errors", "the corrected request with the same key")],
+    ("kaspi/idempotency.yaml", "a replay answers the first response again"): [
+        ("kaspi.idempotency_duplicate", "replay")
+    ],
+    ("kaspi/idempotency.yaml", "the same key with another body is a 409 conflict"): [
+        ("kaspi.idempotency_duplicate", 'body error: expected "idempotency_conflict"')
+    ],
+    ("kaspi/idempotency.yaml", "50 concurrent requests with one key create exactly one invoice"): [
+        ("kaspi.idempotency_duplicate", "results: distinct id among 2xx: expected 1")
+    ],
+    ("kaspi/idempotency.yaml", "a key is scoped to its merchant"): [
+        ("kaspi.idempotency_global_scope", "merchant B, same key and body")
+    ],
+    ("kaspi/idempotency.yaml", "a refused request stores nothing under its key"): [
+        ("kaspi.idempotency_stores_errors", "the corrected request with the same key")
+    ],
     # kaspi/refunds.yaml
-    ("kaspi/refunds.yaml", "a partial refund, one over the remainder, then the remainder"):
-        [("kaspi.refund_over_remainder", "800 of the 700 left")],
-    ("kaspi/refunds.yaml", "concurrent partial refunds never sum above the amount"):
-        [("kaspi.refund_over_remainder", "results: number of 201 responses: expected 3")],
-    ("kaspi/refunds.yaml", "a paid QR payment is refunded through /v1/refunds"):
-        [("kaspi.refund_over_remainder", 'body error: expected "amount_exceeds_remainder"')],
-    ("kaspi/refunds.yaml", "an invoice that is not paid cannot be refunded"):
-        [("kaspi.refund_any_status", "refund a pending invoice")],
-    ("kaspi/refunds.yaml", "each refund sends a signed invoice.refunded webhook"):
-        [("kaspi.webhook_unsigned", "signed:"), ("kaspi.webhook_bad_signature", "signed:")],
+    ("kaspi/refunds.yaml", "a partial refund, one over the remainder, then the remainder"): [
+        ("kaspi.refund_over_remainder", "800 of the 700 left")
+    ],
+    ("kaspi/refunds.yaml", "concurrent partial refunds never sum above the amount"): [
+        ("kaspi.refund_over_remainder", "results: number of 201 responses: expected 3")
+    ],
+    ("kaspi/refunds.yaml", "a paid QR payment is refunded through /v1/refunds"): [
+        ("kaspi.refund_over_remainder", 'body error: expected "amount_exceeds_remainder"')
+    ],
+    ("kaspi/refunds.yaml", "an invoice that is not paid cannot be refunded"): [
+        ("kaspi.refund_any_status", "refund a pending invoice")
+    ],
+    ("kaspi/refunds.yaml", "each refund sends a signed invoice.refunded webhook"): [
+        ("kaspi.webhook_unsigned", "signed:"),
+        ("kaspi.webhook_bad_signature", "signed:"),
+    ],
     # kaspi/webhooks.yaml
-    ("kaspi/webhooks.yaml",
-     "an invoice's lifecycle sends each event once, signed, with its own id"):
-        [("kaspi.webhook_unsigned", "signed:"), ("kaspi.webhook_bad_signature", "signed:"),
-         ("kaspi.event_id_reused", "unique_ids: event id"),
-         ("kaspi.events_out_of_order", "ordered by created_at")],
-    ("kaspi/webhooks.yaml", "a delivery answered 500 is retried after 5 s, then after 30 s"):
-        [("webhooks.no_retry", "attempts: expected 2, got 1"),
-         ("webhooks.early_retry", "not retried before 5 s"),
-         ("kaspi.webhook_bad_signature", "signed:")],
-    ("kaspi/webhooks.yaml", "a delivery that times out is retried"):
-        [("webhooks.no_retry", "retried once, and delivered")],
-    ("kaspi/webhooks.yaml",
-     "a dead letter is logged, listed as a job, and delivered when retried by hand"):
-        [("webhooks.no_dead_letter", "the log shows the dead letter, newest first"),
-         ("webhooks.no_retry", "attempts: expected 2, got 1")],
-    ("kaspi/webhooks.yaml", "the test endpoint sends a signed webhook.test to that endpoint"):
-        [("kaspi.webhook_unsigned", "signed:"), ("kaspi.webhook_bad_signature", "signed:")],
-    ("kaspi/webhooks.yaml", "no event is lost while the receiver is down"):
-        [("webhooks.no_retry", "attempts: expected 6, got 3"),
-         ("webhooks.duplicate_delivery", "attempts: expected 6, got"),
-         ("kaspi.events_out_of_order", "ordered by created_at")],
+    (
+        "kaspi/webhooks.yaml",
+        "an invoice's lifecycle sends each event once, signed, with its own id",
+    ): [
+        ("kaspi.webhook_unsigned", "signed:"),
+        ("kaspi.webhook_bad_signature", "signed:"),
+        ("kaspi.event_id_reused", "unique_ids: event id"),
+        ("kaspi.events_out_of_order", "ordered by created_at"),
+    ],
+    ("kaspi/webhooks.yaml", "a delivery answered 500 is retried after 5 s, then after 30 s"): [
+        ("webhooks.no_retry", "attempts: expected 2, got 1"),
+        ("webhooks.early_retry", "not retried before 5 s"),
+        ("kaspi.webhook_bad_signature", "signed:"),
+    ],
+    ("kaspi/webhooks.yaml", "a delivery that times out is retried"): [
+        ("webhooks.no_retry", "retried once, and delivered")
+    ],
+    (
+        "kaspi/webhooks.yaml",
+        "a dead letter is logged, listed as a job, and delivered when retried by hand",
+    ): [
+        ("webhooks.no_dead_letter", "the log shows the dead letter, newest first"),
+        ("webhooks.no_retry", "attempts: expected 2, got 1"),
+    ],
+    ("kaspi/webhooks.yaml", "the test endpoint sends a signed webhook.test to that endpoint"): [
+        ("kaspi.webhook_unsigned", "signed:"),
+        ("kaspi.webhook_bad_signature", "signed:"),
+    ],
+    ("kaspi/webhooks.yaml", "no event is lost while the receiver is down"): [
+        ("webhooks.no_retry", "attempts: expected 6, got 3"),
+        ("webhooks.duplicate_delivery", "attempts: expected 6, got"),
+        ("kaspi.events_out_of_order", "ordered by created_at"),
+    ],
     # kaspi/lifecycle.yaml
-    ("kaspi/lifecycle.yaml", "only a pending or processing invoice can be canceled"):
-        [("kaspi.cancel_any_status", "cancel again")],
-    ("kaspi/lifecycle.yaml", "sandbox simulate reaches every status, on sandbox invoices only"):
-        [("kaspi.simulate_non_sandbox", "simulate is refused on it")],
-    ("kaspi/lifecycle.yaml",
-     "a daily subscription bills its first period at once and the next one a day later"):
-        [("kaspi.subscription_not_billed", "a day later the second period is billed")],
-    ("kaspi/lifecycle.yaml", "invoices are paged and filtered"):
-        [("kaspi.pagination_broken", "the second page")],
-    ("kaspi/lifecycle.yaml", "the status check reports known and unknown invoices"):
-        [("kaspi.status_check_unknown_found", "one known id, one unknown")],
-    ("kaspi/lifecycle.yaml", "a merchant without a Kaspi connection cannot create invoices"):
-        [("kaspi.connection_ignored", 'body error: expected "kaspi_not_connected"')],
-    ("kaspi/lifecycle.yaml", "a merchant cannot see or act on another merchant's invoice"):
-        [("kaspi.isolation_broken", "merchant B cannot read it")],
-    ("kaspi/lifecycle.yaml", "requests without a valid key are refused"):
-        [("kaspi.auth_ignored", "no key")],
-    ("kaspi/lifecycle.yaml", "over the merchant's rate limit the answer is 429 with Retry-After"):
-        [("kaspi.no_retry_after", "header Retry-After")],
+    ("kaspi/lifecycle.yaml", "only a pending or processing invoice can be canceled"): [
+        ("kaspi.cancel_any_status", "cancel again")
+    ],
+    ("kaspi/lifecycle.yaml", "sandbox simulate reaches every status, on sandbox invoices only"): [
+        ("kaspi.simulate_non_sandbox", "simulate is refused on it")
+    ],
+    (
+        "kaspi/lifecycle.yaml",
+        "a daily subscription bills its first period at once and the next one a day later",
+    ): [("kaspi.subscription_not_billed", "a day later the second period is billed")],
+    ("kaspi/lifecycle.yaml", "invoices are paged and filtered"): [
+        ("kaspi.pagination_broken", "the second page")
+    ],
+    ("kaspi/lifecycle.yaml", "the status check reports known and unknown invoices"): [
+        ("kaspi.status_check_unknown_found", "one known id, one unknown")
+    ],
+    ("kaspi/lifecycle.yaml", "a merchant without a Kaspi connection cannot create invoices"): [
+        ("kaspi.connection_ignored", 'body error: expected "kaspi_not_connected"')
+    ],
+    ("kaspi/lifecycle.yaml", "a merchant cannot see or act on another merchant's invoice"): [
+        ("kaspi.isolation_broken", "merchant B cannot read it")
+    ],
+    ("kaspi/lifecycle.yaml", "requests without a valid key are refused"): [
+        ("kaspi.auth_ignored", "no key")
+    ],
+    ("kaspi/lifecycle.yaml", "over the merchant's rate limit the answer is 429 with Retry-After"): [
+        ("kaspi.no_retry_after", "header Retry-After")
+    ],
 }
 
 
@@ -204,8 +272,9 @@ def sim(target: Target) -> Iterator[Target]:
 def _enable(target: Target, defect: str) -> None:
     catalog = requests.get(f"{target.control_url}/defects", timeout=5).json()["catalog"]
     assert defect in catalog, f"{defect} is not in the simulator's defect catalog"
-    requests.post(f"{target.control_url}/defects", json={"enable": [defect]},
-                  timeout=5).raise_for_status()
+    requests.post(
+        f"{target.control_url}/defects", json={"enable": [defect]}, timeout=5
+    ).raise_for_status()
 
 
 def test_every_scenario_is_paired_with_a_defect() -> None:
@@ -225,20 +294,24 @@ PAIRS = [(k, defect, catcher) for k in sorted(TEETH) for defect, catcher in TEET
 
 @pytest.mark.server
 @pytest.mark.parametrize("key", sorted(SCENARIOS), ids=_id)
-def test_passes_on_the_clean_simulator(key: tuple[str, str], sim: Target,
-                                       scenario_receiver: WebhookReceiver) -> None:
+def test_passes_on_the_clean_simulator(
+    key: tuple[str, str], sim: Target, scenario_receiver: WebhookReceiver
+) -> None:
     run_scenario(SCENARIOS[key], sim, scenario_receiver)
 
 
 @pytest.mark.server
-@pytest.mark.parametrize(("key", "defect", "catcher"), PAIRS,
-                         ids=[f"{_id(k)}-{d}" for k, d, _ in PAIRS])
-def test_fails_with_its_defect(key: tuple[str, str], defect: str, catcher: str, sim: Target,
-                               scenario_receiver: WebhookReceiver) -> None:
+@pytest.mark.parametrize(
+    ("key", "defect", "catcher"), PAIRS, ids=[f"{_id(k)}-{d}" for k, d, _ in PAIRS]
+)
+def test_fails_with_its_defect(
+    key: tuple[str, str], defect: str, catcher: str, sim: Target, scenario_receiver: WebhookReceiver
+) -> None:
     _enable(sim, defect)
     with pytest.raises(ScenarioFailure) as info:
         run_scenario(SCENARIOS[key], sim, scenario_receiver)
     failure = info.value
     assert _caught_by(failure, catcher), (
         f"{defect} made the scenario fail at {failure.step_label}, not where {catcher!r} "
-        f"should catch it: {failure.problems}")
+        f"should catch it: {failure.problems}"
+    )

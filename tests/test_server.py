@@ -30,17 +30,26 @@ def _reset(sim: SimulatorProcess) -> None:
     requests.post(f"{sim.url}/_sim/reset", timeout=5).raise_for_status()
 
 
-def _create(sim: SimulatorProcess, body: dict[str, object], headers: dict[str, str] | None = None,
-            key: str = KEY_A1) -> requests.Response:
-    return requests.post(f"{sim.url}{FF}/payments", json=body, timeout=10,
-                         headers={"Authorization": f"Bearer {key}", **(headers or {})})
+def _create(
+    sim: SimulatorProcess,
+    body: dict[str, object],
+    headers: dict[str, str] | None = None,
+    key: str = KEY_A1,
+) -> requests.Response:
+    return requests.post(
+        f"{sim.url}{FF}/payments",
+        json=body,
+        timeout=10,
+        headers={"Authorization": f"Bearer {key}", **(headers or {})},
+    )
 
 
 def test_fifty_concurrent_requests_with_one_key_create_one_payment(sim: SimulatorProcess) -> None:
     body = {"amount": 5000, "order_id": "RACE-1"}
     with ThreadPoolExecutor(50) as pool:
-        responses = list(pool.map(lambda _: _create(sim, body, {"Idempotency-Key": "race"}),
-                                  range(50)))
+        responses = list(
+            pool.map(lambda _: _create(sim, body, {"Idempotency-Key": "race"}), range(50))
+        )
     ids = {r.json()["payment"]["id"] for r in responses}
     codes = sorted(r.status_code for r in responses)
     assert len(ids) == 1
@@ -54,8 +63,11 @@ def test_concurrent_partial_refunds_never_exceed_the_amount(sim: SimulatorProces
     requests.post(f"{sim.url}/_sim/clock/advance", json={"seconds": 1}, timeout=5)
     url = f"{sim.url}{FF}/payments/{pid}/refund"
     with ThreadPoolExecutor(30) as pool:
-        responses = list(pool.map(
-            lambda _: requests.post(url, json={"amount": 700}, headers=H, timeout=10), range(30)))
+        responses = list(
+            pool.map(
+                lambda _: requests.post(url, json={"amount": 700}, headers=H, timeout=10), range(30)
+            )
+        )
     accepted = [r for r in responses if r.status_code == 201]
     assert len(accepted) == 14  # 14 * 700 = 9800; the 15th would be 10500
     assert {r.status_code for r in responses} == {201, 422}
@@ -75,7 +87,7 @@ def test_sse_streams_events_with_ids_heartbeats_and_resume(sim: SimulatorProcess
         seen.append(line)
         if line.startswith("data:"):
             break
-    data = json.loads(seen[-1][len("data: "):])
+    data = json.loads(seen[-1][len("data: ") :])
     assert data["kind"] == "payment.created" and data["payload"]["id"] == pid
     first_id = next(s for s in seen if s.startswith("id: "))[4:]
     assert "event: payment.created" in seen
@@ -83,10 +95,14 @@ def test_sse_streams_events_with_ids_heartbeats_and_resume(sim: SimulatorProcess
     assert ping == ": ping"
     stream.close()
     # resume: everything after first_id is replayed
-    requests.post(f"{sim.url}/_sim/transition", json={
-        "api": "freefin", "object": "payment", "id": pid, "status": "cancelled"}, timeout=5)
-    again = requests.get(f"{sim.url}{FF}/events", headers={**H, "Last-Event-ID": first_id},
-                         stream=True, timeout=10)
+    requests.post(
+        f"{sim.url}/_sim/transition",
+        json={"api": "freefin", "object": "payment", "id": pid, "status": "cancelled"},
+        timeout=5,
+    )
+    again = requests.get(
+        f"{sim.url}{FF}/events", headers={**H, "Last-Event-ID": first_id}, stream=True, timeout=10
+    )
     kinds = []
     for line in again.iter_lines(decode_unicode=True):
         if line.startswith("event: "):
@@ -98,14 +114,16 @@ def test_sse_streams_events_with_ids_heartbeats_and_resume(sim: SimulatorProcess
 
 
 def test_many_concurrent_streams(sim: SimulatorProcess) -> None:
-    streams = [requests.get(f"{sim.url}{FF}/events", headers=H, stream=True, timeout=10)
-               for _ in range(20)]
+    streams = [
+        requests.get(f"{sim.url}{FF}/events", headers=H, stream=True, timeout=10) for _ in range(20)
+    ]
     try:
         _create(sim, {"amount": 100})
         for stream in streams:
             lines = stream.iter_lines(decode_unicode=True)
-            assert any(line == "event: payment.created" for _, line in zip(range(6), lines,
-                                                                           strict=False))
+            assert any(
+                line == "event: payment.created" for _, line in zip(range(6), lines, strict=False)
+            )
     finally:
         for stream in streams:
             stream.close()
@@ -124,8 +142,11 @@ def test_webhooks_are_signed_and_retried_then_delivered(sim: SimulatorProcess) -
         receiver.wait_for(2)
         requests.post(f"{sim.url}/_sim/clock/advance", json={"seconds": 31}, timeout=5)
         receiver.wait_for(3)
-        requests.post(f"{sim.url}/_sim/transition", json={
-            "api": "freefin", "object": "payment", "id": pid, "status": "succeeded"}, timeout=5)
+        requests.post(
+            f"{sim.url}/_sim/transition",
+            json={"api": "freefin", "object": "payment", "id": pid, "status": "succeeded"},
+            timeout=5,
+        )
         # created x3, status_changed x2 (processing, succeeded), succeeded
         got = receiver.wait_for(6)
         for delivery in got:
@@ -133,8 +154,9 @@ def test_webhooks_are_signed_and_retried_then_delivered(sim: SimulatorProcess) -
             assert verify(SECRET_A1, delivery["body"], signature)
             assert not verify("other-secret", delivery["body"], signature)
         time.sleep(0.3)
-        log = requests.get(f"{sim.url}/_sim/webhooks/deliveries?api=freefin",
-                           timeout=5).json()["items"]
+        log = requests.get(f"{sim.url}/_sim/webhooks/deliveries?api=freefin", timeout=5).json()[
+            "items"
+        ]
         created = next(d for d in log if d["kind"] == "payment.created")
         assert created["status"] == "delivered" and created["attempts"] == 3
         assert [h["response_code"] for h in created["history"]] == [500, 500, 200]
@@ -144,14 +166,19 @@ def test_webhooks_are_signed_and_retried_then_delivered(sim: SimulatorProcess) -
 
 
 def test_dead_letter_after_the_last_attempt(sim: SimulatorProcess) -> None:
-    requests.post(f"{sim.url}/_sim/webhooks/config", json={"retry_schedule": [0, 1, 1]},
-                  timeout=5)
+    requests.post(f"{sim.url}/_sim/webhooks/config", json={"retry_schedule": [0, 1, 1]}, timeout=5)
     try:
         with running_receiver() as receiver:
             receiver.fail_first = 100
-            requests.post(f"{sim.url}/_sim/webhooks/endpoint", json={
-                "api": "freefin", "terminal_id": "0b6a3f12-9c4d-4e8a-b1f7-5d2c8e9a4b01",
-                "url": receiver.url}, timeout=5)
+            requests.post(
+                f"{sim.url}/_sim/webhooks/endpoint",
+                json={
+                    "api": "freefin",
+                    "terminal_id": "0b6a3f12-9c4d-4e8a-b1f7-5d2c8e9a4b01",
+                    "url": receiver.url,
+                },
+                timeout=5,
+            )
             _create(sim, {"amount": 100, "metadata": {"sim_outcome": "pending"}})
             receiver.wait_for(1)
             for _ in range(3):
@@ -159,17 +186,22 @@ def test_dead_letter_after_the_last_attempt(sim: SimulatorProcess) -> None:
                 time.sleep(0.3)
             receiver.wait_for(3)
             time.sleep(0.3)
-            log = requests.get(f"{sim.url}/_sim/webhooks/deliveries?status=dead",
-                               timeout=5).json()["items"]
+            log = requests.get(f"{sim.url}/_sim/webhooks/deliveries?status=dead", timeout=5).json()[
+                "items"
+            ]
             assert len(log) == 1 and log[0]["attempts"] == 3
     finally:
-        requests.post(f"{sim.url}/_sim/webhooks/config",
-                      json={"retry_schedule": [0, 5, 30, 120, 600, 1800]}, timeout=5)
+        requests.post(
+            f"{sim.url}/_sim/webhooks/config",
+            json={"retry_schedule": [0, 5, 30, 120, 600, 1800]},
+            timeout=5,
+        )
 
 
 def test_dropped_connection_fault(sim: SimulatorProcess) -> None:
-    requests.post(f"{sim.url}/_sim/faults", json={"path": "/banks/sbp", "kind": "drop",
-                                                  "count": 1}, timeout=5)
+    requests.post(
+        f"{sim.url}/_sim/faults", json={"path": "/banks/sbp", "kind": "drop", "count": 1}, timeout=5
+    )
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{sim.url}{FF}/banks/sbp", headers=H, timeout=5)
     assert requests.get(f"{sim.url}{FF}/banks/sbp", headers=H, timeout=5).status_code == 200
@@ -178,9 +210,17 @@ def test_dropped_connection_fault(sim: SimulatorProcess) -> None:
 def test_acknowledged_writes_and_pending_webhooks_survive_kill_9() -> None:
     with running_receiver() as receiver, SimulatorProcess() as sim:
         receiver.fail_first = 1
-        ids = [_create(sim, {"amount": 100 + i, "webhook_url": receiver.url,
-                             "metadata": {"sim_outcome": "pending"}}).json()["payment"]["id"]
-               for i in range(20)]
+        ids = [
+            _create(
+                sim,
+                {
+                    "amount": 100 + i,
+                    "webhook_url": receiver.url,
+                    "metadata": {"sim_outcome": "pending"},
+                },
+            ).json()["payment"]["id"]
+            for i in range(20)
+        ]
         receiver.wait_for(1)
         sim.kill()
         receiver.fail_first = 0
@@ -209,15 +249,27 @@ def test_webhooks_go_nowhere_but_loopback_by_default() -> None:
     cfg = WebhookConfig()
     assert cfg.allows("http://127.0.0.1:9/x") and cfg.allows("http://localhost/x")
     assert cfg.allows("http://127.3.4.5/x") and cfg.allows("http://[::1]:8/x")
-    for url in ("https://example.com/hook", "http://10.0.0.1/x", "http://8.8.8.8/",
-                "ftp://127.0.0.1/x", "http:///nohost", "not a url"):
+    for url in (
+        "https://example.com/hook",
+        "http://10.0.0.1/x",
+        "http://8.8.8.8/",
+        "ftp://127.0.0.1/x",
+        "http:///nohost",
+        "not a url",
+    ):
         assert not cfg.allows(url), url
     assert WebhookConfig(allow_hosts=["hooks.partner.kz"]).allows("https://hooks.partner.kz/k")
 
 
 def test_blocked_destination_is_dead_at_once_without_traffic(sim: SimulatorProcess) -> None:
-    _create(sim, {"amount": 100, "webhook_url": "https://example.com/hook",
-                  "metadata": {"sim_outcome": "pending"}})
+    _create(
+        sim,
+        {
+            "amount": 100,
+            "webhook_url": "https://example.com/hook",
+            "metadata": {"sim_outcome": "pending"},
+        },
+    )
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         log = requests.get(f"{sim.url}/_sim/webhooks/deliveries", timeout=5).json()["items"]

@@ -125,18 +125,25 @@ FREEFIN = ApiProfile(
     },
     error_schema_ref="#/components/schemas/Error",
     # "При повторе с тем же ключом, но другим телом — 409 idempotent_conflict."
-    parameter_statuses={"#/components/parameters/IdempotencyKey": {"409": {
-        "description": "Idempotency-Key reused with another body (the parameter's description)",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }}},
+    parameter_statuses={
+        "#/components/parameters/IdempotencyKey": {
+            "409": {
+                "description": "Idempotency-Key reused with another body "
+                "(the parameter's description)",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+        }
+    },
     transitions={
         # pending -> processing -> succeeded/failed; pending -> expired/cancelled;
         # succeeded -> refunded when fully refunded.
-        "payment": _graph({
-            "pending": {"processing", "expired", "cancelled"},
-            "processing": {"succeeded", "failed"},
-            "succeeded": {"refunded"},
-        }),
+        "payment": _graph(
+            {
+                "pending": {"processing", "expired", "cancelled"},
+                "processing": {"succeeded", "failed"},
+                "succeeded": {"refunded"},
+            }
+        ),
         "payout": _graph({"pending": {"succeeded", "failed"}}),
         "refund": _graph({"pending": {"succeeded", "failed"}}),
     },
@@ -170,11 +177,13 @@ FREEFIN = ApiProfile(
     strict_parameters={"IdempotencyKey": {"schema": {"minLength": 1}}},
 )
 
-_KASPI_PAYMENT = _graph({
-    "pending": {"processing", "paid", "canceled"},
-    "processing": {"paid", "canceled"},
-    "paid": {"refunded"},
-})
+_KASPI_PAYMENT = _graph(
+    {
+        "pending": {"processing", "paid", "canceled"},
+        "processing": {"paid", "canceled"},
+        "paid": {"refunded"},
+    }
+)
 
 KASPI = ApiProfile(
     name="kaspi",
@@ -199,8 +208,7 @@ KASPI = ApiProfile(
         ("POST", "/v1/invoices"): (ObjectRef("invoice"),),
         ("GET", "/v1/invoices/{id}"): (ObjectRef("invoice"),),
         ("POST", "/v1/invoices/{id}/cancel"): (ObjectRef("invoice", id_from_path=True),),
-        ("POST", "/v1/sandbox/invoices/{id}/simulate"): (
-            ObjectRef("invoice", id_from_path=True),),
+        ("POST", "/v1/sandbox/invoices/{id}/simulate"): (ObjectRef("invoice", id_from_path=True),),
         ("POST", "/v1/qr"): (ObjectRef("qr"),),
     },
     idempotent_creates={

@@ -73,7 +73,8 @@ def before_call(
     if run is None or "app" in kwargs:
         return
     kwargs["auth"] = RequestFinisher(
-        case.id, run.signing_secret,
+        case.id,
+        run.signing_secret,
         keep_generated=_header_negated(case, SIGNATURE_HEADER),
         keep_key=_header_negated(case, "Idempotency-Key"),
     )
@@ -115,8 +116,14 @@ def credentials(target: Target, api: str) -> tuple[dict[str, str], dict[str, str
 
 def secret_placeholders(target: Target) -> dict[str, str]:
     """Secret values -> the environment variable to write in their place in curl commands."""
-    names = ("freefin_key", "freefin_key_b", "freefin_limited_key", "kaspi_key", "kaspi_key_b",
-             "kaspi_limited_key")
+    names = (
+        "freefin_key",
+        "freefin_key_b",
+        "freefin_limited_key",
+        "kaspi_key",
+        "kaspi_key_b",
+        "kaspi_limited_key",
+    )
     return {
         getattr(target, name): f"${{PAYSIM_{name.upper()}}}"
         for name in names

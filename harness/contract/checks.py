@@ -120,11 +120,14 @@ def amount_format(
     if run is None or not 200 <= response.status_code < 300:
         return True
     for path, key, value in _walk(_json(response)):
-        if key in run.profile.money_fields and value is not None and not (
-            run.profile.amount_check(value)
+        if (
+            key in run.profile.money_fields
+            and value is not None
+            and not (run.profile.amount_check(value))
         ):
             raise _fail(
-                case, "Amount has the wrong format",
+                case,
+                "Amount has the wrong format",
                 f"`{path[1:]}` is {value!r}; {run.profile.name} amounts are "
                 f"{run.profile.amount_format}",
             )
@@ -172,7 +175,8 @@ def refunds_within_amount(
         problem = _refund_problem(parent.json()) if parent.ok else None
         if problem:
             raise _fail(
-                case, "Refunds exceed the payment amount",
+                case,
+                "Refunds exceed the payment amount",
                 f"after this refund was accepted, GET {url} shows {problem}",
             )
     return None
@@ -197,7 +201,8 @@ def status_follows_state_machine(
             if seen and not any(reachable(graph, seen[-1], s) for s in allowed):
                 verb = "Cancel" if key[1].endswith("/cancel") else "Refund"
                 raise _fail(
-                    case, "Status moved outside the documented state machine",
+                    case,
+                    "Status moved outside the documented state machine",
                     f"{verb} of {kind} {path_id} was accepted ({response.status_code}) although "
                     f"it was {seen[-1]!r}; allowed only from {sorted(allowed)}",
                 )
@@ -210,7 +215,8 @@ def status_follows_state_machine(
             history = run.seen_statuses.setdefault((ref.kind, obj_id), [])
             if history and not reachable(graph, history[-1], obj["status"]):
                 raise _fail(
-                    case, "Status moved outside the documented state machine",
+                    case,
+                    "Status moved outside the documented state machine",
                     f"{ref.kind} {obj_id} went from {history[-1]!r} to {obj['status']!r} "
                     f"(seen so far: {' -> '.join(history)})",
                 )
@@ -238,14 +244,16 @@ def idempotent_replay(
     replay_id = _pointer(replay_body, pointer)
     if not 200 <= replay.status_code < 300 or replay_id != first_id:
         raise _fail(
-            case, "Idempotency-Key replay did not return the same object",
+            case,
+            "Idempotency-Key replay did not return the same object",
             f"first: 201 with id {first_id!r}; replay with Idempotency-Key {key!r}: "
             f"{replay.status_code} with id {replay_id!r}",
         )
     flag = replay_body.get("idempotent") if isinstance(replay_body, dict) else None
     if flag is False:
         raise _fail(
-            case, "Idempotency-Key replay did not return the same object",
+            case,
+            "Idempotency-Key replay did not return the same object",
             "the replay answered `idempotent: false`",
         )
     return None
@@ -273,7 +281,8 @@ def retry_after_on_429(
         ok = False
     if not ok:
         raise _fail(
-            case, "429 without a valid Retry-After",
+            case,
+            "429 without a valid Retry-After",
             f"Retry-After: {values[0]!r}" if values else "the 429 has no Retry-After header",
         )
     return None
@@ -292,7 +301,8 @@ def error_envelope(
     if problem:
         shown = (response.content or b"")[:200].decode("utf-8", "replace")
         raise _fail(
-            case, "4xx error body is not the documented error envelope",
+            case,
+            "4xx error body is not the documented error envelope",
             f"{response.status_code} body {shown!r}: {problem}",
         )
     return None
@@ -309,7 +319,9 @@ def merchant_isolation(
     """
     run = _applicable(case, response)
     if (
-        run is None or not run.other_merchant_headers or not 200 <= response.status_code < 300
+        run is None
+        or not run.other_merchant_headers
+        or not 200 <= response.status_code < 300
         or operation_key(case) not in run.profile.object_reads
     ):
         return True
@@ -324,7 +336,8 @@ def merchant_isolation(
         return True
     if 200 <= other.status_code < 300:
         raise _fail(
-            case, "Another merchant can read this object",
+            case,
+            "Another merchant can read this object",
             f"GET {url} with merchant B's credentials answered {other.status_code}",
         )
     return None

@@ -28,7 +28,13 @@ def drive(target: Target, api: str, obj: str, obj_id: str, status: str) -> None:
         resp = requests.post(target.outcome_hook, json=payload, timeout=30)
         assert resp.ok, f"outcome hook failed: {resp.status_code} {resp.text}"
     elif target.outcome_hook:
-        subprocess.run(target.outcome_hook, shell=True, input=json.dumps(payload), text=True,
-                       check=True, timeout=60)
+        subprocess.run(
+            target.outcome_hook,
+            shell=True,
+            input=json.dumps(payload),
+            text=True,
+            check=True,
+            timeout=60,
+        )
     else:
         pytest.skip(f"cannot make a {api} {obj} {status} on this target: set --outcome-hook")

@@ -60,9 +60,14 @@ class SpecGap:
 def _check_context(run: RunContext, case: schemathesis.Case) -> schemathesis.CheckContext:
     strict = run.strict_schema()
     return schemathesis.CheckContext(
-        override=None, auth=None, headers=None,
+        override=None,
+        auth=None,
+        headers=None,
         config=strict.config.checks_config_for(operation=case.operation, phase=None),
-        transport_kwargs=None, recorder=None, response_checks=None, phase=None,
+        transport_kwargs=None,
+        recorder=None,
+        response_checks=None,
+        phase=None,
     )
 
 
@@ -80,8 +85,11 @@ def _entry(path: str, method: str, section: str, key: str | None, value: Any) ->
 
 
 def _strict_accepts_response(
-    run: RunContext, ctx: schemathesis.CheckContext, check: Any,
-    case: schemathesis.Case, response: schemathesis.Response,
+    run: RunContext,
+    ctx: schemathesis.CheckContext,
+    check: Any,
+    case: schemathesis.Case,
+    response: schemathesis.Response,
 ) -> bool:
     strict_schema = run.strict_schema()
     try:
@@ -89,8 +97,11 @@ def _strict_accepts_response(
     except LookupError:
         return False
     strict_case = operation.Case(
-        path_parameters=case.path_parameters, headers=case.headers, query=case.query,
-        body=case.body, media_type=case.media_type,
+        path_parameters=case.path_parameters,
+        headers=case.headers,
+        query=case.query,
+        body=case.body,
+        media_type=case.media_type,
     )
     try:
         check(ctx, response, strict_case)
@@ -120,9 +131,7 @@ def _schema_problem(run: RunContext, schema: dict[str, Any], value: Any) -> str 
     return error.message if error is not None else None
 
 
-def _strict_rejects_data(
-    run: RunContext, case: schemathesis.Case
-) -> tuple[str, str, Any] | None:
+def _strict_rejects_data(run: RunContext, case: schemathesis.Case) -> tuple[str, str, Any] | None:
     """(where, why, entry) when the strict contract rejects data the spec allows, else None.
 
     ``where`` is the contract entry that settles it: the operation's ``requestBody``, one of its
@@ -156,8 +165,11 @@ def _strict_rejects_data(
 
 
 def classify(
-    run: RunContext, ctx: schemathesis.CheckContext, failure: Failure,
-    case: schemathesis.Case, response: schemathesis.Response,
+    run: RunContext,
+    ctx: schemathesis.CheckContext,
+    failure: Failure,
+    case: schemathesis.Case,
+    response: schemathesis.Response,
 ) -> SpecGap | None:
     """A SpecGap when the strict contract accepts what the spec-level check rejected."""
     path, method = case.operation.path, case.method.lower()
@@ -169,8 +181,14 @@ def classify(
         responses = (_strict_operation(run, case) or {}).get("responses", {})
         value = responses.get(status) or responses.get(f"{status[0]}XX") or responses.get("default")
         where, entry = _entry(path, method, "responses", status, value)
-        return SpecGap(run.api, case.operation.label, check.__name__,
-                       f"{response.status_code} {failure.title}", where, entry)
+        return SpecGap(
+            run.api,
+            case.operation.label,
+            check.__name__,
+            f"{response.status_code} {failure.title}",
+            where,
+            entry,
+        )
     if isinstance(failure, RejectedPositiveData):
         rejected = _strict_rejects_data(run, case)
         if rejected is None:
@@ -180,18 +198,27 @@ def classify(
             _c, _p, name = section.split(".")
             where = section
             shown = {k: v for k, v in value.items() if k != "description"}
-            entry = yaml.safe_dump({"components": {"parameters": {name: shown}}},
-                                   allow_unicode=True, sort_keys=False).rstrip()
+            entry = yaml.safe_dump(
+                {"components": {"parameters": {name: shown}}}, allow_unicode=True, sort_keys=False
+            ).rstrip()
         else:
             where, entry = _entry(path, method, section, None, value)
-        return SpecGap(run.api, case.operation.label, "positive_data_acceptance",
-                       f"{response.status_code} to data the spec allows ({reason})", where, entry)
+        return SpecGap(
+            run.api,
+            case.operation.label,
+            "positive_data_acceptance",
+            f"{response.status_code} to data the spec allows ({reason})",
+            where,
+            entry,
+        )
     return None
 
 
 @schemathesis.hook
 def filter_failure(
-    context: schemathesis.HookContext, failure: Failure, case: schemathesis.Case,
+    context: schemathesis.HookContext,
+    failure: Failure,
+    case: schemathesis.Case,
     response: schemathesis.Response,
 ) -> bool:
     """Drop spec gaps from the failures at the ``spec`` level (they are reported apart)."""

@@ -117,8 +117,11 @@ def _rewrite_refs(value: Any, seed_name: str) -> Any:
     """References into the seed file (``<seed>#/...``) made local (``#/...``)."""
     if isinstance(value, dict):
         return {
-            k: (v.replace(f"{seed_name}#", "#") if k == "$ref" and isinstance(v, str)
-                else _rewrite_refs(v, seed_name))
+            k: (
+                v.replace(f"{seed_name}#", "#")
+                if k == "$ref" and isinstance(v, str)
+                else _rewrite_refs(v, seed_name)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list):
@@ -151,22 +154,29 @@ def supplement_overlay(profile: ApiProfile, seed: dict[str, Any]) -> dict[str, A
     """
     data = _rewrite_refs(read_document(profile.supplement_file), profile.spec_file.name)
     schemas = {
-        name: schema for name, schema in data.get("components", {}).get("schemas", {}).items()
+        name: schema
+        for name, schema in data.get("components", {}).get("schemas", {}).items()
         if schema != {"$ref": f"#/components/schemas/{name}"}
     }
     parameters = deep_merge(
-        {name: change for name, change in profile.strict_parameters.items()
-         if name in seed.get("components", {}).get("parameters", {})},
+        {
+            name: change
+            for name, change in profile.strict_parameters.items()
+            if name in seed.get("components", {}).get("parameters", {})
+        },
         data.get("components", {}).get("parameters", {}),
     )
-    overlay: dict[str, Any] = {"components": {"schemas": schemas, "parameters": parameters},
-                               "paths": {}}
+    overlay: dict[str, Any] = {
+        "components": {"schemas": schemas, "parameters": parameters},
+        "paths": {},
+    }
     for method, path, op in operations(seed):
         known = set(op.get("responses", {}))
         extra = data.get("operations", {}).get(op.get("operationId") or f"{method} {path}", {})
         responses = {
             status: _as_response(entry, status, profile)
-            for status, entry in data.get("global_responses", {}).items() if status not in known
+            for status, entry in data.get("global_responses", {}).items()
+            if status not in known
         }
         for status in extra.get("error_codes", {}):
             if status not in known:
@@ -227,7 +237,11 @@ def contract_copy(api: str, level: str) -> dict[str, Any]:
 
 
 def schemathesis_config(
-    *, base_url: str, scheme: str, credentials: dict[str, str], profile: str,
+    *,
+    base_url: str,
+    scheme: str,
+    credentials: dict[str, str],
+    profile: str,
     positive_only: bool = False,
 ) -> schemathesis.Config:
     """Schemathesis settings: target, auth for the scheme, seed and bounds of the profile."""
@@ -238,20 +252,33 @@ def schemathesis_config(
     }
     if positive_only:
         generation["mode"] = "positive"
-    return schemathesis.Config.from_dict({
-        "seed": SEED,
-        "warnings": False,
-        "base-url": base_url,
-        "request-timeout": 10,
-        # Failures must carry a curl that reproduces them; the report puts environment
-        # variables in place of the secrets instead of Schemathesis's "[Filtered]".
-        "output": {"sanitization": {"enabled": False}},
-        "auth": {"openapi": {scheme: credentials}},
-        "checks": {
-            # A documented business refusal (422: over the remainder, bank not supported) is a
-            # valid answer to well-formed data; 400 to well-formed data is not.
-            "positive_data_acceptance": {"expected-statuses": [
-                "2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]},
-        },
-        "generation": generation,
-    })
+    return schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "warnings": False,
+            "base-url": base_url,
+            "request-timeout": 10,
+            # Failures must carry a curl that reproduces them; the report puts environment
+            # variables in place of the secrets instead of Schemathesis's "[Filtered]".
+            "output": {"sanitization": {"enabled": False}},
+            "auth": {"openapi": {scheme: credentials}},
+            "checks": {
+                # A documented business refusal (422: over the remainder, bank not supported) is a
+                # valid answer to well-formed data; 400 to well-formed data is not.
+                "positive_data_acceptance": {
+                    "expected-statuses": [
+                        "2xx",
+                        "3xx",
+                        "401",
+                        "403",
+                        "404",
+                        "409",
+                        "422",
+                        "429",
+                        "5xx",
+                    ]
+                },
+            },
+            "generation": generation,
+        }
+    )

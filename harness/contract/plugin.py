@@ -40,16 +40,28 @@ REPORT_KEY = pytest.StashKey[Report]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("paysim-contract", "paysim contract suite")
-    group.addoption("--contract-profile", dest="contract_profile", default=None,
-                    choices=sorted(PROFILES),
-                    help="default (bounded, deterministic) or deep (nightly) "
-                         "[env PAYSIM_CONTRACT_PROFILE]")
-    group.addoption("--contract-report", dest="contract_report", default=None,
-                    help="directory for contract-summary.md/.json [env PAYSIM_CONTRACT_REPORT]")
-    group.addoption("--contract-operation", dest="contract_operations", action="append",
-                    default=None, metavar="OP",
-                    help="test only this operation (operationId or 'METHOD /path'); repeatable "
-                         "[env PAYSIM_CONTRACT_OPERATIONS, comma-separated]")
+    group.addoption(
+        "--contract-profile",
+        dest="contract_profile",
+        default=None,
+        choices=sorted(PROFILES),
+        help="default (bounded, deterministic) or deep (nightly) [env PAYSIM_CONTRACT_PROFILE]",
+    )
+    group.addoption(
+        "--contract-report",
+        dest="contract_report",
+        default=None,
+        help="directory for contract-summary.md/.json [env PAYSIM_CONTRACT_REPORT]",
+    )
+    group.addoption(
+        "--contract-operation",
+        dest="contract_operations",
+        action="append",
+        default=None,
+        metavar="OP",
+        help="test only this operation (operationId or 'METHOD /path'); repeatable "
+        "[env PAYSIM_CONTRACT_OPERATIONS, comma-separated]",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,8 +77,10 @@ def contract_operations(config: pytest.Config) -> set[str]:
 
 
 def _is_chosen(operation: Any, chosen: set[str]) -> bool:
-    return not chosen or operation.label in chosen or (
-        operation.definition.raw.get("operationId") in chosen
+    return (
+        not chosen
+        or operation.label in chosen
+        or (operation.definition.raw.get("operationId") in chosen)
     )
 
 
@@ -100,13 +114,14 @@ def contract_report(request: pytest.FixtureRequest) -> Report:
     return request.config.stash[REPORT_KEY]
 
 
-def _open(request: pytest.FixtureRequest, target: Target, api: str) -> Iterator[
-    tuple[schemathesis.BaseSchema, RunContext]
-]:
+def _open(
+    request: pytest.FixtureRequest, target: Target, api: str
+) -> Iterator[tuple[schemathesis.BaseSchema, RunContext]]:
     if api not in target.apis:
         pytest.skip(f"{api} is not under test (--api {target.api})")
-    schema, run = open_run(target, api, request.config.stash[REPORT_KEY],
-                           contract_profile(request.config))
+    schema, run = open_run(
+        target, api, request.config.stash[REPORT_KEY], contract_profile(request.config)
+    )
     yield _only(schema, contract_operations(request.config)), run
 
 
@@ -127,17 +142,17 @@ def kaspi_contract(
 
 
 @pytest.fixture(scope="session")
-def freefin_schema(freefin_contract: tuple[schemathesis.BaseSchema, RunContext]) -> (
-    schemathesis.BaseSchema
-):
+def freefin_schema(
+    freefin_contract: tuple[schemathesis.BaseSchema, RunContext],
+) -> schemathesis.BaseSchema:
     """The freefin Schemathesis schema (for ``schemathesis.pytest.from_fixture``)."""
     return freefin_contract[0]
 
 
 @pytest.fixture(scope="session")
-def kaspi_schema(kaspi_contract: tuple[schemathesis.BaseSchema, RunContext]) -> (
-    schemathesis.BaseSchema
-):
+def kaspi_schema(
+    kaspi_contract: tuple[schemathesis.BaseSchema, RunContext],
+) -> schemathesis.BaseSchema:
     """The Kaspi Schemathesis schema (for ``schemathesis.pytest.from_fixture``)."""
     return kaspi_contract[0]
 

@@ -36,8 +36,13 @@ def operation(schema: schemathesis.BaseSchema, path: str, method: str) -> Any:
 
 
 def call(
-    schema: schemathesis.BaseSchema, method: str, path: str, *, obj_id: str | None = None,
-    body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+    schema: schemathesis.BaseSchema,
+    method: str,
+    path: str,
+    *,
+    obj_id: str | None = None,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> schemathesis.Response:
     """One request to an operation of the contract, every check run on its answer."""
     kwargs: dict[str, Any] = {"headers": {**auth_headers(schema), **(headers or {})}}
@@ -49,7 +54,10 @@ def call(
 
 
 def create(
-    schema: schemathesis.BaseSchema, path: str, body: dict[str, Any], id_pointer: str,
+    schema: schemathesis.BaseSchema,
+    path: str,
+    body: dict[str, Any],
+    id_pointer: str,
     **headers: str,
 ) -> str:
     """Create an object (201 expected) and return its id, found at ``id_pointer``."""
@@ -74,8 +82,9 @@ def rate_limit_says_when_to_retry(
             break
     else:
         pytest.skip(f"never rate limited within {RATE_LIMIT_ATTEMPTS} requests")
-    validate(case, response,
-             checks=[retry_after_on_429, error_envelope, response_headers_conformance])
+    validate(
+        case, response, checks=[retry_after_on_429, error_envelope, response_headers_conformance]
+    )
     wait = retry_after_seconds(response.headers.get("Retry-After"))
     assert wait is not None and wait <= 10, f"Retry-After {wait} s"
     time.sleep(wait + 0.05)

@@ -85,8 +85,9 @@ class Report:
             return
         tally.failed += 1
         message = failure.message + (f"\nanswer: {answer}" if answer else "")
-        tally.failures.setdefault(failure.title, (self.redact(message), _expandable(
-            self.redact(curl))))
+        tally.failures.setdefault(
+            failure.title, (self.redact(message), _expandable(self.redact(curl)))
+        )
 
     def add_gap(self, gap: SpecGap) -> None:
         """Record a spec gap once per (api, entry, check)."""
@@ -108,8 +109,10 @@ class Report:
                 continue
             for title, (message, curl) in tally.failures.items():
                 shown = "\n".join("    " + line for line in message.splitlines()[:6])
-                blocks.append(f"{operation} [{check}] {title} ({tally.failed}x)\n{shown}\n"
-                              f"    reproduce: {curl}")
+                blocks.append(
+                    f"{operation} [{check}] {title} ({tally.failed}x)\n{shown}\n"
+                    f"    reproduce: {curl}"
+                )
         return "\n".join(blocks)
 
     def to_json(self) -> dict[str, Any]:
@@ -125,13 +128,24 @@ class Report:
                     "failed_checks": sorted(self.failed_checks(api)),
                     "not_applicable": dict(sorted(self.not_applicable.get(api, {}).items())),
                     "results": [
-                        {"operation": o, "check": c, "passed": t.passed, "failed": t.failed,
-                         "failures": [{"title": title, "message": m, "curl": curl}
-                                      for title, (m, curl) in t.failures.items()]}
-                        for (a, o, c), t in sorted(self.results.items()) if a == api
+                        {
+                            "operation": o,
+                            "check": c,
+                            "passed": t.passed,
+                            "failed": t.failed,
+                            "failures": [
+                                {"title": title, "message": m, "curl": curl}
+                                for title, (m, curl) in t.failures.items()
+                            ],
+                        }
+                        for (a, o, c), t in sorted(self.results.items())
+                        if a == api
                     ],
-                    "spec_gaps": [dataclasses.asdict(g) for (a, _e, _c), g in
-                                  sorted(self.gaps.items()) if a == api],
+                    "spec_gaps": [
+                        dataclasses.asdict(g)
+                        for (a, _e, _c), g in sorted(self.gaps.items())
+                        if a == api
+                    ],
                 }
                 for api in apis
             },
@@ -146,8 +160,7 @@ class Report:
         checks = sorted({row["check"] for row in rows})
         operations = sorted({row["operation"] for row in rows})
         cell = {(row["operation"], row["check"]): row for row in rows}
-        lines = ["| operation | " + " | ".join(checks) + " |",
-                 "| --- |" + " --- |" * len(checks)]
+        lines = ["| operation | " + " | ".join(checks) + " |", "| --- |" + " --- |" * len(checks)]
         for operation in operations:
             cells = []
             for check in checks:
@@ -173,14 +186,23 @@ class Report:
                 f"{data['wall_time_s']} s{level}"
             )
             if full:
-                lines += ["", "Cells: pass n (answers checked without a failure; Schemathesis's "
-                          "built-in checks count the answers they have nothing to say about "
-                          "too), FAIL n/m (failed on n of m), – (never applied), n/a (nothing in "
-                          "this contract can trigger the check).", "",
-                          *self.matrix(api), "",
-                          *(f"n/a {check}: {why}" for check, why in
-                            data.get("not_applicable", {}).items()),
-                          "", "### Failures", ""]
+                lines += [
+                    "",
+                    "Cells: pass n (answers checked without a failure; Schemathesis's "
+                    "built-in checks count the answers they have nothing to say about "
+                    "too), FAIL n/m (failed on n of m), – (never applied), n/a (nothing in "
+                    "this contract can trigger the check).",
+                    "",
+                    *self.matrix(api),
+                    "",
+                    *(
+                        f"n/a {check}: {why}"
+                        for check, why in data.get("not_applicable", {}).items()
+                    ),
+                    "",
+                    "### Failures",
+                    "",
+                ]
             for row in data["results"]:
                 for failure in row["failures"]:
                     lines += [
@@ -193,12 +215,16 @@ class Report:
             if data["spec_gaps"]:
                 if full:
                     lines += ["", "### Spec gaps", ""]
-                lines.append(f"{len(data['spec_gaps'])} spec gaps (not failures; "
-                             "settled by the supplement at --contract-level strict):")
+                lines.append(
+                    f"{len(data['spec_gaps'])} spec gaps (not failures; "
+                    "settled by the supplement at --contract-level strict):"
+                )
                 for gap in data["spec_gaps"]:
-                    lines += [f"GAP {gap['operation']} [{gap['check']}] {gap['observed']}",
-                              f"    settled by {gap['entry_path']}:",
-                              *("      " + ln for ln in gap["entry"].splitlines()[:12])]
+                    lines += [
+                        f"GAP {gap['operation']} [{gap['check']}] {gap['observed']}",
+                        f"    settled by {gap['entry_path']}:",
+                        *("      " + ln for ln in gap["entry"].splitlines()[:12]),
+                    ]
             lines.append("")
         return "\n".join(lines)
 
@@ -211,24 +237,38 @@ class Report:
             counts = {"tests": 0, "failures": 0, "skipped": 0}
             for row in data["results"]:
                 counts["tests"] += 1
-                case = ET.SubElement(suite, "testcase", classname=f"contract.{api}.{row['check']}",
-                                     name=row["operation"])
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=f"contract.{api}.{row['check']}",
+                    name=row["operation"],
+                )
                 if row["failed"]:
                     counts["failures"] += 1
-                    text = "\n\n".join(f"{f['title']}\n{f['message']}\nreproduce: {f['curl']}"
-                                        for f in row["failures"])
-                    failure = ET.SubElement(case, "failure", message=f"{row['failed']} failed "
-                                            f"of {row['passed'] + row['failed']}")
+                    text = "\n\n".join(
+                        f"{f['title']}\n{f['message']}\nreproduce: {f['curl']}"
+                        for f in row["failures"]
+                    )
+                    failure = ET.SubElement(
+                        case,
+                        "failure",
+                        message=f"{row['failed']} failed of {row['passed'] + row['failed']}",
+                    )
                     failure.text = text
             for gap in data["spec_gaps"]:
                 counts["tests"] += 1
                 counts["skipped"] += 1
-                case = ET.SubElement(suite, "testcase", classname=f"contract.{api}.spec_gap",
-                                     name=f"{gap['operation']} [{gap['check']}]")
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=f"contract.{api}.spec_gap",
+                    name=f"{gap['operation']} [{gap['check']}]",
+                )
                 skipped = ET.SubElement(case, "skipped", message=f"spec gap: {gap['observed']}")
                 skipped.text = f"settled by {gap['entry_path']}:\n{gap['entry']}"
-            suite.attrib.update({k: str(v) for k, v in counts.items()},
-                                time=str(data["wall_time_s"]))
+            suite.attrib.update(
+                {k: str(v) for k, v in counts.items()}, time=str(data["wall_time_s"])
+            )
         ET.indent(suites)
         return ET.ElementTree(suites)
 
@@ -241,8 +281,7 @@ class Report:
         (directory / "contract-summary.json").write_text(
             json.dumps(self.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
         )
-        self.junit().write(directory / "contract-junit.xml", encoding="utf-8",
-                           xml_declaration=True)
+        self.junit().write(directory / "contract-junit.xml", encoding="utf-8", xml_declaration=True)
 
 
 @schemathesis.hook
@@ -260,8 +299,10 @@ def after_call(
 
 @schemathesis.hook
 def after_validate(
-    context: schemathesis.HookContext, case: schemathesis.Case,
-    response: schemathesis.Response, results: list[schemathesis.CheckResult],
+    context: schemathesis.HookContext,
+    case: schemathesis.Case,
+    response: schemathesis.Response,
+    results: list[schemathesis.CheckResult],
 ) -> None:
     """Record each check's outcome against the operation it ran on."""
     run = run_of(case)
@@ -273,5 +314,6 @@ def after_validate(
             curl = case.as_curl_command(headers=dict(response.request.headers))
             body = (response.content or b"")[:300].decode("utf-8", "replace")
             answer = f"{response.status_code} {body}"
-        run.report.add_result(run.api, case.operation.label, result.name, result.failure, curl,
-                              answer)
+        run.report.add_result(
+            run.api, case.operation.label, result.name, result.failure, curl, answer
+        )

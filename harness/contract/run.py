@@ -24,8 +24,9 @@ import pytest
 from harness.target import OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SUITES = {api: ROOT / "harness" / "contract" / f"test_contract_{api}.py"
-          for api in ("freefin", "kaspi")}
+SUITES = {
+    api: ROOT / "harness" / "contract" / f"test_contract_{api}.py" for api in ("freefin", "kaspi")
+}
 RUN_TIMEOUT_S = 600
 
 
@@ -43,8 +44,20 @@ def pytest_args(
     if api not in ("freefin", "kaspi", "both"):
         raise ValueError(f"api must be freefin, kaspi or both, not {api!r}")
     suites = [str(SUITES[a]) for a in (("freefin", "kaspi") if api == "both" else (api,))]
-    args = [*suites, "--rootdir", str(ROOT), "-p", "no:cacheprovider", "-q",
-            "--api", api, "--contract-level", level, "--contract-profile", profile]
+    args = [
+        *suites,
+        "--rootdir",
+        str(ROOT),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--api",
+        api,
+        "--contract-level",
+        level,
+        "--contract-profile",
+        profile,
+    ]
     if report_dir is not None:
         args += ["--contract-report", str(report_dir)]
     if junit_xml is not None:
@@ -83,15 +96,22 @@ def run_contract(
     ``operations`` (operationId or "METHOD path") and ``select`` (a ``-k`` expression) narrow
     the run. ``in_process`` runs pytest here (fast, for tests); otherwise in a child process.
     """
-    args = pytest_args(api, level, profile, report_dir, junit_xml=junit_xml,
-                       operations=operations, select=select)
+    args = pytest_args(
+        api, level, profile, report_dir, junit_xml=junit_xml, operations=operations, select=select
+    )
     env = _environment(target or {})
     if not in_process:
         # PYTHONPATH: this checkout's harness, whatever an editable install points at.
-        child_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(
-            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-        return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT,
-                               env=child_env, timeout=RUN_TIMEOUT_S)
+        child_env = {
+            **os.environ,
+            **env,
+            "PYTHONPATH": os.pathsep.join(
+                [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+            ),
+        }
+        return subprocess.call(
+            [sys.executable, "-m", "pytest", *args], cwd=ROOT, env=child_env, timeout=RUN_TIMEOUT_S
+        )
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:

@@ -66,8 +66,11 @@ def build_state_machine(schema: schemathesis.BaseSchema, run: RunContext) -> typ
             return call_patiently(case, **kwargs)
 
         def validate_response(
-            self, response: schemathesis.Response, case: schemathesis.Case,
-            additional_checks: Any = None, **kwargs: Any,
+            self,
+            response: schemathesis.Response,
+            case: schemathesis.Case,
+            additional_checks: Any = None,
+            **kwargs: Any,
         ) -> None:
             try:
                 super().validate_response(response, case, additional_checks, **kwargs)

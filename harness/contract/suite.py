@@ -34,7 +34,10 @@ def open_run(
 
     def config(positive_only: bool = False) -> schemathesis.Config:
         return schemathesis_config(
-            base_url=url, scheme=api_profile.security_scheme, credentials=entry, profile=profile,
+            base_url=url,
+            scheme=api_profile.security_scheme,
+            credentials=entry,
+            profile=profile,
             positive_only=positive_only,
         )
 

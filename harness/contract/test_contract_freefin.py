@@ -37,9 +37,7 @@ def test_operation(case: schemathesis.Case) -> None:
     call_and_check(case, keep_going=True)
 
 
-def test_operations_conform(
-    freefin_contract: tuple[schemathesis.BaseSchema, RunContext]
-) -> None:
+def test_operations_conform(freefin_contract: tuple[schemathesis.BaseSchema, RunContext]) -> None:
     """No check failed on any generated case of any operation."""
     failures = freefin_contract[1].report.render_failures("freefin")
     assert not failures, "\n" + failures
@@ -47,8 +45,9 @@ def test_operations_conform(
 
 def test_stateful(freefin_schema: schemathesis.BaseSchema, request: pytest.FixtureRequest) -> None:
     """Chains of operations through links: create -> get -> cancel / refund -> get."""
-    run_state_machine(freefin_schema.exclude(operation_id="streamEvents"),
-                      contract_profile(request.config))
+    run_state_machine(
+        freefin_schema.exclude(operation_id="streamEvents"), contract_profile(request.config)
+    )
 
 
 def _payment(schema: schemathesis.BaseSchema, **headers: str) -> str:
@@ -99,7 +98,7 @@ def test_rate_limit_says_when_to_retry(
 
 
 def test_event_stream_requires_auth(
-    freefin_contract: tuple[schemathesis.BaseSchema, RunContext]
+    freefin_contract: tuple[schemathesis.BaseSchema, RunContext],
 ) -> None:
     """The SSE stream (never ending, so not fuzzed) refuses a missing key with the envelope
     and answers text/event-stream to a valid one."""

@@ -45,8 +45,13 @@ def test_stateful(kaspi_schema: schemathesis.BaseSchema, request: pytest.Fixture
 
 
 def _invoice(schema: schemathesis.BaseSchema, sandbox: bool, **headers: str) -> str:
-    body = {"amount": AMOUNT, "phone_number": "77011234567", "is_sandbox": sandbox,
-            "description": "contract probe", "external_order_id": f"contract-{uuid.uuid4().hex}"}
+    body = {
+        "amount": AMOUNT,
+        "phone_number": "77011234567",
+        "is_sandbox": sandbox,
+        "description": "contract probe",
+        "external_order_id": f"contract-{uuid.uuid4().hex}",
+    }
     return probes.create(schema, INVOICES, body, "/id", **headers)
 
 
@@ -70,8 +75,13 @@ def test_refunds_never_exceed_amount(kaspi_schema: schemathesis.BaseSchema) -> N
     """A sandbox invoice paid through the API's simulate: partial refund, a refund above the
     remainder, the remainder, then nothing left."""
     invoice_id = _invoice(kaspi_schema, True)
-    paid = probes.call(kaspi_schema, "POST", "/v1/sandbox/invoices/{id}/simulate",
-                       obj_id=invoice_id, body={"status": "paid"})
+    paid = probes.call(
+        kaspi_schema,
+        "POST",
+        "/v1/sandbox/invoices/{id}/simulate",
+        obj_id=invoice_id,
+        body={"status": "paid"},
+    )
     assert paid.status_code == 200, f"simulate paid: {paid.status_code} {paid.text[:300]}"
     refund = f"{INVOICE}/refund"
     probes.call(kaspi_schema, "POST", refund, obj_id=invoice_id, body={"amount": AMOUNT // 3})
@@ -87,5 +97,6 @@ def test_rate_limit_says_when_to_retry(
     """Every 429 carries Retry-After; after waiting that long the request goes through."""
     if not target.kaspi_limited_key:
         pytest.skip("no --kaspi-limited-key: cannot provoke a 429")
-    probes.rate_limit_says_when_to_retry(kaspi_schema, "/v1/me",
-                                         {"X-API-Key": target.kaspi_limited_key})
+    probes.rate_limit_says_when_to_retry(
+        kaspi_schema, "/v1/me", {"X-API-Key": target.kaspi_limited_key}
+    )

@@ -72,8 +72,7 @@ class ControlDriver:
         _post(f"{self.url}/outcomes", payload)
 
     def transition(self, api: str, obj: str, obj_id: str, status: str) -> None:
-        _post(f"{self.url}/transition", {"api": api, "object": obj, "id": obj_id,
-                                         "status": status})
+        _post(f"{self.url}/transition", {"api": api, "object": obj, "id": obj_id, "status": status})
 
     def advance_clock(self, seconds: float) -> Any:
         """Move simulated time; due transitions run before this returns."""
@@ -96,8 +95,11 @@ class KaspiSandboxDriver:
         raise DriverError("the sandbox cannot queue outcomes")
 
     def transition(self, api: str, obj: str, obj_id: str, status: str) -> None:
-        _post(f"{self.url}/v1/sandbox/invoices/{obj_id}/simulate", {"status": status},
-              headers={"X-API-Key": self.key})
+        _post(
+            f"{self.url}/v1/sandbox/invoices/{obj_id}/simulate",
+            {"status": status},
+            headers={"X-API-Key": self.key},
+        )
 
 
 class HookDriver:
@@ -116,17 +118,25 @@ class HookDriver:
             _post(self.hook, payload)
             return
         try:
-            done = subprocess.run(shlex.split(self.hook), input=json.dumps(payload).encode(),
-                                  capture_output=True, timeout=30, check=False)
+            done = subprocess.run(
+                shlex.split(self.hook),
+                input=json.dumps(payload).encode(),
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise DriverError(f"outcome hook {self.hook!r}: {exc}") from exc
         if done.returncode != 0:
-            raise DriverError(f"outcome hook {self.hook!r} exited {done.returncode}: "
-                              f"{done.stderr.decode(errors='replace')[-500:]}")
+            raise DriverError(
+                f"outcome hook {self.hook!r} exited {done.returncode}: "
+                f"{done.stderr.decode(errors='replace')[-500:]}"
+            )
 
     def queue(self, api: str, obj: str, outcome: str, delay_ms: int | None) -> None:
-        self._call({"api": api, "object": obj, "id": None, "outcome": outcome,
-                    "delay_ms": delay_ms})
+        self._call(
+            {"api": api, "object": obj, "id": None, "outcome": outcome, "delay_ms": delay_ms}
+        )
 
     def transition(self, api: str, obj: str, obj_id: str, status: str) -> None:
         self._call({"api": api, "object": obj, "id": obj_id, "outcome": status})
@@ -144,7 +154,8 @@ def drivers_for(target: Target) -> list[Driver]:
     return found
 
 
-def pick(drivers: list[Driver], api: str, obj: str, *, now: bool,
-         status: str | None) -> Driver | None:
+def pick(
+    drivers: list[Driver], api: str, obj: str, *, now: bool, status: str | None
+) -> Driver | None:
     """The first driver able to set up this outcome."""
     return next((d for d in drivers if d.supports(api, obj, now=now, status=status)), None)

@@ -83,8 +83,10 @@ def _order_problem(events: list[Seen], path: str, wanted: list[str]) -> str | No
     for end in range(1, len(got) + 1):
         if end == len(got) or values[end] != values[start]:
             if sorted(map(str, got[start:end])) != sorted(wanted[start:end]):
-                return (f"kinds: expected {expect.show(wanted)} ordered by {path}, got "
-                        f"{expect.show(got)} ({expect.show(values)})")
+                return (
+                    f"kinds: expected {expect.show(wanted)} ordered by {path}, got "
+                    f"{expect.show(got)} ({expect.show(values)})"
+                )
             start = end
     return None
 
@@ -93,8 +95,11 @@ def summary(records: list[Seen]) -> dict[str, Any]:
     """What ``save:`` paths are read from."""
     events = _distinct(records)
     return {
-        "ids": [r.id for r in events], "kinds": [r.kind for r in events],
-        "bodies": [r.body for r in events], "count": len(events), "attempts": len(records),
+        "ids": [r.id for r in events],
+        "kinds": [r.kind for r in events],
+        "bodies": [r.body for r in events],
+        "count": len(events),
+        "attempts": len(records),
     }
 
 
@@ -110,8 +115,10 @@ def check(records: list[Seen], spec: dict[str, Any], *, webhooks: bool) -> list[
         if problems:
             pass  # no order to compare
         elif sorted(map(str, kinds)) != sorted(spec["kinds"]):
-            problems.append(f"kinds: expected {expect.show(spec['kinds'])} ordered by "
-                            f"{order_by}, got {expect.show(kinds)}")
+            problems.append(
+                f"kinds: expected {expect.show(spec['kinds'])} ordered by "
+                f"{order_by}, got {expect.show(kinds)}"
+            )
         else:
             why = _order_problem(events, order_by, spec["kinds"])
             if why:
@@ -119,11 +126,15 @@ def check(records: list[Seen], spec: dict[str, Any], *, webhooks: bool) -> list[
     elif "kinds" in spec and kinds != spec["kinds"]:
         problems.append(f"kinds: expected {expect.show(spec['kinds'])}, got {expect.show(kinds)}")
     if "kinds_set" in spec and sorted(map(str, kinds)) != sorted(spec["kinds_set"]):
-        problems.append(f"kinds_set: expected {expect.show(sorted(spec['kinds_set']))} in any "
-                        f"order, got {expect.show(kinds)}")
+        problems.append(
+            f"kinds_set: expected {expect.show(sorted(spec['kinds_set']))} in any "
+            f"order, got {expect.show(kinds)}"
+        )
     if "includes" in spec and not _is_subsequence(spec["includes"], kinds):
-        problems.append(f"includes: expected {expect.show(spec['includes'])} in this order "
-                        f"among {expect.show(kinds)}")
+        problems.append(
+            f"includes: expected {expect.show(spec['includes'])} in this order "
+            f"among {expect.show(kinds)}"
+        )
     for kind in spec.get("excludes", []):
         if kind in kinds:
             problems.append(f"excludes: {kind} was received")
@@ -137,8 +148,10 @@ def check(records: list[Seen], spec: dict[str, Any], *, webhooks: bool) -> list[
     if spec.get("signed"):
         for rec in records:
             if not rec.signature_valid:
-                problems.append(f"signed: delivery of {rec.kind} {rec.id} does not verify "
-                                "with the configured secret")
+                problems.append(
+                    f"signed: delivery of {rec.kind} {rec.id} does not verify "
+                    "with the configured secret"
+                )
                 break
             if rec.valid_with_other_secret:
                 problems.append(f"signed: delivery {rec.id} also verifies with another secret")
@@ -156,7 +169,7 @@ def hopeless(records: list[Seen], spec: dict[str, Any], problems: list[str]) -> 
         # were expected and the kinds are wrong, more cannot mend them.
         return len(kinds) >= len(spec["kinds"]) and any(p.startswith("kinds:") for p in problems)
     # Events only accumulate: once what came is not a prefix of the expected kinds, it never is.
-    return "kinds" in spec and kinds != spec["kinds"][:len(kinds)]
+    return "kinds" in spec and kinds != spec["kinds"][: len(kinds)]
 
 
 def _unique_id_problems(records: list[Seen], *, webhooks: bool) -> list[str]:
@@ -190,8 +203,11 @@ def describe(records: list[Seen], limit: int = 12) -> str:
         return "(nothing received)"
     lines = []
     for rec in records[-limit:]:
-        sig = "" if rec.signature_valid is None else (
-            " signature ok" if rec.signature_valid else " signature BAD")
+        sig = (
+            ""
+            if rec.signature_valid is None
+            else (" signature ok" if rec.signature_valid else " signature BAD")
+        )
         payload = paths.get(rec.body, "payload")
         state = paths.get(payload, "status") if isinstance(payload, dict) else paths.MISSING
         extra = f" status={state}" if state is not paths.MISSING else ""

@@ -45,8 +45,10 @@ def is_matcher(spec: Any) -> bool:
 def _compare(op: str, actual: Any, arg: Any) -> bool:
     try:
         return {
-            "$gt": lambda: actual > arg, "$gte": lambda: actual >= arg,
-            "$lt": lambda: actual < arg, "$lte": lambda: actual <= arg,
+            "$gt": lambda: actual > arg,
+            "$gte": lambda: actual >= arg,
+            "$lt": lambda: actual < arg,
+            "$lte": lambda: actual <= arg,
         }[op]()
     except TypeError:
         return False
@@ -56,8 +58,10 @@ def match(actual: Any, spec: Any) -> str | None:
     """None when ``actual`` satisfies ``spec``; else why not."""
     if not is_matcher(spec):
         # 1 == True in Python; a JSON true is not the number 1.
-        if actual is paths.MISSING or actual != spec or (
-            isinstance(actual, bool) != isinstance(spec, bool)
+        if (
+            actual is paths.MISSING
+            or actual != spec
+            or (isinstance(actual, bool) != isinstance(spec, bool))
         ):
             return f"expected {show(spec)}, got {show(actual)}"
         return None

@@ -102,9 +102,12 @@ class Exchange:
         """What came back, for failure reports."""
         if self.error:
             return f"no response: {self.error}"
-        shown = {k: v for k, v in self.response_headers.items()
-                 if k.lower() in ("content-type", "retry-after", "location") or k.lower()
-                 .startswith("x-")}
+        shown = {
+            k: v
+            for k, v in self.response_headers.items()
+            if k.lower() in ("content-type", "retry-after", "location")
+            or k.lower().startswith("x-")
+        }
         text = self.text if len(self.text) <= 1500 else self.text[:1500] + "…"
         return f"HTTP {self.status} {json.dumps(shown)}\n{text}"
 
@@ -162,8 +165,13 @@ def build(target: Target, api: str, spec: dict[str, Any]) -> Exchange:
 def send(session: requests.Session, exchange: Exchange, timeout: float = 10.0) -> Exchange:
     """Send it and fill in the response."""
     try:
-        resp = session.request(exchange.method, exchange.url, headers=exchange.headers,
-                               data=exchange.body or None, timeout=timeout)
+        resp = session.request(
+            exchange.method,
+            exchange.url,
+            headers=exchange.headers,
+            data=exchange.body or None,
+            timeout=timeout,
+        )
     except requests.RequestException as exc:
         exchange.error = f"{type(exc).__name__}: {exc}"
         return exchange

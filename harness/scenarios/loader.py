@@ -16,8 +16,16 @@ import jsonschema
 import yaml
 
 SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
-ACTIONS = ("request", "outcome", "clock", "control", "receiver", "expect_webhooks", "sse",
-           "expect_events")
+ACTIONS = (
+    "request",
+    "outcome",
+    "clock",
+    "control",
+    "receiver",
+    "expect_webhooks",
+    "sse",
+    "expect_events",
+)
 
 
 class ScenarioFormatError(Exception):
@@ -45,9 +53,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 continue
             if duplicate:
                 raise _DuplicateKey(
-                    "while constructing a mapping", node.start_mark,
+                    "while constructing a mapping",
+                    node.start_mark,
                     f"duplicate key {key!r}",
-                    key_node.start_mark)
+                    key_node.start_mark,
+                )
         return super().construct_mapping(node, deep=deep)
 
 
@@ -141,7 +151,8 @@ def _documents(text: str, path: Path) -> tuple[list[Any], list[int]]:
                 raise ScenarioFormatError(
                     f"{path}, document {len(docs) + 1}, line {line}: {exc.problem}; a key may "
                     "appear once in a mapping (several matchers go in one mapping: "
-                    "{$len: ..., $every: ...})") from exc
+                    "{$len: ..., $every: ...})"
+                ) from exc
             if doc is not None:
                 docs.append(doc)
                 lines.append(node.start_mark.line)
@@ -168,11 +179,20 @@ def load_text(text: str, path: Path) -> list[Scenario]:
         if doc["name"] in seen:
             raise ScenarioFormatError(f"{label}: at name: duplicate scenario name in this file")
         seen.add(doc["name"])
-        scenarios.append(Scenario(
-            name=doc["name"], api=doc["api"], steps=doc["steps"], path=path, index=index, line=line,
-            requires=tuple(doc.get("requires", ())), tags=tuple(doc.get("tags", ())),
-            vars=doc.get("vars", {}), description=doc.get("description", ""),
-        ))
+        scenarios.append(
+            Scenario(
+                name=doc["name"],
+                api=doc["api"],
+                steps=doc["steps"],
+                path=path,
+                index=index,
+                line=line,
+                requires=tuple(doc.get("requires", ())),
+                tags=tuple(doc.get("tags", ())),
+                vars=doc.get("vars", {}),
+                description=doc.get("description", ""),
+            )
+        )
     if not scenarios:
         raise ScenarioFormatError(f"{path}: no scenario documents")
     return scenarios

@@ -48,7 +48,7 @@ def _get(value: Any, parts: list[str | int]) -> Any:
         if part == "*":
             if not isinstance(value, list):
                 return MISSING
-            return [_get(item, parts[i + 1:]) for item in value]
+            return [_get(item, parts[i + 1 :]) for item in value]
         if isinstance(part, int):
             if not isinstance(value, list) or not -len(value) <= part < len(value):
                 return MISSING

@@ -30,10 +30,18 @@ SUMMARY_KEY = pytest.StashKey[Summary]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("paysim-scenarios", "paysim scenario suites")
-    group.addoption("--scenario-report", dest="scenario_report", default=None,
-                    help="directory for scenario-summary.md/.json [env PAYSIM_SCENARIO_REPORT]")
-    parser.addini("scenario_dirs", type="linelist", default=["scenarios"],
-                  help="folders (relative to rootdir) whose *.yaml files are scenarios")
+    group.addoption(
+        "--scenario-report",
+        dest="scenario_report",
+        default=None,
+        help="directory for scenario-summary.md/.json [env PAYSIM_SCENARIO_REPORT]",
+    )
+    parser.addini(
+        "scenario_dirs",
+        type="linelist",
+        default=["scenarios"],
+        help="folders (relative to rootdir) whose *.yaml files are scenarios",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,8 +85,9 @@ class ScenarioFile(pytest.File):
         except ScenarioFormatError as exc:
             raise self.CollectError(str(exc)) from None
         for scenario in scenarios:
-            yield ScenarioItem.from_parent(self, name=scenario.name,
-                                           callobj=_make_call(scenario), scenario=scenario)
+            yield ScenarioItem.from_parent(
+                self, name=scenario.name, callobj=_make_call(scenario), scenario=scenario
+            )
 
 
 def _make_call(scenario: Scenario) -> Any:
@@ -131,17 +140,30 @@ def _record(item: ScenarioItem, call: pytest.CallInfo[None], report: pytest.Test
             detail = str(report.longrepr[2]).removeprefix("Skipped: ")
         elif report.failed and call.excinfo is not None:
             exc = call.excinfo.value
-            detail = (f"{exc.step_label}: {exc.problems[0]}" if isinstance(exc, ScenarioFailure)
-                      else str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        item.config.stash[SUMMARY_KEY].results.append(Result(
-            file=item.path.relative_to(item.config.rootpath).as_posix()
-            if item.path.is_relative_to(item.config.rootpath) else str(item.path),
-            name=item.scenario.name, api=item.scenario.api, outcome=report.outcome,
-            seconds=round(report.duration, 3), detail=detail))
+            detail = (
+                f"{exc.step_label}: {exc.problems[0]}"
+                if isinstance(exc, ScenarioFailure)
+                else str(exc).splitlines()[0]
+                if str(exc)
+                else type(exc).__name__
+            )
+        item.config.stash[SUMMARY_KEY].results.append(
+            Result(
+                file=item.path.relative_to(item.config.rootpath).as_posix()
+                if item.path.is_relative_to(item.config.rootpath)
+                else str(item.path),
+                name=item.scenario.name,
+                api=item.scenario.api,
+                outcome=report.outcome,
+                seconds=round(report.duration, 3),
+                detail=detail,
+            )
+        )
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     summary = config.stash[SUMMARY_KEY]
     if not summary.results:
         return

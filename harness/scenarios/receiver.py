@@ -118,8 +118,9 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -153,8 +154,15 @@ class WebhookReceiver:
         return uuid.uuid4().hex[:16]
 
     # -- behaviour ----------------------------------------------------------------------
-    def fail_next(self, token: str, count: int, mode: str = "status", status: int = 500,
-                  hold: float = 6.0, match: dict[str, Any] | None = None) -> None:
+    def fail_next(
+        self,
+        token: str,
+        count: int,
+        mode: str = "status",
+        status: int = 500,
+        hold: float = 6.0,
+        match: dict[str, Any] | None = None,
+    ) -> None:
         """Answer ``status`` (or hold for ``hold`` s) to the next ``count`` deliveries
         (only those whose JSON body matches ``match``, path -> value, when given)."""
         with self._lock:
@@ -210,14 +218,25 @@ class WebhookReceiver:
             if not held:
                 self._busy += 1
             headers = dict(handler.headers.items())
-            sig = next((headers[k] for k in headers if k.lower() in
-                        {h.lower() for h in SIGNATURE_HEADERS}), None)
-            self._deliveries.append(Delivery(
-                path=handler.path, headers=headers, body=body, received_at=time.monotonic(),
-                answered=answer,
-                signature_valid=verify(body, sig, self._secrets.get(token, self.secret)),
-                valid_with_other_secret=verify(body, sig, OTHER_SECRET),
-            ))
+            sig = next(
+                (
+                    headers[k]
+                    for k in headers
+                    if k.lower() in {h.lower() for h in SIGNATURE_HEADERS}
+                ),
+                None,
+            )
+            self._deliveries.append(
+                Delivery(
+                    path=handler.path,
+                    headers=headers,
+                    body=body,
+                    received_at=time.monotonic(),
+                    answered=answer,
+                    signature_valid=verify(body, sig, self._secrets.get(token, self.secret)),
+                    valid_with_other_secret=verify(body, sig, OTHER_SECRET),
+                )
+            )
         if held:
             # Bounded: released at close, never longer than ``hold`` seconds.
             self._released.wait(hold)

@@ -35,17 +35,21 @@ class Summary:
         """Markdown: totals, a table per file, then each failure and skip with its reason."""
         c = self.counts()
         total = sum(r.seconds for r in self.results)
-        lines = [f"# Scenario summary\n\n{len(self.results)} scenarios: {c['passed']} passed, "
-                 f"{c['failed']} failed, {c['skipped']} skipped in {total:.1f} s\n",
-                 "| file | passed | failed | skipped | seconds |",
-                 "| --- | --- | --- | --- | --- |"]
+        lines = [
+            f"# Scenario summary\n\n{len(self.results)} scenarios: {c['passed']} passed, "
+            f"{c['failed']} failed, {c['skipped']} skipped in {total:.1f} s\n",
+            "| file | passed | failed | skipped | seconds |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         by_file: dict[str, list[Result]] = {}
         for r in self.results:
             by_file.setdefault(r.file, []).append(r)
         for file, rows in sorted(by_file.items()):
             n = {k: sum(r.outcome == k for r in rows) for k in ("passed", "failed", "skipped")}
-            lines.append(f"| {file} | {n['passed']} | {n['failed']} | {n['skipped']} | "
-                         f"{sum(r.seconds for r in rows):.1f} |")
+            lines.append(
+                f"| {file} | {n['passed']} | {n['failed']} | {n['skipped']} | "
+                f"{sum(r.seconds for r in rows):.1f} |"
+            )
         for outcome in ("failed", "skipped"):
             chosen = [r for r in self.results if r.outcome == outcome]
             if chosen:
@@ -59,4 +63,5 @@ class Summary:
         (directory / "scenario-summary.md").write_text(self.render(), encoding="utf-8")
         data = {"counts": self.counts(), "results": [dataclasses.asdict(r) for r in self.results]}
         (directory / "scenario-summary.json").write_text(
-            json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+            json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
+        )

@@ -16,8 +16,13 @@ from harness.scenarios.drivers import drivers_for, pick
 from harness.scenarios.loader import Scenario
 from harness.target import Target
 
-_CREDENTIAL_NEEDS = {"signed_terminal": "signed", "key_2": "key_2", "key_b": "key_b",
-                     "limited_key": "limited", "unconnected_key": "unconnected"}
+_CREDENTIAL_NEEDS = {
+    "signed_terminal": "signed",
+    "key_2": "key_2",
+    "key_b": "key_b",
+    "limited_key": "limited",
+    "unconnected_key": "unconnected",
+}
 
 
 def _loopback(url: str) -> bool:
@@ -40,15 +45,16 @@ def _auths(steps: list[dict[str, Any]]) -> Iterator[str]:
 def uses_webhooks(scenario: Scenario) -> bool:
     """Whether the scenario receives webhooks (or names the session's Kaspi endpoint)."""
     kinds = {k for step in scenario.steps for k in step}
-    return bool(kinds & {"receiver", "expect_webhooks"}) or "$kaspi_webhook" in str(
-        scenario.steps)
+    return bool(kinds & {"receiver", "expect_webhooks"}) or "$kaspi_webhook" in str(scenario.steps)
 
 
 def no_driver(api: str, spec: dict[str, Any]) -> str:
     """The skip reason when nothing can set up an outcome."""
     what = f"{spec['object']} -> {spec.get('status') or spec.get('outcome')}"
-    return (f"cannot drive {api} {what} on this target: it needs the simulator's control API "
-            "(--control-url) or an outcome hook (--outcome-hook)")
+    return (
+        f"cannot drive {api} {what} on this target: it needs the simulator's control API "
+        "(--control-url) or an outcome hook (--outcome-hook)"
+    )
 
 
 def unmet(scenario: Scenario, target: Target) -> str | None:
@@ -66,11 +72,8 @@ def unmet(scenario: Scenario, target: Target) -> str | None:
         needs.add("sse")
     if needs & {"control_api", "clock", "simulator"} and not target.control_url:
         return "needs the simulator's control API (--control-url)"
-    if "webhooks" in needs and not target.webhook_public_url and not _loopback(
-        target.target_url
-    ):
-        return ("the target cannot reach the webhook receiver on 127.0.0.1: "
-                "set --webhook-public-url")
+    if "webhooks" in needs and not target.webhook_public_url and not _loopback(target.target_url):
+        return "the target cannot reach the webhook receiver on 127.0.0.1: set --webhook-public-url"
     if "sse" in needs and api != "freefin":
         return "SSE is a freefin feature"
     if "kaspi_sandbox" in needs and api != "kaspi":
@@ -92,8 +95,11 @@ def unmet(scenario: Scenario, target: Target) -> str | None:
     drivers = drivers_for(target)
     for step in scenario.steps:
         spec = step.get("outcome")
-        if spec and pick(drivers, api, spec["object"], now="id" in spec,
-                         status=spec.get("status")) is None:
+        if (
+            spec
+            and pick(drivers, api, spec["object"], now="id" in spec, status=spec.get("status"))
+            is None
+        ):
             return no_driver(api, spec)
     if "outcomes" in needs and not drivers:
         return "needs an outcome driver (--control-url or --outcome-hook)"

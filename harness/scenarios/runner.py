@@ -33,9 +33,15 @@ class ScenarioSkip(Exception):
 class ScenarioFailure(Exception):
     """A step failed: which one, what was expected, what came back, the request as curl."""
 
-    def __init__(self, scenario: Scenario, index: int, step: dict[str, Any],
-                 problems: list[str], exchange: http.Exchange | None = None,
-                 received: str | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        index: int,
+        step: dict[str, Any],
+        problems: list[str],
+        exchange: http.Exchange | None = None,
+        received: str | None = None,
+    ) -> None:
         self.scenario = scenario
         self.index = index
         self.step = step
@@ -47,13 +53,15 @@ class ScenarioFailure(Exception):
     @property
     def step_label(self) -> str:
         name = self.step.get("name") or next(
-            (k for k in self.step if k not in ("name", "expect", "save")), "step")
+            (k for k in self.step if k not in ("name", "expect", "save")), "step"
+        )
         return f"step {self.index + 1} ({name})"
 
     def render(self) -> str:
         """The readable report shown by pytest."""
-        lines = [f"scenario {self.scenario.name!r} ({self.scenario.path}) failed at "
-                 f"{self.step_label}"]
+        lines = [
+            f"scenario {self.scenario.name!r} ({self.scenario.path}) failed at {self.step_label}"
+        ]
         lines += [f"  - {p}" for p in self.problems]
         if self.exchange is not None:
             lines += ["request:", "  " + self.exchange.curl()]
@@ -64,8 +72,12 @@ class ScenarioFailure(Exception):
 
 
 class _StepFailed(Exception):
-    def __init__(self, problems: list[str], exchange: http.Exchange | None = None,
-                 received: str | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[str],
+        exchange: http.Exchange | None = None,
+        received: str | None = None,
+    ) -> None:
         super().__init__("; ".join(problems))
         self.problems, self.exchange, self.received = problems, exchange, received
 
@@ -115,8 +127,9 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
             try:
                 _STEPS[next(k for k in _STEPS if k in step)](run, step)
             except _StepFailed as exc:
-                raise ScenarioFailure(scenario, index, step, exc.problems, exc.exchange,
-                                      exc.received) from None
+                raise ScenarioFailure(
+                    scenario, index, step, exc.problems, exc.exchange, exc.received
+                ) from None
             except http.CredentialMissing as exc:
                 raise ScenarioSkip(str(exc)) from None
     finally:
@@ -126,8 +139,9 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
         receiver.forget(token)
 
 
-def kaspi_endpoint(target: Target, receiver: WebhookReceiver,
-                   session: requests.Session) -> dict[str, Any]:
+def kaspi_endpoint(
+    target: Target, receiver: WebhookReceiver, session: requests.Session
+) -> dict[str, Any]:
     """The session's Kaspi webhook endpoint (all events) pointing at the receiver.
 
     One per session and merchant: the API has no way to delete an endpoint and caps them at 20,
@@ -136,22 +150,36 @@ def kaspi_endpoint(target: Target, receiver: WebhookReceiver,
     key = f"kaspi:{target.kaspi_url}:{target.kaspi_key}"
     if key in receiver.shared:
         # Still there? A reset of the simulator by another suite would have removed it.
-        ex = http.send(session, http.build(target, "kaspi", {"method": "GET",
-                                                            "path": "/v1/webhooks"}))
+        ex = http.send(
+            session, http.build(target, "kaspi", {"method": "GET", "path": "/v1/webhooks"})
+        )
         ids = [e.get("id") for e in (ex.json or {}).get("items", []) if isinstance(e, dict)]
         if receiver.shared[key]["id"] not in ids:
             del receiver.shared[key]
     if key not in receiver.shared:
         token = receiver.new_token()
-        ex = http.send(session, http.build(target, "kaspi", {
-            "method": "POST", "path": "/v1/webhooks",
-            "json": {"url": receiver.url_for(token), "events": ["*"]}}))
+        ex = http.send(
+            session,
+            http.build(
+                target,
+                "kaspi",
+                {
+                    "method": "POST",
+                    "path": "/v1/webhooks",
+                    "json": {"url": receiver.url_for(token), "events": ["*"]},
+                },
+            ),
+        )
         body = ex.json
         if ex.status != 201 or not isinstance(body, dict) or "secret" not in body:
             raise ScenarioSkip(f"cannot create a Kaspi webhook endpoint: {ex.received()}")
         receiver.set_secret(token, body["secret"])
-        receiver.shared[key] = {"token": token, "id": body["id"], "secret": body["secret"],
-                                "url": receiver.url_for(token)}
+        receiver.shared[key] = {
+            "token": token,
+            "id": body["id"],
+            "secret": body["secret"],
+            "url": receiver.url_for(token),
+        }
     return receiver.shared[key]
 
 
@@ -249,7 +277,8 @@ def _tally(done: list[http.Exchange]) -> str:
     for ex in done:
         counts[ex.status] = counts.get(ex.status, 0) + 1
     return "  statuses of all repetitions: " + ", ".join(
-        f"{s}×{n}" for s, n in sorted(counts.items()))
+        f"{s}×{n}" for s, n in sorted(counts.items())
+    )
 
 
 def _results(spec: dict[str, Any], done: list[http.Exchange]) -> list[str]:
@@ -306,9 +335,12 @@ def step_control(run: Run, step: dict[str, Any]) -> None:
     def send() -> http.Exchange:
         spec = run.render(step["control"])
         has_body = "json" in spec
-        ex = http.Exchange(method=spec["method"], url=_control(run).url + spec["path"],
-                           headers={"Content-Type": "application/json"} if has_body else {},
-                           body=http.json_bytes(spec["json"]) if has_body else b"")
+        ex = http.Exchange(
+            method=spec["method"],
+            url=_control(run).url + spec["path"],
+            headers={"Content-Type": "application/json"} if has_body else {},
+            body=http.json_bytes(spec["json"]) if has_body else b"",
+        )
         return http.send(run.session, ex)
 
     _poll(run, {"expect": {"status": [200, 201, 202, 204]}, **step}, send)
@@ -318,8 +350,9 @@ def step_outcome(run: Run, step: dict[str, Any]) -> None:
     """Set up an outcome through the first driver able to."""
     spec = run.render(step["outcome"])
     now = "id" in spec
-    driver = pick(drivers_for(run.target), run.api, spec["object"], now=now,
-                  status=spec.get("status"))
+    driver = pick(
+        drivers_for(run.target), run.api, spec["object"], now=now, status=spec.get("status")
+    )
     if driver is None:
         raise ScenarioSkip(requirements.no_driver(run.api, spec))
     try:
@@ -334,24 +367,42 @@ def step_outcome(run: Run, step: dict[str, Any]) -> None:
 def step_receiver(run: Run, step: dict[str, Any]) -> None:
     """Tell the receiver to fail the next N deliveries of this scenario."""
     spec = run.render(step["receiver"])
-    run.receiver.fail_next(run.token, spec.get("fail", 0), spec.get("mode", "status"),
-                           spec.get("status", 500), spec.get("hold", 6.0), spec.get("where"))
+    run.receiver.fail_next(
+        run.token,
+        spec.get("fail", 0),
+        spec.get("mode", "status"),
+        spec.get("status", 500),
+        spec.get("hold", 6.0),
+        spec.get("where"),
+    )
 
 
 # -- webhooks and SSE -------------------------------------------------------------------------
 def _webhook_records(run: Run) -> list[eventcheck.Seen]:
-    return [eventcheck.Seen(d.event_id, eventcheck.kind_of(d.json, d.headers), d.json,
-                            d.body.decode("utf-8", "replace"), d.signature_valid,
-                            d.valid_with_other_secret)
-            for d in run.receiver.deliveries(run.token)]
+    return [
+        eventcheck.Seen(
+            d.event_id,
+            eventcheck.kind_of(d.json, d.headers),
+            d.json,
+            d.body.decode("utf-8", "replace"),
+            d.signature_valid,
+            d.valid_with_other_secret,
+        )
+        for d in run.receiver.deliveries(run.token)
+    ]
 
 
 def _sse_records(stream: SSEStream) -> list[eventcheck.Seen]:
     return [eventcheck.Seen(e.id, e.kind, e.json, e.data) for e in stream.events()]
 
 
-def _await(run: Run, step: dict[str, Any], spec: dict[str, Any],
-           fetch: Callable[[], list[eventcheck.Seen]], webhooks: bool) -> None:
+def _await(
+    run: Run,
+    step: dict[str, Any],
+    spec: dict[str, Any],
+    fetch: Callable[[], list[eventcheck.Seen]],
+    webhooks: bool,
+) -> None:
     deadline = time.monotonic() + spec.get("timeout", DEFAULT_WAIT)
     where = spec.get("where")
     while True:
@@ -364,8 +415,11 @@ def _await(run: Run, step: dict[str, Any], spec: dict[str, Any],
             if problems:
                 problems.insert(0, f"no longer so after settling {spec['settle']} s")
             break
-        if (not problems or time.monotonic() >= deadline
-                or eventcheck.hopeless(records, spec, problems)):
+        if (
+            not problems
+            or time.monotonic() >= deadline
+            or eventcheck.hopeless(records, spec, problems)
+        ):
             break
         time.sleep(0.05)
     if problems:
@@ -381,15 +435,19 @@ def step_expect_webhooks(run: Run, step: dict[str, Any]) -> None:
 def step_sse(run: Run, step: dict[str, Any]) -> None:
     """Open a named SSE stream that records events in the background."""
     spec = run.render(step["sse"])
-    key, _ = http.credential(run.target, run.api, spec.get("auth", "key_a")) \
-        if isinstance(spec.get("auth", "key_a"), str) else (spec["auth"]["literal"], None)
+    key, _ = (
+        http.credential(run.target, run.api, spec.get("auth", "key_a"))
+        if isinstance(spec.get("auth", "key_a"), str)
+        else (spec["auth"]["literal"], None)
+    )
     headers = http.auth_headers(run.api, key)
     if "last_event_id" in spec:
         headers["Last-Event-ID"] = str(spec["last_event_id"])
     stream = SSEStream(run.target.target_url + "/api/v1/public/events", headers).open()
     if stream.status != 200:
-        raise _StepFailed([f"SSE stream {spec['open']}: status {stream.status} "
-                           f"{stream.error or ''}".strip()])
+        raise _StepFailed(
+            [f"SSE stream {spec['open']}: status {stream.status} {stream.error or ''}".strip()]
+        )
     old = run.streams.pop(spec["open"], None)
     if old:
         old.close()
@@ -407,8 +465,12 @@ def step_expect_events(run: Run, step: dict[str, Any]) -> None:
 
 
 _STEPS: dict[str, Callable[[Run, dict[str, Any]], None]] = {
-    "request": step_request, "outcome": step_outcome, "clock": step_clock,
-    "control": step_control, "receiver": step_receiver,
-    "expect_webhooks": step_expect_webhooks, "sse": step_sse,
+    "request": step_request,
+    "outcome": step_outcome,
+    "clock": step_clock,
+    "control": step_control,
+    "receiver": step_receiver,
+    "expect_webhooks": step_expect_webhooks,
+    "sse": step_sse,
     "expect_events": step_expect_events,
 }

@@ -70,8 +70,9 @@ class SSEStream:
             self._conn.connect()
             # http.client hands the socket to the response and forgets it: keep it to close.
             self._sock = self._conn.sock
-            self._conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""),
-                               headers=self.headers)
+            self._conn.request(
+                "GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=self.headers
+            )
             resp = self._conn.getresponse()
             self.status = resp.status
             self._opened.set()
@@ -99,8 +100,9 @@ class SSEStream:
             if not line:
                 if data:
                     with self._lock:
-                        self._events.append(Event(event_id, kind, "\n".join(data),
-                                                  time.monotonic()))
+                        self._events.append(
+                            Event(event_id, kind, "\n".join(data), time.monotonic())
+                        )
                 kind, data = "message", []
                 continue
             if line.startswith(":"):

@@ -40,7 +40,7 @@ def lookup(expr: str, variables: Mapping[str, Any]) -> Any:
     if not head or head.group(0) not in variables:
         known = ", ".join(sorted(variables)) or "none"
         raise TemplateError(f"unknown value {{{{ {expr} }}}} (known: {known})")
-    value = paths.get(variables[head.group(0)], expr[head.end():])
+    value = paths.get(variables[head.group(0)], expr[head.end() :])
     if value is paths.MISSING:
         raise TemplateError(f"{{{{ {expr} }}}}: no such path in the saved value")
     return value

@@ -133,8 +133,13 @@ def defects() -> Response:
 @bp.get("/webhooks/deliveries")
 def deliveries() -> Response:
     args = request.args
-    items = webhooks.list_deliveries(_rt().store, api=args.get("api"), status=args.get("status"),
-                                     owner=args.get("merchant"), limit=500)
+    items = webhooks.list_deliveries(
+        _rt().store,
+        api=args.get("api"),
+        status=args.get("status"),
+        owner=args.get("merchant"),
+        limit=500,
+    )
     return jsonify({"items": items})
 
 
@@ -176,12 +181,18 @@ def list_events() -> Response:
         where, params = where + " AND owner=?", [*params, merchant]
     with rt.store.read() as tx:
         rows = tx.execute(
-            f"SELECT seq, api, owner, kind, body FROM events WHERE {where} "
-            "ORDER BY seq LIMIT 1000", tuple(params)).fetchall()
+            f"SELECT seq, api, owner, kind, body FROM events WHERE {where} ORDER BY seq LIMIT 1000",
+            tuple(params),
+        ).fetchall()
 
-
-    return jsonify({"items": [{"seq": r[0], "api": r[1], "merchant": r[2], "kind": r[3],
-                               "body": json.loads(r[4])} for r in rows]})
+    return jsonify(
+        {
+            "items": [
+                {"seq": r[0], "api": r[1], "merchant": r[2], "kind": r[3], "body": json.loads(r[4])}
+                for r in rows
+            ]
+        }
+    )
 
 
 @bp.post("/script")

@@ -17,24 +17,39 @@ _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 500}
 
 ADVANCE = {
-    "type": "object", "required": ["seconds"], "additionalProperties": False,
+    "type": "object",
+    "required": ["seconds"],
+    "additionalProperties": False,
     "properties": {"seconds": {"type": "number", "minimum": 0, "maximum": _SECONDS_MAX}},
 }
 OUTCOME = {
-    "type": "object", "required": ["api", "object", "outcome"], "additionalProperties": False,
+    "type": "object",
+    "required": ["api", "object", "outcome"],
+    "additionalProperties": False,
     "properties": {
-        "api": _TEXT, "object": _TEXT, "outcome": _TEXT, "merchant": _TEXT,
+        "api": _TEXT,
+        "object": _TEXT,
+        "outcome": _TEXT,
+        "merchant": _TEXT,
         "delay_ms": {"type": "integer", "minimum": 0, "maximum": 86_400_000},
     },
 }
 TRANSITION = {
-    "type": "object", "required": ["api", "object", "id", "status"],
+    "type": "object",
+    "required": ["api", "object", "id", "status"],
     "additionalProperties": False,
-    "properties": {"api": _TEXT, "object": _TEXT, "id": _TEXT, "status": _TEXT,
-                   "reason": {"type": ["string", "null"], "maxLength": 100}},
+    "properties": {
+        "api": _TEXT,
+        "object": _TEXT,
+        "id": _TEXT,
+        "status": _TEXT,
+        "reason": {"type": ["string", "null"], "maxLength": 100},
+    },
 }
 FAULT = {
-    "type": "object", "required": ["path", "kind"], "additionalProperties": False,
+    "type": "object",
+    "required": ["path", "kind"],
+    "additionalProperties": False,
     "properties": {
         "path": _TEXT,
         "kind": {"enum": ["latency", "status", "drop"]},
@@ -46,24 +61,37 @@ FAULT = {
     },
 }
 WEBHOOK_CONFIG = {
-    "type": "object", "additionalProperties": False,
+    "type": "object",
+    "additionalProperties": False,
     "properties": {
-        "retry_schedule": {"type": "array", "minItems": 1, "maxItems": 50,
-                           "items": {"type": "number", "minimum": 0, "maximum": 30 * 86_400}},
+        "retry_schedule": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "items": {"type": "number", "minimum": 0, "maximum": 30 * 86_400},
+        },
         "timeout_s": {"type": "number", "minimum": 0.001, "maximum": 300},
     },
 }
 ENDPOINT = {
-    "type": "object", "required": ["api", "terminal_id"], "additionalProperties": False,
-    "properties": {"api": {"enum": ["freefin"]}, "terminal_id": _TEXT,
-                   "url": {"type": ["string", "null"], "maxLength": 2000}},
+    "type": "object",
+    "required": ["api", "terminal_id"],
+    "additionalProperties": False,
+    "properties": {
+        "api": {"enum": ["freefin"]},
+        "terminal_id": _TEXT,
+        "url": {"type": ["string", "null"], "maxLength": 2000},
+    },
 }
 DEFECTS = {
-    "type": "object", "required": ["enable"], "additionalProperties": False,
+    "type": "object",
+    "required": ["enable"],
+    "additionalProperties": False,
     "properties": {"enable": {"type": "array", "items": _TEXT}},
 }
 SCRIPT = {
-    "type": "object", "additionalProperties": False,
+    "type": "object",
+    "additionalProperties": False,
     "properties": {
         "defects": {"type": "array", "items": _TEXT},
         "faults": {"type": "array", "items": FAULT},

@@ -33,8 +33,15 @@ class EventBus:
 
 
 def record(
-    tx: Tx, bus: EventBus, *, event_id: str, api: str, owner: str, kind: str,
-    body: dict[str, Any], now: float,
+    tx: Tx,
+    bus: EventBus,
+    *,
+    event_id: str,
+    api: str,
+    owner: str,
+    kind: str,
+    body: dict[str, Any],
+    now: float,
 ) -> None:
     tx.execute(
         "INSERT INTO events (id, api, owner, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -59,9 +59,16 @@ class OutcomeQueue:
     def pending(self) -> list[dict[str, Any]]:
         with self._lock:
             return [
-                {"api": a, "object": o, "merchant": None if m == "*" else m,
-                 "outcome": p.outcome, "reason": p.reason, "delay_ms": p.delay_ms}
-                for (a, o, m), q in self._queues.items() for p in q
+                {
+                    "api": a,
+                    "object": o,
+                    "merchant": None if m == "*" else m,
+                    "outcome": p.outcome,
+                    "reason": p.reason,
+                    "delay_ms": p.delay_ms,
+                }
+                for (a, o, m), q in self._queues.items()
+                for p in q
             ]
 
     def clear(self) -> None:

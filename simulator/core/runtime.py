@@ -81,8 +81,9 @@ class Runtime:
         if self._thread and self._thread.is_alive():
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True,
-                                        name="paysim-ticker")
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval,), daemon=True, name="paysim-ticker"
+        )
         self._thread.start()
 
     def _loop(self, interval: float) -> None:

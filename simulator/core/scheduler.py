@@ -51,8 +51,11 @@ class Scheduler:
                     self._fire(tx, row)
                     fired += 1
                     following = rows[i + 1][5] if i + 1 < len(rows) else None
-                    if following is not None and tx.added_due is not None \
-                            and tx.added_due <= following:
+                    if (
+                        following is not None
+                        and tx.added_due is not None
+                        and tx.added_due <= following
+                    ):
                         break
         return fired
 

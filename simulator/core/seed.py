@@ -10,12 +10,19 @@ import yaml
 
 DEFAULT_SEED = Path(__file__).resolve().parent.parent / "seed.yaml"
 
-_RATE = {"type": "object", "required": ["rate", "burst"],
-         "properties": {"rate": {"type": "number", "exclusiveMinimum": 0},
-                        "burst": {"type": "number", "minimum": 1}}}
-_OUTCOME = {"type": "object", "required": ["outcome"],
-            "properties": {"outcome": {"type": "string"},
-                           "delay_ms": {"type": "integer", "minimum": 0}}}
+_RATE = {
+    "type": "object",
+    "required": ["rate", "burst"],
+    "properties": {
+        "rate": {"type": "number", "exclusiveMinimum": 0},
+        "burst": {"type": "number", "minimum": 1},
+    },
+}
+_OUTCOME = {
+    "type": "object",
+    "required": ["outcome"],
+    "properties": {"outcome": {"type": "string"}, "delay_ms": {"type": "integer", "minimum": 0}},
+}
 
 _TERMINAL = {
     "type": "object",
@@ -51,8 +58,11 @@ _KASPI_MERCHANT = {
 
 
 def _merchants(item: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": ["merchants"],
-            "properties": {"merchants": {"type": "array", "items": item}}}
+    return {
+        "type": "object",
+        "required": ["merchants"],
+        "properties": {"merchants": {"type": "array", "items": item}},
+    }
 
 
 SEED_SCHEMA: dict[str, Any] = {
@@ -61,10 +71,17 @@ SEED_SCHEMA: dict[str, Any] = {
     "properties": {
         "freefin": _merchants(_FF_MERCHANT),
         "kaspi": _merchants(_KASPI_MERCHANT),
-        "webhooks": {"type": "object", "properties": {
-            "retry_schedule": {"type": "array", "minItems": 1,
-                               "items": {"type": "number", "minimum": 0}},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0}}},
+        "webhooks": {
+            "type": "object",
+            "properties": {
+                "retry_schedule": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "number", "minimum": 0},
+                },
+                "timeout_s": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
     },
 }
 

@@ -131,9 +131,7 @@ class Store:
             conn.executescript(SCHEMA)
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30
-        )
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         if not self._memory:
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL: a committed transaction survives a process kill (kill -9);

@@ -62,23 +62,58 @@ class WebhookConfig:
 
 
 def enqueue(
-    tx: Tx, *, api: str, owner: str, event_id: str, kind: str, url: str,
-    headers: dict[str, str], body: bytes, now: float, endpoint_id: str | None = None,
+    tx: Tx,
+    *,
+    api: str,
+    owner: str,
+    event_id: str,
+    kind: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    now: float,
+    endpoint_id: str | None = None,
 ) -> str:
     delivery_id = "dlv_" + uuid.uuid4().hex[:20]
     tx.execute(
         "INSERT INTO deliveries (id, api, owner, event_id, kind, url, headers, body, status, "
         "attempts, next_at, history, created_at, endpoint_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, '[]', ?, ?)",
-        (delivery_id, api, owner, event_id, kind, url, json.dumps(headers),
-         body.decode("utf-8"), now, now, endpoint_id),
+        (
+            delivery_id,
+            api,
+            owner,
+            event_id,
+            kind,
+            url,
+            json.dumps(headers),
+            body.decode("utf-8"),
+            now,
+            now,
+            endpoint_id,
+        ),
     )
     return delivery_id
 
 
 def _row_to_dict(row: Any) -> dict[str, Any]:
-    keys = ("id", "api", "owner", "event_id", "kind", "url", "status", "attempts", "next_at",
-            "last_code", "last_latency_ms", "last_error", "history", "created_at", "endpoint_id")
+    keys = (
+        "id",
+        "api",
+        "owner",
+        "event_id",
+        "kind",
+        "url",
+        "status",
+        "attempts",
+        "next_at",
+        "last_code",
+        "last_latency_ms",
+        "last_error",
+        "history",
+        "created_at",
+        "endpoint_id",
+    )
     data = dict(zip(keys, row, strict=True))
     data["history"] = json.loads(data["history"])
     data["next_attempt_at"] = iso(data.pop("next_at")) if data["next_at"] else None
@@ -86,8 +121,10 @@ def _row_to_dict(row: Any) -> dict[str, Any]:
     return data
 
 
-_COLUMNS = ("id, api, owner, event_id, kind, url, status, attempts, next_at, last_code, "
-            "last_latency_ms, last_error, history, created_at, endpoint_id")
+_COLUMNS = (
+    "id, api, owner, event_id, kind, url, status, attempts, next_at, last_code, "
+    "last_latency_ms, last_error, history, created_at, endpoint_id"
+)
 
 
 def _filters(**values: Any) -> tuple[str, list[Any]]:
@@ -105,9 +142,14 @@ def _filters(**values: Any) -> tuple[str, list[Any]]:
 
 
 def list_deliveries(
-    store: Store, *, api: str | None = None, owner: str | None = None,
-    status: str | list[str] | None = None, endpoint_id: str | None = None,
-    limit: int = 100, offset: int = 0,
+    store: Store,
+    *,
+    api: str | None = None,
+    owner: str | None = None,
+    status: str | list[str] | None = None,
+    endpoint_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Deliveries, newest first, filtered by any of the given columns."""
     where, params = _filters(api=api, owner=owner, status=status, endpoint_id=endpoint_id)
@@ -121,23 +163,23 @@ def list_deliveries(
 
 
 def count_deliveries(
-    store: Store, *, api: str | None = None, owner: str | None = None,
-    status: str | list[str] | None = None, endpoint_id: str | None = None,
+    store: Store,
+    *,
+    api: str | None = None,
+    owner: str | None = None,
+    status: str | list[str] | None = None,
+    endpoint_id: str | None = None,
 ) -> int:
     """How many deliveries :func:`list_deliveries` would page through."""
     where, params = _filters(api=api, owner=owner, status=status, endpoint_id=endpoint_id)
     with store.read() as tx:
-        row = tx.execute(
-            f"SELECT COUNT(*) FROM deliveries WHERE {where}", tuple(params)
-        ).fetchone()
+        row = tx.execute(f"SELECT COUNT(*) FROM deliveries WHERE {where}", tuple(params)).fetchone()
     return int(row[0])
 
 
 def get_delivery(store: Store, delivery_id: str) -> dict[str, Any] | None:
     with store.read() as tx:
-        row = tx.execute(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,)
-        ).fetchone()
+        row = tx.execute(f"SELECT {_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
     return _row_to_dict(row) if row else None
 
 
@@ -174,7 +216,9 @@ class Dispatcher:
         with self.store.read() as tx:  # the common case: nothing due, no write lock taken
             due = tx.execute(
                 "SELECT 1 FROM deliveries WHERE status IN ('queued', 'retrying') AND next_at<=? "
-                "LIMIT 1", (now,)).fetchone()
+                "LIMIT 1",
+                (now,),
+            ).fetchone()
         if due is None:
             return 0
         with self.store.tx() as tx:
@@ -200,13 +244,17 @@ class Dispatcher:
         code: int | None = None
         error: str | None = None
         if not self.config.allows(url):
-            self._record(delivery_id, attempts + 1, None, "destination not allowed", 0.0,
-                         final=True)
+            self._record(
+                delivery_id, attempts + 1, None, "destination not allowed", 0.0, final=True
+            )
             return
         try:
             resp = requests.post(
-                url, data=body.encode("utf-8"), headers=json.loads(headers),
-                timeout=self.config.timeout_s, allow_redirects=False,
+                url,
+                data=body.encode("utf-8"),
+                headers=json.loads(headers),
+                timeout=self.config.timeout_s,
+                allow_redirects=False,
             )
             code = resp.status_code
         except requests.Timeout:
@@ -217,7 +265,12 @@ class Dispatcher:
         self._record(delivery_id, attempts + 1, code, error, latency)
 
     def _record(
-        self, delivery_id: str, attempt: int, code: int | None, error: str | None, latency: float,
+        self,
+        delivery_id: str,
+        attempt: int,
+        code: int | None,
+        error: str | None,
+        latency: float,
         final: bool = False,
     ) -> None:
         now = self.clock.now()
@@ -227,10 +280,20 @@ class Dispatcher:
             if row is None:  # wiped by a reset while in flight
                 return
             history = json.loads(row[0])
-            history.append({"attempt": attempt, "at": iso(now), "response_code": code,
-                            "error": error, "latency_ms": latency})
-            if ok and self._on("webhooks.duplicate_delivery") and not any(
-                    200 <= (h["response_code"] or 0) < 300 for h in history[:-1]):
+            history.append(
+                {
+                    "attempt": attempt,
+                    "at": iso(now),
+                    "response_code": code,
+                    "error": error,
+                    "latency_ms": latency,
+                }
+            )
+            if (
+                ok
+                and self._on("webhooks.duplicate_delivery")
+                and not any(200 <= (h["response_code"] or 0) < 300 for h in history[:-1])
+            ):
                 status, next_at = "retrying", now  # sent once more although it succeeded
             elif ok:
                 status, next_at = "delivered", None
@@ -245,8 +308,7 @@ class Dispatcher:
             tx.execute(
                 "UPDATE deliveries SET status=?, attempts=?, next_at=?, last_code=?, "
                 "last_latency_ms=?, last_error=?, history=? WHERE id=?",
-                (status, attempt, next_at, code, latency, error, json.dumps(history),
-                 delivery_id),
+                (status, attempt, next_at, code, latency, error, json.dumps(history), delivery_id),
             )
 
     def _wait(self, attempt: int) -> float:

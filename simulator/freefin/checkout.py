@@ -38,9 +38,11 @@ def page(payment_id: str) -> Response:
         return Response("<h1>Payment not found</h1>", 404, mimetype="text/html")
     rub, kop = divmod(doc["amount"], 100)
     html = PAGE.format(
-        amount=f"{rub:,}".replace(",", " ") + f",{kop:02d}", currency=escape(doc["currency"]),
+        amount=f"{rub:,}".replace(",", " ") + f",{kop:02d}",
+        currency=escape(doc["currency"]),
         description=escape(doc.get("description", doc.get("order_id", ""))),
-        status=escape(doc["status"]), form=FORM if doc["status"] == "pending" else "",
+        status=escape(doc["status"]),
+        form=FORM if doc["status"] == "pending" else "",
     )
     return Response(html, 200, mimetype="text/html")
 
@@ -51,8 +53,13 @@ def settle(payment_id: str) -> Response:
     state = _state()
     if result in ("succeeded", "failed"):
         try:
-            payments.force(state.rt, state.terminals, payment_id, result,
-                           None if result == "succeeded" else "declined_by_customer")
+            payments.force(
+                state.rt,
+                state.terminals,
+                payment_id,
+                result,
+                None if result == "succeeded" else "declined_by_customer",
+            )
         except ApiError as error:
             return Response(escape(error.message), error.status, mimetype="text/plain")
     return redirect(f"/pay/{payment_id}", code=303)  # type: ignore[return-value]

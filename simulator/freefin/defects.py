@@ -13,7 +13,7 @@ CATALOG = {
     "freefin.idempotency_duplicate": "an Idempotency-Key replay creates a new object",
     "freefin.refund_over_remainder": "a refund above the remainder is accepted",
     "freefin.no_retry_after": "429 responses lack Retry-After",
-    "freefin.wrong_error_envelope": "errors are {\"message\": ...} instead of the spec's envelope",
+    "freefin.wrong_error_envelope": 'errors are {"message": ...} instead of the spec\'s envelope',
     "freefin.negative_data_accepted": "amount's minimum of 1 is not enforced on createPayment",
     "freefin.cancel_any_status": "a payment in any status can be cancelled",
     "freefin.negative_money": "amount_refunded is -1 before any refund",
@@ -21,7 +21,7 @@ CATALOG = {
     "freefin.resource_unavailable": "a payment 404s for its first second",
     "freefin.isolation_broken": "a merchant can read and act on another merchant's objects",
     "freefin.valid_data_refused": "createPayment refuses (400) a body without order_id, which "
-                                  "the spec makes optional",
+    "the spec makes optional",
     "freefin.method_not_405": "an undeclared method answers 405 without an Allow header",
     "freefin.allow_header_wrong": "OPTIONS advertises DELETE in Allow, a method no path has",
     "freefin.signature_not_checked": "X-Freefin-Signature is never verified",
@@ -36,9 +36,9 @@ CATALOG = {
     "freefin.payout_any_bank": "a payout to a bank outside the SBP directory is accepted",
     "freefin.refund_any_status": "a payment in any status can be refunded",
     "freefin.refund_zero_amount": "a refund with amount 0 or none is refused instead of "
-                                  "refunding the remainder",
+    "refunding the remainder",
     "freefin.signature_over_parsed_json": "X-Freefin-Signature is checked against the body "
-                                          "re-serialized as compact JSON, not the raw bytes",
+    "re-serialized as compact JSON, not the raw bytes",
 }
 
 

@@ -21,7 +21,7 @@ SIGNATURE_HEADER = "X-Freefin-Signature"
 DEFECTS = {
     "freefin.event_id_reused": "the events of one change share the first event's id",
     "freefin.failure_event_missing": "a failure sends payment.status_changed / "
-                                     "payout.status_changed but not .failed",
+    "payout.status_changed but not .failed",
 }
 
 
@@ -35,7 +35,11 @@ def endpoint_key(terminal_id: str) -> str:
 
 
 def emit(
-    rt: Runtime, tx: Tx, terminal: Terminal, kinds: list[str], payload: dict[str, Any],
+    rt: Runtime,
+    tx: Tx,
+    terminal: Terminal,
+    kinds: list[str],
+    payload: dict[str, Any],
     webhook_url: str | None,
 ) -> None:
     """Record events ``kinds`` (in order) for the merchant and queue their webhooks."""
@@ -52,17 +56,38 @@ def emit(
             event_id = first_id
         first_id = first_id or event_id
         body = {"id": event_id, "kind": kind, "created_at": iso(now), "payload": payload}
-        events.record(tx, rt.bus, event_id=event_id, api=API, owner=terminal.merchant_id,
-                      kind=kind, body=body, now=now)
+        events.record(
+            tx,
+            rt.bus,
+            event_id=event_id,
+            api=API,
+            owner=terminal.merchant_id,
+            kind=kind,
+            body=body,
+            now=now,
+        )
         if not url:
             continue
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "paysim-webhooks/1",
-                   "X-Freefin-Event-Id": event_id, "X-Freefin-Event": kind}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "paysim-webhooks/1",
+            "X-Freefin-Event-Id": event_id,
+            "X-Freefin-Event": kind,
+        }
         if not rt.defects.on("freefin.webhook_unsigned"):
             secret = terminal.signing_secret
             if rt.defects.on("freefin.webhook_bad_signature"):
                 secret += "-wrong"
             headers[SIGNATURE_HEADER] = sign(secret, raw)
-        webhooks.enqueue(tx, api=API, owner=terminal.merchant_id, event_id=event_id, kind=kind,
-                         url=url, headers=headers, body=raw, now=now)
+        webhooks.enqueue(
+            tx,
+            api=API,
+            owner=terminal.merchant_id,
+            event_id=event_id,
+            kind=kind,
+            url=url,
+            headers=headers,
+            body=raw,
+            now=now,
+        )

@@ -41,8 +41,9 @@ MAGIC_AMOUNTS = {
 
 
 def idempotent_conflict() -> ApiError:
-    return Conflict("Idempotency-Key was used with another request body",
-                    code="idempotent_conflict")
+    return Conflict(
+        "Idempotency-Key was used with another request body", code="idempotent_conflict"
+    )
 
 
 def idem_scope(rt: Runtime, terminal: Terminal, operation: str) -> str:
@@ -72,14 +73,21 @@ def plan_for(rt: Runtime, terminal: Terminal, body: dict[str, Any]) -> Plan:
             return parse(meta["sim_outcome"], PAYMENT_OUTCOMES, delay)
         if body["amount"] in MAGIC_AMOUNTS:
             return parse(MAGIC_AMOUNTS[body["amount"]], PAYMENT_OUTCOMES, delay)
-        return parse(default.outcome + (f":{default.reason}" if default.reason else ""),
-                     PAYMENT_OUTCOMES, delay)
+        return parse(
+            default.outcome + (f":{default.reason}" if default.reason else ""),
+            PAYMENT_OUTCOMES,
+            delay,
+        )
     except ValueError as exc:
         raise BadRequest(f"metadata: {exc}") from exc
 
 
 def create(
-    rt: Runtime, terminal: Terminal, body: dict[str, Any], key: str | None, base_url: str,
+    rt: Runtime,
+    terminal: Terminal,
+    body: dict[str, Any],
+    key: str | None,
+    base_url: str,
 ) -> tuple[int, dict[str, Any]]:
     """Create a payment (or replay it for a known Idempotency-Key): (status, response)."""
     plan = plan_for(rt, terminal, body)
@@ -94,8 +102,14 @@ def create(
             return 201, {"payment_id": created[0]["id"], "simulator": plan.describe()}
 
         status, stored, replayed = idempotency.execute(
-            tx, scope=scope, key=key, fp=fp, now=rt.clock.now(), ttl=rt.idempotency_ttl_s,
-            create=make, conflict=idempotent_conflict(),
+            tx,
+            scope=scope,
+            key=key,
+            fp=fp,
+            now=rt.clock.now(),
+            ttl=rt.idempotency_ttl_s,
+            create=make,
+            conflict=idempotent_conflict(),
             skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
         )
         doc = created[0] if created else tx.get(KIND, stored["payment_id"])
@@ -111,12 +125,19 @@ def create(
 
 
 def _new_payment(
-    rt: Runtime, tx: Tx, terminal: Terminal, body: dict[str, Any], plan: Plan,
+    rt: Runtime,
+    tx: Tx,
+    terminal: Terminal,
+    body: dict[str, Any],
+    plan: Plan,
 ) -> dict[str, Any]:
     now = rt.clock.now()
     pid = str(uuid.uuid4())
-    expires = now + (plan.delay_ms / 1000 if plan.outcome == "expired" and
-                     "sim_delay_ms" in (body.get("metadata") or {}) else EXPIRES_AFTER_S)
+    expires = now + (
+        plan.delay_ms / 1000
+        if plan.outcome == "expired" and "sim_delay_ms" in (body.get("metadata") or {})
+        else EXPIRES_AFTER_S
+    )
     doc: dict[str, Any] = {
         "id": pid,
         "merchant_id": terminal.merchant_id,
@@ -149,8 +170,9 @@ def _new_payment(
 def get(rt: Runtime, terminal: Terminal, payment_id: str) -> dict[str, Any]:
     with rt.store.read() as tx:
         doc = tx.get(KIND, payment_id)
-    if doc is None or (doc["merchant_id"] != terminal.merchant_id
-                       and not rt.defects.on("freefin.isolation_broken")):
+    if doc is None or (
+        doc["merchant_id"] != terminal.merchant_id and not rt.defects.on("freefin.isolation_broken")
+    ):
         raise NotFound("payment not found", code="not_found")
     if rt.defects.on("freefin.resource_unavailable") and rt.clock.now() < _created(doc) + 1:
         raise NotFound("payment not found", code="not_found")
@@ -162,8 +184,13 @@ def _created(doc: dict[str, Any]) -> float:
 
 
 def move(
-    rt: Runtime, tx: Tx, terminals: Terminals, doc: dict[str, Any], status: str,
-    reason: str | None = None, force: bool = False,
+    rt: Runtime,
+    tx: Tx,
+    terminals: Terminals,
+    doc: dict[str, Any],
+    status: str,
+    reason: str | None = None,
+    force: bool = False,
 ) -> None:
     """Move ``doc`` to ``status`` along the state machine, with its events and webhooks."""
     current = doc["status"]
@@ -208,8 +235,12 @@ def cancel(
 
 
 def refund(
-    rt: Runtime, terminals: Terminals, terminal: Terminal, payment_id: str,
-    body: dict[str, Any], key: str | None,
+    rt: Runtime,
+    terminals: Terminals,
+    terminal: Terminal,
+    payment_id: str,
+    body: dict[str, Any],
+    key: str | None,
 ) -> tuple[int, dict[str, Any]]:
     """Refund all or part of a succeeded payment; never more than what remains."""
     amount = body.get("amount") or 0
@@ -220,20 +251,32 @@ def refund(
     fp = idempotency.fingerprint("refundPayment", payment_id, body)
     scope = idem_scope(rt, terminal, "refundPayment")
     with rt.store.tx() as tx:
+
         def make() -> tuple[int, dict[str, Any]]:
             return 201, _new_refund(rt, tx, terminals, terminal, payment_id, amount, body)
 
         status, refund_obj, _ = idempotency.execute(
-            tx, scope=scope, key=key, fp=fp, now=rt.clock.now(), ttl=rt.idempotency_ttl_s,
-            create=make, conflict=idempotent_conflict(),
+            tx,
+            scope=scope,
+            key=key,
+            fp=fp,
+            now=rt.clock.now(),
+            ttl=rt.idempotency_ttl_s,
+            create=make,
+            conflict=idempotent_conflict(),
             skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
         )
     return status, refund_obj
 
 
 def _new_refund(
-    rt: Runtime, tx: Tx, terminals: Terminals, terminal: Terminal, payment_id: str,
-    amount: int, body: dict[str, Any],
+    rt: Runtime,
+    tx: Tx,
+    terminals: Terminals,
+    terminal: Terminal,
+    payment_id: str,
+    amount: int,
+    body: dict[str, Any],
 ) -> dict[str, Any]:
     doc = _owned(rt, tx, terminal, payment_id)
     remainder = doc["amount"] - doc["amount_refunded"]
@@ -243,12 +286,19 @@ def _new_refund(
         raise Conflict(f"a {doc['status']} payment cannot be refunded", code="not_succeeded")
     amount = amount or remainder
     if amount > remainder and not rt.defects.on("freefin.refund_over_remainder"):
-        raise Unprocessable(f"amount {amount} is more than the refundable {remainder}",
-                            code="amount_exceeds_remainder")
+        raise Unprocessable(
+            f"amount {amount} is more than the refundable {remainder}",
+            code="amount_exceeds_remainder",
+        )
     now = rt.clock.now()
     refund_obj: dict[str, Any] = {
-        "id": str(uuid.uuid4()), "payment_id": payment_id, "merchant_id": doc["merchant_id"],
-        "amount": amount, "status": "succeeded", "created_at": iso(now), "completed_at": iso(now),
+        "id": str(uuid.uuid4()),
+        "payment_id": payment_id,
+        "merchant_id": doc["merchant_id"],
+        "amount": amount,
+        "status": "succeeded",
+        "created_at": iso(now),
+        "completed_at": iso(now),
     }
     if "reason" in body:
         refund_obj["reason"] = body["reason"]
@@ -263,8 +313,9 @@ def _new_refund(
 
 def _owned(rt: Runtime, tx: Tx, terminal: Terminal, payment_id: str) -> dict[str, Any]:
     doc = tx.get(KIND, payment_id)
-    if doc is None or (doc["merchant_id"] != terminal.merchant_id
-                       and not rt.defects.on("freefin.isolation_broken")):
+    if doc is None or (
+        doc["merchant_id"] != terminal.merchant_id and not rt.defects.on("freefin.isolation_broken")
+    ):
         raise NotFound("payment not found", code="not_found")
     return doc
 
@@ -295,8 +346,9 @@ def register_timers(rt: Runtime, terminals: Terminals) -> None:
     rt.scheduler.register("freefin", "payment.expire", expire)
 
 
-def force(rt: Runtime, terminals: Terminals, payment_id: str, status: str,
-          reason: str | None = None) -> dict[str, Any]:
+def force(
+    rt: Runtime, terminals: Terminals, payment_id: str, status: str, reason: str | None = None
+) -> dict[str, Any]:
     """Control API: reach ``status`` now, through processing when it lies on the way."""
     with rt.store.tx() as tx:
         doc = tx.get(KIND, payment_id)

@@ -32,36 +32,54 @@ def render(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(
-    rt: Runtime, terminal: Terminal, body: dict[str, Any], key: str | None,
+    rt: Runtime,
+    terminal: Terminal,
+    body: dict[str, Any],
+    key: str | None,
 ) -> tuple[int, dict[str, Any]]:
     if body["bank_id"] not in BY_ID and not rt.defects.on("freefin.payout_any_bank"):
-        raise Unprocessable(f"bank {body['bank_id']} is not an SBP participant here",
-                            code="bank_not_supported")
+        raise Unprocessable(
+            f"bank {body['bank_id']} is not an SBP participant here", code="bank_not_supported"
+        )
     plan = rt.outcomes.pop("freefin", "payout", terminal.merchant_id)
     if plan is None:
         magic = MAGIC_PHONES.get(body["phone"])
         plan = parse(magic, PAYOUT_OUTCOMES, DEFAULT_PLAN.delay_ms) if magic else DEFAULT_PLAN
     fp = idempotency.fingerprint("createPayout", body)
     with rt.store.tx() as tx:
+
         def make() -> tuple[int, dict[str, Any]]:
             doc = _new_payout(rt, tx, terminal, body, plan)
             return 201, {"payout_id": doc["id"], "simulator": plan.describe()}
 
         status, stored, replayed = idempotency.execute(
-            tx, scope=idem_scope(rt, terminal, "createPayout"), key=key, fp=fp,
-            now=rt.clock.now(), ttl=rt.idempotency_ttl_s, create=make,
+            tx,
+            scope=idem_scope(rt, terminal, "createPayout"),
+            key=key,
+            fp=fp,
+            now=rt.clock.now(),
+            ttl=rt.idempotency_ttl_s,
+            create=make,
             conflict=idempotent_conflict(),
             skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
         )
         doc = tx.get(KIND, stored["payout_id"])
     assert doc is not None
-    response = {"payout": render(doc), "mode": "test", "idempotent": replayed,
-                "simulator": stored["simulator"]}
+    response = {
+        "payout": render(doc),
+        "mode": "test",
+        "idempotent": replayed,
+        "simulator": stored["simulator"],
+    }
     return (200 if replayed else status), response
 
 
 def _new_payout(
-    rt: Runtime, tx: Tx, terminal: Terminal, body: dict[str, Any], plan: Plan,
+    rt: Runtime,
+    tx: Tx,
+    terminal: Terminal,
+    body: dict[str, Any],
+    plan: Plan,
 ) -> dict[str, Any]:
     now = rt.clock.now()
     doc: dict[str, Any] = {
@@ -86,14 +104,16 @@ def _new_payout(
 def get(rt: Runtime, terminal: Terminal, payout_id: str) -> dict[str, Any]:
     with rt.store.read() as tx:
         doc = tx.get(KIND, payout_id)
-    if doc is None or (doc["merchant_id"] != terminal.merchant_id
-                       and not rt.defects.on("freefin.isolation_broken")):
+    if doc is None or (
+        doc["merchant_id"] != terminal.merchant_id and not rt.defects.on("freefin.isolation_broken")
+    ):
         raise NotFound("payout not found", code="not_found")
     return render(doc)
 
 
-def move(rt: Runtime, tx: Tx, terminals: Terminals, doc: dict[str, Any], status: str,
-         reason: str | None) -> None:
+def move(
+    rt: Runtime, tx: Tx, terminals: Terminals, doc: dict[str, Any], status: str, reason: str | None
+) -> None:
     if doc["status"] != "pending":
         raise Conflict(f"a {doc['status']} payout cannot change", code="invalid_transition")
     doc["status"] = status
@@ -114,8 +134,9 @@ def register_timers(rt: Runtime, terminals: Terminals) -> None:
     rt.scheduler.register("freefin", "payout.finalize", finalize)
 
 
-def force(rt: Runtime, terminals: Terminals, payout_id: str, status: str,
-          reason: str | None = None) -> dict[str, Any]:
+def force(
+    rt: Runtime, terminals: Terminals, payout_id: str, status: str, reason: str | None = None
+) -> dict[str, Any]:
     with rt.store.tx() as tx:
         doc = tx.get(KIND, payout_id)
         if doc is None:

@@ -73,27 +73,35 @@ def _authenticate() -> None:
     state = _state()
     rt = state.rt
     header = request.headers.get("Authorization")
-    if (not header and rt.defects.on("freefin.auth_ignored") and request.method == "GET"
-            and request.url_rule and request.url_rule.endpoint == "freefin.get_payment"):
+    if (
+        not header
+        and rt.defects.on("freefin.auth_ignored")
+        and request.method == "GET"
+        and request.url_rule
+        and request.url_rule.endpoint == "freefin.get_payment"
+    ):
         g.terminal = next(iter(state.terminals.by_id.values()))
         return
     terminal = state.terminals.authenticate(header)
     wait = rt.limiter.take(f"freefin:{terminal.merchant_id}")
     if wait:
         headers = {} if rt.defects.on("freefin.no_retry_after") else {"Retry-After": str(wait)}
-        raise RateLimited("rate limit of the merchant exceeded", code="rate_limited",
-                          headers=headers)
+        raise RateLimited(
+            "rate limit of the merchant exceeded", code="rate_limited", headers=headers
+        )
     if request.method == "POST" and not rt.defects.on("freefin.signature_not_checked"):
         signature = request.headers.get("X-Freefin-Signature")
         if signature is None:
             if terminal.require_signature:
-                raise BadRequest("this terminal requires X-Freefin-Signature",
-                                 code="signature_required")
+                raise BadRequest(
+                    "this terminal requires X-Freefin-Signature", code="signature_required"
+                )
         elif not well_formed(signature) or not verify(
             terminal.signing_secret, _signed_bytes(rt), signature
         ):
-            raise BadRequest("X-Freefin-Signature does not match the request body",
-                             code="invalid_signature")
+            raise BadRequest(
+                "X-Freefin-Signature does not match the request body", code="invalid_signature"
+            )
     g.terminal = terminal
 
 
@@ -105,8 +113,11 @@ def _method_defects(resp: Response) -> Response:
     rt = _state().rt
     if resp.status_code == 405 and rt.defects.on("freefin.method_not_405"):
         resp.headers.pop("Allow", None)
-    if (request.method == "OPTIONS" and "Allow" in resp.headers
-            and rt.defects.on("freefin.allow_header_wrong")):
+    if (
+        request.method == "OPTIONS"
+        and "Allow" in resp.headers
+        and rt.defects.on("freefin.allow_header_wrong")
+    ):
         resp.headers["Allow"] = resp.headers["Allow"] + ", DELETE"
     return resp
 
@@ -149,13 +160,24 @@ def _stores_errors(operation: str) -> Any:
             except ApiError as error:
                 rt = _state().rt
                 key = request.headers.get("Idempotency-Key")
-                if key and error.status < 500 and rt.defects.on(
-                        "freefin.idempotency_stores_errors"):
+                if (
+                    key
+                    and error.status < 500
+                    and rt.defects.on("freefin.idempotency_stores_errors")
+                ):
                     scope = payments.idem_scope(rt, g.terminal, operation)
                     with rt.store.tx() as tx:
-                        idempotency.remember(tx, scope, key, "error", error.status, {},
-                                             rt.clock.now() + rt.idempotency_ttl_s)
+                        idempotency.remember(
+                            tx,
+                            scope,
+                            key,
+                            "error",
+                            error.status,
+                            {},
+                            rt.clock.now() + rt.idempotency_ttl_s,
+                        )
                 raise
+
         return inner
 
     return wrap
@@ -239,8 +261,11 @@ def stream_events() -> Response:
     if rt.defects.on("freefin.sse_no_resume"):
         start = events.last_seq(rt.store)
     heartbeat = rt.sse_heartbeat_s
-    return Response(_stream(rt, merchant, start, heartbeat), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Response(
+        _stream(rt, merchant, start, heartbeat),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[str]:
@@ -260,8 +285,9 @@ def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[
 
 
 def _json(body: Any, status: int) -> Response:
-    resp = Response(json.dumps(body, ensure_ascii=False), status=status,
-                    mimetype="application/json")
+    resp = Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )
     rt = _state().rt
     if rt.defects.on("freefin.wrong_type") and isinstance(body, dict):
         payment = body.get("payment", body)

@@ -32,16 +32,21 @@ class Terminals:
         self.by_id: dict[str, Terminal] = {}
         self.rate_limits: dict[str, dict[str, float]] = {}
         for merchant in seed["merchants"]:
-            self.rate_limits[merchant["id"]] = merchant.get("rate_limit",
-                                                            {"rate": 200, "burst": 400})
+            self.rate_limits[merchant["id"]] = merchant.get(
+                "rate_limit", {"rate": 200, "burst": 400}
+            )
             for t in merchant["terminals"]:
                 term = Terminal(
-                    id=t["id"], name=t["name"], merchant_id=merchant["id"], key=t["key"],
+                    id=t["id"],
+                    name=t["name"],
+                    merchant_id=merchant["id"],
+                    key=t["key"],
                     signing_secret=t["signing_secret"],
                     require_signature=bool(t.get("require_signature", False)),
                     webhook_url=t.get("webhook_url"),
-                    default_plan=from_mapping(t.get("default_outcome", {"outcome": "succeeded"}),
-                                              PAYMENT_OUTCOMES),
+                    default_plan=from_mapping(
+                        t.get("default_outcome", {"outcome": "succeeded"}), PAYMENT_OUTCOMES
+                    ),
                 )
                 self.by_id[term.id] = term
                 self.by_key_prefix[self._prefix(term.key)] = term

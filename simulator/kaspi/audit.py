@@ -16,14 +16,30 @@ CONTROL = {"type": "system", "id": "control_api"}
 
 
 def record(
-    rt: Runtime, tx: Tx, merchant_id: str, actor: dict[str, str], action: str,
-    object_type: str, object_id: str, details: dict[str, Any] | None = None,
+    rt: Runtime,
+    tx: Tx,
+    merchant_id: str,
+    actor: dict[str, str],
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, Any] | None = None,
 ) -> None:
     entry_id = "aud_" + uuid.uuid4().hex[:16]
-    tx.insert(KIND, entry_id, merchant_id, {
-        "id": entry_id, "action": action, "actor": actor, "object_type": object_type,
-        "object_id": object_id, "details": details or {}, "created_at": iso(rt.clock.now()),
-    })
+    tx.insert(
+        KIND,
+        entry_id,
+        merchant_id,
+        {
+            "id": entry_id,
+            "action": action,
+            "actor": actor,
+            "object_type": object_type,
+            "object_id": object_id,
+            "details": details or {},
+            "created_at": iso(rt.clock.now()),
+        },
+    )
 
 
 def page(rt: Runtime, merchant_id: str, args: dict[str, str]) -> dict[str, Any]:

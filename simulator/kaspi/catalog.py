@@ -17,20 +17,34 @@ VAT_RATES = (0, 12)  # Kazakhstan: exempt or the standard 12 %
 
 # Units of measure by their code in the classifier of units (МКЕИ / OKEI), as Kaspi lists them.
 UNITS = (
-    ("796", "штука", "шт"), ("166", "килограмм", "кг"), ("163", "грамм", "г"),
-    ("168", "тонна", "т"), ("112", "литр", "л"), ("111", "миллилитр", "мл"),
-    ("006", "метр", "м"), ("004", "сантиметр", "см"), ("055", "квадратный метр", "м²"),
-    ("113", "кубический метр", "м³"), ("778", "упаковка", "упак"), ("839", "комплект", "компл"),
-    ("715", "пара", "пар"), ("704", "набор", "набор"), ("868", "бутылка", "бут"),
-    ("625", "лист", "лист"), ("356", "час", "ч"), ("359", "сутки", "сут"),
-    ("642", "единица", "ед"), ("018", "погонный метр", "пог. м"),
+    ("796", "штука", "шт"),
+    ("166", "килограмм", "кг"),
+    ("163", "грамм", "г"),
+    ("168", "тонна", "т"),
+    ("112", "литр", "л"),
+    ("111", "миллилитр", "мл"),
+    ("006", "метр", "м"),
+    ("004", "сантиметр", "см"),
+    ("055", "квадратный метр", "м²"),
+    ("113", "кубический метр", "м³"),
+    ("778", "упаковка", "упак"),
+    ("839", "комплект", "компл"),
+    ("715", "пара", "пар"),
+    ("704", "набор", "набор"),
+    ("868", "бутылка", "бут"),
+    ("625", "лист", "лист"),
+    ("356", "час", "ч"),
+    ("359", "сутки", "сут"),
+    ("642", "единица", "ед"),
+    ("018", "погонный метр", "пог. м"),
 )
 UNIT_NAMES = {code: name for code, name, _ in UNITS}
 
 
 def units() -> dict[str, Any]:
-    return {"items": [{"id": code, "name": name, "short_name": short}
-                      for code, name, short in UNITS]}
+    return {
+        "items": [{"id": code, "name": name, "short_name": short} for code, name, short in UNITS]
+    }
 
 
 def _check_item(index: int, item: Any, errors: dict[str, str]) -> None:
@@ -68,8 +82,12 @@ def validate(body: dict[str, Any]) -> list[dict[str, Any]]:
     for index, item in enumerate(items):
         _check_item(index, item, errors)
     if errors:
-        raise ApiError(f"{len(errors)} invalid field(s) in the batch", code="validation_error",
-                       status=400, details={"fields": errors})
+        raise ApiError(
+            f"{len(errors)} invalid field(s) in the batch",
+            code="validation_error",
+            status=400,
+            details={"fields": errors},
+        )
     return items
 
 
@@ -83,20 +101,38 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
     created = []
     with rt.store.tx() as tx:
         for item in items:
-            if item.get("sku") and tx.count(KIND, merchant.id, "json_extract(data, '$.sku')=?",
-                                            (item["sku"],)):
-                raise Conflict(f"sku {item['sku']} exists", code="duplicate_sku",
-                               details={"sku": item["sku"]})
+            if item.get("sku") and tx.count(
+                KIND, merchant.id, "json_extract(data, '$.sku')=?", (item["sku"],)
+            ):
+                raise Conflict(
+                    f"sku {item['sku']} exists", code="duplicate_sku", details={"sku": item["sku"]}
+                )
             tiyn = money.to_tiyn(item["price"], "price")
             unit = item.get("unit_id", "796")
-            doc = {"id": "cat_" + uuid.uuid4().hex[:16], "name": item["name"].strip(),
-                   "sku": item.get("sku"), "price": money.render(tiyn),
-                   "currency": money.CURRENCY, "unit_id": unit, "unit_name": UNIT_NAMES[unit],
-                   "vat_rate": item.get("vat_rate", 12), "is_active": True, "created_at": now}
+            doc = {
+                "id": "cat_" + uuid.uuid4().hex[:16],
+                "name": item["name"].strip(),
+                "sku": item.get("sku"),
+                "price": money.render(tiyn),
+                "currency": money.CURRENCY,
+                "unit_id": unit,
+                "unit_name": UNIT_NAMES[unit],
+                "vat_rate": item.get("vat_rate", 12),
+                "is_active": True,
+                "created_at": now,
+            }
             tx.insert(KIND, doc["id"], merchant.id, doc)
             created.append(doc)
-        audit.record(rt, tx, merchant.id, merchant.actor, "catalog.create", "catalog_item",
-                     created[0]["id"], {"count": len(created)})
+        audit.record(
+            rt,
+            tx,
+            merchant.id,
+            merchant.actor,
+            "catalog.create",
+            "catalog_item",
+            created[0]["id"],
+            {"count": len(created)},
+        )
     return {"items": created, "count": len(created)}
 
 

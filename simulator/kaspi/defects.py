@@ -19,9 +19,9 @@ CATALOG = {
     "kaspi.cancel_any_status": "an invoice in any status can be canceled",
     "kaspi.negative_money": 'refunded_amount is "-0.01" before any refund',
     "kaspi.negative_data_accepted": "POST /v1/invoices accepts a phone_number that is not 7 "
-                                    "and 10 digits",
+    "and 10 digits",
     "kaspi.valid_data_refused": "POST /v1/invoices refuses (400) a body without "
-                                "external_order_id, which the spec makes optional",
+    "external_order_id, which the spec makes optional",
     "kaspi.content_type_wrong": "GET /v1/invoices/{id} answers with Content-Type text/html",
     "kaspi.resource_unavailable": "an invoice 404s for its first second",
     "kaspi.method_not_405": "an undeclared method answers 405 without an Allow header",
@@ -34,7 +34,7 @@ CATALOG = {
     "kaspi.refund_any_status": "an invoice in any status can be refunded",
     "kaspi.subscription_not_billed": "subscriptions bill their first period only",
     "kaspi.pagination_broken": "GET /v1/invoices ignores page and status (pagination still "
-                               "reports the requested page)",
+    "reports the requested page)",
     "kaspi.status_check_unknown_found": "the status check reports unknown ids as found",
     "kaspi.connection_ignored": "a merchant without a Kaspi connection can create invoices",
 }

@@ -42,18 +42,27 @@ def scope(rt: Runtime, merchant: Merchant, operation: str) -> str:
     return f"kaspi:{owner}:{operation}"
 
 
-def remember_refusal(rt: Runtime, merchant: Merchant, operation: str, key: str,
-                     error: ApiError) -> None:
+def remember_refusal(
+    rt: Runtime, merchant: Merchant, operation: str, key: str, error: ApiError
+) -> None:
     """The kaspi.idempotency_stores_errors defect: a refused request's key is spent."""
     body = {"error": error.code, "message": error.message, "details": error.details}
     with rt.store.tx() as tx:
-        idempotency.remember(tx, scope(rt, merchant, operation), key, "refused", error.status,
-                             body, rt.clock.now() + rt.idempotency_ttl_s)
+        idempotency.remember(
+            tx,
+            scope(rt, merchant, operation),
+            key,
+            "refused",
+            error.status,
+            body,
+            rt.clock.now() + rt.idempotency_ttl_s,
+        )
 
 
 def idempotency_conflict() -> ApiError:
-    return Conflict("Idempotency-Key was used with another request body",
-                    code="idempotency_conflict")
+    return Conflict(
+        "Idempotency-Key was used with another request body", code="idempotency_conflict"
+    )
 
 
 def obj_of(object_id: str) -> str:
@@ -61,7 +70,11 @@ def obj_of(object_id: str) -> str:
 
 
 def create(
-    rt: Runtime, merchant: Merchant, obj: str, body: dict[str, Any], key: str | None,
+    rt: Runtime,
+    merchant: Merchant,
+    obj: str,
+    body: dict[str, Any],
+    key: str | None,
 ) -> tuple[int, dict[str, Any], bool]:
     """Create an invoice or QR (or replay the key's first response): (status, body, replayed)."""
     tiyn = money.to_tiyn(body["amount"])
@@ -73,23 +86,46 @@ def create(
             require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
             plan = plan_for(rt, merchant, obj, tiyn, text)
             if plan.outcome == "refused":
-                raise UpstreamError("Kaspi refused to create the invoice", code="kaspi_refused",
-                                    details={"reason": plan.reason or "kaspi_rejected"})
+                raise UpstreamError(
+                    "Kaspi refused to create the invoice",
+                    code="kaspi_refused",
+                    details={"reason": plan.reason or "kaspi_rejected"},
+                )
             doc = new(rt, tx, merchant, obj, tiyn, body, plan)
-            audit.record(rt, tx, merchant.id, merchant.actor, f"{obj}.create", obj, doc["id"],
-                         {"amount": doc["amount"], "is_sandbox": doc["is_sandbox"]})
+            audit.record(
+                rt,
+                tx,
+                merchant.id,
+                merchant.actor,
+                f"{obj}.create",
+                obj,
+                doc["id"],
+                {"amount": doc["amount"], "is_sandbox": doc["is_sandbox"]},
+            )
             return 201, paging.strip(doc)
 
         return idempotency.execute(
-            tx, scope=scope(rt, merchant, f"create_{obj}"), key=key, fp=fp, now=rt.clock.now(),
-            ttl=rt.idempotency_ttl_s, create=make, conflict=idempotency_conflict(),
+            tx,
+            scope=scope(rt, merchant, f"create_{obj}"),
+            key=key,
+            fp=fp,
+            now=rt.clock.now(),
+            ttl=rt.idempotency_ttl_s,
+            create=make,
+            conflict=idempotency_conflict(),
             skip_lookup=rt.defects.on("kaspi.idempotency_duplicate"),
         )
 
 
 def new(
-    rt: Runtime, tx: Tx, merchant: Merchant, obj: str, tiyn: int, body: dict[str, Any],
-    plan: Plan, subscription_id: str | None = None,
+    rt: Runtime,
+    tx: Tx,
+    merchant: Merchant,
+    obj: str,
+    tiyn: int,
+    body: dict[str, Any],
+    plan: Plan,
+    subscription_id: str | None = None,
 ) -> dict[str, Any]:
     """Insert a pending invoice or QR with its planned transitions and its created event."""
     now = rt.clock.now()
@@ -103,34 +139,40 @@ def new(
         "status": "pending",
     }
     if obj == "invoice":
-        doc.update({
-            "description": body.get("description", ""),
-            "phone_number": body["phone_number"],
-            "kaspi_invoice_id": kaspi_id,
-            "payment_url": f"https://kaspi.kz/pay/sim/{kaspi_id}",
-            "subscription_id": subscription_id,
-        })
+        doc.update(
+            {
+                "description": body.get("description", ""),
+                "phone_number": body["phone_number"],
+                "kaspi_invoice_id": kaspi_id,
+                "payment_url": f"https://kaspi.kz/pay/sim/{kaspi_id}",
+                "subscription_id": subscription_id,
+            }
+        )
     else:
-        doc.update({
-            "comment": body.get("comment", ""),
-            "latitude": body.get("latitude"),
-            "longitude": body.get("longitude"),
-            "kaspi_qr_id": kaspi_id,
-            "qr_payload": f"https://qr.kaspi.kz/sim/{kaspi_id}",
-        })
-    doc.update({
-        "is_sandbox": bool(body.get("is_sandbox", False)),
-        "refunded_amount": money.render(0),
-        "failure_reason": None,
-        "paid_at": None,
-        "canceled_at": None,
-        "created_at": iso(now),
-        "updated_at": iso(now),
-        "_merchant": merchant.id,
-        "_amount": tiyn,
-        "_refunded": 0,
-        "_plan": {"outcome": plan.outcome, "reason": plan.reason, "delay_ms": plan.delay_ms},
-    })
+        doc.update(
+            {
+                "comment": body.get("comment", ""),
+                "latitude": body.get("latitude"),
+                "longitude": body.get("longitude"),
+                "kaspi_qr_id": kaspi_id,
+                "qr_payload": f"https://qr.kaspi.kz/sim/{kaspi_id}",
+            }
+        )
+    doc.update(
+        {
+            "is_sandbox": bool(body.get("is_sandbox", False)),
+            "refunded_amount": money.render(0),
+            "failure_reason": None,
+            "paid_at": None,
+            "canceled_at": None,
+            "created_at": iso(now),
+            "updated_at": iso(now),
+            "_merchant": merchant.id,
+            "_amount": tiyn,
+            "_refunded": 0,
+            "_plan": {"outcome": plan.outcome, "reason": plan.reason, "delay_ms": plan.delay_ms},
+        }
+    )
     tx.insert(KINDS[obj], doc_id, merchant.id, doc)
     delay = plan.delay_ms / 1000
     if plan.outcome in ("paid", "failed", "processing"):
@@ -144,8 +186,9 @@ def new(
 def owned(rt: Runtime, tx: Tx, merchant: Merchant, obj: str, doc_id: str) -> dict[str, Any]:
     """The merchant's invoice or QR, or 404 (another merchant's object is not found)."""
     doc = tx.get(KINDS[obj], doc_id)
-    if doc is None or (doc["_merchant"] != merchant.id
-                       and not rt.defects.on("kaspi.isolation_broken")):
+    if doc is None or (
+        doc["_merchant"] != merchant.id and not rt.defects.on("kaspi.isolation_broken")
+    ):
         raise NotFound(f"{obj} {doc_id} not found", code="not_found")
     return doc
 
@@ -184,18 +227,25 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
     search = args.get("search")
     if search:
         like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(" OR ".join(f"json_extract(data, '$.{f}') LIKE ? ESCAPE '\\'"
-                                 for f in ("description", "external_order_id", "phone_number")))
+        where.append(
+            " OR ".join(
+                f"json_extract(data, '$.{f}') LIKE ? ESCAPE '\\'"
+                for f in ("description", "external_order_id", "phone_number")
+            )
+        )
         params.extend([like] * 3)
-    result = paging.page(rt, KINDS["invoice"], merchant.id, args, [f"({w})" for w in where],
-                         params)
+    result = paging.page(rt, KINDS["invoice"], merchant.id, args, [f"({w})" for w in where], params)
     if broken:
         result["pagination"]["page"] = requested
     return result
 
 
 def move(
-    rt: Runtime, tx: Tx, doc: dict[str, Any], status: str, reason: str | None = None,
+    rt: Runtime,
+    tx: Tx,
+    doc: dict[str, Any],
+    status: str,
+    reason: str | None = None,
     force: bool = False,
 ) -> None:
     """Move ``doc`` to ``status`` along the state machine, with its events and webhooks."""
@@ -221,8 +271,9 @@ def move(
         _notify_subscription(rt, tx, owner, doc, status)
 
 
-def _notify_subscription(rt: Runtime, tx: Tx, owner: str, invoice: dict[str, Any],
-                         status: str) -> None:
+def _notify_subscription(
+    rt: Runtime, tx: Tx, owner: str, invoice: dict[str, Any], status: str
+) -> None:
     sub = tx.get(SUBSCRIPTION_KIND, invoice["subscription_id"])
     if sub is None:
         return
@@ -239,8 +290,11 @@ def cancel(rt: Runtime, merchant: Merchant, doc_id: str) -> dict[str, Any]:
         doc = owned(rt, tx, merchant, "invoice", doc_id)
         require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
         if doc["status"] not in CANCELABLE and not rt.defects.on("kaspi.cancel_any_status"):
-            raise Conflict(f"a {doc['status']} invoice cannot be canceled",
-                           code="invalid_status", details={"status": doc["status"]})
+            raise Conflict(
+                f"a {doc['status']} invoice cannot be canceled",
+                code="invalid_status",
+                details={"status": doc["status"]},
+            )
         move(rt, tx, doc, "canceled", force=True)
         audit.record(rt, tx, merchant.id, merchant.actor, "invoice.cancel", "invoice", doc_id)
     return paging.strip(doc)
@@ -258,25 +312,50 @@ def check_statuses(rt: Runtime, merchant: Merchant, ids: list[str]) -> dict[str,
                 doc = owned(rt, tx, merchant, obj_of(doc_id), doc_id)
             except NotFound:
                 found = rt.defects.on("kaspi.status_check_unknown_found")
-                items.append({"id": doc_id, "found": found, "status": None,
-                              "kaspi_status": None, "updated_at": None})
+                items.append(
+                    {
+                        "id": doc_id,
+                        "found": found,
+                        "status": None,
+                        "kaspi_status": None,
+                        "updated_at": None,
+                    }
+                )
                 continue
-            items.append({"id": doc_id, "found": True, "status": doc["status"],
-                          "kaspi_status": _kaspi_status(doc), "updated_at": doc["updated_at"]})
-    return {"items": items, "checked_at": iso(rt.clock.now()),
-            "not_found": [i["id"] for i in items if not i["found"]]}
+            items.append(
+                {
+                    "id": doc_id,
+                    "found": True,
+                    "status": doc["status"],
+                    "kaspi_status": _kaspi_status(doc),
+                    "updated_at": doc["updated_at"],
+                }
+            )
+    return {
+        "items": items,
+        "checked_at": iso(rt.clock.now()),
+        "not_found": [i["id"] for i in items if not i["found"]],
+    }
 
 
 def _kaspi_status(doc: dict[str, Any]) -> str:
     """The status as Kaspi itself words it."""
     if doc["status"] == "canceled" and doc["failure_reason"]:
         return "Error"
-    return {"pending": "Wait", "processing": "Processing", "paid": "Processed",
-            "canceled": "Canceled", "refunded": "Returned"}[doc["status"]]
+    return {
+        "pending": "Wait",
+        "processing": "Processing",
+        "paid": "Processed",
+        "canceled": "Canceled",
+        "refunded": "Returned",
+    }[doc["status"]]
 
 
-SIMULATED = {"paid": ("paid", None), "canceled": ("canceled", None),
-             "failed": ("canceled", "simulated_failure")}
+SIMULATED = {
+    "paid": ("paid", None),
+    "canceled": ("canceled", None),
+    "failed": ("canceled", "simulated_failure"),
+}
 
 
 def simulate(rt: Runtime, merchant: Merchant, doc_id: str, status: str) -> dict[str, Any]:
@@ -287,16 +366,27 @@ def simulate(rt: Runtime, merchant: Merchant, doc_id: str, status: str) -> dict[
             raise Conflict("only sandbox invoices can be simulated", code="not_sandbox")
         if status == "pending":
             if doc["status"] != "pending":
-                raise Conflict(f"a {doc['status']} invoice cannot become pending",
-                               code="invalid_status", details={"status": doc["status"]})
+                raise Conflict(
+                    f"a {doc['status']} invoice cannot become pending",
+                    code="invalid_status",
+                    details={"status": doc["status"]},
+                )
             doc["_plan"] = {"outcome": "pending", "reason": None, "delay_ms": 0}
             doc["updated_at"] = iso(rt.clock.now())
             tx.update(KINDS["invoice"], doc_id, doc)
         else:
             target, reason = SIMULATED[status]
             move(rt, tx, doc, target, reason)
-        audit.record(rt, tx, merchant.id, merchant.actor, "invoice.simulate", "invoice", doc_id,
-                     {"status": status})
+        audit.record(
+            rt,
+            tx,
+            merchant.id,
+            merchant.actor,
+            "invoice.simulate",
+            "invoice",
+            doc_id,
+            {"status": status},
+        )
     return paging.strip(doc)
 
 
@@ -305,8 +395,11 @@ def register_timers(rt: Runtime) -> None:
 
     def process(tx: Tx, doc_id: str, obj: str, _due: float) -> None:
         doc = tx.get(KINDS[obj], doc_id)
-        if doc and doc["status"] == "pending" and doc["_plan"]["outcome"] in (
-                "paid", "failed", "processing"):
+        if (
+            doc
+            and doc["status"] == "pending"
+            and doc["_plan"]["outcome"] in ("paid", "failed", "processing")
+        ):
             move(rt, tx, doc, "processing")
 
     def finalize(tx: Tx, doc_id: str, obj: str, _due: float) -> None:
@@ -325,8 +418,9 @@ def register_timers(rt: Runtime) -> None:
     rt.scheduler.register("kaspi", "payable.finalize", finalize)
 
 
-def force(rt: Runtime, obj: str, doc_id: str, status: str,
-          reason: str | None = None) -> dict[str, Any]:
+def force(
+    rt: Runtime, obj: str, doc_id: str, status: str, reason: str | None = None
+) -> dict[str, Any]:
     """Control API: reach ``status`` (paid, canceled, failed, processing) now."""
     with rt.store.tx() as tx:
         doc = tx.get(KINDS[obj], doc_id)
@@ -335,6 +429,14 @@ def force(rt: Runtime, obj: str, doc_id: str, status: str,
         if status == "failed":
             status, reason = "canceled", reason or "payment_failed"
         move(rt, tx, doc, status, reason)
-        audit.record(rt, tx, doc["_merchant"], audit.CONTROL, f"{obj}.transition", obj,
-                     doc_id, {"status": status})
+        audit.record(
+            rt,
+            tx,
+            doc["_merchant"],
+            audit.CONTROL,
+            f"{obj}.transition",
+            obj,
+            doc_id,
+            {"status": status},
+        )
     return paging.strip(doc)

@@ -36,7 +36,9 @@ class Merchants:
         self.rate_limits: dict[str, dict[str, float]] = {}
         for m in seed["merchants"]:
             self.by_id[m["id"]] = Merchant(
-                id=m["id"], name=m["name"], api_key=m["api_key"],
+                id=m["id"],
+                name=m["name"],
+                api_key=m["api_key"],
                 organization=dict(m.get("organization") or {}),
                 kaspi_connected=bool(m.get("kaspi_connected", True)),
                 default_plan=from_mapping(m.get("default_outcome", {"outcome": "paid"}), OUTCOMES),

@@ -11,8 +11,12 @@ MAX_TIYN = 100_000_000_000  # 1 000 000 000.00 KZT, far above any Kaspi limit
 
 
 def validation_error(field: str, message: str) -> ApiError:
-    return ApiError(f"{field}: {message}", code="validation_error", status=400,
-                    details={"fields": {field: message}})
+    return ApiError(
+        f"{field}: {message}",
+        code="validation_error",
+        status=400,
+        details={"fields": {field: message}},
+    )
 
 
 def to_tiyn(value: object, field: str = "amount") -> int:

@@ -23,10 +23,19 @@ API = "kaspi"
 ENDPOINT_KIND = "kp_webhook"
 SIGNATURE_HEADER = "X-Arzan-Signature"
 EVENTS = (
-    "invoice.created", "invoice.status_changed", "invoice.paid", "invoice.canceled",
+    "invoice.created",
+    "invoice.status_changed",
+    "invoice.paid",
+    "invoice.canceled",
     "invoice.refunded",
-    "qr.created", "qr.status_changed", "qr.paid", "qr.canceled", "qr.refunded",
-    "subscription.created", "subscription.billed", "subscription.paid",
+    "qr.created",
+    "qr.status_changed",
+    "qr.paid",
+    "qr.canceled",
+    "qr.refunded",
+    "subscription.created",
+    "subscription.billed",
+    "subscription.paid",
     "subscription.payment_failed",
     "webhook.test",
 )
@@ -37,7 +46,7 @@ GROUPS = tuple(sorted({kind.split(".")[0] + ".*" for kind in EVENTS}))
 
 DEFECTS = {
     "kaspi.events_out_of_order": "a change's events are written in reverse order "
-                                 "(invoice.paid before invoice.status_changed)",
+    "(invoice.paid before invoice.status_changed)",
     "kaspi.event_id_reused": "the events of one change share the first event's id",
 }
 
@@ -50,8 +59,10 @@ def register_defects(defects: Defects) -> None:
 def _event_time(rt: Runtime, tx: Tx, merchant_id: str) -> float:
     """Now, but at least a millisecond after the merchant's last event (the middle of a
     millisecond, so rendering it never rounds down onto the previous one)."""
-    row = tx.execute("SELECT created_at FROM events WHERE api=? AND owner=? "
-                     "ORDER BY seq DESC LIMIT 1", (API, merchant_id)).fetchone()
+    row = tx.execute(
+        "SELECT created_at FROM events WHERE api=? AND owner=? ORDER BY seq DESC LIMIT 1",
+        (API, merchant_id),
+    ).fetchone()
     now_ms = int(rt.clock.now() * 1000)
     if row is not None:
         now_ms = max(now_ms, int(row[0] * 1000) + 1)
@@ -64,13 +75,20 @@ def subscribed(endpoint: dict[str, Any], kind: str) -> bool:
 
 
 def emit(
-    rt: Runtime, tx: Tx, merchant_id: str, kinds: list[str], payload: dict[str, Any],
+    rt: Runtime,
+    tx: Tx,
+    merchant_id: str,
+    kinds: list[str],
+    payload: dict[str, Any],
     endpoint: dict[str, Any] | None = None,
 ) -> list[str]:
     """Record ``kinds`` in order and queue a signed delivery to each subscribed endpoint
     (only to ``endpoint`` when given: test events); return the delivery ids."""
-    targets = [endpoint] if endpoint else [
-        e for e in tx.list(ENDPOINT_KIND, merchant_id, limit=1000) if e["is_active"]]
+    targets = (
+        [endpoint]
+        if endpoint
+        else [e for e in tx.list(ENDPOINT_KIND, merchant_id, limit=1000) if e["is_active"]]
+    )
     queued = []
     if rt.defects.on("kaspi.events_out_of_order"):
         kinds = list(reversed(kinds))
@@ -82,22 +100,37 @@ def emit(
             event_id = first_id
         first_id = first_id or event_id
         body = {"id": event_id, "event": kind, "created_at": iso(now), "data": payload}
-        events.record(tx, rt.bus, event_id=event_id, api=API, owner=merchant_id, kind=kind,
-                      body=body, now=now)
+        events.record(
+            tx, rt.bus, event_id=event_id, api=API, owner=merchant_id, kind=kind, body=body, now=now
+        )
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         for target in targets:
             if endpoint is None and not subscribed(target, kind):
                 continue
-            headers = {"Content-Type": "application/json", "User-Agent": "arzan-webhooks/1",
-                       "X-Arzan-Event": kind, "X-Arzan-Event-Id": event_id,
-                       "X-Arzan-Webhook-Id": target["id"]}
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "arzan-webhooks/1",
+                "X-Arzan-Event": kind,
+                "X-Arzan-Event-Id": event_id,
+                "X-Arzan-Webhook-Id": target["id"],
+            }
             if not rt.defects.on("kaspi.webhook_unsigned"):
                 secret = target["_secret"]
                 if rt.defects.on("kaspi.webhook_bad_signature"):
                     secret += "-wrong"
                 headers[SIGNATURE_HEADER] = sign(secret, raw)
-            queued.append(webhooks.enqueue(
-                tx, api=API, owner=merchant_id, event_id=event_id, kind=kind, url=target["url"],
-                headers=headers, body=raw, now=min(now, rt.clock.now()),
-                endpoint_id=target["id"]))
+            queued.append(
+                webhooks.enqueue(
+                    tx,
+                    api=API,
+                    owner=merchant_id,
+                    event_id=event_id,
+                    kind=kind,
+                    url=target["url"],
+                    headers=headers,
+                    body=raw,
+                    now=min(now, rt.clock.now()),
+                    endpoint_id=target["id"],
+                )
+            )
     return queued

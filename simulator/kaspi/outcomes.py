@@ -43,5 +43,9 @@ def plan_for(rt: Runtime, merchant: Merchant, obj: str, tiyn: int, text: str | N
     try:
         return parse(spec, OUTCOMES, delay)
     except ValueError as exc:
-        raise ApiError(f"simulator marker: {exc}", code="validation_error", status=400,
-                       details={"fields": {"description": str(exc)}}) from exc
+        raise ApiError(
+            f"simulator marker: {exc}",
+            code="validation_error",
+            status=400,
+            details={"fields": {"description": str(exc)}},
+        ) from exc

@@ -27,14 +27,22 @@ def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int)
 
 def bounds(args: dict[str, str]) -> tuple[int, int]:
     """(page, page_size) from the query, clamped: 1 <= page <= 10^6, 1 <= page_size <= 100."""
-    return (_int_arg(args, "page", 1, 1, MAX_PAGE),
-            _int_arg(args, "page_size", 20, 1, MAX_PAGE_SIZE))
+    return (
+        _int_arg(args, "page", 1, 1, MAX_PAGE),
+        _int_arg(args, "page_size", 20, 1, MAX_PAGE_SIZE),
+    )
 
 
 def envelope(items: list[dict[str, Any]], page: int, size: int, total: int) -> dict[str, Any]:
-    return {"items": items, "pagination": {
-        "page": page, "page_size": size, "total": total,
-        "total_pages": math.ceil(total / size) if total else 0}}
+    return {
+        "items": items,
+        "pagination": {
+            "page": page,
+            "page_size": size,
+            "total": total,
+            "total_pages": math.ceil(total / size) if total else 0,
+        },
+    }
 
 
 def equal_filters(args: dict[str, str], names: Iterable[str]) -> tuple[list[str], list[Any]]:
@@ -47,16 +55,20 @@ def equal_filters(args: dict[str, str], names: Iterable[str]) -> tuple[list[str]
 
 
 def page(
-    rt: Runtime, kind: str, owner: str, args: dict[str, str], where: list[str],
-    params: list[Any], render: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    rt: Runtime,
+    kind: str,
+    owner: str,
+    args: dict[str, str],
+    where: list[str],
+    params: list[Any],
+    render: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One page of ``owner``'s objects of ``kind``, newest first."""
     number, size = bounds(args)
     clause = " AND ".join(where)
     with rt.store.read() as tx:
         total = tx.count(kind, owner, clause, tuple(params))
-        docs = tx.list(kind, owner, clause, tuple(params), limit=size,
-                       offset=(number - 1) * size)
+        docs = tx.list(kind, owner, clause, tuple(params), limit=size, offset=(number - 1) * size)
     show = render or strip
     return envelope([show(d) for d in docs], number, size, total)
 

@@ -44,7 +44,11 @@ def target_of(body: dict[str, Any]) -> tuple[str, str]:
 
 
 def create(
-    rt: Runtime, merchant: Merchant, obj: str, doc_id: str, body: dict[str, Any],
+    rt: Runtime,
+    merchant: Merchant,
+    obj: str,
+    doc_id: str,
+    body: dict[str, Any],
     key: str | None,
 ) -> tuple[int, dict[str, Any], bool]:
     """Refund all or part of a paid invoice or QR: (status, refund, replayed)."""
@@ -56,14 +60,25 @@ def create(
             return 201, _refund(rt, tx, merchant, obj, doc_id, tiyn, reason)
 
         return idempotency.execute(
-            tx, scope=invoices.scope(rt, merchant, "refund"), key=key, fp=fp, now=rt.clock.now(),
-            ttl=rt.idempotency_ttl_s, create=make, conflict=invoices.idempotency_conflict(),
+            tx,
+            scope=invoices.scope(rt, merchant, "refund"),
+            key=key,
+            fp=fp,
+            now=rt.clock.now(),
+            ttl=rt.idempotency_ttl_s,
+            create=make,
+            conflict=invoices.idempotency_conflict(),
             skip_lookup=rt.defects.on("kaspi.idempotency_duplicate"),
         )
 
 
 def _refund(
-    rt: Runtime, tx: Tx, merchant: Merchant, obj: str, doc_id: str, tiyn: int | None,
+    rt: Runtime,
+    tx: Tx,
+    merchant: Merchant,
+    obj: str,
+    doc_id: str,
+    tiyn: int | None,
     reason: str | None,
 ) -> dict[str, Any]:
     doc = invoices.owned(rt, tx, merchant, obj, doc_id)
@@ -72,14 +87,19 @@ def _refund(
     if doc["status"] == "refunded" and not any_status:
         raise Conflict(f"the {obj} is already fully refunded", code="already_refunded")
     if doc["status"] != "paid" and not any_status:
-        raise Conflict(f"a {doc['status']} {obj} cannot be refunded", code="not_paid",
-                       details={"status": doc["status"]})
+        raise Conflict(
+            f"a {doc['status']} {obj} cannot be refunded",
+            code="not_paid",
+            details={"status": doc["status"]},
+        )
     remainder = doc["_amount"] - doc["_refunded"]
     amount = remainder if tiyn is None else tiyn
     if amount > remainder and not rt.defects.on("kaspi.refund_over_remainder"):
-        raise Conflict(f"amount {money.render(amount)} is more than the refundable "
-                       f"{money.render(remainder)}", code="amount_exceeds_remainder",
-                       details={"refundable": money.render(remainder)})
+        raise Conflict(
+            f"amount {money.render(amount)} is more than the refundable {money.render(remainder)}",
+            code="amount_exceeds_remainder",
+            details={"refundable": money.render(remainder)},
+        )
     now = iso(rt.clock.now())
     refund_id = "rfd_" + uuid.uuid4().hex[:16]
     refund = {
@@ -102,8 +122,16 @@ def _refund(
     emit(rt, tx, merchant.id, [f"{obj}.refunded"], paging.strip(doc))
     if doc["_refunded"] >= doc["_amount"] and doc["status"] != "refunded":
         invoices.move(rt, tx, doc, "refunded", force=any_status)
-    audit.record(rt, tx, merchant.id, merchant.actor, f"{obj}.refund", obj, doc_id,
-                 {"refund_id": refund_id, "amount": refund["amount"]})
+    audit.record(
+        rt,
+        tx,
+        merchant.id,
+        merchant.actor,
+        f"{obj}.refund",
+        obj,
+        doc_id,
+        {"refund_id": refund_id, "amount": refund["amount"]},
+    )
     return paging.strip(refund)
 
 

@@ -43,11 +43,16 @@ class KaspiState:
         self.rt = rt
         self.merchants = Merchants(rt.seed["kaspi"])
         self.validators = {
-            name: spec.request_validator(SPEC, path, "post") for name, path in (
-                ("invoice", "/v1/invoices"), ("qr", "/v1/qr"), ("webhook", "/v1/webhooks"),
-                ("subscription", "/v1/subscriptions"), ("refund", "/v1/invoices/{id}/refund"),
+            name: spec.request_validator(SPEC, path, "post")
+            for name, path in (
+                ("invoice", "/v1/invoices"),
+                ("qr", "/v1/qr"),
+                ("webhook", "/v1/webhooks"),
+                ("subscription", "/v1/subscriptions"),
+                ("refund", "/v1/invoices/{id}/refund"),
                 ("status_check", "/v1/invoices/status/check"),
-                ("simulate", "/v1/sandbox/invoices/{id}/simulate"))
+                ("simulate", "/v1/sandbox/invoices/{id}/simulate"),
+            )
         }
 
 
@@ -84,10 +89,15 @@ def render_error(error: ApiError) -> Response:
     if rt.defects.on("kaspi.wrong_error_envelope"):
         body = {"error": {"code": error.code, "message": error.message}}
     else:
-        body = {"error": error.code, "message": error.message, "details": error.details,
-                "timestamp": iso(rt.clock.now())}
-    resp = Response(json.dumps(body, ensure_ascii=False), status=error.status,
-                    mimetype="application/json")
+        body = {
+            "error": error.code,
+            "message": error.message,
+            "details": error.details,
+            "timestamp": iso(rt.clock.now()),
+        }
+    resp = Response(
+        json.dumps(body, ensure_ascii=False), status=error.status, mimetype="application/json"
+    )
     for name, value in error.headers.items():
         resp.headers[name] = value
     return resp
@@ -103,16 +113,25 @@ def _authenticate() -> None:
     state = _state()
     rt = state.rt
     key = request.headers.get("X-API-Key")
-    if (not key and rt.defects.on("kaspi.auth_ignored") and request.method == "GET"
-            and request.url_rule and request.url_rule.endpoint == "kaspi.get_invoice"):
+    if (
+        not key
+        and rt.defects.on("kaspi.auth_ignored")
+        and request.method == "GET"
+        and request.url_rule
+        and request.url_rule.endpoint == "kaspi.get_invoice"
+    ):
         g.merchant = state.merchants.first
         return
     merchant = state.merchants.authenticate(key)
     wait = rt.limiter.take(f"kaspi:{merchant.id}")
     if wait:
         headers = {} if rt.defects.on("kaspi.no_retry_after") else {"Retry-After": str(wait)}
-        raise RateLimited("rate limit of the merchant exceeded", code="rate_limited",
-                          headers=headers, details={"retry_after_s": wait})
+        raise RateLimited(
+            "rate limit of the merchant exceeded",
+            code="rate_limited",
+            headers=headers,
+            details={"retry_after_s": wait},
+        )
     g.merchant = merchant
 
 
@@ -124,8 +143,11 @@ def _method_defects(resp: Response) -> Response:
         return resp
     if resp.status_code == 405 and rt.defects.on("kaspi.method_not_405"):
         resp.headers.pop("Allow", None)
-    if (request.method == "OPTIONS" and "Allow" in resp.headers
-            and rt.defects.on("kaspi.allow_header_wrong")):
+    if (
+        request.method == "OPTIONS"
+        and "Allow" in resp.headers
+        and rt.defects.on("kaspi.allow_header_wrong")
+    ):
         resp.headers["Allow"] = resp.headers["Allow"] + ", DELETE"
     return resp
 
@@ -133,8 +155,11 @@ def _method_defects(resp: Response) -> Response:
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= MAX_KEY:
-        raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY} characters",
-                         code="validation_error", details={"fields": {"Idempotency-Key": "length"}})
+        raise BadRequest(
+            f"Idempotency-Key must be 1 to {MAX_KEY} characters",
+            code="validation_error",
+            details={"fields": {"Idempotency-Key": "length"}},
+        )
     return key
 
 
@@ -145,8 +170,7 @@ def _refusal_spends_key(operation: str, key: str | None) -> Iterator[None]:
         yield
     except ApiError as error:
         rt = _state().rt
-        if key and 400 <= error.status < 500 and rt.defects.on(
-                "kaspi.idempotency_stores_errors"):
+        if key and 400 <= error.status < 500 and rt.defects.on("kaspi.idempotency_stores_errors"):
             invoices.remember_refusal(rt, g.merchant, operation, key, error)
         raise
 
@@ -156,24 +180,35 @@ def _validated(name: str, required: bool = True) -> dict[str, Any]:
     body = json_body(required=required)
     error = spec.first_error(_state().validators[name], body)
     if error:
-        raise ApiError(f"{error[0]}: {error[1]}", code="validation_error", status=400,
-                       details={"fields": {error[0]: error[1]}})
+        raise ApiError(
+            f"{error[0]}: {error[1]}",
+            code="validation_error",
+            status=400,
+            details={"fields": {error[0]: error[1]}},
+        )
     return body
 
 
 def _phone(body: dict[str, Any]) -> None:
     if not PHONE_RE.fullmatch(body["phone_number"]):
-        raise ApiError("phone_number: must be 7 followed by 10 digits, e.g. 77011234567",
-                       code="validation_error", status=400,
-                       details={"fields": {"phone_number": "must match 7XXXXXXXXXX"}})
+        raise ApiError(
+            "phone_number: must be 7 followed by 10 digits, e.g. 77011234567",
+            code="validation_error",
+            status=400,
+            details={"fields": {"phone_number": "must match 7XXXXXXXXXX"}},
+        )
 
 
 def _args() -> dict[str, str]:
     """The query's arguments; each may be given once."""
     repeated = sorted({k for k, v in request.args.lists() if len(v) > 1})
     if repeated:
-        raise ApiError(f"{repeated[0]}: given more than once", code="validation_error",
-                       status=400, details={"fields": dict.fromkeys(repeated, "given twice")})
+        raise ApiError(
+            f"{repeated[0]}: given more than once",
+            code="validation_error",
+            status=400,
+            details={"fields": dict.fromkeys(repeated, "given twice")},
+        )
     return request.args.to_dict()
 
 
@@ -183,8 +218,9 @@ def _json(body: Any, status: int, replayed: bool | None = None) -> Response:
         body = _misrender(body, rt.defects.on("kaspi.wrong_type"))
     if rt.defects.on("kaspi.negative_money"):
         body = _negative_refunded(body)
-    resp = Response(json.dumps(body, ensure_ascii=False), status=status,
-                    mimetype="application/json")
+    resp = Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )
     if replayed is not None:
         resp.headers["Idempotent-Replayed"] = "true" if replayed else "false"
     return resp
@@ -219,8 +255,9 @@ def _negative_refunded(body: Any) -> Any:
 @bp.post("/organizations/verify")
 def verify_organization() -> Response:
     merchant = g.merchant
-    return _json({"valid": True, "merchant_id": merchant.id,
-                  "organization": merchant.organization}, 200)
+    return _json(
+        {"valid": True, "merchant_id": merchant.id, "organization": merchant.organization}, 200
+    )
 
 
 @bp.get("/v1/me")
@@ -228,8 +265,15 @@ def me() -> Response:
     merchant = g.merchant
     with _state().rt.store.read() as tx:
         connected = session(tx, merchant)["connected"]
-    return _json({"id": merchant.id, "name": merchant.name,
-                  "organization": merchant.organization, "kaspi_connected": connected}, 200)
+    return _json(
+        {
+            "id": merchant.id,
+            "name": merchant.name,
+            "organization": merchant.organization,
+            "kaspi_connected": connected,
+        },
+        200,
+    )
 
 
 @bp.get("/v1/invoices")
@@ -283,9 +327,12 @@ def create_qr() -> Response:
         body = _validated("qr")
         for field, bound in (("latitude", 90), ("longitude", 180)):
             if field in body and not -bound <= body[field] <= bound:
-                raise ApiError(f"{field}: must be between -{bound} and {bound}",
-                               code="validation_error", status=400,
-                               details={"fields": {field: "out of range"}})
+                raise ApiError(
+                    f"{field}: must be between -{bound} and {bound}",
+                    code="validation_error",
+                    status=400,
+                    details={"fields": {field: "out of range"}},
+                )
         status, qr, replayed = invoices.create(_state().rt, g.merchant, "qr", body, key)
     return _json(qr, status, replayed)
 
@@ -295,8 +342,9 @@ def refund_invoice(invoice_id: str) -> Response:
     key = _idempotency_key()
     with _refusal_spends_key("refund", key):
         body = _validated("refund", required=False)
-        status, refund, replayed = refunds.create(_state().rt, g.merchant, "invoice",
-                                                  invoice_id, body, key)
+        status, refund, replayed = refunds.create(
+            _state().rt, g.merchant, "invoice", invoice_id, body, key
+        )
     return _json(refund, status, replayed)
 
 
@@ -312,8 +360,7 @@ def create_refund() -> Response:
         body = json_body()
         obj, doc_id = refunds.target_of(body)
         rest = {k: v for k, v in body.items() if k != f"{obj}_id"}
-        status, refund, replayed = refunds.create(_state().rt, g.merchant, obj, doc_id, rest,
-                                                  key)
+        status, refund, replayed = refunds.create(_state().rt, g.merchant, obj, doc_id, rest, key)
     return _json(refund, status, replayed)
 
 
@@ -369,13 +416,17 @@ def kaspi_session() -> Response:
         state = session(tx, merchant)
     connected = state["connected"]
     since = state["since"] if state["since"] is not None else now
-    return _json({
-        "merchant_id": merchant.id, "connected": connected,
-        "status": "active" if connected else "disconnected",
-        "kaspi_merchant_id": merchant.organization.get("kaspi_merchant_id"),
-        "expires_at": iso(since + SESSION_TTL_S) if connected else None,
-        "last_check": iso(now),
-    }, 200)
+    return _json(
+        {
+            "merchant_id": merchant.id,
+            "connected": connected,
+            "status": "active" if connected else "disconnected",
+            "kaspi_merchant_id": merchant.organization.get("kaspi_merchant_id"),
+            "expires_at": iso(since + SESSION_TTL_S) if connected else None,
+            "last_check": iso(now),
+        },
+        200,
+    )
 
 
 @bp.get("/v1/audit-logs")

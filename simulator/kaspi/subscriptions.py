@@ -47,20 +47,37 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
     now = rt.clock.now()
     sub_id = "sub_" + uuid.uuid4().hex[:16]
     doc: dict[str, Any] = {
-        "id": sub_id, "phone_number": body["phone_number"], "amount": money.render(tiyn),
-        "currency": money.CURRENCY, "billing_period": period,
-        "description": body.get("description", ""), "is_sandbox": bool(body.get("is_sandbox")),
-        "status": "active", "periods_billed": 0, "last_invoice_id": None,
-        "last_payment_status": None, "next_billing_at": iso(now),
-        "created_at": iso(now), "updated_at": iso(now),
-        "_merchant": merchant.id, "_amount": tiyn,
+        "id": sub_id,
+        "phone_number": body["phone_number"],
+        "amount": money.render(tiyn),
+        "currency": money.CURRENCY,
+        "billing_period": period,
+        "description": body.get("description", ""),
+        "is_sandbox": bool(body.get("is_sandbox")),
+        "status": "active",
+        "periods_billed": 0,
+        "last_invoice_id": None,
+        "last_payment_status": None,
+        "next_billing_at": iso(now),
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "_merchant": merchant.id,
+        "_amount": tiyn,
     }
     with rt.store.tx() as tx:
         require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
         tx.insert(KIND, sub_id, merchant.id, doc)
         emit(rt, tx, merchant.id, ["subscription.created"], paging.strip(doc))
-        audit.record(rt, tx, merchant.id, merchant.actor, "subscription.create", "subscription",
-                     sub_id, {"amount": doc["amount"], "billing_period": period})
+        audit.record(
+            rt,
+            tx,
+            merchant.id,
+            merchant.actor,
+            "subscription.create",
+            "subscription",
+            sub_id,
+            {"amount": doc["amount"], "billing_period": period},
+        )
         bill(rt, tx, merchant, doc, now)
     return paging.strip(doc)
 
@@ -77,10 +94,15 @@ def bill(rt: Runtime, tx: Tx, merchant: Merchant, doc: dict[str, Any], due: floa
         if plan.outcome == "refused":
             failure = "kaspi_refused"
         else:
-            body = {"phone_number": doc["phone_number"], "description": doc["description"],
-                    "is_sandbox": doc["is_sandbox"], "external_order_id": f"{doc['id']}-{number}"}
-            invoice_id = invoices.new(rt, tx, merchant, "invoice", doc["_amount"], body, plan,
-                                      subscription_id=doc["id"])["id"]
+            body = {
+                "phone_number": doc["phone_number"],
+                "description": doc["description"],
+                "is_sandbox": doc["is_sandbox"],
+                "external_order_id": f"{doc['id']}-{number}",
+            }
+            invoice_id = invoices.new(
+                rt, tx, merchant, "invoice", doc["_amount"], body, plan, subscription_id=doc["id"]
+            )["id"]
             doc["last_invoice_id"] = invoice_id
     if failure:  # no invoice this period: it is missed, not retried
         doc["last_payment_status"] = "failed"
@@ -93,10 +115,23 @@ def bill(rt: Runtime, tx: Tx, merchant: Merchant, doc: dict[str, Any], due: floa
     event = {**paging.strip(doc), "invoice_id": invoice_id}
     if failure:
         event["failure_reason"] = failure
-    emit(rt, tx, merchant.id, ["subscription.payment_failed" if failure else "subscription.billed"],
-         event)
-    audit.record(rt, tx, merchant.id, audit.SYSTEM, "subscription.bill", "subscription",
-                 doc["id"], {"invoice_id": invoice_id, "period": number, "failure": failure})
+    emit(
+        rt,
+        tx,
+        merchant.id,
+        ["subscription.payment_failed" if failure else "subscription.billed"],
+        event,
+    )
+    audit.record(
+        rt,
+        tx,
+        merchant.id,
+        audit.SYSTEM,
+        "subscription.bill",
+        "subscription",
+        doc["id"],
+        {"invoice_id": invoice_id, "period": number, "failure": failure},
+    )
 
 
 def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, Any]:
@@ -107,8 +142,7 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
 def register_timers(rt: Runtime, merchants: Merchants) -> None:
     def due(tx: Tx, sub_id: str, _arg: str, due_at: float) -> None:
         doc = tx.get(KIND, sub_id)
-        if doc and doc["status"] == "active" and not rt.defects.on(
-                "kaspi.subscription_not_billed"):
+        if doc and doc["status"] == "active" and not rt.defects.on("kaspi.subscription_not_billed"):
             bill(rt, tx, merchants.by_id[doc["_merchant"]], doc, due_at)
 
     rt.scheduler.register("kaspi", "subscription.bill", due)

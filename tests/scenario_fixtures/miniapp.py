@@ -20,8 +20,12 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-KEYS = {"sk_a": ("t1", "secret_a", False), "sk_2": ("t2", "secret_2", False),
-        "sk_b": ("t3", "secret_b", False), "sk_s": ("t4", "secret_s", True)}
+KEYS = {
+    "sk_a": ("t1", "secret_a", False),
+    "sk_2": ("t2", "secret_2", False),
+    "sk_b": ("t3", "secret_b", False),
+    "sk_s": ("t4", "secret_s", True),
+}
 MERCHANT = {"t1": "m1", "t2": "m1", "t3": "m2", "t4": "m1"}
 SCHEDULE = [0, 5, 30]
 
@@ -54,20 +58,31 @@ class MiniApp:
         for sub in list(self.subscribers):
             sub.put({"seq": len(self.events), **event})
         if payment.get("webhook_url"):
-            self.outbox.append({"event": event, "url": payment["webhook_url"],
-                                "secret": payment["secret"], "attempt": 0, "due": self.clock,
-                                "state": "pending"})
+            self.outbox.append(
+                {
+                    "event": event,
+                    "url": payment["webhook_url"],
+                    "secret": payment["secret"],
+                    "attempt": 0,
+                    "due": self.clock,
+                    "state": "pending",
+                }
+            )
 
     def dispatch(self) -> None:
         for item in self.outbox:
             if item["state"] != "pending" or item["due"] > self.clock:
                 continue
             body = json.dumps(item["event"]).encode()
-            headers = {"Content-Type": "application/json", "X-Freefin-Event-Id":
-                       item["event"]["id"], "X-Freefin-Event": item["event"]["kind"]}
+            headers = {
+                "Content-Type": "application/json",
+                "X-Freefin-Event-Id": item["event"]["id"],
+                "X-Freefin-Event": item["event"]["kind"],
+            }
             if "unsigned_webhooks" not in self.defects:
-                headers["X-Freefin-Signature"] = "sha256=" + hmac.new(
-                    item["secret"].encode(), body, hashlib.sha256).hexdigest()
+                headers["X-Freefin-Signature"] = (
+                    "sha256=" + hmac.new(item["secret"].encode(), body, hashlib.sha256).hexdigest()
+                )
             try:
                 ok = requests.post(item["url"], data=body, headers=headers, timeout=0.5).ok
             except requests.RequestException:
@@ -129,9 +144,16 @@ class MiniApp:
                 return _error(409, "idempotent_conflict")
             return _json({"payment": self.payments[pid], "idempotent": True}, 200)
         pid = str(uuid.uuid4())
-        payment = {"id": pid, "amount": body["amount"], "amount_refunded": 0,
-                   "status": "pending", "refunds": [], "merchant": MERCHANT[terminal],
-                   "webhook_url": body.get("webhook_url"), "secret": secret}
+        payment = {
+            "id": pid,
+            "amount": body["amount"],
+            "amount_refunded": 0,
+            "status": "pending",
+            "refunds": [],
+            "merchant": MERCHANT[terminal],
+            "webhook_url": body.get("webhook_url"),
+            "secret": secret,
+        }
         self.payments[pid] = payment
         if ikey:
             self.idem[(terminal, ikey)] = (pid, hashlib.sha256(raw).hexdigest())
@@ -156,8 +178,7 @@ class MiniApp:
         if "sse_no_resume" in self.defects:
             after = 0
         sub: queue.Queue[dict[str, Any]] = queue.Queue()
-        backlog = [{"seq": i + 1, **e} for i, e in enumerate(self.events)][after:] if after \
-            else []
+        backlog = [{"seq": i + 1, **e} for i, e in enumerate(self.events)][after:] if after else []
         self.subscribers.append(sub)
 
         def gen() -> Iterator[bytes]:
@@ -186,8 +207,11 @@ class MiniApp:
             # Step through every due retry, as the simulator does, before answering.
             target = self.clock + float(body["seconds"])
             while True:
-                due = [i["due"] for i in self.outbox if i["state"] == "pending"
-                       and self.clock < i["due"] <= target]
+                due = [
+                    i["due"]
+                    for i in self.outbox
+                    if i["state"] == "pending" and self.clock < i["due"] <= target
+                ]
                 if not due:
                     break
                 self.clock = min(due)
