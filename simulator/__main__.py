@@ -100,7 +100,7 @@ class Server(BaseApplication):
         settings: dict[str, Any] = {
             "bind": f"{a.host}:{a.port}",
             "workers": 1,
-            "worker_class": "gthread",
+            "worker_class": "simulator.server.EnvelopeWorker",
             "threads": a.threads,
             "timeout": 60,
             "graceful_timeout": 3,

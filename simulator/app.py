@@ -71,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["paysim.runtime"] = rt
 
     envelopes = Envelopes(control.render_error)
+    app.extensions["paysim.envelopes"] = envelopes  # also the server's own error answers
     freefin.init_app(app, rt)
     envelopes.register(freefin.PREFIX, freefin.render_error)
     _register_freefin_controls(app, rt)
