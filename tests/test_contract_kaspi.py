@@ -159,3 +159,33 @@ def test_defect_is_caught_by_its_check(sim: SimulatorProcess, tmp_path: Path, de
     for check in checks.split():
         assert check in failed, f"{defect}: expected {check} to fail, failed: {failed}"
     assert code == 1
+
+
+def test_a_documented_502_is_an_answer_not_a_server_error(
+    sim: SimulatorProcess, tmp_path: Path
+) -> None:
+    """The seed documents 502 on invoice creation (Kaspi refused it): an implementation whose
+    Kaspi refuses every invoice is conformant, and its 502s are not counted as server errors;
+    an undocumented 500 on the same operation still fails (kaspi.server_error, above)."""
+    switch(sim, None)
+    script = {"outcomes": [{"api": "kaspi", "object": "invoice", "outcome": "refused"}] * 500}
+    requests.post(f"{sim.url}/_sim/script", json=script, timeout=10).raise_for_status()
+    try:
+        code = run_contract(
+            settings(sim),
+            API,
+            "spec",
+            "default",
+            tmp_path,
+            operations=("POST /v1/invoices",),
+            select="test_operation",
+            in_process=True,
+        )
+        left = len(requests.get(f"{sim.url}/_sim/outcomes", timeout=10).json()["queued"])
+    finally:
+        switch(sim, None)
+    data = summary(tmp_path, API)
+    assert left < 500, "no invoice was refused: the test proves nothing"
+    assert data["failed_checks"] == [], data["results"]
+    assert data["server_errors"] == 0
+    assert code == 0

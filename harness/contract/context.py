@@ -83,6 +83,12 @@ def run_of_schema(schema: BaseSchema) -> RunContext:
     return _RUNS[schema.raw_schema[RUN_MARKER]]
 
 
+def documents_status(case: Case, status: int) -> bool:
+    """Whether the case's operation, in the document the run uses, lists ``status``."""
+    responses = case.operation.definition.raw.get("responses") or {}
+    return str(status) in responses or f"{str(status)[0]}XX" in responses
+
+
 def operation_key(case: Case) -> tuple[str, str]:
     """(METHOD, path template) of a case's operation."""
     return case.operation.method.upper(), case.operation.path
