@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, request
 
+from simulator.core.defects import Defects
 from simulator.core.errors import ApiError, BadRequest
 
 Renderer = Callable[[ApiError], Response]
@@ -76,6 +77,20 @@ def json_body(required: bool = True) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object")
     return data
+
+
+def method_defects(resp: Response, defects: Defects, api: str) -> Response:
+    """``<api>.method_not_405`` and ``<api>.allow_header_wrong``: what a path says of its
+    methods (405 without Allow; OPTIONS advertising DELETE, which no path has)."""
+    if resp.status_code == 405 and defects.on(f"{api}.method_not_405"):
+        resp.headers.pop("Allow", None)
+    if (
+        request.method == "OPTIONS"
+        and "Allow" in resp.headers
+        and defects.on(f"{api}.allow_header_wrong")
+    ):
+        resp.headers["Allow"] = resp.headers["Allow"] + ", DELETE"
+    return resp
 
 
 class Envelopes:

@@ -15,7 +15,7 @@ from simulator.core.runtime import Runtime
 from simulator.core.signing import verify, well_formed
 from simulator.freefin import banks, checkout, defects, payments, payouts
 from simulator.freefin.terminals import Terminals
-from simulator.web import json_body
+from simulator.web import json_body, method_defects
 
 PREFIX = "/api/v1/public"
 SPEC = "freefin.openapi.yaml"
@@ -111,15 +111,7 @@ def _method_defects(resp: Response) -> Response:
     if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
         return resp
     rt = _state().rt
-    if resp.status_code == 405 and rt.defects.on("freefin.method_not_405"):
-        resp.headers.pop("Allow", None)
-    if (
-        request.method == "OPTIONS"
-        and "Allow" in resp.headers
-        and rt.defects.on("freefin.allow_header_wrong")
-    ):
-        resp.headers["Allow"] = resp.headers["Allow"] + ", DELETE"
-    return resp
+    return method_defects(resp, rt.defects, "freefin")
 
 
 def _signed_bytes(rt: Runtime) -> bytes:

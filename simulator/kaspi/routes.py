@@ -27,7 +27,7 @@ from simulator.kaspi import (
     subscriptions,
 )
 from simulator.kaspi.merchants import OUTCOMES, SESSION_TTL_S, Merchants, session
-from simulator.web import json_body
+from simulator.web import json_body, method_defects
 
 PREFIX = "/api"
 SPEC = "kaspi.openapi.json"
@@ -141,15 +141,7 @@ def _method_defects(resp: Response) -> Response:
     path, rt = request.path, _state().rt
     if not path.startswith(PREFIX + "/") or path.startswith(OTHER_API):
         return resp
-    if resp.status_code == 405 and rt.defects.on("kaspi.method_not_405"):
-        resp.headers.pop("Allow", None)
-    if (
-        request.method == "OPTIONS"
-        and "Allow" in resp.headers
-        and rt.defects.on("kaspi.allow_header_wrong")
-    ):
-        resp.headers["Allow"] = resp.headers["Allow"] + ", DELETE"
-    return resp
+    return method_defects(resp, rt.defects, "kaspi")
 
 
 def _idempotency_key() -> str | None:
