@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "simulator" / "seed.yaml"
+DEFAULT_LISTEN = "127.0.0.1:0"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +73,11 @@ OPTIONS: tuple[Option, ...] = (
         "receiver (default: its loopback address)",
     ),
     Option(
+        "webhook_listen",
+        "HOST:PORT the harness's webhook receiver listens on (default 127.0.0.1:0: "
+        "loopback, a free port); for a remote target, a fixed port it can reach",
+    ),
+    Option(
         "outcome_hook",
         "for targets other than the simulator: an http(s) URL the harness "
         "POSTs {api, object, id, outcome} to, or a shell command given the same as JSON "
@@ -103,6 +109,7 @@ class Target:
     kaspi_limited_key: str = ""
     webhook_secret: str = ""
     webhook_public_url: str | None = None
+    webhook_listen: str = DEFAULT_LISTEN
     outcome_hook: str | None = None
     bundled: bool = False
 
@@ -117,6 +124,16 @@ class Target:
             k: (v[:12] + "…" if k in secret and isinstance(v, str) and v else v)
             for k, v in dataclasses.asdict(self).items()
         }
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` as a bind address; a ValueError saying what is wrong otherwise."""
+    host, sep, port = str(value).strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(
+            f"webhook_listen must be HOST:PORT (port 0-65535, 0 for a free one), not {value!r}"
+        )
+    return host, int(port)
 
 
 def bundled_credentials(seed_file: Path = SEED_FILE) -> dict[str, str]:
@@ -184,4 +201,6 @@ def make_target(settings: Mapping[str, Any], bundled_url: str | None = None) -> 
     values.setdefault("kaspi_url", values["target_url"] + "/api")
     values["kaspi_url"] = str(values["kaspi_url"]).rstrip("/")
     values.setdefault("webhook_secret", values.get("freefin_signing_secret", ""))
+    values["webhook_listen"] = str(values.get("webhook_listen") or DEFAULT_LISTEN).strip()
+    parse_listen(values["webhook_listen"])
     return Target(bundled=bundled, **values)

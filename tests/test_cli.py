@@ -148,6 +148,8 @@ def test_rejected_credential_is_3_naming_its_flag(
         (["--credentials-file", "/nonexistent/creds.yaml"], "creds.yaml"),
         (["--api", "paypal"], "api must be"),
         (["--contract-level", "lax"], "contract_level"),
+        (["--webhook-listen", "127.0.0.1"], "webhook_listen must be HOST:PORT"),
+        (["--target-url", "http://127.0.0.1:9", "--webhook-listen", "h:x"], "webhook_listen"),
     ],
 )
 def test_bad_configuration_is_4(

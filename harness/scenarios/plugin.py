@@ -72,8 +72,21 @@ def scenario_receiver(target: Target) -> Iterator[WebhookReceiver]:
     """
     if target.bundled and target.control_url:
         requests.post(f"{target.control_url}/reset", timeout=10).raise_for_status()
-    with WebhookReceiver(target.webhook_secret, target.webhook_public_url) as receiver:
+    receiver = WebhookReceiver(
+        target.webhook_secret, target.webhook_public_url, target.webhook_listen
+    )
+    try:
+        receiver.start()
+    except OSError as exc:
+        pytest.exit(
+            f"paysim: bad configuration: the webhook receiver cannot listen on "
+            f"{target.webhook_listen}: {exc}",
+            returncode=4,
+        )
+    try:
         yield receiver
+    finally:
+        receiver.close()
 
 
 class ScenarioFile(pytest.File):

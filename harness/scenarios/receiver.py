@@ -1,4 +1,5 @@
-"""The webhook receiver: a real HTTP server on 127.0.0.1 that records every delivery.
+"""The webhook receiver: a real HTTP server (127.0.0.1, a free port, unless told where to
+listen) that records every delivery.
 
 Each scenario gets its own path (``/hooks/<token>``) so deliveries of one scenario never mix
 with late retries of another. Every delivery's signature is checked with the configured secret
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from harness.scenarios.expect import check_body
+from harness.target import DEFAULT_LISTEN, parse_listen
 
 SIGNATURE_HEADERS = ("X-Freefin-Signature", "X-Arzan-Signature")
 OTHER_SECRET = "not-the-configured-secret"
@@ -89,8 +91,11 @@ def _matches(body: bytes, match: dict[str, Any] | None) -> bool:
 class WebhookReceiver:
     """``with WebhookReceiver(secret) as rx: url = rx.url_for(token)``."""
 
-    def __init__(self, secret: str = "", public_url: str | None = None) -> None:
+    def __init__(
+        self, secret: str = "", public_url: str | None = None, listen: str = DEFAULT_LISTEN
+    ) -> None:
         self.secret = secret
+        self.listen = parse_listen(listen)
         self._public_url = public_url.rstrip("/") if public_url else None
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
@@ -116,7 +121,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(self.listen, Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
@@ -139,7 +144,10 @@ class WebhookReceiver:
     @property
     def local_url(self) -> str:
         assert self._server, "receiver not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        host = self.listen[0]
+        if host == "0.0.0.0":  # every interface: loopback is one of them
+            host = "127.0.0.1"
+        return f"http://{host}:{self._server.server_address[1]}"
 
     @property
     def base_url(self) -> str:

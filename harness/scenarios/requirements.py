@@ -73,7 +73,10 @@ def unmet(scenario: Scenario, target: Target) -> str | None:
     if needs & {"control_api", "clock", "simulator"} and not target.control_url:
         return "needs the simulator's control API (--control-url)"
     if "webhooks" in needs and not target.webhook_public_url and not _loopback(target.target_url):
-        return "the target cannot reach the webhook receiver on 127.0.0.1: set --webhook-public-url"
+        return (
+            "the target cannot reach the webhook receiver on loopback: set --webhook-listen "
+            "and --webhook-public-url"
+        )
     if "sse" in needs and api != "freefin":
         return "SSE is a freefin feature"
     if "kaspi_sandbox" in needs and api != "kaspi":
