@@ -7,10 +7,13 @@ broken the way a scenario must notice.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -363,6 +366,107 @@ def test_outcome_hook_command_drives_other_targets(
     """
     run(text, remote, receiver)
     assert '"id": "abc"' in seen.read_text() and '"outcome": "succeeded"' in seen.read_text()
+
+
+class _Hook:
+    """A tiny outcome hook over HTTP on 127.0.0.1: records each JSON body, answers ``status``."""
+
+    def __init__(self, status: int = 200) -> None:
+        hook = self
+        self.status = status
+        self.received: list[Any] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                hook.received.append(
+                    (
+                        self.path,
+                        self.headers.get("Content-Type"),
+                        json.loads(self.rfile.read(length)),
+                    )
+                )
+                body = b"{}" if hook.status < 300 else b"driver broke: no such payment"
+                self.send_response(hook.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/outcome"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Hook:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+HOOKED = """
+name: hook over http
+api: freefin
+steps:
+  - name: force it
+    outcome: {object: payment, id: abc, status: succeeded}
+  - name: queue the next
+    outcome: {object: payment, outcome: pending, delay_ms: 50}
+"""
+
+
+def _hooked(mini_target: Target, hook: str) -> Target:
+    return Target(
+        target_url=mini_target.target_url,
+        kaspi_url="x",
+        api="freefin",
+        freefin_key="sk_a",
+        outcome_hook=hook,
+    )
+
+
+def test_outcome_hook_url_is_posted_the_outcome_as_json(
+    mini_target: Target, receiver: WebhookReceiver
+) -> None:
+    with _Hook() as hook:
+        run(HOOKED, _hooked(mini_target, hook.url), receiver)
+    assert hook.received == [
+        (
+            "/outcome",
+            "application/json",
+            {"api": "freefin", "object": "payment", "id": "abc", "outcome": "succeeded"},
+        ),
+        (
+            "/outcome",
+            "application/json",
+            {
+                "api": "freefin",
+                "object": "payment",
+                "id": None,
+                "outcome": "pending",
+                "delay_ms": 50,
+            },
+        ),
+    ]
+
+
+def test_outcome_hook_url_answering_500_fails_the_step_readably(
+    mini_target: Target, receiver: WebhookReceiver
+) -> None:
+    with _Hook(status=500) as hook, pytest.raises(ScenarioFailure) as info:
+        run(HOOKED, _hooked(mini_target, hook.url), receiver)
+    failure = info.value
+    assert failure.step.get("name") == "force it"
+    problem = failure.problems[0]
+    assert problem.startswith("outcome hook: POST " + hook.url), problem
+    assert "-> 500 driver broke: no such payment" in problem
+    assert '"id": "abc"' in problem
+    assert len(hook.received) == 1  # the scenario stopped at the failing step
+    assert "outcome hook" in failure.render()
 
 
 def test_receiver_fails_only_the_deliveries_it_is_told_to(
