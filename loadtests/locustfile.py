@@ -37,22 +37,44 @@ class ProfileShape(LoadTestShape):
     """The shape named by ``--shape`` (default: the profile's name), with ``--shape-param``.
 
     User counts are per API: with ``--api both`` they double, so each API sees the same load
-    (and each merchant the same share of its rate limit) whatever the mix.
+    (and each merchant the same share of its rate limit) whatever the mix. Headless runs use
+    this class (Locust takes the first shape of a locustfile); the named classes below are the
+    same shapes for Locust's web UI class picker (``--class-picker``).
     """
 
     _shape: Shape | None = None
+    shape_name: str | None = None  # None: --shape, or the profile's name
 
     def tick(self) -> tuple[int, float, list[type[User]]] | None:
         assert self.runner is not None
         options = self.runner.environment.parsed_options
         assert options is not None
         if self._shape is None:
-            self._shape = make_shape(
-                options.shape or options.load_profile, parse_params(options.shape_param)
-            )
+            name = self.shape_name or options.shape or options.load_profile
+            self._shape = make_shape(name, parse_params(options.shape_param))
         apis = ("freefin", "kaspi") if options.api == "both" else (options.api,)
         step = self._shape.tick(self.get_run_time())
         if step is None:
             return None
         users, rate = step
         return users * len(apis), rate * len(apis), [u for a in apis for u in PERSONAS[a]]
+
+
+class SmokeShape(ProfileShape):
+    shape_name = "smoke"
+
+
+class RampShape(ProfileShape):
+    shape_name = "ramp"
+
+
+class StepShape(ProfileShape):
+    shape_name = "step"
+
+
+class SpikeShape(ProfileShape):
+    shape_name = "spike"
+
+
+class SoakShape(ProfileShape):
+    shape_name = "soak"

@@ -1,7 +1,9 @@
-"""The load profiles' pure parts: named shapes and the threshold judge (no Locust imported)."""
+"""The load profiles' pure parts: named shapes and the threshold judge (Locust only in a child)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,24 @@ def test_an_operation_name_that_can_never_be_measured_is_refused(tmp_path: Path,
     bad.write_text(f'smoke: {{latency_ms: {{"{name}": {{p99: 100}}}}}}\n')
     with pytest.raises(ValueError, match="is no operation name"):
         load_thresholds("smoke", bad)
+
+
+def test_every_shape_is_a_load_test_shape_class_and_headless_takes_the_dispatcher() -> None:
+    # Locust patches the standard library when imported: look at the locustfile in a child.
+    code = (
+        "from locust.util.load_locustfile import load_locustfile\n"
+        "_, shapes = load_locustfile('loadtests/locustfile.py')\n"
+        "print(' '.join(type(s).__name__ + ':' + str(s.shape_name) for s in shapes))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = done.stdout.split()
+    assert found[0] == "ProfileShape:None"  # the first shape is the one a headless run uses
+    assert sorted(found[1:]) == sorted(f"{n.title()}Shape:{n}" for n in SHAPES)
