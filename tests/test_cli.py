@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -111,6 +112,28 @@ def test_unreachable_target_is_3_at_once(
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["verdict"] == "failed" and summary["exit_code"] == 3
     assert "unreachable" in summary["meta"]["message"]
+
+
+def test_direct_pytest_on_an_unreachable_target_stops_at_once_with_3() -> None:
+    """``pytest harness/contract scenarios --target-url <nothing there>``: one message, exit 3,
+    before any test runs (none failed, none errored)."""
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSIM_")}
+    command = ["-m", "pytest", "harness/contract", "scenarios", "-p", "no:cacheprovider"]
+    proc = subprocess.run(
+        [sys.executable, *command, "--target-url", url],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 3, out
+    assert out.count("unreachable") == 1, out
+    assert f"paysim: freefin target unreachable at {url}" in out
+    assert "no tests ran" in out
+    assert not re.search(r"FAILED|ERROR|Traceback|\d+ (passed|failed|errors?)\b", out), out
 
 
 @pytest.mark.server
