@@ -104,6 +104,24 @@ def test_duplicates_created_by_replays_fail_the_run(sim: SimulatorProcess, tmp_p
     ]
 
 
+def test_duplicates_are_counted_across_workers(sim: SimulatorProcess, tmp_path: Path) -> None:
+    """Each worker counts what its own replays created; the master's gate sees the sum."""
+    defects = f"{sim.url}/_sim/defects"
+    broken = ["freefin.idempotency_duplicate", "kaspi.idempotency_duplicate"]
+    requests.post(defects, json={"enable": broken}, timeout=5).raise_for_status()
+    try:
+        code, verdict = run(sim, tmp_path, workers=2, extra_args=["--replay-share", "0.5"])
+    finally:
+        requests.delete(defects, timeout=5).raise_for_status()
+    assert code == 1
+    observed = verdict["observed"]
+    assert observed["reporting_workers"] == 2
+    assert observed["replays"] > 0 and observed["duplicates"] > 0
+    assert "duplicates created" in [
+        c["what"].split(" (")[0] for c in verdict["checks"] if c["held"] is False
+    ]
+
+
 def test_master_and_two_workers_merge_statistics(sim: SimulatorProcess, tmp_path: Path) -> None:
     code, verdict = run(sim, tmp_path, workers=2)
     assert code == 0, (tmp_path / "locust.log").read_text()[-3000:]
