@@ -43,6 +43,7 @@ CONTRACT = {
             "server_errors": 0,
             "wall_time_s": 1.5,
             "failed_checks": ["status_code_conformance"],
+            "not_applicable": {"use_after_free": "no DELETE operation: nothing is ever freed"},
             "results": [
                 {
                     "operation": "GET /api/v1/public/payments/{id}",
@@ -284,6 +285,9 @@ def test_html_is_self_contained_with_matrix_charts_and_gaps(tmp_path: Path) -> N
     assert "failed_invoices" in html and 'class="badge open"' in html
     assert "HTTPError(&#39;429&#39;)" in html  # escaped, not raw
     assert "GET kaspi /v1/me p95" in html
+    # A check nothing in the contract can trigger shows n/a, with its reason, not a pass.
+    assert 'title="use_after_free: no DELETE operation: nothing is ever freed">n/a<' in html
+    assert "n/a <b>use_after_free</b>" in html
 
 
 def test_history_reads_aggregated_rows_with_gaps(tmp_path: Path) -> None:

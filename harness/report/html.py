@@ -26,12 +26,14 @@ def matrices(contract: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "failed": row["failed"],
                     "total": total,
                 }
+        never = dict(data.get("not_applicable") or {})
         out[api] = {
+            "not_applicable": never,
             "level": data.get("level", ""),
             "requests": data.get("requests", 0),
             "server_errors": data.get("server_errors", 0),
             "wall_time_s": data.get("wall_time_s", 0),
-            "checks": sorted({check for _op, check in cells}),
+            "checks": sorted({check for _op, check in cells} | set(never)),
             "operations": sorted({op for op, _check in cells}),
             "cells": cells,
         }
