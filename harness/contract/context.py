@@ -32,7 +32,8 @@ class RunContext:
     report: Report
     # Builds the Schemathesis schema of the strict contract (for telling spec gaps apart).
     strict_factory: Callable[[], BaseSchema]
-    # Builds the Schemathesis schema the stateful run generates from (None: the run's own).
+    # Builds the schema of the spec level's cases by the supplement's request rules (stateful
+    # run, test_operation_positive); None at strict, where the run's own schema has them.
     chaining_factory: Callable[[], BaseSchema] | None = None
     # Statuses observed per (kind, id), in order: the state-machine check compares with them.
     seen_statuses: dict[tuple[str, str], list[str]] = dataclasses.field(default_factory=dict)

@@ -157,6 +157,37 @@ def kaspi_schema(
     return kaspi_contract[0]
 
 
+def _positive(
+    request: pytest.FixtureRequest, contract: tuple[schemathesis.BaseSchema, RunContext]
+) -> schemathesis.BaseSchema:
+    schema, run = contract
+    if run.chaining_factory is None:
+        pytest.skip("strict level: test_operation already generates by the supplement's rules")
+    positive = run.chaining_factory().clone(filter_set=schema.filter_set)
+    phases = PROFILES[contract_profile(request.config)].get("positive_phases")
+    if phases:
+        positive.config.phases.update(phases=phases)
+    return positive
+
+
+@pytest.fixture(scope="session")
+def freefin_positive_schema(
+    request: pytest.FixtureRequest, freefin_contract: tuple[schemathesis.BaseSchema, RunContext]
+) -> schemathesis.BaseSchema:
+    """Spec level: freefin requests by the supplement's request rules (positive data only),
+    answers judged by the seed (for ``schemathesis.pytest.from_fixture``)."""
+    return _positive(request, freefin_contract)
+
+
+@pytest.fixture(scope="session")
+def kaspi_positive_schema(
+    request: pytest.FixtureRequest, kaspi_contract: tuple[schemathesis.BaseSchema, RunContext]
+) -> schemathesis.BaseSchema:
+    """Spec level: Kaspi requests by the supplement's request rules (positive data only),
+    answers judged by the seed (for ``schemathesis.pytest.from_fixture``)."""
+    return _positive(request, kaspi_contract)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # schemathesis 4.32's from_fixture reads and renames `node._nodeid`, which pytest 9 no longer
