@@ -3,6 +3,10 @@ through a tunnel at a known port; a value that is not HOST:PORT is a configurati
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,8 @@ import requests
 from harness.scenarios.receiver import WebhookReceiver
 from harness.simproc import free_port
 from harness.target import collect_settings, make_target, parse_listen
+
+FLAGS = ("-p", "no:cacheprovider", "--api", "freefin", "--webhook-listen")
 
 
 def test_the_receiver_listens_where_told() -> None:
@@ -54,3 +60,25 @@ def test_a_bad_value_says_what_is_wanted(value: str) -> None:
         parse_listen(value)
     with pytest.raises(ValueError, match="webhook_listen"):
         make_target({"webhook_listen": value}, bundled_url="http://127.0.0.1:1")
+
+
+@pytest.mark.server
+def test_a_port_already_taken_stops_the_run_with_4() -> None:
+    """pytest on the scenarios with the receiver told to listen on a busy port: exit 4, once."""
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSIM_")}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        listen = f"127.0.0.1:{busy.getsockname()[1]}"
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "scenarios/freefin/refunds.yaml", *FLAGS, listen],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 4, out
+    assert out.count(f"the webhook receiver cannot listen on {listen}") == 1, out
