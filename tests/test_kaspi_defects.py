@@ -80,6 +80,14 @@ def simulate_only_sandbox(kaspi: KaspiClient, rt: Runtime) -> None:
     assert resp.status_code == 409
 
 
+def simulate_pending_holds(kaspi: KaspiClient, rt: Runtime) -> None:
+    held = kaspi.invoice()
+    resp = kaspi.post(f"/v1/sandbox/invoices/{held['id']}/simulate", json={"status": "pending"})
+    assert resp.status_code == 200
+    rt.advance(60)
+    assert kaspi.get(f"/v1/invoices/{held['id']}").json["status"] == "pending"
+
+
 def webhooks_signed(kaspi: KaspiClient, rt: Runtime) -> None:
     with running_receiver() as receiver:
         endpoint = kaspi.post(
@@ -188,6 +196,7 @@ CHECKS: dict[str, Check] = {
     "kaspi.isolation_broken": merchants_isolated,
     "kaspi.cancel_any_status": cancel_only_open,
     "kaspi.simulate_non_sandbox": simulate_only_sandbox,
+    "kaspi.simulate_pending_ignored": simulate_pending_holds,
     "kaspi.webhook_unsigned": webhooks_signed,
     "kaspi.webhook_bad_signature": webhooks_signed,
     "kaspi.idempotency_global_scope": keys_scoped_to_the_merchant,

@@ -27,6 +27,8 @@ CATALOG = {
     "kaspi.method_not_405": "an undeclared method answers 405 without an Allow header",
     "kaspi.allow_header_wrong": "OPTIONS advertises DELETE in Allow, a method no path has",
     "kaspi.simulate_non_sandbox": "sandbox simulate works on live (non-sandbox) invoices",
+    "kaspi.simulate_pending_ignored": "simulate pending answers 200 but the invoice still "
+    "follows its planned outcome",
     "kaspi.webhook_unsigned": "webhooks carry no X-Arzan-Signature",
     "kaspi.webhook_bad_signature": "webhooks are signed with the wrong secret",
     "kaspi.idempotency_global_scope": "Idempotency-Key is shared by all merchants",

@@ -371,7 +371,8 @@ def simulate(rt: Runtime, merchant: Merchant, doc_id: str, status: str) -> dict[
                     code="invalid_status",
                     details={"status": doc["status"]},
                 )
-            doc["_plan"] = {"outcome": "pending", "reason": None, "delay_ms": 0}
+            if not rt.defects.on("kaspi.simulate_pending_ignored"):
+                doc["_plan"] = {"outcome": "pending", "reason": None, "delay_ms": 0}
             doc["updated_at"] = iso(rt.clock.now())
             tx.update(KINDS["invoice"], doc_id, doc)
         else:
