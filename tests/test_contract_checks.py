@@ -72,3 +72,15 @@ def test_request_finisher_signs_the_prepared_body() -> None:
     get = requests.Request("GET", "http://target/p").prepare()
     auth.RequestFinisher("case-1", "s3cret")(get)
     assert auth.SIGNATURE_HEADER not in get.headers
+
+
+def test_request_finisher_never_sends_generated_framing_headers() -> None:
+    """Negative cases fill headers with arbitrary names; the HTTP framing ones are dropped."""
+    body = b'{"amount": 1}'
+    generated = {"Expect": "$2", "Content-Length": "j72V", "Transfer-Encoding": "x", "D": "ok"}
+    prepared = requests.Request("POST", "http://target/p", data=body, headers=generated).prepare()
+    prepared.headers["Content-Length"] = "j72V"  # as a generated header would overwrite it
+    auth.RequestFinisher("case-1", "")(prepared)
+    assert "Expect" not in prepared.headers and "Transfer-Encoding" not in prepared.headers
+    assert prepared.headers["Content-Length"] == str(len(body))
+    assert prepared.headers["D"] == "ok"  # other generated headers go as generated

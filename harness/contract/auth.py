@@ -22,6 +22,10 @@ from harness.target import Target
 
 SIGNATURE_HEADER = "X-Freefin-Signature"
 _SIGNATURE_SHAPE = re.compile(r"^sha256=[a-f0-9]{64}$")
+FRAMING_HEADERS = (
+    "Expect", "Content-Length", "Transfer-Encoding", "Host", "Connection", "TE", "Upgrade",
+    "Trailer",
+)  # fmt: skip
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -38,6 +42,10 @@ class RequestFinisher(requests.auth.AuthBase):
     - freefin: every POST is signed over the bytes of its prepared body. With
       ``keep_generated`` (the case was generated to negate the signature header) the
       generated value is left, so the implementation's rejection of it can be checked.
+    - Headers that frame the HTTP message (``FRAMING_HEADERS``) are never taken from generated
+      data: negative cases fill the headers with arbitrary names, and ``Expect: $2`` or
+      ``Content-Length: j72V`` test the HTTP server in front of the API (whose answer, 417 or
+      a proxy's page, no API document describes), not the API.
     """
 
     def __init__(
@@ -49,6 +57,9 @@ class RequestFinisher(requests.auth.AuthBase):
         self.keep_generated = keep_generated
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        for name in FRAMING_HEADERS:
+            request.headers.pop(name, None)
+        request.prepare_content_length(request.body)
         key = request.headers.get("Idempotency-Key")
         if key and len(key) <= 40 and not self.keep_key:
             request.headers["Idempotency-Key"] = f"{key}.{self.case_id[:20]}"
