@@ -7,6 +7,7 @@ stripped when rendered. Amounts are integers of kopecks throughout.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,30 @@ def idem_scope(rt: Runtime, terminal: Terminal, operation: str) -> str:
     return f"freefin:{terminal.id}:{operation}"
 
 
+def once(
+    rt: Runtime,
+    tx: Tx,
+    terminal: Terminal,
+    operation: str,
+    key: str | None,
+    fp: str,
+    create: Callable[[], tuple[int, dict[str, Any]]],
+) -> tuple[int, dict[str, Any], bool]:
+    """``create`` once per Idempotency-Key of the terminal and operation: (status, body,
+    replayed), by the shared idempotency store with freefin's scope, conflict and defects."""
+    return idempotency.execute(
+        tx,
+        scope=idem_scope(rt, terminal, operation),
+        key=key,
+        fp=fp,
+        now=rt.clock.now(),
+        ttl=rt.idempotency_ttl_s,
+        create=create,
+        conflict=idempotent_conflict(),
+        skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
+    )
+
+
 def render(doc: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if not k.startswith("_")}
     out["refunds"] = [dict(r) for r in doc.get("refunds", [])]
@@ -92,7 +117,6 @@ def create(
     """Create a payment (or replay it for a known Idempotency-Key): (status, response)."""
     plan = plan_for(rt, terminal, body)
     fp = idempotency.fingerprint("createPayment", body)
-    scope = idem_scope(rt, terminal, "createPayment")
 
     with rt.store.tx() as tx:
         created: list[dict[str, Any]] = []
@@ -101,17 +125,7 @@ def create(
             created.append(_new_payment(rt, tx, terminal, body, plan))
             return 201, {"payment_id": created[0]["id"], "simulator": plan.describe()}
 
-        status, stored, replayed = idempotency.execute(
-            tx,
-            scope=scope,
-            key=key,
-            fp=fp,
-            now=rt.clock.now(),
-            ttl=rt.idempotency_ttl_s,
-            create=make,
-            conflict=idempotent_conflict(),
-            skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
-        )
+        status, stored, replayed = once(rt, tx, terminal, "createPayment", key, fp, make)
         doc = created[0] if created else tx.get(KIND, stored["payment_id"])
     assert doc is not None
     response = {
@@ -249,23 +263,12 @@ def refund(
     if amount < 0:
         raise BadRequest("amount: must not be negative", code="bad_request")
     fp = idempotency.fingerprint("refundPayment", payment_id, body)
-    scope = idem_scope(rt, terminal, "refundPayment")
     with rt.store.tx() as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
             return 201, _new_refund(rt, tx, terminals, terminal, payment_id, amount, body)
 
-        status, refund_obj, _ = idempotency.execute(
-            tx,
-            scope=scope,
-            key=key,
-            fp=fp,
-            now=rt.clock.now(),
-            ttl=rt.idempotency_ttl_s,
-            create=make,
-            conflict=idempotent_conflict(),
-            skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
-        )
+        status, refund_obj, _ = once(rt, tx, terminal, "refundPayment", key, fp, make)
     return status, refund_obj
 
 

@@ -13,7 +13,7 @@ from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
 from simulator.freefin.banks import BY_ID
 from simulator.freefin.notify import emit
-from simulator.freefin.payments import idem_scope, idempotent_conflict
+from simulator.freefin.payments import once
 from simulator.freefin.terminals import Terminal, Terminals
 
 KIND = "ff_payout"
@@ -52,17 +52,7 @@ def create(
             doc = _new_payout(rt, tx, terminal, body, plan)
             return 201, {"payout_id": doc["id"], "simulator": plan.describe()}
 
-        status, stored, replayed = idempotency.execute(
-            tx,
-            scope=idem_scope(rt, terminal, "createPayout"),
-            key=key,
-            fp=fp,
-            now=rt.clock.now(),
-            ttl=rt.idempotency_ttl_s,
-            create=make,
-            conflict=idempotent_conflict(),
-            skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
-        )
+        status, stored, replayed = once(rt, tx, terminal, "createPayout", key, fp, make)
         doc = tx.get(KIND, stored["payout_id"])
     assert doc is not None
     response = {
