@@ -275,8 +275,10 @@ def test_load_joins_the_run_report(tmp_path: Path) -> None:
         "smoke",
         "--api",
         "freefin",
+        # The shipped smoke floor (min_rps 5) is set for its default 10 users; fewer users
+        # would measure the floor, not the report.
         "--shape-param",
-        "users=4",
+        "users=10",
         "--shape-param",
         "duration=3",
         "--report-dir",

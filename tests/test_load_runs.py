@@ -38,7 +38,7 @@ def sim() -> Iterator[SimulatorProcess]:
 
 
 def run(sim: SimulatorProcess, out: Path, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-    kwargs.setdefault("shape_params", {"users": 6, "spawn_rate": 6, "duration": 4})
+    kwargs.setdefault("shape_params", {"users": 10, "spawn_rate": 10, "duration": 4})
     code = run_profile("smoke", sim.url, None, bundled_credentials(), out, api=API, **kwargs)
     verdict = out / "thresholds.json"
     assert verdict.exists(), (out / "locust.log").read_text()[-3000:]
