@@ -3,7 +3,9 @@
 Both run under gunicorn with the simulator's settings (1 worker, gthread, 32 threads); the
 client keeps N persistent connections (default 32) from worker processes of its own. The
 figures that count are the ratios, measured in the same run on the same (shared, noisy)
-machine. Run: ``python -m benchmarks.bench_simulator [--seconds 5] [--connections 32]``.
+machine, and the server's CPU time per request (its whole process tree, during the window), which
+the machine's other load moves least. Run:
+``python -m benchmarks.bench_simulator [--seconds 5] [--connections 32]``.
 """
 
 from __future__ import annotations
@@ -111,9 +113,24 @@ REQUESTS: dict[str, Callable[[list[str], int], Request]] = {
 }
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server's process tree has used so far."""
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+
+
 def measure(
-    port: int, make: str, ids: list[str], seconds: float, conns: int, procs: int = 2
+    port: int,
+    make: str,
+    ids: list[str],
+    seconds: float,
+    conns: int,
+    procs: int = 2,
+    server_pid: int | None = None,
 ) -> dict[str, float]:
+    """Throughput and latency of one case; with ``server_pid``, also the server's CPU per
+    request, the figure least moved by whatever else the machine is running."""
+    cpu_before = _cpu(server_pid) if server_pid else 0.0
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     per = max(1, conns // procs)
@@ -125,16 +142,18 @@ def measure(
     results = [out.get() for _ in workers]
     for w in workers:
         w.join()
+    cpu = _cpu(server_pid) - cpu_before if server_pid else 0.0
     lat = sorted(x for r in results for x in r[0])
     errors = sum(r[1] for r in results)
     if not lat:
-        return {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": errors}
+        return {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": errors, "cpu_ms": 0.0}
     q = statistics.quantiles(lat, n=100)
     return {
         "rps": len(lat) / seconds,
         "p50_ms": q[49] * 1000,
         "p99_ms": q[98] * 1000,
         "errors": errors,
+        "cpu_ms": cpu / len(lat) * 1000,
     }
 
 
@@ -223,9 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(50)
             ]
             rows["bare_create"] = measure(
-                bare_port, "bare_create", [], args.seconds, args.connections
+                bare_port, "bare_create", [], args.seconds, args.connections, server_pid=bare.pid
             )
-            rows["bare_get"] = measure(bare_port, "bare_get", made, args.seconds, args.connections)
+            rows["bare_get"] = measure(
+                bare_port, "bare_get", made, args.seconds, args.connections, server_pid=bare.pid
+            )
         finally:
             bare.terminate()
             bare.wait(10)
@@ -246,36 +267,42 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             requests.post(f"{sim.url}/_sim/clock/advance", json={"seconds": 1}, timeout=30)
             assert sim.proc is not None
-            quiesce(sim.proc.pid)
+            pid = sim.proc.pid
+            quiesce(pid)
             rows["payment_create"] = measure(
-                port, "payment_create", [], args.seconds, args.connections
+                port, "payment_create", [], args.seconds, args.connections, server_pid=pid
             )
             quiesce(sim.proc.pid)
             rows["payment_create_held"] = measure(
-                port, "payment_create_held", [], args.seconds, args.connections
+                port, "payment_create_held", [], args.seconds, args.connections, server_pid=pid
             )
-            rows["payment_get"] = measure(port, "payment_get", ids, args.seconds, args.connections)
+            rows["payment_get"] = measure(
+                port, "payment_get", ids, args.seconds, args.connections, server_pid=pid
+            )
             quiesce(sim.proc.pid)
             rows["payment_refund"] = measure(
-                port, "payment_refund", ids, args.seconds, args.connections
+                port, "payment_refund", ids, args.seconds, args.connections, server_pid=pid
             )
             if requests.get(f"{sim.url}/api/v1/me", headers=KPA, timeout=5).status_code == 200:
                 rows["invoice_create"] = measure(
-                    port, "invoice_create", [], args.seconds, args.connections
+                    port, "invoice_create", [], args.seconds, args.connections, server_pid=pid
                 )
                 quiesce(sim.proc.pid)
                 rows["invoice_list"] = measure(
-                    port, "invoice_list", [], args.seconds, args.connections
+                    port, "invoice_list", [], args.seconds, args.connections, server_pid=pid
                 )
     base = {"create": rows["bare_create"]["rps"], "get": rows["bare_get"]["rps"]}
-    print(f"{'case':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs bare':>10}")
+    print(
+        f"{'case':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs bare':>10}"
+        f"{'cpu ms/req':>12}"
+    )
     for name, row in rows.items():
         kind = "get" if name.endswith(("_get", "_list")) else "create"
         ratio = row["rps"] / base[kind] if base[kind] else 0.0
         row["ratio"] = ratio
         print(
             f"{name:<22}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
-            f"{int(row['errors']):>8}{ratio:>9.0%}"
+            f"{int(row['errors']):>8}{ratio:>9.0%}{row['cpu_ms']:>12.2f}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 
 
 class Clock:
@@ -33,7 +32,14 @@ class Clock:
             self._offset = offset
 
 
+_second: tuple[int, str] = (-1, "")  # the last second rendered: most stamps fall in it
+
+
 def iso(ts: float) -> str:
     """RFC 3339 UTC timestamp with milliseconds, as both APIs render times."""
-    stamp = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-    return f"{stamp}{int(ts * 1000) % 1000:03d}Z"
+    global _second
+    sec, ms = divmod(int(ts * 1000), 1000)
+    cached = _second
+    if cached[0] != sec:
+        cached = _second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec)))
+    return f"{cached[1]}{ms:03d}Z"

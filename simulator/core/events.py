@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
+from simulator.core import codec
 from simulator.core.store import Store, Tx
 
 
@@ -45,7 +45,7 @@ def record(
 ) -> None:
     tx.execute(
         "INSERT INTO events (id, api, owner, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (event_id, api, owner, kind, json.dumps(body, ensure_ascii=False), now),
+        (event_id, api, owner, kind, codec.dumps(body), now),
     )
     if bus.notify not in tx.after_commit:
         tx.after_commit.append(bus.notify)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.core import codec
 from simulator.core.store import Tx
 
 
@@ -47,7 +48,7 @@ def remember(
     tx.execute(
         "INSERT OR REPLACE INTO idempotency (scope, key, fingerprint, status, body, expires_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (scope, key, fp, status, json.dumps(body, ensure_ascii=False), expires_at),
+        (scope, key, fp, status, codec.dumps(body), expires_at),
     )
 
 

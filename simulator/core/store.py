@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from simulator.core import codec
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     kind TEXT NOT NULL, id TEXT NOT NULL, owner TEXT NOT NULL,
@@ -64,13 +66,13 @@ class Tx:
     def insert(self, kind: str, obj_id: str, owner: str, data: dict[str, Any]) -> None:
         self.conn.execute(
             "INSERT INTO objects (kind, id, owner, data) VALUES (?, ?, ?, ?)",
-            (kind, obj_id, owner, json.dumps(data, ensure_ascii=False)),
+            (kind, obj_id, owner, codec.dumps(data)),
         )
 
     def update(self, kind: str, obj_id: str, data: dict[str, Any]) -> None:
         self.conn.execute(
             "UPDATE objects SET data=? WHERE kind=? AND id=?",
-            (json.dumps(data, ensure_ascii=False), kind, obj_id),
+            (codec.dumps(data), kind, obj_id),
         )
 
     def list(

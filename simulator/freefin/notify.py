@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
-from simulator.core import events, webhooks
+from simulator.core import codec, events, webhooks
 from simulator.core.clock import iso
 from simulator.core.defects import Defects
 from simulator.core.runtime import Runtime
@@ -68,7 +67,7 @@ def emit(
         )
         if not url:
             continue
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        raw = codec.dumpb(body)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "paysim-webhooks/1",

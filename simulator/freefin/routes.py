@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from simulator.core import events, idempotency, spec
+from simulator.core import codec, events, idempotency, spec
 from simulator.core.errors import ApiError, BadRequest, InternalError, RateLimited
 from simulator.core.runtime import Runtime
 from simulator.core.signing import verify, well_formed
@@ -277,13 +277,11 @@ def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[
 
 
 def _json(body: Any, status: int) -> Response:
-    resp = Response(
-        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
-    )
+    resp = Response(codec.dumpb(body), status=status, mimetype="application/json")
     rt = _state().rt
     if rt.defects.on("freefin.wrong_type") and isinstance(body, dict):
         payment = body.get("payment", body)
         if isinstance(payment, dict) and isinstance(payment.get("amount"), int):
             payment["amount"] = str(payment["amount"])
-            resp.set_data(json.dumps(body, ensure_ascii=False))
+            resp.set_data(codec.dumpb(body))
     return resp

@@ -8,11 +8,10 @@ Deliveries run in parallel, so a merchant's events get strictly increasing ``cre
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
-from simulator.core import events, webhooks
+from simulator.core import codec, events, webhooks
 from simulator.core.clock import iso
 from simulator.core.defects import Defects
 from simulator.core.runtime import Runtime
@@ -103,7 +102,7 @@ def emit(
         events.record(
             tx, rt.bus, event_id=event_id, api=API, owner=merchant_id, kind=kind, body=body, now=now
         )
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        raw = codec.dumpb(body)
         for target in targets:
             if endpoint is None and not subscribed(target, kind):
                 continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from simulator.control.registry import Controllable, Transition, register
-from simulator.core import spec
+from simulator.core import codec, spec
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, InternalError, RateLimited
 from simulator.core.runtime import Runtime
@@ -95,9 +94,7 @@ def render_error(error: ApiError) -> Response:
             "details": error.details,
             "timestamp": iso(rt.clock.now()),
         }
-    resp = Response(
-        json.dumps(body, ensure_ascii=False), status=error.status, mimetype="application/json"
-    )
+    resp = Response(codec.dumpb(body), status=error.status, mimetype="application/json")
     for name, value in error.headers.items():
         resp.headers[name] = value
     return resp
@@ -210,9 +207,7 @@ def _json(body: Any, status: int, replayed: bool | None = None) -> Response:
         body = _misrender(body, rt.defects.on("kaspi.wrong_type"))
     if rt.defects.on("kaspi.negative_money"):
         body = _negative_refunded(body)
-    resp = Response(
-        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
-    )
+    resp = Response(codec.dumpb(body), status=status, mimetype="application/json")
     if replayed is not None:
         resp.headers["Idempotent-Replayed"] = "true" if replayed else "false"
     return resp
