@@ -46,8 +46,10 @@ class Scheduler:
                 ).fetchall()
                 if not rows:
                     return fired
+                done: list[int] = []
                 for i, row in enumerate(rows):
                     tx.added_due = None
+                    done.append(row[0])
                     self._fire(tx, row)
                     fired += 1
                     following = rows[i + 1][5] if i + 1 < len(rows) else None
@@ -57,11 +59,12 @@ class Scheduler:
                         and tx.added_due <= following
                     ):
                         break
+                marks = ",".join("?" * len(done))  # one statement for the batch's timers
+                tx.execute(f"DELETE FROM timers WHERE id IN ({marks})", tuple(done))
         return fired
 
     def _fire(self, tx: Tx, row: tuple[int, str, str, str, str | None, float]) -> None:
-        timer_id, api, action, obj_id, arg, due_at = row
-        tx.execute("DELETE FROM timers WHERE id=?", (timer_id,))
+        _timer_id, api, action, obj_id, arg, due_at = row
         handler = self.handlers.get((api, action))
         if handler is None:
             log.warning("no handler for timer %s/%s", api, action)
