@@ -57,3 +57,55 @@ def test_limit_bounds_one_run(tmp_path: Path) -> None:
     assert scheduler.run_due(100, limit=7) == 7
     assert scheduler.run_due(100) == 3
     assert fired == [str(i) for i in range(10)]
+
+
+def test_the_write_lock_is_handed_over_in_arrival_order() -> None:
+    """Writers queue on FairLock: the one that came first writes first, whoever runs sooner."""
+    import threading
+    import time
+
+    from simulator.core.store import FairLock
+
+    lock = FairLock()
+    order: list[int] = []
+    threads = []
+    lock.__enter__()
+    for n in range(6):
+        t = threading.Thread(
+            target=lambda n=n: (lock.__enter__(), order.append(n), lock.__exit__())
+        )
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 5
+        while len(lock._waiters) < n + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    lock.__exit__()
+    for t in threads:
+        t.join(5)
+    assert order == list(range(6))
+
+
+def test_the_write_lock_excludes() -> None:
+    import threading
+    import time
+
+    from simulator.core.store import FairLock
+
+    lock = FairLock()
+    inside = [0]
+    most = [0]
+
+    def work() -> None:
+        for _ in range(200):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+                time.sleep(0)
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert most[0] == 1 and inside[0] == 0
