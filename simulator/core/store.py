@@ -190,8 +190,8 @@ class Store:
     def tx(self) -> Iterator[Tx]:
         """A write transaction; callbacks in ``tx.after_commit`` run once it has committed.
 
-        Writers of this process queue, in arrival order, before ``BEGIN IMMEDIATE``: SQLite's own busy
-        handler sleeps in steps of up to 100 ms, which would put those sleeps into p99.
+        Writers of this process queue, in arrival order, before ``BEGIN IMMEDIATE``: SQLite's
+        own busy handler sleeps in steps of up to 100 ms, which would put those sleeps into p99.
         """
         with self._write_lock, self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
