@@ -70,10 +70,13 @@ def test_the_write_lock_is_handed_over_in_arrival_order() -> None:
     order: list[int] = []
     threads = []
     lock.__enter__()
+
+    def take(n: int) -> None:
+        with lock:
+            order.append(n)
+
     for n in range(6):
-        t = threading.Thread(
-            target=lambda n=n: (lock.__enter__(), order.append(n), lock.__exit__())
-        )
+        t = threading.Thread(target=take, args=(n,))
         t.start()
         threads.append(t)
         deadline = time.monotonic() + 5
