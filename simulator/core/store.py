@@ -139,7 +139,16 @@ class FairLock:
             turn = threading.Lock()
             turn.acquire()
             self._waiters.append(turn)
-        turn.acquire()  # __exit__ hands the lock over, still held
+        try:
+            turn.acquire()  # __exit__ hands the lock over, still held
+        except BaseException:  # interrupted while queued: leave the queue, or pass the lock on
+            with self._guard:
+                queued = turn in self._waiters
+                if queued:
+                    self._waiters.remove(turn)
+            if not queued:
+                self.__exit__()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         with self._guard:
