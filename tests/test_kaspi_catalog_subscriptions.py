@@ -53,6 +53,8 @@ def test_catalog_batch_is_created_and_listed(kaspi: KaspiClient) -> None:
         ([{"name": "x", "price": 1, "colour": "red"}], "items.0"),
         ([{"name": "x", "price": 1, "unit_id": {}}], "items.0.unit_id"),
         ([{"name": "x", "price": 1, "sku": None}], "items.0.sku"),
+        ([{"name": " \u3000\t", "price": 1}], "items.0.name"),  # ECMA whitespace only
+        ([{"name": "x" * 255 + " ", "price": 1}], "items.0.name"),  # 256 characters
         ([{"name": "x", "price": 1, "vat_rate": 12.0}], "items.0.vat_rate"),
         (["x"], "items.0"),
         ([], "items"),
@@ -63,6 +65,14 @@ def test_a_bad_batch_creates_nothing(kaspi: KaspiClient, items: Any, field: str)
     resp = kaspi.post("/v1/catalog", json={"items": items})
     assert resp.status_code == 400 and field in resp.json["details"]["fields"]
     assert kaspi.get("/v1/catalog").json["pagination"]["total"] == 0
+
+
+def test_names_are_kept_as_sent_and_judged_as_the_schema_reads_them(kaspi: KaspiClient) -> None:
+    """pattern '\\S' is ECMA-262's: U+001D and U+0085 are text there (Python strips them)."""
+    names = ["\x1d", "\x85", " Латте "]
+    resp = kaspi.post("/v1/catalog", json={"items": [{"name": n, "price": 1} for n in names]})
+    assert resp.status_code == 201, resp.json
+    assert [i["name"] for i in resp.json["items"]] == names
 
 
 def test_next_period_follows_the_calendar() -> None:

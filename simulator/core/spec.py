@@ -21,6 +21,18 @@ SPECS = Path(__file__).resolve().parent.parent.parent / "specs"
 
 _formats = jsonschema.FormatChecker(formats=())
 
+# ECMA-262's WhiteSpace and LineTerminator: what a schema's \s means. Python's str.isspace
+# and str.strip also take U+001C..U+001F and U+0085, which a schema's '\S' accepts.
+ECMA_WHITESPACE = frozenset(
+    "\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+)
+
+
+def has_text(value: str) -> bool:
+    """Whether ``value`` matches the pattern '\\S' (a character that is not ECMA whitespace)."""
+    return any(c not in ECMA_WHITESPACE for c in value)
+
 
 @_formats.checks("uri", raises=ValueError)
 def _is_uri(value: object) -> bool:

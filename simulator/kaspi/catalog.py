@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from simulator.core import spec
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, Conflict
 from simulator.core.runtime import Runtime
@@ -53,7 +54,7 @@ def _check_item(index: int, item: Any, errors: dict[str, str]) -> None:
         errors[where] = "must be an object"
         return
     name = item.get("name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 255:
+    if not isinstance(name, str) or not 1 <= len(name) <= 255 or not spec.has_text(name):
         errors[f"{where}.name"] = "is required: a string of 1 to 255 characters"
     try:
         money.to_tiyn(item.get("price"), "price")
@@ -111,7 +112,7 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
             unit = item.get("unit_id", "796")
             doc = {
                 "id": "cat_" + uuid.uuid4().hex[:16],
-                "name": item["name"].strip(),
+                "name": item["name"],
                 "sku": item.get("sku"),
                 "price": money.render(tiyn),
                 "currency": money.CURRENCY,
