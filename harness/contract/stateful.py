@@ -13,12 +13,19 @@ Three departures from Schemathesis's defaults, all for the same reason (exercise
 - A failed check does not end the run: it is recorded (the report gets it through the
   ``after_validate`` hook) and the chains go on, so an early failure cannot hide a later one.
   The run fails at the end with every failure, secrets masked.
+
+And one guard: Hypothesis replays a chain's prefix while it explores, and a live target's state
+(a payment that has since succeeded, a rate limit) can make the replay draw differently, which
+Hypothesis reports as ``FlakyStrategyDefinition`` (rare: schemathesis#4132). That says nothing
+of the target, so the run is started again, up to ``ATTEMPTS`` times; failures of checks found
+before it are kept.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import hypothesis
@@ -84,6 +91,26 @@ def build_state_machine(schema: schemathesis.BaseSchema, run: RunContext) -> typ
     return PatientStateMachine
 
 
+ATTEMPTS = 3
+
+
+def run_retrying_replays(run: Callable[[], None], attempts: int = ATTEMPTS) -> int:
+    """``run()``, again when Hypothesis finds its replay diverged; returns the attempts used."""
+    for attempt in range(1, attempts + 1):
+        try:
+            run()
+            return attempt
+        except hypothesis.errors.FlakyStrategyDefinition as exc:
+            if attempt == attempts:
+                raise
+            print(
+                f"paysim: stateful run restarted ({attempt}/{attempts}): the target's state "
+                f"changed a replay ({type(exc).__name__})",
+                file=sys.stderr,
+            )
+    return attempts
+
+
 def run_state_machine(schema: schemathesis.BaseSchema, profile: str) -> None:
     """Run the schema's state machine with the profile's bounds (deterministic by default)."""
     run = run_of_schema(schema)
@@ -104,7 +131,7 @@ def run_state_machine(schema: schemathesis.BaseSchema, profile: str) -> None:
     if profile != "default":
         hypothesis.seed(SEED)(machine.TestCase)
     try:
-        machine.run(settings=settings)
+        run_retrying_replays(lambda: machine.run(settings=settings))
     except NoLinksFound:
         pytest.skip("no links among the operations of this run: no chains to follow")
     if machine.failures:
