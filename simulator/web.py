@@ -79,6 +79,17 @@ def json_body(required: bool = True) -> dict[str, Any]:
     return data
 
 
+def auth_ignored(defects: Defects, api: str, endpoint: str) -> bool:
+    """The defect ``<api>.auth_ignored``: a read of ``endpoint`` with no credential is let in."""
+    rule = request.url_rule
+    return (
+        defects.on(f"{api}.auth_ignored")
+        and request.method == "GET"
+        and rule is not None
+        and rule.endpoint == endpoint
+    )
+
+
 def method_defects(resp: Response, defects: Defects, api: str) -> Response:
     """``<api>.method_not_405`` and ``<api>.allow_header_wrong``: what a path says of its
     methods (405 without Allow; OPTIONS advertising DELETE, which no path has)."""
