@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, request
 
+from simulator.core import codec
 from simulator.core.defects import Defects
 from simulator.core.errors import ApiError, BadRequest
 
@@ -77,6 +78,14 @@ def json_body(required: bool = True) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object")
     return data
+
+
+def error_response(error: ApiError, body: dict[str, Any]) -> Response:
+    """``body`` (an API's error envelope) as ``error``'s answer: its status and headers."""
+    resp = Response(codec.dumpb(body), status=error.status, mimetype="application/json")
+    for name, value in error.headers.items():
+        resp.headers[name] = value
+    return resp
 
 
 def auth_ignored(defects: Defects, api: str, endpoint: str) -> bool:

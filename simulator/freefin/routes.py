@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from simulator.core import codec, events, idempotency, spec
 from simulator.core.errors import ApiError, BadRequest, InternalError, RateLimited
@@ -15,7 +15,7 @@ from simulator.core.runtime import Runtime
 from simulator.core.signing import verify, well_formed
 from simulator.freefin import banks, checkout, defects, payments, payouts
 from simulator.freefin.terminals import Terminals
-from simulator.web import auth_ignored, json_body, method_defects
+from simulator.web import auth_ignored, error_response, json_body, method_defects
 
 PREFIX = "/api/v1/public"
 SPEC = "freefin.openapi.yaml"
@@ -56,11 +56,7 @@ def render_error(error: ApiError) -> Response:
         body: dict[str, Any] = {"message": error.message}
     else:
         body = {"error": {"code": error.code, "message": error.message}}
-    resp = jsonify(body)
-    resp.status_code = error.status
-    for name, value in error.headers.items():
-        resp.headers[name] = value
-    return resp
+    return error_response(error, body)
 
 
 @bp.errorhandler(ApiError)

@@ -26,7 +26,7 @@ from simulator.kaspi import (
     subscriptions,
 )
 from simulator.kaspi.merchants import OUTCOMES, SESSION_TTL_S, Merchants, session
-from simulator.web import auth_ignored, json_body, method_defects
+from simulator.web import auth_ignored, error_response, json_body, method_defects
 
 PREFIX = "/api"
 SPEC = "kaspi.openapi.json"
@@ -94,10 +94,7 @@ def render_error(error: ApiError) -> Response:
             "details": error.details,
             "timestamp": iso(rt.clock.now()),
         }
-    resp = Response(codec.dumpb(body), status=error.status, mimetype="application/json")
-    for name, value in error.headers.items():
-        resp.headers[name] = value
-    return resp
+    return error_response(error, body)
 
 
 @bp.errorhandler(ApiError)
