@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import requests
 
+from harness import patience
 from harness.target import Target
 
 # The credentials of each API that preflight tries, by Target field (the option's flag names it).
@@ -47,7 +48,7 @@ def preflight(target: Target, timeout: float = 5.0) -> None:
     """Raise PreflightError with one clear message when the target cannot be tested."""
     for api, url, headers, flag in probes(target):
         try:
-            resp = requests.get(url, headers=headers, timeout=timeout)
+            resp = patience.request("GET", url, headers=headers, timeout=timeout)
         except requests.RequestException as exc:
             raise PreflightError(f"{api} target unreachable at {url}: {exc}") from exc
         if resp.status_code in (401, 403):

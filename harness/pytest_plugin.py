@@ -6,9 +6,11 @@ With no ``--target-url`` the bundled simulator is started on a free port for the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from harness import patience
 from harness.preflight import PreflightError, preflight
 from harness.simproc import SimulatorProcess
 from harness.target import OPTIONS, Target, collect_settings, make_target
@@ -49,3 +51,13 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     finally:
         if sim:
             sim.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Record the time this run spent waiting out 429s beside the run's report."""
+    config = session.config
+    for name in ("scenario_report", "contract_report"):
+        directory = config.getoption(name, default=None)
+        if directory:
+            patience.write(Path(directory))
+            return

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from harness.profile import ApiProfile, for_target, load_cached
+
 SEED_FILE = Path(__file__).resolve().parent.parent / "simulator" / "seed.yaml"
 DEFAULT_LISTEN = "127.0.0.1:0"
 
@@ -83,6 +85,12 @@ OPTIONS: tuple[Option, ...] = (
         "POSTs {api, object, id, outcome} to, or a shell command given the same as JSON "
         "on stdin, to drive outcomes",
     ),
+    Option(
+        "target_profile",
+        "YAML file of the target's incidental choices where the seeds leave them open (list "
+        "envelopes, error code and event names, webhook signature header, optional features); "
+        "default: none (the simulator's own for the bundled simulator)",
+    ),
     Option("credentials_file", "YAML file with any of these settings"),
 )
 
@@ -111,19 +119,16 @@ class Target:
     webhook_public_url: str | None = None
     webhook_listen: str = DEFAULT_LISTEN
     outcome_hook: str | None = None
+    target_profile: str | None = None
     bundled: bool = False
 
     @property
     def apis(self) -> tuple[str, ...]:
         return ("freefin", "kaspi") if self.api == "both" else (self.api,)
 
-    def redacted(self) -> dict[str, Any]:
-        """The settings with secrets masked, for reports and error messages."""
-        secret = {o.name for o in OPTIONS if o.secret}
-        return {
-            k: (v[:12] + "…" if k in secret and isinstance(v, str) and v else v)
-            for k, v in dataclasses.asdict(self).items()
-        }
+    def profile(self, api: str) -> ApiProfile:
+        """This target's profile for ``api`` (its incidental choices)."""
+        return for_target(self.target_profile, self.bundled).api(api)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -203,4 +208,6 @@ def make_target(settings: Mapping[str, Any], bundled_url: str | None = None) -> 
     values.setdefault("webhook_secret", values.get("freefin_signing_secret", ""))
     values["webhook_listen"] = str(values.get("webhook_listen") or DEFAULT_LISTEN).strip()
     parse_listen(values["webhook_listen"])
+    if values.get("target_profile"):
+        load_cached(str(values["target_profile"]))  # a ProfileError (ValueError) names the line
     return Target(bundled=bundled, **values)

@@ -43,6 +43,7 @@ def server_url() -> Iterator[str]:
 GOOD = """
 name: replay returns the same payment
 api: freefin
+from: "seed#/paths"
 vars: {key: "{{ $unique }}"}
 steps:
   - request: {method: POST, path: /api/v1/public/payments,
@@ -55,6 +56,7 @@ steps:
 ---
 name: a wrong expectation fails readably
 api: freefin
+from: "seed#/paths"
 steps:
   - name: create with a typo in the expectation
     request: {method: POST, path: /api/v1/public/payments, json: {amount: 10}}
@@ -62,6 +64,7 @@ steps:
 ---
 name: merchant B is not configured here
 api: freefin
+from: "seed#/paths"
 steps:
   - request: {method: GET, path: /api/v1/public/banks/sbp, auth: key_b}
 """
@@ -69,11 +72,13 @@ steps:
 BAD = """
 name: fine
 api: freefin
+from: "seed#/paths"
 steps:
   - request: {method: GET, path: /api/v1/public/banks/sbp}
 ---
 name: typo in a step
 api: freefin
+from: "seed#/paths"
 steps:
   - request: {metod: GET, path: /api/v1/public/banks/sbp}
 """
@@ -138,7 +143,7 @@ def test_collects_runs_skips_and_reports(tmp_path: Path, server_url: str) -> Non
     assert done.returncode == 1, out + done.stderr
     assert "1 failed, 1 passed, 1 skipped" in out
     assert "PASSED scenarios/freefin/idem.yaml::replay returns the same payment" in out
-    assert "SKIPPED [1] scenarios/freefin/idem.yaml:21: needs credential key_b" in out
+    assert "SKIPPED [1] scenarios/freefin/idem.yaml:23: needs credential key_b" in out
     assert "warning" not in out
     assert "needs credential key_b: the target has no freefin_key_b" in out
     # the readable failure: the step, the request as curl, expected vs received

@@ -97,6 +97,7 @@ IDEMPOTENCY = (
     """
 name: replay
 api: freefin
+from: "seed#/paths"
 vars: {key: "{{ $unique }}"}
 steps:
 """
@@ -144,6 +145,7 @@ def test_concurrent_repeat_asserts_on_the_set(
     text = """
     name: fifty at once
     api: freefin
+    from: "seed#/paths"
     vars: {key: "{{ $unique }}"}
     steps:
       - request: {method: POST, path: /api/v1/public/payments,
@@ -169,6 +171,7 @@ REFUNDS = (
     """
 name: concurrent refunds never exceed the amount
 api: freefin
+from: "seed#/paths"
 vars: {key: "{{ $unique }}"}
 steps:
 """
@@ -197,6 +200,7 @@ def test_outcome_driver_and_sum_of_results(
 NEVER = """
 name: never succeeds
 api: freefin
+from: "seed#/paths"
 vars: {key: "{{ $unique }}"}
 steps:
 """
@@ -225,6 +229,7 @@ def test_wait_polls_until_timeout_and_reports_last_response(
 SIGNATURES = """
 name: signatures
 api: freefin
+from: "seed#/paths"
 steps:
   - request: {method: POST, path: /api/v1/public/payments, auth: signed, sign: false,
               json: {amount: 1}}
@@ -255,6 +260,7 @@ def test_signing_raw_bodies_and_forgeries(
 WEBHOOKS = """
 name: retries
 api: freefin
+from: "seed#/paths"
 steps:
   - receiver: {fail: 2, status: 500}
   - request: {method: POST, path: /api/v1/public/payments,
@@ -302,6 +308,7 @@ def test_receiver_timeout_mode_holds_past_the_senders_timeout(
 SSE = """
 name: sse
 api: freefin
+from: "seed#/paths"
 steps:
   - sse: {open: live}
   - request: {method: POST, path: /api/v1/public/payments, json: {amount: 9}}
@@ -361,6 +368,7 @@ def test_outcome_hook_command_drives_other_targets(
     text = """
     name: hook
     api: freefin
+    from: "seed#/paths"
     steps:
       - outcome: {object: payment, id: abc, status: succeeded}
     """
@@ -411,6 +419,7 @@ class _Hook:
 HOOKED = """
 name: hook over http
 api: freefin
+from: "seed#/paths"
 steps:
   - name: force it
     outcome: {object: payment, id: abc, status: succeeded}
@@ -438,7 +447,13 @@ def test_outcome_hook_url_is_posted_the_outcome_as_json(
         (
             "/outcome",
             "application/json",
-            {"api": "freefin", "object": "payment", "id": "abc", "outcome": "succeeded"},
+            {
+                "api": "freefin",
+                "object": "payment",
+                "id": "abc",
+                "outcome": "succeeded",
+                "delay_ms": None,
+            },
         ),
         (
             "/outcome",
@@ -463,7 +478,7 @@ def test_outcome_hook_url_answering_500_fails_the_step_readably(
     assert failure.step.get("name") == "force it"
     problem = failure.problems[0]
     assert problem.startswith("outcome hook: POST " + hook.url), problem
-    assert "-> 500 driver broke: no such payment" in problem
+    assert "got 500 driver broke: no such payment" in problem
     assert '"id": "abc"' in problem
     assert len(hook.received) == 1  # the scenario stopped at the failing step
     assert "outcome hook" in failure.render()
@@ -475,6 +490,7 @@ def test_receiver_fails_only_the_deliveries_it_is_told_to(
     text = """
     name: only this order's deliveries fail
     api: freefin
+    from: "seed#/paths"
     vars: {oid: "{{ $unique }}"}
     steps:
       - receiver: {fail: 1, status: 500, where: {payload.amount: 77}}
@@ -501,6 +517,7 @@ def test_results_by_status_and_list_matchers(
     text = """
     name: by status
     api: freefin
+    from: "seed#/paths"
     vars: {key: "{{ $unique }}"}
     steps:
       - request: {method: POST, path: /api/v1/public/payments,
@@ -594,7 +611,8 @@ def test_ordered_by_orders_parallel_deliveries_by_a_body_path() -> None:
 
 def test_ordered_by_is_part_of_the_format(tmp_path: Path) -> None:
     text = (
-        "name: x\napi: kaspi\nsteps:\n  - expect_webhooks: {ordered_by: created_at, kinds: [a]}\n"
+        "name: x\napi: kaspi\nfrom: 'seed#/paths'\nsteps:\n"
+        "  - expect_webhooks: {ordered_by: created_at, kinds: [a]}\n"
     )
     assert loader.load_text(text, tmp_path / "s.yaml")[0].steps[0]["expect_webhooks"]
     with pytest.raises(loader.ScenarioFormatError, match="ordered_by"):

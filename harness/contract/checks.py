@@ -20,12 +20,13 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-import requests
 import schemathesis
 from schemathesis.core.failures import Failure
 
+from harness import patience
 from harness.contract.apis import reachable
 from harness.contract.context import RunContext, operation_key, run_of
+from harness.contract.transport import call_patiently
 
 PAYMENT_CHECKS = (
     "money_never_negative",
@@ -171,8 +172,12 @@ def refunds_within_amount(
         # Check the refunded object as a client would see it after the refund.
         parent_id = (case.path_parameters or {}).get("id")
         url = run.base_url + run.profile.parent_read.format(id=parent_id)
-        parent = requests.get(url, headers=run.auth_headers, timeout=10)
-        problem = _refund_problem(parent.json()) if parent.ok else None
+        parent = patience.request("GET", url, headers=run.auth_headers, timeout=10)
+        try:
+            parent_body = parent.json() if parent.ok else None
+        except ValueError:
+            parent_body = None
+        problem = _refund_problem(parent_body) if isinstance(parent_body, dict) else None
         if problem:
             raise _fail(
                 case,
@@ -239,7 +244,7 @@ def idempotent_replay(
     if pointer is None or not isinstance(key, str) or not key.strip():
         return True
     first_id = _pointer(_json(response), pointer)
-    replay = case.call()
+    replay = call_patiently(case)
     replay_body = _json(replay)
     replay_id = _pointer(replay_body, pointer)
     if not 200 <= replay.status_code < 300 or replay_id != first_id:
@@ -330,7 +335,7 @@ def merchant_isolation(
         if url in run.probed:
             return True
         run.probed.add(url)
-    other = requests.get(url, headers=run.other_merchant_headers, timeout=10)
+    other = patience.request("GET", url, headers=run.other_merchant_headers, timeout=10)
     if other.status_code in (401, 403):
         # Merchant B's key was refused: that says nothing about isolation (preflight checks it).
         return True

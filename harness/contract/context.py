@@ -39,6 +39,8 @@ class RunContext:
     seen_statuses: dict[tuple[str, str], list[str]] = dataclasses.field(default_factory=dict)
     # URLs already read with the other merchant's key (each is probed once).
     probed: set[str] = dataclasses.field(default_factory=set)
+    # Per operation: whether the target accepts its minimal example (spec-gap classifier).
+    minimal_accepted: dict[str, bool] = dataclasses.field(default_factory=dict)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     _strict: BaseSchema | None = None

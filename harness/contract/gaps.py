@@ -10,13 +10,21 @@ settles it. What the strict contract rejects too stays an implementation failure
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from typing import Any
 
 import jsonschema
 import schemathesis
 import yaml
 from schemathesis.core import NotSet
-from schemathesis.core.failures import Failure, FailureGroup, MalformedJson, ServerError
+from schemathesis.core.failures import (
+    AcceptedNegativeData,
+    Failure,
+    FailureGroup,
+    MalformedJson,
+    ServerError,
+)
 from schemathesis.openapi.checks import (
     DiscriminatorMismatch,
     JsonSchemaError,
@@ -26,11 +34,14 @@ from schemathesis.openapi.checks import (
     RejectedPositiveData,
     UndefinedContentType,
     UndefinedStatusCode,
+    UnsupportedMethodResponse,
 )
 from schemathesis.specs.openapi import checks as builtin
 
 from harness.contract.context import RunContext, documents_status, run_of
 from harness.contract.loader import contract
+from harness.contract.transport import call_patiently
+from harness.pointer import resolve as resolve_pointer
 
 # Failure type -> the built-in check that raises it, re-run against the strict contract.
 _RESPONSE_CHECKS: dict[type[Failure], Any] = {
@@ -43,6 +54,12 @@ _RESPONSE_CHECKS: dict[type[Failure], Any] = {
     MalformedMediaType: builtin.content_type_conformance,
     UndefinedContentType: builtin.content_type_conformance,
 }
+
+
+OPENAPI_RESPONSES = "openapi-3.0.3#/components/responses-object"
+RFC_501 = "rfc9110#section-15.6.2"
+JSON_SCHEMA_FORMAT = "json-schema-validation#section-7.2"
+_FORMAT_ONLY = re.compile(r"^Invalid component: .*Value not matching the '[\w-]+' format\s*$", re.M)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,6 +181,80 @@ def _strict_rejects_data(run: RunContext, case: schemathesis.Case) -> tuple[str,
     return None
 
 
+def _methods_in_use(api: str) -> set[str]:
+    """The methods the seed uses on any path: for these a 405, for others 501 is fine."""
+    paths = contract(api, "spec").get("paths", {})
+    return {m.upper() for ops in paths.values() for m in ops if m != "parameters"}
+
+
+def _enveloped_4xx(run: RunContext, response: schemathesis.Response) -> bool:
+    """A 4xx whose body is the API's error envelope (a deliberate refusal, not a crash)."""
+    if not 400 <= response.status_code < 500:
+        return False
+    try:
+        body = json.loads(response.content or b"")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return run.profile.envelope_problem(body) is None
+
+
+def _resolve(doc: dict[str, Any], schema: Any) -> Any:
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = resolve_pointer(doc, schema["$ref"].removeprefix("#"))
+    return schema
+
+
+def _minimal(doc: dict[str, Any], schema: Any) -> Any:
+    """The smallest ordinary value of a schema: required properties only, examples where
+    given, one item in an array."""
+    schema = _resolve(doc, schema) or {}
+    if "example" in schema:
+        return schema["example"]
+    if "default" in schema:
+        return schema["default"]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        return {name: _minimal(doc, props.get(name, {})) for name in schema.get("required", [])}
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "array":
+        return [_minimal(doc, schema["items"])] if schema.get("items") else []
+    return {"string": "x", "integer": 1, "number": 1, "boolean": False, "array": []}.get(str(kind))
+
+
+def _beyond_minimal(
+    run: RunContext, case: schemathesis.Case, response: schemathesis.Response
+) -> bool:
+    """Whether the target refused generated data (with its envelope) but accepts the
+    operation's minimal example: then the seed is loose, not the target wrong."""
+    if not _enveloped_4xx(run, response):
+        return False
+    label = case.operation.label
+    with run.lock:
+        known = run.minimal_accepted.get(label)
+    if known is None:
+        # The seed's request body; where the seed has none, the supplement's (the data of
+        # test_operation_positive comes from its rules).
+        for level in ("spec", "strict"):
+            doc = contract(run.api, level)
+            op = doc.get("paths", {}).get(case.operation.path, {}).get(case.method.lower(), {})
+            content = (op.get("requestBody") or {}).get("content", {}).get("application/json")
+            if content and content.get("schema") is not None:
+                break
+        kwargs: dict[str, Any] = {
+            "headers": dict(run.auth_headers),
+            "path_parameters": dict(case.path_parameters or {}),
+        }
+        if content and content.get("schema") is not None:
+            kwargs.update(body=_minimal(doc, content["schema"]), media_type="application/json")
+        minimal = case.operation.Case(**kwargs)
+        known = 200 <= call_patiently(minimal).status_code < 300
+        with run.lock:
+            run.minimal_accepted[label] = known
+    return known
+
+
 def classify(
     run: RunContext,
     ctx: schemathesis.CheckContext,
@@ -175,6 +266,52 @@ def classify(
     path, method = case.operation.path, case.method.lower()
     status = str(response.status_code)
     check = _RESPONSE_CHECKS.get(type(failure))
+    method_sent = str(response.request.method or "").upper()
+    if (
+        isinstance(failure, UnsupportedMethodResponse | ServerError)
+        and response.status_code == 501
+        and method_sent not in _methods_in_use(run.api)
+    ):
+        return SpecGap(
+            run.api,
+            case.operation.label,
+            "unsupported_method",
+            f"501 to {method_sent}, a method the API uses on no path",
+            RFC_501,
+            "RFC 9110 §15.6.2: 501 is the appropriate answer to a method the server supports "
+            "for no resource",
+        )
+    if isinstance(failure, AcceptedNegativeData) and _FORMAT_ONLY.search(failure.message):
+        return SpecGap(
+            run.api,
+            case.operation.label,
+            "negative_data_rejection",
+            f"{response.status_code} to a value outside a `format` ({failure.message.strip()})",
+            JSON_SCHEMA_FORMAT,
+            "in JSON Schema `format` is an annotation: the seed does not say the server "
+            "refuses a value outside it",
+        )
+    if isinstance(failure, UndefinedStatusCode) and _enveloped_4xx(run, response):
+        return SpecGap(
+            run.api,
+            case.operation.label,
+            "status_code_conformance",
+            f"{response.status_code}: a client error the seed does not list for this operation",
+            OPENAPI_RESPONSES,
+            "OpenAPI 3.0.3 does not require an operation's responses to cover every status; "
+            "a 4xx with the API's error envelope is the target's own refusal",
+        )
+    if isinstance(failure, RejectedPositiveData) and _beyond_minimal(run, case, response):
+        return SpecGap(
+            run.api,
+            case.operation.label,
+            "positive_data_acceptance",
+            f"{response.status_code} to generated data the seed does not bound; the seed's "
+            "minimal example is accepted",
+            OPENAPI_RESPONSES,
+            "the seed's schema sets no bounds here: the target validates further, and accepts "
+            "the operation's minimal example",
+        )
     if check is not None:
         if not _strict_accepts_response(run, ctx, check, case, response):
             return None

@@ -7,6 +7,7 @@ gets (built-in and the suite's), and is recorded in the run's report the same wa
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -17,7 +18,8 @@ from schemathesis.specs.openapi.checks import response_headers_conformance
 
 from harness.contract.checks import error_envelope, retry_after_on_429
 from harness.contract.context import run_of_schema
-from harness.contract.transport import call_and_check, retry_after_seconds, validate
+from harness.contract.transport import call_and_check, validate
+from harness.patience import retry_after_seconds
 
 RATE_LIMIT_ATTEMPTS = 20
 
@@ -60,12 +62,28 @@ def create(
     id_pointer: str,
     **headers: str,
 ) -> str:
-    """Create an object (201 expected) and return its id, found at ``id_pointer``."""
+    """Create an object (201 expected) and return its id, found at ``id_pointer``.
+
+    Whatever the target answers instead is a named failure of the target (an empty or non-JSON
+    body, no id), never an error of the harness.
+    """
     response = call(schema, "POST", path, body=body, headers=headers)
-    assert response.status_code == 201, f"{response.status_code} {response.text[:300]}"
-    value: Any = response.json()
+    said = f"POST {path} answered {response.status_code}"
+    assert response.status_code == 201, (
+        f"{said}, expected 201 (created): {response.text[:300] or '(empty body)'}"
+    )
+    if not response.content:
+        raise AssertionError(f"{said} with an empty body, expected the created object")
+    try:
+        value: Any = json.loads(response.content)
+    except ValueError:
+        raise AssertionError(
+            f"{said} with a body that is not JSON: {response.text[:300]!r}"
+        ) from None
     for part in [p for p in id_pointer.split("/") if p]:
-        value = value[part]
+        value = value.get(part) if isinstance(value, dict) else None
+    if not isinstance(value, str | int) or value == "":
+        raise AssertionError(f"{said} without an id at {id_pointer}: {response.text[:300]}")
     return str(value)
 
 

@@ -1,54 +1,23 @@
 """Calls that respect the target's rate limit: a 429 with Retry-After is waited out, not failed.
 
 A 429 without a usable Retry-After is returned as it is, so the ``retry_after_on_429`` check
-sees it. Waits and retries are bounded.
+sees it. Waits and retries are bounded (:mod:`harness.patience`).
 """
 
 from __future__ import annotations
 
-import email.utils
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 import schemathesis
 from schemathesis.core.failures import FailureGroup
 
+from harness import patience
 from harness.contract.context import run_of
-
-MAX_RETRIES = 4
-MAX_WAIT_S = 10.0
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After value (delta-seconds or HTTP date), or None."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def call_patiently(case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
     """``case.call()``, waiting and retrying while the target answers 429 with Retry-After."""
-    response = case.call(**kwargs)
-    for _ in range(MAX_RETRIES):
-        if response.status_code != 429:
-            break
-        values = response.headers.get("retry-after") or []
-        wait = retry_after_seconds(values[0] if values else None)
-        if wait is None:
-            break
-        time.sleep(min(max(wait, 0.05), MAX_WAIT_S))
-        response = case.call(**kwargs)
-    return response
+    return patience.patiently(lambda: case.call(**kwargs), lambda r: (r.status_code, r.headers))
 
 
 def validate(case: schemathesis.Case, response: Any, **kwargs: Any) -> None:

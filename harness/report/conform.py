@@ -47,6 +47,7 @@ RESULT_FILES = (
     LOG,
     "junit.xml",
     "summary.json",
+    "patience.json",
     "report.html",
 )
 
@@ -100,11 +101,13 @@ class ConformRun:
 
     def command(self) -> list[str]:
         """The child pytest's command line (no secrets on it)."""
+        # Only the chosen API's suites are collected: the other's are not listed at all.
+        apis = ("freefin", "kaspi") if self.meta["api"] == "both" else (self.meta["api"],)
         paths = []
         if self.suite in ("all", "contract"):
-            paths.append(str(ROOT / "harness" / "contract"))
+            paths += [str(ROOT / "harness" / "contract" / f"test_contract_{a}.py") for a in apis]
         if self.suite in ("all", "scenarios"):
-            paths.append(str(ROOT / "scenarios"))
+            paths += [str(ROOT / "scenarios" / a) for a in apis]
         cmd = [
             sys.executable,
             "-m",

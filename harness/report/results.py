@@ -7,7 +7,8 @@ A run's report directory (written by ``paysim conform`` and ``paysim load --repo
 - ``scenario-summary.json``: each scenario's outcome (optional: the JUnit XML has the rest);
 - ``load/``: a load run folder (``thresholds.json``, ``stats_stats.csv``,
   ``stats_stats_history.csv``, ``stats_failures.csv``), optional;
-- ``run.json``: what was run, against what, when, and the exit code (optional).
+- ``run.json``: what was run, against what, when, and the exit code (optional);
+- ``patience.json``: the time the run spent waiting out the target's 429s (optional).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+
+from harness import patience
 
 PYTEST_JUNIT = "pytest-junit.xml"
 CONTRACT_JSON = "contract-summary.json"
@@ -82,6 +85,7 @@ class RunResults:
     scenarios: list[dict[str, Any]]
     load: LoadRun | None
     gaps: list[dict[str, Any]]
+    waits: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def suites(self) -> dict[str, list[Case]]:
         """The pytest cases by suite, in a stable order: contract, scenarios, other."""
@@ -213,6 +217,7 @@ def read_results(
         scenarios=scenarios,
         load=read_load(load_folder) if load_folder.is_dir() else None,
         gaps=gaps or [],
+        waits=patience.read(directory),
     )
 
 

@@ -5,7 +5,9 @@ when), ``totals``, ``suites`` (per suite: kind, api, passed, failed, skipped, se
 ``contract`` (per API: requests, operation x check results), ``scenarios`` (per suite, each
 scenario with outcome and seconds), ``load`` (profile, verdict, thresholds, per-operation
 figures, history), ``failures`` (each with its curl and the response), ``spec_gaps``
-(``findings`` of the seed documents, ``observed`` by the contract run). Secrets of the run are
+(``findings`` of the seed documents, ``observed`` by the contract run), ``departures`` (what
+the target settles otherwise than the supplement: informational at level spec),
+``rate_limit_waits`` (time spent waiting out the target's 429s). Secrets of the run are
 replaced by the environment variables that hold them.
 """
 
@@ -128,6 +130,15 @@ def scenarios(results: RunResults) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def departures(results: RunResults) -> list[dict[str, Any]]:
+    """Each departure from the supplement a scenario saw (informational at level spec)."""
+    return [
+        {"scenario": r.get("name"), "api": r.get("api"), "file": r.get("file"), **d}
+        for r in results.scenarios
+        for d in r.get("departures", [])
+    ]
+
+
 def load(results: RunResults) -> dict[str, Any] | None:
     """The load run: verdict, thresholds, per-operation figures, history, failures."""
     run = results.load
@@ -170,6 +181,7 @@ def build_summary(results: RunResults, secrets: Mapping[str, str] | None = None)
     """The run's summary as a JSON-ready dict."""
     rows = suites(results)
     totals = {k: sum(r[k] for r in rows) for k in ("passed", "failed", "skipped")}
+    totals["departures"] = len(departures(results))
     observed_gaps = [gap for data in results.contract.values() for gap in data.get("spec_gaps", [])]
     meta = dict(results.meta)
     exit_code = meta.get("exit_code")
@@ -186,6 +198,8 @@ def build_summary(results: RunResults, secrets: Mapping[str, str] | None = None)
         "load": load(results),
         "failures": [dataclasses.asdict(f) for f in failures(results)],
         "spec_gaps": {"findings": results.gaps, "observed": observed_gaps},
+        "departures": departures(results),
+        "rate_limit_waits": results.waits,
     }
     redact = redactor(secrets or {})
     return dict(redact(summary))

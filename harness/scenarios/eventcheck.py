@@ -191,10 +191,18 @@ def _unique_id_problems(records: list[Seen], *, webhooks: bool) -> list[str]:
 
 
 def where(records: list[Seen], spec: dict[str, Any] | None) -> list[Seen]:
-    """The records whose bodies match every ``path -> value`` of ``spec``."""
+    """The records whose bodies match every ``path -> value`` of ``spec``; ``@kind`` is the
+    event's kind however the target carries it (body or header)."""
     if not spec:
         return records
-    return [r for r in records if not expect.check_body(r.body, spec)]
+    kind = spec.get("@kind")
+    rest = {k: v for k, v in spec.items() if k != "@kind"}
+    return [
+        r
+        for r in records
+        if ("@kind" not in spec or expect.match(r.kind, kind) is None)
+        and not expect.check_body(r.body, rest)
+    ]
 
 
 def describe(records: list[Seen], limit: int = 12) -> str:

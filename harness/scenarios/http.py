@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from harness import patience
 from harness.target import Target
 
 # credential name -> (Target field of the key, Target field of its signing secret)
@@ -162,15 +163,26 @@ def build(target: Target, api: str, spec: dict[str, Any]) -> Exchange:
     return Exchange(method=spec["method"], url=url, headers=headers, body=body)
 
 
-def send(session: requests.Session, exchange: Exchange, timeout: float = 10.0) -> Exchange:
-    """Send it and fill in the response."""
+def unsent(exchange: Exchange) -> Exchange:
+    """The same request, not yet sent."""
+    return Exchange(exchange.method, exchange.url, dict(exchange.headers), exchange.body)
+
+
+def send(
+    session: requests.Session, exchange: Exchange, timeout: float = 10.0, patient: bool = True
+) -> Exchange:
+    """Send it and fill in the response; ``patient``: a 429 with Retry-After is waited out
+    and the request sent again (:mod:`harness.patience`)."""
     try:
-        resp = session.request(
-            exchange.method,
-            exchange.url,
-            headers=exchange.headers,
-            data=exchange.body or None,
-            timeout=timeout,
+        resp = patience.patiently(
+            lambda: session.request(
+                exchange.method,
+                exchange.url,
+                headers=exchange.headers,
+                data=exchange.body or None,
+                timeout=timeout,
+            ),
+            (lambda r: (r.status_code, r.headers)) if patient else (lambda r: (0, {})),
         )
     except requests.RequestException as exc:
         exchange.error = f"{type(exc).__name__}: {exc}"

@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from harness.scenarios import provenance
+
 SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
 ACTIONS = (
     "request",
@@ -75,6 +77,7 @@ class Scenario:
     tags: tuple[str, ...] = ()
     vars: dict[str, Any] = dataclasses.field(default_factory=dict)
     description: str = ""
+    source: str | None = None  # the scenario's default ``from:``
 
 
 @cache
@@ -121,7 +124,7 @@ def validate_document(doc: Any) -> str | None:
         return f"at (top level): a scenario is a mapping, not {type(doc).__name__}"
     errors = sorted(validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
-        return None
+        return provenance.check_scenario(doc)
     step_problem = _step_problem(doc)
     if step_problem:
         return step_problem
@@ -191,6 +194,7 @@ def load_text(text: str, path: Path) -> list[Scenario]:
                 tags=tuple(doc.get("tags", ())),
                 vars=doc.get("vars", {}),
                 description=doc.get("description", ""),
+                source=doc.get("from"),
             )
         )
     if not scenarios:

@@ -11,6 +11,7 @@ simulator; the webhook receiver is a session fixture too, cleared per scenario.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ import requests
 from harness.scenarios.loader import Scenario, ScenarioFormatError, load_file
 from harness.scenarios.receiver import WebhookReceiver
 from harness.scenarios.report import Result, Summary
-from harness.scenarios.runner import ScenarioFailure, ScenarioSkip, run_scenario
+from harness.scenarios.runner import Departure, ScenarioFailure, ScenarioSkip, run_scenario
 from harness.target import Target
 
 SUMMARY_KEY = pytest.StashKey[Summary]()
@@ -75,6 +76,12 @@ def scenario_receiver(target: Target) -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver(
         target.webhook_secret, target.webhook_public_url, target.webhook_listen
     )
+    for api in target.apis:
+        hooks = target.profile(api).webhooks
+        if hooks.get("signature_header"):
+            receiver.use_signature(hooks["signature_header"], hooks.get("signature_prefix", ""))
+        if hooks.get("event_id_header"):
+            receiver.use_event_id_header(hooks["event_id_header"])
     try:
         receiver.start()
     except OSError as exc:
@@ -104,9 +111,11 @@ class ScenarioFile(pytest.File):
 
 
 def _make_call(scenario: Scenario) -> Any:
-    def run(target: Target, scenario_receiver: WebhookReceiver) -> None:
+    def run(
+        target: Target, scenario_receiver: WebhookReceiver, request: pytest.FixtureRequest
+    ) -> None:
         try:
-            run_scenario(scenario, target, scenario_receiver)
+            request.node.departures = run_scenario(scenario, target, scenario_receiver)
         except ScenarioSkip as exc:
             # Reported at the scenario, not at this line of the plugin.
             raise pytest.skip.Exception(str(exc), _use_item_location=True) from None
@@ -120,6 +129,7 @@ class ScenarioItem(pytest.Function):
     def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
+        self.departures: list[Departure] = []
         for tag in scenario.tags:
             # Tags are free-form; register them so --strict-markers accepts them.
             self.config.addinivalue_line("markers", f"{tag}: scenario tag")
@@ -170,6 +180,7 @@ def _record(item: ScenarioItem, call: pytest.CallInfo[None], report: pytest.Test
                 outcome=report.outcome,
                 seconds=round(report.duration, 3),
                 detail=detail,
+                departures=[dataclasses.asdict(d) for d in item.departures],
             )
         )
 

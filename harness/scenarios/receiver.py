@@ -23,16 +23,18 @@ from typing import Any
 from harness.scenarios.expect import check_body
 from harness.target import DEFAULT_LISTEN, parse_listen
 
-SIGNATURE_HEADERS = ("X-Freefin-Signature", "X-Arzan-Signature")
+# (header, prefix) of the signature schemes known without a target profile: the supplements'.
+SIGNATURES = (("X-Freefin-Signature", "sha256="), ("X-Arzan-Signature", "sha256="))
+EVENT_ID_HEADERS = ("X-Freefin-Event-Id", "X-Arzan-Event-Id", "X-Event-Id")
 OTHER_SECRET = "not-the-configured-secret"
 
 
-def verify(body: bytes, header: str | None, secret: str) -> bool:
-    """Whether ``header`` is ``sha256=<hex HMAC-SHA256(body, secret)>``."""
+def verify(body: bytes, header: str | None, secret: str, prefix: str = "sha256=") -> bool:
+    """Whether ``header`` is ``<prefix><hex HMAC-SHA256(body, secret)>``."""
     if not header or not secret:
         return False
-    want = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header, want)
+    want = prefix + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header.encode(), want.encode())
 
 
 @dataclasses.dataclass
@@ -46,6 +48,8 @@ class Delivery:
     answered: int | str
     signature_valid: bool
     valid_with_other_secret: bool
+    signature: str | None = None
+    header_event_id: str | None = None
 
     @property
     def json(self) -> Any:
@@ -57,16 +61,10 @@ class Delivery:
     @property
     def event_id(self) -> str | None:
         """The event's id: its header, else the body's ``id``."""
-        for name, value in self.headers.items():
-            if name.lower() in ("x-freefin-event-id", "x-arzan-event-id", "x-event-id"):
-                return value
+        if self.header_event_id:
+            return self.header_event_id
         body = self.json
         return str(body["id"]) if isinstance(body, dict) and "id" in body else None
-
-    @property
-    def signature(self) -> str | None:
-        lower = {k.lower(): v for k, v in self.headers.items()}
-        return next((lower[h.lower()] for h in SIGNATURE_HEADERS if h.lower() in lower), None)
 
 
 @dataclasses.dataclass
@@ -107,6 +105,17 @@ class WebhookReceiver:
         self._last_done = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.signatures: list[tuple[str, str]] = list(SIGNATURES)
+        self.event_id_headers: list[str] = list(EVENT_ID_HEADERS)
+
+    def use_signature(self, header: str, prefix: str = "sha256=") -> None:
+        """Also look for a signature in ``header`` (hex HMAC-SHA256 of the body after
+        ``prefix``): a target profile's scheme, tried before the supplements'."""
+        self.signatures.insert(0, (header, prefix))
+
+    def use_event_id_header(self, header: str) -> None:
+        """Also read event ids from ``header``."""
+        self.event_id_headers.insert(0, header)
 
     # -- server -------------------------------------------------------------------------
     def start(self) -> WebhookReceiver:
@@ -226,14 +235,13 @@ class WebhookReceiver:
             if not held:
                 self._busy += 1
             headers = dict(handler.headers.items())
-            sig = next(
-                (
-                    headers[k]
-                    for k in headers
-                    if k.lower() in {h.lower() for h in SIGNATURE_HEADERS}
-                ),
-                None,
+            lower = {k.lower(): v for k, v in headers.items()}
+            scheme = next(
+                ((lower[h.lower()], p) for h, p in self.signatures if h.lower() in lower),
+                (None, "sha256="),
             )
+            sig, prefix = scheme
+            secret = self._secrets.get(token, self.secret)
             self._deliveries.append(
                 Delivery(
                     path=handler.path,
@@ -241,8 +249,13 @@ class WebhookReceiver:
                     body=body,
                     received_at=time.monotonic(),
                     answered=answer,
-                    signature_valid=verify(body, sig, self._secrets.get(token, self.secret)),
-                    valid_with_other_secret=verify(body, sig, OTHER_SECRET),
+                    signature_valid=verify(body, sig, secret, prefix),
+                    valid_with_other_secret=verify(body, sig, OTHER_SECRET, prefix),
+                    signature=sig,
+                    header_event_id=next(
+                        (lower[h.lower()] for h in self.event_id_headers if h.lower() in lower),
+                        None,
+                    ),
                 )
             )
         if held:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 
 @dataclasses.dataclass
@@ -17,6 +18,8 @@ class Result:
     outcome: str  # passed | failed | skipped
     seconds: float
     detail: str = ""
+    # departures from the supplement: {step, problems, sources, received}
+    departures: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -29,6 +32,7 @@ class Summary:
         out = {"passed": 0, "failed": 0, "skipped": 0}
         for r in self.results:
             out[r.outcome] = out.get(r.outcome, 0) + 1
+        out["departures"] = sum(len(d["problems"]) for r in self.results for d in r.departures)
         return out
 
     def render(self) -> str:
@@ -55,6 +59,18 @@ class Summary:
             if chosen:
                 lines.append(f"\n## {outcome.capitalize()}\n")
                 lines += [f"- {r.file} :: {r.name}: {r.detail}" for r in chosen]
+        departed = [r for r in self.results if r.departures]
+        if departed:
+            lines.append(
+                "\n## Departures from the supplement\n\nWhat the project's supplement settles "
+                "and the target settles another way: informational at level spec.\n"
+            )
+            for r in departed:
+                for d in r.departures:
+                    lines.append(
+                        f"- {r.file} :: {r.name}, {d['step']}: {'; '.join(d['problems'])} "
+                        f"({', '.join(d['sources'])})"
+                    )
         return "\n".join(lines) + "\n"
 
     def write(self, directory: Path) -> None:

@@ -11,8 +11,8 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+from harness.outcomes import drivers_for, pick
 from harness.scenarios import http
-from harness.scenarios.drivers import drivers_for, pick
 from harness.scenarios.loader import Scenario
 from harness.target import Target
 
@@ -72,6 +72,12 @@ def unmet(scenario: Scenario, target: Target) -> str | None:
         needs.add("sse")
     if needs & {"control_api", "clock", "simulator"} and not target.control_url:
         return "needs the simulator's control API (--control-url)"
+    profile = target.profile(api)
+    for feature in ("webhooks", "sse"):
+        if feature in needs and not profile.has(feature):
+            return f"not applicable: the target profile says the target has no {feature}"
+    if "limited_key" in needs and not profile.has("rate_limit"):
+        return "not applicable: the target profile says no merchant has a low rate limit"
     if "webhooks" in needs and not target.webhook_public_url and not _loopback(target.target_url):
         return (
             "the target cannot reach the webhook receiver on loopback: set --webhook-listen "

@@ -16,8 +16,23 @@ from typing import Any
 
 import requests
 
-from harness.scenarios import eventcheck, expect, http, paths, requirements, templating
-from harness.scenarios.drivers import ControlDriver, DriverError, drivers_for, pick
+from harness import patience
+from harness.outcomes import (
+    ControlDriver,
+    DriverError,
+    OutcomeUnreachable,
+    drivers_for,
+    pick,
+)
+from harness.scenarios import (
+    eventcheck,
+    expect,
+    http,
+    paths,
+    provenance,
+    requirements,
+    templating,
+)
 from harness.scenarios.loader import Scenario
 from harness.scenarios.receiver import WebhookReceiver
 from harness.scenarios.sse import SSEStream
@@ -52,10 +67,7 @@ class ScenarioFailure(Exception):
 
     @property
     def step_label(self) -> str:
-        name = self.step.get("name") or next(
-            (k for k in self.step if k not in ("name", "expect", "save")), "step"
-        )
-        return f"step {self.index + 1} ({name})"
+        return step_label(self.index, self.step)
 
     def render(self) -> str:
         """The readable report shown by pytest."""
@@ -69,6 +81,35 @@ class ScenarioFailure(Exception):
         if self.received:
             lines += ["received:", self.received]
         return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One assertion that did not hold, and where the assertion comes from."""
+
+    problem: str
+    source: provenance.Source
+
+
+@dataclasses.dataclass
+class Departure:
+    """Assertions of the supplement a target does not follow (level spec: reported only)."""
+
+    step: str
+    problems: list[str]
+    sources: list[str]
+    received: str = ""
+
+
+NO_RESPONSE = provenance.Source("http", "a request gets a response")
+
+
+def step_label(index: int, step: dict[str, Any]) -> str:
+    """``step 3 (cancel again)``: the step's name, or its action."""
+    name = step.get("name") or next(
+        (k for k in step if k not in ("name", "expect", "save", "from")), "step"
+    )
+    return f"step {index + 1} ({name})"
 
 
 class _StepFailed(Exception):
@@ -93,10 +134,39 @@ class Run:
     token: str
     variables: dict[str, Any]
     streams: dict[str, SSEStream] = dataclasses.field(default_factory=dict)
+    departures: list[Departure] = dataclasses.field(default_factory=list)
+    index: int = 0
 
     @property
     def api(self) -> str:
         return self.scenario.api
+
+    @property
+    def level(self) -> str:
+        return self.target.contract_level
+
+    def blocks(self, step: dict[str, Any], key: str) -> list[tuple[Any, provenance.Source]]:
+        """The step's ``key`` blocks (rendered) with their sources."""
+        found = []
+        for k, block, origin in provenance.blocks(step, self.scenario.source):
+            if k == key:
+                found.append((self.render(block), provenance.parse(origin, self.api)))
+        return found
+
+    def judge(self, step: dict[str, Any], findings: list[Finding], received: str = "") -> list[str]:
+        """The problems that fail the step at the run's level; the rest become departures."""
+        failing = [f for f in findings if f.source.binding(self.level)]
+        departing = [f for f in findings if not f.source.binding(self.level)]
+        if departing:
+            self.departures.append(
+                Departure(
+                    step_label(self.index, step),
+                    [f.problem for f in departing],
+                    sorted({str(f.source) for f in departing}),
+                    received[:800],
+                )
+            )
+        return [f"{f.problem} [{f.source}]" for f in failing]
 
     def render(self, value: Any) -> Any:
         try:
@@ -105,13 +175,19 @@ class Run:
             raise _StepFailed([str(exc)]) from exc
 
 
-def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) -> None:
-    """Run every step; raise ScenarioSkip or ScenarioFailure."""
+def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) -> list[Departure]:
+    """Run every step; raise ScenarioSkip or ScenarioFailure. Returns the departures from the
+    supplement seen on the way (at level spec they do not fail the scenario)."""
     reason = requirements.unmet(scenario, target)
     if reason:
         raise ScenarioSkip(reason)
     session = http.new_session()
-    variables: dict[str, Any] = {}
+    profile = target.profile(scenario.api)
+    variables: dict[str, Any] = {"$codes": profile.codes, "$events": profile.events}
+    found_at = dict(profile.lists)
+    if profile.webhooks.get("object"):
+        found_at["object"] = profile.webhooks["object"]
+    aliases = paths.use_aliases(found_at)
     if scenario.api == "kaspi" and requirements.uses_webhooks(scenario):
         endpoint = kaspi_endpoint(target, receiver, session)
         token = endpoint["token"]
@@ -124,6 +200,7 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
         for name, value in scenario.vars.items():
             run.variables[name] = templating.render(value, run.variables)
         for index, step in enumerate(scenario.steps):
+            run.index = index
             try:
                 _STEPS[next(k for k in _STEPS if k in step)](run, step)
             except _StepFailed as exc:
@@ -133,10 +210,12 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
             except http.CredentialMissing as exc:
                 raise ScenarioSkip(str(exc)) from None
     finally:
+        paths.reset_aliases(aliases)
         for stream in run.streams.values():
             stream.close()
         run.session.close()
         receiver.forget(token)
+    return run.departures
 
 
 def kaspi_endpoint(
@@ -153,7 +232,8 @@ def kaspi_endpoint(
         ex = http.send(
             session, http.build(target, "kaspi", {"method": "GET", "path": "/v1/webhooks"})
         )
-        ids = [e.get("id") for e in (ex.json or {}).get("items", []) if isinstance(e, dict)]
+        items = paths.get(ex.json, "@items")
+        ids = [e.get("id") for e in items or [] if isinstance(e, dict)]
         if receiver.shared[key]["id"] not in ids:
             del receiver.shared[key]
     if key not in receiver.shared:
@@ -171,48 +251,97 @@ def kaspi_endpoint(
             ),
         )
         body = ex.json
-        if ex.status != 201 or not isinstance(body, dict) or "secret" not in body:
-            raise ScenarioSkip(f"cannot create a Kaspi webhook endpoint: {ex.received()}")
-        receiver.set_secret(token, body["secret"])
+        secret = _endpoint_secret(body, target.profile("kaspi").webhooks.get("secret_field"))
+        if ex.status != 201 or not isinstance(body, dict) or not body.get("id") or not secret:
+            raise ScenarioSkip(
+                "cannot create a Kaspi webhook endpoint (expected 201 with an id and its "
+                f"signing secret; the target profile's webhooks.secret_field says where): "
+                f"{ex.received()}"
+            )
+        receiver.set_secret(token, secret)
         receiver.shared[key] = {
             "token": token,
             "id": body["id"],
-            "secret": body["secret"],
+            "secret": secret,
             "url": receiver.url_for(token),
         }
     return receiver.shared[key]
 
 
+def _endpoint_secret(body: Any, field: str | None) -> str | None:
+    """The created endpoint's signing secret: at the profile's path, else the one string
+    member whose name says secret."""
+    if field:
+        found = paths.get(body, field)
+        return found if isinstance(found, str) and found else None
+    if not isinstance(body, dict):
+        return None
+    named = [v for k, v in body.items() if "secret" in k.lower() and isinstance(v, str) and v]
+    return named[0] if len(named) == 1 else None
+
+
 # -- requests -----------------------------------------------------------------------------
-def _checks(run: Run, step: dict[str, Any], ex: http.Exchange) -> list[str]:
+def _body_problem(ex: http.Exchange) -> str | None:
+    """Why the body cannot be checked (empty, not JSON), or None."""
+    if ex.json is not None or ex.text.strip() == "null":
+        return None
+    if not ex.text:
+        return f"answered {ex.status} with an empty body, expected a JSON body"
+    return f"answered {ex.status} with a body that is not JSON: {ex.text[:200]!r}"
+
+
+def _checks(run: Run, step: dict[str, Any], ex: http.Exchange) -> list[Finding]:
     if ex.error:
-        return [f"no response: {ex.error}"]
-    spec = run.render(step.get("expect") or {})
-    problems = []
-    if "status" in spec:
-        problems += expect.check_status(ex.status, spec["status"])
-    if "headers" in spec:
-        problems += expect.check_headers(ex.response_headers, spec["headers"])
-    body = ex.json
-    if "body" in spec:
-        problems += expect.check_body(body, spec["body"])
-    if "schema" in spec:
-        problems += [f"schema: {e}" for e in expect.schema_errors(body, spec["schema"])]
-    return problems
+        return [Finding(f"no response: {ex.error}", NO_RESPONSE)]
+    findings = []
+    for spec, source in run.blocks(step, "expect"):
+        problems = []
+        if "status" in spec:
+            problems += expect.check_status(ex.status, spec["status"])
+        if "headers" in spec:
+            problems += expect.check_headers(ex.response_headers, spec["headers"])
+        if "body" in spec or "schema" in spec:
+            unreadable = _body_problem(ex)
+            if unreadable:
+                problems.append(unreadable)
+            else:
+                if "body" in spec:
+                    problems += expect.check_body(ex.json, spec["body"])
+                if "schema" in spec:
+                    errors = expect.schema_errors(ex.json, spec["schema"])
+                    problems += [f"schema: {e}" for e in errors]
+        findings += [Finding(p, source) for p in problems]
+    return findings
 
 
-def _save(run: Run, spec: dict[str, str] | None, value: Any) -> None:
+def _expects_429(step: dict[str, Any]) -> bool:
+    """Whether the step tests a 429 itself (then a 429 is not waited out)."""
+    text = str(step.get("expect", "")) + str(step.get("results", ""))
+    return "429" in text
+
+
+def _save(
+    run: Run, spec: dict[str, str] | None, value: Any, ex: http.Exchange | None = None
+) -> None:
     for name, path in (spec or {}).items():
         found = paths.get(value, path)
         if found is paths.MISSING:
-            raise _StepFailed([f"save {name}: nothing at {path!r}"])
+            said = ""
+            if ex is not None:
+                said = _body_problem(ex) or f"answered {ex.status} without it"
+            raise _StepFailed(
+                [f"save {name}: expected a value at {path!r} to go on with; {said}".rstrip("; ")],
+                ex,
+            )
         run.variables[name] = found
 
 
 def _one(run: Run, step: dict[str, Any]) -> http.Exchange:
     spec = run.render(step["request"])
     ex = http.build(run.target, run.api, spec)
-    return http.send(run.session, ex, timeout=spec.get("timeout", 10.0))
+    return http.send(
+        run.session, ex, timeout=spec.get("timeout", 10.0), patient=not _expects_429(step)
+    )
 
 
 def step_request(run: Run, step: dict[str, Any]) -> None:
@@ -228,15 +357,63 @@ def _poll(run: Run, step: dict[str, Any], send: Callable[[], http.Exchange]) -> 
     deadline = time.monotonic() + (wait or {}).get("timeout", DEFAULT_WAIT)
     while True:
         ex = send()
-        problems = _checks(run, step, ex)
-        if not problems or not wait or time.monotonic() >= deadline:
+        findings = _checks(run, step, ex)
+        if not findings or not wait or time.monotonic() >= deadline:
             break
         time.sleep(wait.get("interval", 0.1))
+    if findings and wait:
+        late = f"still not so after {wait.get('timeout', DEFAULT_WAIT)} s"
+        findings = [Finding(f"{late}: {f.problem}", f.source) for f in findings]
+    problems = run.judge(step, findings, ex.received())
     if problems:
-        if wait:
-            problems.insert(0, f"still not so after {wait.get('timeout', DEFAULT_WAIT)} s")
         raise _StepFailed(problems, ex)
-    _save(run, step.get("save"), ex.json)
+    _save(run, step.get("save"), ex.json, ex)
+
+
+def _burst(
+    run: Run, built: list[http.Exchange], timeout: float, concurrent: bool
+) -> list[http.Exchange]:
+    if not concurrent:
+        return [http.send(run.session, ex, timeout=timeout, patient=False) for ex in built]
+    # A barrier lines the senders up so the requests really overlap at the server.
+    barrier = threading.Barrier(len(built))
+
+    def go(ex: http.Exchange) -> http.Exchange:
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+        return http.send(run.session, ex, timeout=timeout, patient=False)
+
+    with ThreadPoolExecutor(max_workers=len(built)) as pool:
+        return list(pool.map(go, built))
+
+
+def _unthrottled(
+    run: Run, step: dict[str, Any], done: list[http.Exchange], timeout: float
+) -> list[http.Exchange]:
+    """The repetitions the target throttled (429 + Retry-After), sent again once it says so.
+
+    A burst the target's own rate limit cuts short says nothing of the behaviour under test;
+    what still cannot get through makes the scenario not applicable, never failed.
+    """
+    for _ in range(patience.MAX_RETRIES):
+        throttled = [i for i, ex in enumerate(done) if ex.status == 429]
+        if not throttled:
+            return done
+        worst = max((done[i] for i in throttled), key=_retry_after)
+        if not patience.wait_for(429, worst.response_headers):
+            break
+        again = _burst(run, [http.unsent(done[i]) for i in throttled], timeout, True)
+        for i, ex in zip(throttled, again, strict=True):
+            done[i] = ex
+    still = sum(ex.status == 429 for ex in done)
+    raise ScenarioSkip(
+        f"not applicable: the target's rate limit refused {still} of {len(done)} requests of "
+        f"{step_label(run.index, step)} (429) even after waiting out Retry-After"
+    )
+
+
+def _retry_after(ex: http.Exchange) -> float:
+    return patience.retry_after_seconds(patience.header(ex.response_headers)) or 0.0
 
 
 def _repeat(run: Run, step: dict[str, Any]) -> None:
@@ -244,32 +421,27 @@ def _repeat(run: Run, step: dict[str, Any]) -> None:
     concurrent = step["repeat"].get("concurrent", True)
     built = [http.build(run.target, run.api, run.render(step["request"])) for _ in range(count)]
     timeout = step["request"].get("timeout", 10.0)
-    if concurrent:
-        # A barrier lines the senders up so the requests really overlap at the server.
-        barrier = threading.Barrier(count)
-
-        def go(ex: http.Exchange) -> http.Exchange:
-            with suppress(threading.BrokenBarrierError):
-                barrier.wait(timeout=10)
-            return http.send(run.session, ex, timeout=timeout)
-
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            done = list(pool.map(go, built))
-    else:
-        done = [http.send(run.session, ex, timeout=timeout) for ex in built]
-    problems = []
+    done = _burst(run, built, timeout, concurrent)
+    if not _expects_429(step) and any(ex.status == 429 for ex in done):
+        done = _unthrottled(run, step, done, timeout)
+    findings = []
     for i, ex in enumerate(done):
-        for p in _checks(run, step, ex):
-            problems.append(f"repetition {i + 1}: {p}")
+        for f in _checks(run, step, ex):
+            findings.append(Finding(f"repetition {i + 1}: {f.problem}", f.source))
             break
-    problems = problems[:5] + ([f"... and {len(problems) - 5} more"] if len(problems) > 5 else [])
-    problems += _results(run.render(step.get("results") or {}), done)
+    if len(findings) > 5:
+        more = Finding(f"... and {len(findings) - 5} more", findings[5].source)
+        findings = [*findings[:5], more]
+    for spec, source in run.blocks(step, "results"):
+        findings += [Finding(p, source) for p in _results(spec, done)]
+    problems = run.judge(step, findings, _tally(done))
     if problems:
         bad = next((ex for ex in done if _checks(run, step, ex)), done[0])
         raise _StepFailed(problems, bad, received=_tally(done))
     ok = [ex for ex in done if 200 <= ex.status < 300]
     if step.get("save"):
-        _save(run, step["save"], (ok or done)[0].json)
+        first = (ok or done)[0]
+        _save(run, step["save"], first.json, first)
 
 
 def _tally(done: list[http.Exchange]) -> str:
@@ -360,6 +532,11 @@ def step_outcome(run: Run, step: dict[str, Any]) -> None:
             driver.transition(run.api, spec["object"], str(spec["id"]), spec["status"])
         else:
             driver.queue(run.api, spec["object"], spec["outcome"], spec.get("delay_ms"))
+    except OutcomeUnreachable as exc:
+        what = spec.get("status") or spec.get("outcome")
+        raise ScenarioSkip(
+            f"the {driver.name} cannot make a {spec['object']} {what}: {exc}"
+        ) from None
     except DriverError as exc:
         raise _StepFailed([f"{driver.name}: {exc}"]) from exc
 
@@ -423,7 +600,12 @@ def _await(
             break
         time.sleep(0.05)
     if problems:
-        raise _StepFailed(problems, received=eventcheck.describe(records))
+        key = "expect_webhooks" if webhooks else "expect_events"
+        source = run.blocks(step, key)[0][1]
+        received = eventcheck.describe(records)
+        failing = run.judge(step, [Finding(p, source) for p in problems], received)
+        if failing:
+            raise _StepFailed(failing, received=received)
     _save(run, step.get("save"), eventcheck.summary(records))
 
 

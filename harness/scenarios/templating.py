@@ -2,8 +2,10 @@
 
 ``{{ pay.payment.id }}`` reads a saved value (a path into it); ``{{ $uuid }}`` is a fresh UUID
 at each use, ``{{ $unique }}`` a fresh short unique string; other ``$names`` come from the
-runner (``$webhook_url``). A string that is exactly one template keeps the value's type, so
-``amount: "{{ total }}"`` stays an integer.
+runner (``$webhook_url``). ``{{ $code.NAME }}`` and ``{{ $event.NAME }}`` are the target
+profile's names for the supplement's error code and event kind NAME (NAME itself by default).
+A string that is exactly one template keeps the value's type, so ``amount: "{{ total }}"``
+stays an integer.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def _generated(name: str) -> Any:
 
 def lookup(expr: str, variables: Mapping[str, Any]) -> Any:
     """The value of one template expression."""
+    for prefix, table in (("$code.", "$codes"), ("$event.", "$events")):
+        if expr.startswith(prefix):
+            name = expr[len(prefix) :]
+            return variables.get(table, {}).get(name, name)
     value = _generated(expr)
     if value is not paths.MISSING:
         return value

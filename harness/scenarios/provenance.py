@@ -1,0 +1,146 @@
+"""Where each scenario assertion comes from, and whether it may fail the run.
+
+Every block of assertions in a scenario (``expect``, ``results``, ``expect_webhooks``,
+``expect_events``) carries a ``from:`` (its own, or its step's, or its scenario's):
+
+* ``seed#/json/pointer`` or ``seed: METHOD /path [STATUS]``: the API's seed document
+  (``specs/freefin.openapi.yaml``, ``specs/kaspi.openapi.json``); the pointer must resolve;
+* ``supplement#/json/pointer``: the project's supplement (``specs/<api>.supplement.yaml``),
+  what the seed leaves open settled in one way among several a conformant server could pick;
+* ``http: <reason>``: HTTP semantics every API inherits (RFC 9110: no 5xx for a client's
+  mistake, a 429 says when to come back).
+
+At level ``spec`` only seed and HTTP assertions can fail; a supplement assertion that does not
+hold is a *departure from the supplement*, reported and never a failure. At ``strict`` all count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.pointer import resolve
+
+SPECS = Path(__file__).resolve().parent.parent.parent / "specs"
+SEEDS = {"freefin": "freefin.openapi.yaml", "kaspi": "kaspi.openapi.json"}
+SUPPLEMENTS = {"freefin": "freefin.supplement.yaml", "kaspi": "kaspi.supplement.yaml"}
+KINDS = ("seed", "supplement", "http")
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One assertion's origin."""
+
+    kind: str  # seed | supplement | http
+    ref: str
+
+    @property
+    def binding_at_spec(self) -> bool:
+        """Whether a mismatch fails the run at level spec (else it is a departure)."""
+        return self.kind != "supplement"
+
+    def binding(self, level: str) -> bool:
+        """Whether a mismatch fails the run at ``level``."""
+        return level == "strict" or self.binding_at_spec
+
+    def __str__(self) -> str:
+        return f"{self.kind}#{self.ref}" if self.ref.startswith("/") else f"{self.kind}: {self.ref}"
+
+
+@cache
+def document(api: str, kind: str) -> Any:
+    """The parsed seed or supplement of ``api``."""
+    name = (SEEDS if kind == "seed" else SUPPLEMENTS)[api]
+    text = (SPECS / name).read_text(encoding="utf-8")
+    return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+
+
+def _operation_pointer(text: str) -> str:
+    """``POST /v1/invoices 201`` -> ``/paths/~1v1~1invoices/post/responses/201``."""
+    words = text.split()
+    if len(words) not in (2, 3):
+        raise ValueError(f"expected 'METHOD /path [STATUS]', got {text!r}")
+    method, path = words[0].lower(), words[1].replace("~", "~0").replace("/", "~1")
+    pointer = f"/paths/{path}/{method}"
+    return pointer + (f"/responses/{words[2]}" if len(words) == 3 else "")
+
+
+def parse(text: str, api: str) -> Source:
+    """A ``from:`` value as a Source; ValueError saying what is wrong (unknown kind, a pointer
+    that does not resolve in the document)."""
+    text = str(text).strip()
+    for kind in KINDS:
+        if text.startswith(kind + "#"):
+            ref = text[len(kind) + 1 :]
+            break
+        if text.startswith(kind + ":"):
+            ref = text[len(kind) + 1 :].strip()
+            break
+    else:
+        raise ValueError(
+            f"from {text!r}: expected seed#/pointer, 'seed: METHOD /path [STATUS]', "
+            "supplement#/pointer or 'http: reason'"
+        )
+    if kind == "http":
+        if not ref:
+            raise ValueError("from 'http:' needs a reason")
+        return Source(kind, ref)
+    pointer = ref if ref.startswith("/") else _operation_pointer(ref)
+    if kind == "supplement" and not ref.startswith("/"):
+        raise ValueError(f"from {text!r}: a supplement source is a JSON pointer (supplement#/…)")
+    try:
+        resolve(document(api, kind), pointer)
+    except KeyError as exc:
+        raise ValueError(f"from {text!r}: not in {api}'s {kind} document ({exc})") from None
+    return Source(kind, pointer)
+
+
+ASSERTION_KEYS = ("expect", "results", "expect_webhooks", "expect_events")
+
+
+def blocks(step: dict[str, Any], default: str | None) -> list[tuple[str, dict[str, Any], str]]:
+    """(key, block, its from-text) of every assertion block of a step; ``expect`` may be a
+    list of blocks. ValueError when a block has no origin anywhere."""
+    found = []
+    step_from = step.get("from", default)
+    for key in ASSERTION_KEYS:
+        if key not in step:
+            continue
+        value = step[key]
+        for block in value if isinstance(value, list) else [value]:
+            origin = block.get("from", step_from) if isinstance(block, dict) else step_from
+            if origin is None:
+                raise ValueError(
+                    f"{key} has no 'from': say where it comes from (seed#/…, supplement#/…, "
+                    "http: …) on the block, the step or the scenario"
+                )
+            found.append((key, block, origin))
+    return found
+
+
+def check_scenario(doc: dict[str, Any]) -> str | None:
+    """The first provenance problem of a scenario document, or None."""
+    api = doc.get("api", "")
+    default = doc.get("from")
+    if default is not None:
+        try:
+            parse(default, api)
+        except ValueError as exc:
+            return f"at from: {exc}"
+    for i, step in enumerate(doc.get("steps") or []):
+        try:
+            if "from" in step:
+                parse(step["from"], api)
+            for key, _block, origin in blocks(step, default):
+                try:
+                    parse(origin, api)
+                except ValueError as exc:
+                    raise ValueError(f"{key}: {exc}") from None
+        except ValueError as exc:
+            return f"at steps[{i}]: {exc}"
+    return None

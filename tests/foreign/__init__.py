@@ -1,0 +1,1 @@
+"""Foreign (independently written) API implementations used to test the harness."""

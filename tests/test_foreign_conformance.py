@@ -1,0 +1,98 @@
+"""The harness judges servers it did not grow up with: independent implementations of both APIs
+(tests/foreign: other frameworks, other ids, envelopes and error codes, a low rate limit, no
+control API, outcomes through the example hook and the servers' own test endpoints).
+
+``paysim conform --contract-level spec`` passes each clean server (exit 0, nothing failed), and
+fails each switchable bug (exit 1) with a failure that names the bug's kind. The bug runs are
+narrowed to the suites that must catch them, and run a few at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.foreign import run as foreign
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+# bug -> (conform arguments that narrow the run, a regex the failures must match)
+FREEFIN_BUGS: dict[str, tuple[list[str], str]] = {
+    "replay_duplicates": (["--suite", "scenarios", "-k", "replay"], r"(?i)payment\.id|replay"),
+    "conflict_ignored": (["--suite", "scenarios", "-k", "another and body"], r"409"),
+    "over_refund": (["--suite", "scenarios", "-k", "refund"], r"(?i)refund"),
+    "refund_unpaid": (["--suite", "scenarios", "-k", "refund"], r"(?i)refund"),
+    "signature_unchecked": (["--suite", "scenarios", "-k", "signature"], r"(?i)signature"),
+    "amount_as_string": (["--suite", "contract"], r"(?i)amount"),
+    "create_200": (["--suite", "scenarios", "-k", "replay"], r"expected 201, got 200"),
+    "no_retry_after": (["--suite", "contract", "-k", "rate_limit"], r"Retry-After"),
+    "cancel_any_state": (["--suite", "scenarios", "-k", "cancel"], r"(?i)cancel"),
+    "auth_ignored_get": (["--suite", "contract"], r"(?i)auth"),
+    "cross_merchant_read": (["--suite", "contract"], r"(?i)merchant"),
+    "crash_on_odd_input": (["--suite", "contract"], r"(?i)server error|500"),
+    "bad_bank_ids": (["--suite", "contract"], r"member_id"),
+    "key_length_unchecked": (["--suite", "scenarios", "-k", "64 and characters"], r"400"),
+    "sse_silent": (["--suite", "scenarios", "-k", "stream or SSE or event"], r"(?i)event"),
+    "zero_amount_accepted": (["--suite", "contract"], r"(?i)amount|Schema-violating"),
+}
+KASPI_BUGS: dict[str, tuple[list[str], str]] = {
+    "replay_duplicates": (["--suite", "scenarios", "-k", "idempot or replay"], r"(?i)id"),
+    "over_refund": (["--suite", "scenarios", "-k", "refund"], r"(?i)refund|amount"),
+    "refund_unpaid": (["--suite", "scenarios", "-k", "refund"], r"(?i)refund|409"),
+    "cancel_paid": (["--suite", "scenarios", "-k", "cancel"], r"(?i)cancel"),
+    "string_amount_coerced": (["--suite", "contract"], r"(?i)amount|Schema-violating"),
+    "page_size_ignored": (["--suite", "scenarios", "-k", "paged"], r"@items|len"),
+    "webhook_test_silent": (
+        ["--suite", "scenarios", "-k", "endpoint and sends"],
+        r"(?i)count|deliver",
+    ),
+    "webhook_bad_signature": (["--suite", "scenarios", "-k", "signed"], r"(?i)sign"),
+    "auth_ignored_get": (["--suite", "contract"], r"(?i)auth"),
+    "cross_merchant_read": (["--suite", "contract"], r"(?i)merchant"),
+    "crash_on_odd_input": (["--suite", "contract"], r"(?i)server error|500"),
+    "create_200": (["--suite", "contract"], r"(?i)status"),
+    "no_retry_after": (["--suite", "contract", "-k", "rate_limit"], r"Retry-After"),
+    "unconnected_creates": (["--suite", "scenarios", "-k", "connection"], r"409"),
+    "sandbox_any_invoice": (["--suite", "scenarios", "-k", "sandbox"], r"(?i)sandbox|409"),
+    "amount_as_number": (["--suite", "contract"], r"(?i)amount"),
+}
+BUGS = {"freefin": FREEFIN_BUGS, "kaspi": KASPI_BUGS}
+
+
+def _run(api: str, bugs: list[str], report: Path, args: list[str]) -> foreign.Verdict:
+    with foreign.serving(api, bugs) as base:
+        return foreign.conform(api, base, report, *args)
+
+
+@pytest.mark.parametrize("api", ["freefin", "kaspi"])
+def test_a_clean_independent_server_passes(api: str, tmp_path: Path) -> None:
+    verdict = _run(api, [], tmp_path, [])
+    totals = verdict.summary.get("totals", {})
+    assert verdict.code == 0, verdict.failure_text() or verdict.output[-3000:]
+    assert totals.get("failed") == 0 and totals.get("passed", 0) > 0, totals
+    print(
+        f"{api} clean: {totals} waited {verdict.summary['rate_limit_waits'].get('waited_s')} s "
+        f"on 429, {len(verdict.summary.get('departures', []))} departures"
+    )
+
+
+@pytest.mark.parametrize("api", ["freefin", "kaspi"])
+def test_every_bug_of_an_independent_server_is_caught(api: str, tmp_path: Path) -> None:
+    table = BUGS[api]
+
+    def one(bug: str) -> tuple[str, foreign.Verdict]:
+        args, _pattern = table[bug]
+        return bug, _run(api, [bug], tmp_path / bug, args)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        verdicts = dict(pool.map(one, sorted(table)))
+    missed = []
+    for bug, verdict in sorted(verdicts.items()):
+        pattern = table[bug][1]
+        if verdict.code != 1 or not re.search(pattern, verdict.failure_text()):
+            missed.append(f"{bug}: exit {verdict.code}; failures:\n{verdict.failure_text()[:800]}")
+    print(f"{api}: {len(table) - len(missed)} of {len(table)} bugs caught")
+    assert not missed, "\n\n".join(missed)
