@@ -149,6 +149,11 @@ def connection_required(kaspi: KaspiClient, rt: Runtime) -> None:
     assert resp.status_code == 409
 
 
+def amount_type_checked(kaspi: KaspiClient, rt: Runtime) -> None:
+    resp = kaspi.post("/v1/invoices", json={"amount": "100", "phone_number": PHONE})
+    assert resp.status_code == 400
+
+
 def refunded_never_negative(kaspi: KaspiClient, rt: Runtime) -> None:
     assert kaspi.invoice()["refunded_amount"] == "0.00"
 
@@ -206,6 +211,7 @@ CHECKS: dict[str, Check] = {
     "kaspi.pagination_broken": pages_and_filters,
     "kaspi.status_check_unknown_found": unknown_ids_not_found,
     "kaspi.connection_ignored": connection_required,
+    "kaspi.amount_coerced": amount_type_checked,
     "kaspi.negative_money": refunded_never_negative,
     "kaspi.negative_data_accepted": phone_number_checked,
     "kaspi.valid_data_refused": order_id_optional,

@@ -8,6 +8,7 @@ no teeth for it. Every scenario needs at least one pairing, with a defect that e
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import requests
 
 from harness.scenarios.loader import Scenario, load_file
 from harness.scenarios.receiver import WebhookReceiver
-from harness.scenarios.runner import ScenarioFailure, run_scenario
+from harness.scenarios.runner import Departure, ScenarioFailure, run_scenario
 from harness.target import Target
 
 ROOT = Path(__file__).resolve().parent.parent / "scenarios"
@@ -164,7 +165,7 @@ TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
     ],
     # kaspi/refunds.yaml
     ("kaspi/refunds.yaml", "a partial refund, one over the remainder, then the remainder"): [
-        ("kaspi.refund_over_remainder", "800 of the 700 left")
+        ("kaspi.refund_over_remainder", "no amount refunds the remainder")
     ],
     ("kaspi/refunds.yaml", "concurrent partial refunds never sum above the amount"): [
         ("kaspi.refund_over_remainder", "results: number of 201 responses: expected 3")
@@ -224,7 +225,8 @@ TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
         "kaspi/lifecycle.yaml",
         "held pending by the sandbox, an invoice outlasts the simulator's default plan",
     ): [
-        ("kaspi.simulate_pending_ignored", "still pending a minute on"),
+        # at spec the supplement's "still pending a minute on" departs; the seed's cancel fails
+        ("kaspi.simulate_pending_ignored", "the held one still can"),
         ("kaspi.cancel_any_status", "the invoice paid on its plan cannot be canceled"),
     ],
     (
@@ -237,8 +239,11 @@ TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("kaspi/lifecycle.yaml", "the status check reports known and unknown invoices"): [
         ("kaspi.status_check_unknown_found", "one known id, one unknown")
     ],
+    ("kaspi/lifecycle.yaml", "an amount of the wrong type is refused, never coerced"): [
+        ("kaspi.amount_coerced", "amount as a string")
+    ],
     ("kaspi/lifecycle.yaml", "a merchant without a Kaspi connection cannot create invoices"): [
-        ("kaspi.connection_ignored", 'body error: expected "kaspi_not_connected"')
+        ("kaspi.connection_ignored", "status: expected 409, got 201")
     ],
     ("kaspi/lifecycle.yaml", "a merchant cannot see or act on another merchant's invoice"): [
         ("kaspi.isolation_broken", "merchant B cannot read it")
@@ -310,6 +315,14 @@ def test_passes_on_the_clean_simulator(
     run_scenario(SCENARIOS[key], sim, scenario_receiver)
 
 
+def _departed_at(departures: list[Departure], catcher: str) -> bool:
+    """True when a departure from the supplement was reported at the ``catcher`` step."""
+    return any(
+        d.step.endswith(f"({catcher})") or any(catcher in p for p in d.problems)
+        for d in departures
+    )
+
+
 @pytest.mark.server
 @pytest.mark.parametrize(
     ("key", "defect", "catcher"), PAIRS, ids=[f"{_id(k)}-{d}" for k, d, _ in PAIRS]
@@ -317,11 +330,31 @@ def test_passes_on_the_clean_simulator(
 def test_fails_with_its_defect(
     key: tuple[str, str], defect: str, catcher: str, sim: Target, scenario_receiver: WebhookReceiver
 ) -> None:
+    """At level spec the defect fails the scenario where the catcher is seed-backed, and is a
+    departure from the supplement reported at that step where the catcher is the supplement's;
+    at strict (the same check, counted) both fail."""
     _enable(sim, defect)
-    with pytest.raises(ScenarioFailure) as info:
-        run_scenario(SCENARIOS[key], sim, scenario_receiver)
-    failure = info.value
-    assert _caught_by(failure, catcher), (
-        f"{defect} made the scenario fail at {failure.step_label}, not where {catcher!r} "
-        f"should catch it: {failure.problems}"
+    try:
+        departures = run_scenario(SCENARIOS[key], sim, scenario_receiver)
+    except ScenarioFailure as failure:
+        assert _caught_by(failure, catcher), (
+            f"{defect} made the scenario fail at {failure.step_label}, not where {catcher!r} "
+            f"should catch it: {failure.problems}"
+        )
+        return
+    assert _departed_at(departures, catcher), (
+        f"{defect} neither failed the scenario nor departed at {catcher!r}: {departures}"
     )
+
+
+@pytest.mark.server
+def test_a_supplement_catcher_fails_at_strict(
+    sim: Target, scenario_receiver: WebhookReceiver
+) -> None:
+    """What is a departure at level spec is a failure at strict."""
+    key = ("kaspi/refunds.yaml", "a partial refund, one over the remainder, then the remainder")
+    _enable(sim, "kaspi.refund_over_remainder")
+    strict = dataclasses.replace(sim, contract_level="strict")
+    with pytest.raises(ScenarioFailure) as info:
+        run_scenario(SCENARIOS[key], strict, scenario_receiver)
+    assert _caught_by(info.value, "800 of the 700 left"), info.value

@@ -192,15 +192,17 @@ def _unique_id_problems(records: list[Seen], *, webhooks: bool) -> list[str]:
 
 def where(records: list[Seen], spec: dict[str, Any] | None) -> list[Seen]:
     """The records whose bodies match every ``path -> value`` of ``spec``; ``@kind`` is the
-    event's kind however the target carries it (body or header)."""
+    event's kind however the target carries it (body or header), ``@mentions`` a value the
+    event's body holds anywhere (an invoice id, whatever the event's shape)."""
     if not spec:
         return records
-    kind = spec.get("@kind")
-    rest = {k: v for k, v in spec.items() if k != "@kind"}
+    kind, mentions = spec.get("@kind"), spec.get("@mentions")
+    rest = {k: v for k, v in spec.items() if k not in ("@kind", "@mentions")}
     return [
         r
         for r in records
         if ("@kind" not in spec or expect.match(r.kind, kind) is None)
+        and ("@mentions" not in spec or str(mentions) in r.raw)
         and not expect.check_body(r.body, rest)
     ]
 

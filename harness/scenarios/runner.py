@@ -112,6 +112,10 @@ def step_label(index: int, step: dict[str, Any]) -> str:
     return f"step {index + 1} ({name})"
 
 
+class _Stop(Exception):
+    """The rest of the scenario cannot apply to this target (its departures stand)."""
+
+
 class _StepFailed(Exception):
     def __init__(
         self,
@@ -203,6 +207,8 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
             run.index = index
             try:
                 _STEPS[next(k for k in _STEPS if k in step)](run, step)
+            except _Stop:
+                break
             except _StepFailed as exc:
                 raise ScenarioFailure(
                     scenario, index, step, exc.problems, exc.exchange, exc.received
@@ -269,14 +275,21 @@ def kaspi_endpoint(
 
 
 def _endpoint_secret(body: Any, field: str | None) -> str | None:
-    """The created endpoint's signing secret: at the profile's path, else the one string
-    member whose name says secret."""
+    """The created endpoint's signing secret: at the profile's path, else ``secret``,
+    ``signing_secret`` or the one other member whose name says secret (not a hint)."""
     if field:
         found = paths.get(body, field)
         return found if isinstance(found, str) and found else None
     if not isinstance(body, dict):
         return None
-    named = [v for k, v in body.items() if "secret" in k.lower() and isinstance(v, str) and v]
+    for name in ("secret", "signing_secret", "webhook_secret"):
+        if isinstance(body.get(name), str) and body[name]:
+            return str(body[name])
+    named = [
+        v
+        for k, v in body.items()
+        if "secret" in k.lower() and "hint" not in k.lower() and isinstance(v, str) and v
+    ]
     return named[0] if len(named) == 1 else None
 
 
@@ -609,9 +622,27 @@ def _await(
     _save(run, step.get("save"), eventcheck.summary(records))
 
 
+def _named(run: Run, spec: dict[str, Any]) -> dict[str, Any]:
+    """The event checks with the supplement's kinds renamed as the target profile says."""
+    names: dict[str, str] = run.variables.get("$events") or {}
+    if not names:
+        return spec
+    out = dict(spec)
+    for key in ("kinds", "kinds_set", "includes", "excludes"):
+        if isinstance(out.get(key), list):
+            out[key] = [names.get(k, k) for k in out[key]]
+    if isinstance(out.get("where"), dict):
+        out["where"] = {
+            k: names.get(v, v) if k in ("@kind", "kind", "event", "type") else v
+            for k, v in out["where"].items()
+        }
+    return out
+
+
 def step_expect_webhooks(run: Run, step: dict[str, Any]) -> None:
     """Wait until this scenario's deliveries satisfy the checks."""
-    _await(run, step, run.render(step["expect_webhooks"]), lambda: _webhook_records(run), True)
+    spec = _named(run, run.render(step["expect_webhooks"]))
+    _await(run, step, spec, lambda: _webhook_records(run), True)
 
 
 def step_sse(run: Run, step: dict[str, Any]) -> None:
@@ -624,6 +655,16 @@ def step_sse(run: Run, step: dict[str, Any]) -> None:
     )
     headers = http.auth_headers(run.api, key)
     if "last_event_id" in spec:
+        if spec["last_event_id"] in (None, ""):
+            # Nothing to resume from: the ids were a departure already (the supplement's);
+            # at strict that fails, at spec the rest of the scenario cannot apply.
+            finding = Finding(
+                "cannot resume: the earlier events carried no id",
+                provenance.Source("supplement", "/sse/resume"),
+            )
+            if run.judge(step, [finding]):
+                raise _StepFailed([finding.problem])
+            raise _Stop()
         headers["Last-Event-ID"] = str(spec["last_event_id"])
     stream = SSEStream(run.target.target_url + "/api/v1/public/events", headers).open()
     if stream.status != 200:
@@ -638,7 +679,7 @@ def step_sse(run: Run, step: dict[str, Any]) -> None:
 
 def step_expect_events(run: Run, step: dict[str, Any]) -> None:
     """Wait until a stream's events satisfy the checks."""
-    spec = run.render(step["expect_events"])
+    spec = _named(run, run.render(step["expect_events"]))
     name = spec.get("stream") or next(iter(run.streams), None)
     if name not in run.streams:
         raise _StepFailed([f"no open SSE stream {name!r}"])

@@ -39,6 +39,7 @@ CATALOG = {
     "reports the requested page)",
     "kaspi.status_check_unknown_found": "the status check reports unknown ids as found",
     "kaspi.connection_ignored": "a merchant without a Kaspi connection can create invoices",
+    "kaspi.amount_coerced": 'an amount sent as a string of digits ("100") is taken as a number',
 }
 
 
