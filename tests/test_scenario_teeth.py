@@ -318,8 +318,7 @@ def test_passes_on_the_clean_simulator(
 def _departed_at(departures: list[Departure], catcher: str) -> bool:
     """True when a departure from the supplement was reported at the ``catcher`` step."""
     return any(
-        d.step.endswith(f"({catcher})") or any(catcher in p for p in d.problems)
-        for d in departures
+        d.step.endswith(f"({catcher})") or any(catcher in p for p in d.problems) for d in departures
     )
 
 
