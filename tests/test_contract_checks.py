@@ -34,7 +34,9 @@ def _isolation(monkeypatch: pytest.MonkeyPatch, b_status: int) -> bool | None:
     run = _run()
     monkeypatch.setattr(checks, "run_of", lambda case: run)
     monkeypatch.setattr(
-        checks.requests, "get", lambda url, **kw: SimpleNamespace(status_code=b_status)
+        checks.patience,
+        "request",
+        lambda method, url, **kw: SimpleNamespace(status_code=b_status, headers={}),
     )
     operation = SimpleNamespace(
         method="GET", path="/api/v1/public/payments/{id}", label="GET /api/v1/public/payments/{id}"

@@ -87,7 +87,7 @@ def test_every_bug_of_an_independent_server_is_caught(api: str, tmp_path: Path) 
         args, _pattern = table[bug]
         return bug, _run(api, [bug], tmp_path / bug, args)
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         verdicts = dict(pool.map(one, sorted(table)))
     missed = []
     for bug, verdict in sorted(verdicts.items()):

@@ -56,6 +56,9 @@ def offenders(package: str, forbidden: tuple[str, ...], only: str = "") -> list[
         ("simulator", ("simulator.control", "simulator.app"), "simulator/kaspi/"),
         ("simulator", ("simulator.kaspi",), "simulator/freefin/"),
         ("simulator", ("simulator.freefin",), "simulator/kaspi/"),
+        # the independent servers share no code with the simulator or the harness they test
+        ("tests", ("simulator", "harness", "tests.foreign.kaspi"), "tests/foreign/freefin/"),
+        ("tests", ("simulator", "harness", "tests.foreign.freefin"), "tests/foreign/kaspi/"),
     ],
 )
 def test_no_layer_reaches_up(package: str, forbidden: tuple[str, ...], only: str) -> None:

@@ -10,6 +10,9 @@ Every block of assertions in a scenario (``expect``, ``results``, ``expect_webho
 * ``http: <reason>``: HTTP semantics every API inherits (RFC 9110: no 5xx for a client's
   mistake, a 429 says when to come back).
 
+(The runner also marks as ``profile`` what the target's own profile declares, such as how it
+signs its webhooks: binding, since the partner stated it.)
+
 At level ``spec`` only seed and HTTP assertions can fail; a supplement assertion that does not
 hold is a *departure from the supplement*, reported and never a failure. At ``strict`` all count.
 """
