@@ -17,7 +17,7 @@ import pytest
 
 from tests.foreign import run as foreign
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.timeout(900)]
 
 # bug -> (conform arguments that narrow the run, a regex the failures must match)
 FREEFIN_BUGS: dict[str, tuple[list[str], str]] = {

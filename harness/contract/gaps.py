@@ -262,6 +262,49 @@ def classify(
     case: schemathesis.Case,
     response: schemathesis.Response,
 ) -> SpecGap | None:
+    """A SpecGap when the strict contract accepts what the spec-level check rejected, or when
+    HTTP and OpenAPI leave it to the server (the supplement's settlement is named first)."""
+    return _settled(run, ctx, failure, case, response) or _latitude(run, failure, case, response)
+
+
+def _latitude(
+    run: RunContext,
+    failure: Failure,
+    case: schemathesis.Case,
+    response: schemathesis.Response,
+) -> SpecGap | None:
+    """What HTTP and OpenAPI leave to any server, whatever the supplement says."""
+    if isinstance(failure, UndefinedStatusCode) and _enveloped_4xx(run, response):
+        return SpecGap(
+            run.api,
+            case.operation.label,
+            "status_code_conformance",
+            f"{response.status_code}: a client error the seed does not list for this operation",
+            OPENAPI_RESPONSES,
+            "OpenAPI 3.0.3 does not require an operation's responses to cover every status; "
+            "a 4xx with the API's error envelope is the target's own refusal",
+        )
+    if isinstance(failure, RejectedPositiveData) and _beyond_minimal(run, case, response):
+        return SpecGap(
+            run.api,
+            case.operation.label,
+            "positive_data_acceptance",
+            f"{response.status_code} to generated data the seed does not bound; the seed's "
+            "minimal example is accepted",
+            OPENAPI_RESPONSES,
+            "the seed's schema sets no bounds here: the target validates further, and accepts "
+            "the operation's minimal example",
+        )
+    return None
+
+
+def _settled(
+    run: RunContext,
+    ctx: schemathesis.CheckContext,
+    failure: Failure,
+    case: schemathesis.Case,
+    response: schemathesis.Response,
+) -> SpecGap | None:
     """A SpecGap when the strict contract accepts what the spec-level check rejected."""
     path, method = case.operation.path, case.method.lower()
     status = str(response.status_code)
@@ -290,27 +333,6 @@ def classify(
             JSON_SCHEMA_FORMAT,
             "in JSON Schema `format` is an annotation: the seed does not say the server "
             "refuses a value outside it",
-        )
-    if isinstance(failure, UndefinedStatusCode) and _enveloped_4xx(run, response):
-        return SpecGap(
-            run.api,
-            case.operation.label,
-            "status_code_conformance",
-            f"{response.status_code}: a client error the seed does not list for this operation",
-            OPENAPI_RESPONSES,
-            "OpenAPI 3.0.3 does not require an operation's responses to cover every status; "
-            "a 4xx with the API's error envelope is the target's own refusal",
-        )
-    if isinstance(failure, RejectedPositiveData) and _beyond_minimal(run, case, response):
-        return SpecGap(
-            run.api,
-            case.operation.label,
-            "positive_data_acceptance",
-            f"{response.status_code} to generated data the seed does not bound; the seed's "
-            "minimal example is accepted",
-            OPENAPI_RESPONSES,
-            "the seed's schema sets no bounds here: the target validates further, and accepts "
-            "the operation's minimal example",
         )
     if check is not None:
         if not _strict_accepts_response(run, ctx, check, case, response):
