@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from harness import processes
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -93,13 +95,8 @@ class SimulatorProcess:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        if self.proc:
+            processes.end(self.proc)
 
     def close(self) -> None:
         self.stop()

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from harness import processes
 from harness.simproc import SimulatorProcess, free_port
 from harness.target import collect_settings
 from loadtests.shapes import SHAPES, make_shape, parse_params
@@ -192,12 +193,7 @@ def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str], wait: float) ->
     try:
         proc.wait(min(wait, 10.0))
     except subprocess.TimeoutExpired:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        processes.end(proc)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.foreign.client import Reply, send
 from tests.foreign.freefin import BUGS, CREDENTIALS, start
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,6 @@ KEY_B = CREDENTIALS["freefin_key_b"]
 SIGNED = CREDENTIALS["freefin_signed_key"]
 SIGNED_SECRET = CREDENTIALS["freefin_signed_secret"]
 PAYMENTS = "/api/v1/public/payments"
-Reply = tuple[int, dict[str, str], Any]
 
 
 @contextmanager
@@ -51,24 +51,11 @@ def call(
     headers: dict[str, str] | None = None,
     raw: bytes | None = None,
 ) -> Reply:
-    """Send one request; return status, lower-cased headers and the JSON (or text) body."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    """Send one request as ``key``; return status, lower-cased headers and the body."""
     sent = dict(headers or {})
     if key is not None:
         sent["Authorization"] = f"Bearer {key}"
-    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
-    if data is not None:
-        sent.setdefault("Content-Type", "application/json")
-    try:
-        conn.request(method, path, body=data, headers=sent)
-        response = conn.getresponse()
-        text = response.read()
-        found = {name.lower(): value for name, value in response.getheaders()}
-    finally:
-        conn.close()
-    ctype = found.get("content-type", "")
-    return response.status, found, json.loads(text) if "json" in ctype else text.decode()
+    return send(url, method, path, body, sent, raw)
 
 
 def pay(url: str, amount: int = 150_000, **extra: Any) -> dict[str, Any]:

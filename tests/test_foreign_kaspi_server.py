@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -12,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
+from tests.foreign.client import Reply, send
 from tests.foreign.kaspi import BUGS, CREDENTIALS, PREFIX, start
 
 KEY_A = CREDENTIALS["kaspi_key"]
@@ -28,8 +27,6 @@ class Api:
 
     def __init__(self, base: str) -> None:
         self.base = base
-        parts = urlsplit(base)
-        self.host, self.port = parts.hostname or "", parts.port
 
     def call(
         self,
@@ -39,26 +36,13 @@ class Api:
         key: str | None = KEY_A,
         headers: dict[str, str] | None = None,
         raw: bytes | None = None,
-    ) -> tuple[int, dict[str, str], Any]:
+    ) -> Reply:
         """Send a request; path is relative to the API prefix unless it starts with /testing."""
         url = path if path.startswith("/testing") else PREFIX + path
         sent = dict(headers or {})
         if key is not None:
             sent["X-API-Key"] = key
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        if data is not None:
-            sent.setdefault("Content-Type", "application/json")
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-        try:
-            conn.request(method, url, body=data, headers=sent)
-            resp = conn.getresponse()
-            text = resp.read()
-            got = {k.lower(): v for k, v in resp.getheaders()}
-        finally:
-            conn.close()
-        if got.get("content-type", "").startswith("application/json"):
-            return resp.status, got, json.loads(text)
-        return resp.status, got, text.decode("utf-8", "replace")
+        return send(self.base, method, url, body, sent, raw)
 
     def invoice(self, amount: Any = 100, key: str = KEY_A, **extra: Any) -> dict[str, Any]:
         """Create an invoice and return it."""

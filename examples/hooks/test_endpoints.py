@@ -27,26 +27,16 @@ UNREACHABLE = 69  # sysexits EX_UNAVAILABLE: "I cannot reach this outcome"
 
 # (api, object, id given?) -> (path template, body template). Values in {braces} come from the
 # request: {id}, {object}, {outcome}, {delay_ms}.
+NOW = {"status": "{outcome}"}
+PLAN = {"object": "{object}", "status": "{outcome}", "after_ms": "{delay_ms}"}
 ROUTES: dict[tuple[str, str, bool], tuple[str, dict[str, Any]]] = {
-    ("freefin", "payment", True): ("/testing/v1/payments/{id}/status", {"status": "{outcome}"}),
-    ("freefin", "payout", True): ("/testing/v1/payouts/{id}/status", {"status": "{outcome}"}),
-    ("freefin", "payment", False): (
-        "/testing/v1/plans",
-        {"object": "{object}", "status": "{outcome}", "after_ms": "{delay_ms}"},
-    ),
-    ("freefin", "payout", False): (
-        "/testing/v1/plans",
-        {"object": "{object}", "status": "{outcome}", "after_ms": "{delay_ms}"},
-    ),
-    ("kaspi", "invoice", True): ("/testing/invoices/{id}/status", {"status": "{outcome}"}),
-    ("kaspi", "invoice", False): (
-        "/testing/plans",
-        {"object": "{object}", "status": "{outcome}", "after_ms": "{delay_ms}"},
-    ),
-    ("kaspi", "qr", False): (
-        "/testing/plans",
-        {"object": "{object}", "status": "{outcome}", "after_ms": "{delay_ms}"},
-    ),
+    ("freefin", "payment", True): ("/testing/v1/payments/{id}/status", NOW),
+    ("freefin", "payout", True): ("/testing/v1/payouts/{id}/status", NOW),
+    ("freefin", "payment", False): ("/testing/v1/plans", PLAN),
+    ("freefin", "payout", False): ("/testing/v1/plans", PLAN),
+    ("kaspi", "invoice", True): ("/testing/invoices/{id}/status", NOW),
+    ("kaspi", "invoice", False): ("/testing/plans", PLAN),
+    ("kaspi", "qr", False): ("/testing/plans", PLAN),
 }
 
 

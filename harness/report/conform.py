@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from harness import processes
 from harness.report.progress import ENV as PROGRESS_ENV
 from harness.report.results import (
     CONTRACT_JSON,
@@ -189,12 +190,7 @@ class ConformRun:
                 break
             if deadline and time.monotonic() > deadline:
                 self._say(f"paysim conform: stopped after --max-time {self.max_time:g} s")
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(15)
+                processes.end(proc, 15)
                 timed_out = True
                 continue
             tracker.heartbeat()

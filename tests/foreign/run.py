@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from harness import processes
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOOK = ROOT / "examples" / "hooks" / "test_endpoints.py"
 PROFILES = {
@@ -40,12 +42,7 @@ def serving(api: str, bugs: Sequence[str] = ()) -> Iterator[str]:
         assert line.startswith("READY "), f"{api} server did not start: {line!r}"
         yield line.removeprefix("READY ")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        processes.end(proc)
         if proc.stdout:
             proc.stdout.close()
 
