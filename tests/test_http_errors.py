@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from harness.simproc import SimulatorProcess
 
@@ -61,15 +62,19 @@ def test_unparsable_header_gets_the_envelope(
         assert doc["error"]["code"] == "bad_request"
 
 
-@pytest.mark.parametrize(
-    "request_bytes",
-    [b"POST /api/v1/invoices HTTP/1.1\r\nHost: x\r\nBad Name!: x\r\n\r\n", b"GARBAGE\r\n\r\n"],
-)
-def test_a_request_whose_path_was_not_read_gets_json(
-    sim: SimulatorProcess, request_bytes: bytes
-) -> None:
-    # gunicorn gives no request object for these: the control API's envelope answers
-    status, headers, body = raw(sim, request_bytes)
+def test_a_request_gunicorn_could_not_finish_gets_its_paths_envelope(sim: SimulatorProcess) -> None:
+    # gunicorn gives no request object: the path comes from the request line it read
+    status, headers, body = raw(
+        sim, b"POST /api/v1/invoices HTTP/1.1\r\nHost: x\r\nBad Name!: x\r\n\r\n"
+    )
+    assert status == 400 and headers["Content-Type"].startswith("application/json")
+    doc = json.loads(body)
+    assert _kaspi_envelope(doc) and doc["error"] == "bad_request", doc
+
+
+def test_a_request_without_a_path_gets_json(sim: SimulatorProcess) -> None:
+    # no request line to read a path from: the control API's envelope answers
+    status, headers, body = raw(sim, b"GARBAGE\r\n\r\n")
     assert status == 400 and headers["Content-Type"].startswith("application/json")
     assert json.loads(body)["error"]["code"] == "bad_request"
 
@@ -77,3 +82,53 @@ def test_a_request_whose_path_was_not_read_gets_json(
 def test_the_server_still_answers_after_them(sim: SimulatorProcess) -> None:
     status, _, body = raw(sim, b"GET /_sim/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status == 200 and json.loads(body) == {"status": "ok"}
+
+
+def _kaspi_envelope(doc: dict[str, object]) -> bool:
+    return {"error", "message", "details", "timestamp"} <= set(doc) and isinstance(
+        doc["error"], str
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "request_bytes"),
+    [
+        (414, b"GET /api/v1/invoices?q=" + b"x" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+        (
+            431,
+            b"GET /api/v1/invoices HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"y" * 100) for i in range(120))
+            + b"\r\n",
+        ),
+    ],
+    ids=["414", "431"],
+)
+def test_the_servers_own_refusals_on_kaspi_paths_get_the_kaspi_envelope(
+    sim: SimulatorProcess, status: int, request_bytes: bytes
+) -> None:
+    got, headers, body = raw(sim, request_bytes)
+    assert got in (status, 400), got  # gunicorn names an oversized head 400 or 431
+    assert headers["Content-Type"].startswith("application/json")
+    assert _kaspi_envelope(json.loads(body)), body[:300]
+
+
+def test_a_413_tells_the_truth_about_the_connection(sim: SimulatorProcess) -> None:
+    """After a body over the limit, the client is told the connection closes, or it stays
+    usable: the next request on it is never lost."""
+    session = requests.Session()
+    body = b"{" + b" " * (1024 * 1024) + b"}"
+    lost = []
+    for _ in range(5):
+        refused = session.post(
+            f"{sim.url}/api/v1/public/payments",
+            data=body,
+            headers={"Authorization": "Bearer x", "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert refused.status_code == 413
+        try:
+            session.get(f"{sim.url}/_sim/health", timeout=10)
+        except requests.ConnectionError as exc:
+            lost.append(f"Connection: {refused.headers.get('Connection')}: {exc}")
+    session.close()
+    assert not lost, lost
