@@ -89,8 +89,9 @@ class ControlDriver:
 
     name = "control API"
 
-    def __init__(self, control_url: str) -> None:
+    def __init__(self, control_url: str, token: str = "") -> None:
         self.url = control_url.rstrip("/")
+        self.headers = {"X-Control-Token": token} if token else {}
 
     def supports(self, api: str, obj: str, *, now: bool, status: str | None) -> bool:
         return True
@@ -99,14 +100,18 @@ class ControlDriver:
         payload: dict[str, Any] = {"api": api, "object": obj, "outcome": outcome}
         if delay_ms is not None:
             payload["delay_ms"] = delay_ms
-        _post(f"{self.url}/outcomes", payload)
+        _post(f"{self.url}/outcomes", payload, headers=self.headers)
 
     def transition(self, api: str, obj: str, obj_id: str, status: str) -> None:
-        _post(f"{self.url}/transition", {"api": api, "object": obj, "id": obj_id, "status": status})
+        _post(
+            f"{self.url}/transition",
+            {"api": api, "object": obj, "id": obj_id, "status": status},
+            headers=self.headers,
+        )
 
     def advance_clock(self, seconds: float) -> Any:
         """Move simulated time; due transitions run before this returns."""
-        return _post(f"{self.url}/clock/advance", {"seconds": seconds})
+        return _post(f"{self.url}/clock/advance", {"seconds": seconds}, headers=self.headers)
 
 
 class KaspiSandboxDriver:
@@ -210,7 +215,7 @@ def drivers_for(target: Target) -> list[Driver]:
     if "kaspi" in target.apis and target.kaspi_key:
         found.append(KaspiSandboxDriver(target.kaspi_url, target.kaspi_key))
     if target.control_url:
-        found.append(ControlDriver(target.control_url))
+        found.append(ControlDriver(target.control_url, target.control_token))
     if target.outcome_hook:
         found.append(HookDriver(target.outcome_hook))
     return found

@@ -49,6 +49,11 @@ OPTIONS: tuple[Option, ...] = (
         "Kaspi API base URL (the spec's server, ending in /api); default: <target_url>/api",
     ),
     Option("control_url", "simulator control API (/_sim); default for the bundled simulator"),
+    Option(
+        "control_token",
+        "the simulator's control token (sent as X-Control-Token), when it was started with one",
+        secret=True,
+    ),
     Option("api", "which API to test: freefin, kaspi or both (default both)"),
     Option("contract_level", "spec (the seed documents alone) or strict (plus supplements)"),
     Option("freefin_key", "freefin bearer key of merchant A, terminal 1", secret=True),
@@ -102,6 +107,7 @@ class Target:
     target_url: str
     kaspi_url: str
     control_url: str | None = None
+    control_token: str = ""
     api: str = "both"
     contract_level: str = "spec"
     freefin_key: str = ""

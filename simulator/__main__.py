@@ -8,8 +8,11 @@ of concurrent streams plus requests. Options also read PAYSIM_<OPTION> environme
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
+import secrets
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -84,8 +87,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=float(env("PAYSIM_IDEMPOTENCY_TTL", "86400")),
         help="[PAYSIM_IDEMPOTENCY_TTL] seconds an Idempotency-Key is kept (86400)",
     )
+    p.add_argument(
+        "--control-token",
+        default=env("PAYSIM_CONTROL_TOKEN", ""),
+        help="[PAYSIM_CONTROL_TOKEN] a token every /_sim request must carry (X-Control-Token). "
+        "Optional on loopback; on any other address one is generated and printed if not given",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.control_token and not _loopback(args.host):
+        args.control_token = secrets.token_urlsafe(24)
+        print(
+            f"paysim: listening on {args.host}, beyond loopback: the control API (/_sim) needs "
+            f"X-Control-Token: {args.control_token}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return args
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Server(BaseApplication):
@@ -127,6 +155,8 @@ class Server(BaseApplication):
                 "DEFECTS": a.defect,
                 "SSE_HEARTBEAT_S": a.sse_heartbeat,
                 "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
+                "LISTEN": [(a.host, a.port)],
+                "CONTROL_TOKEN": a.control_token or None,
                 "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
             }
         )

@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "SSE_HEARTBEAT_S": 25.0,
     "IDEMPOTENCY_TTL_S": 24 * 3600,
     "WEBHOOK_ALLOW_HOSTS": [],  # empty: loopback only
+    "LISTEN": [],  # (host, port) the server listens on: never a webhook destination
+    "CONTROL_TOKEN": None,  # when set, /_sim answers only requests that carry it
 }
 
 
@@ -54,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         idempotency_ttl_s=float(app.config["IDEMPOTENCY_TTL_S"]),
         sse_heartbeat_s=float(app.config["SSE_HEARTBEAT_S"]),
         webhook_allow_hosts=list(app.config["WEBHOOK_ALLOW_HOSTS"]),
+        listening=[(str(h), int(p)) for h, p in app.config["LISTEN"]],
     )
     rt.defects.register("webhooks.no_retry", "a failed webhook delivery is never retried")
     rt.defects.register(

@@ -72,7 +72,11 @@ def scenario_receiver(target: Target) -> Iterator[WebhookReceiver]:
     before may have left queued outcomes or a backlog of deliveries to unreachable URLs.
     """
     if target.bundled and target.control_url:
-        requests.post(f"{target.control_url}/reset", timeout=10).raise_for_status()
+        requests.post(
+            f"{target.control_url}/reset",
+            headers={"X-Control-Token": target.control_token} if target.control_token else {},
+            timeout=10,
+        ).raise_for_status()
     receiver = WebhookReceiver(
         target.webhook_secret, target.webhook_public_url, target.webhook_listen
     )

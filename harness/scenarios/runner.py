@@ -502,7 +502,7 @@ def _results(spec: dict[str, Any], done: list[http.Exchange]) -> list[str]:
 # -- the simulator's clock and control API, outcomes, the receiver ----------------------------
 def _control(run: Run) -> ControlDriver:
     assert run.target.control_url, "requirements guarantee a control URL"
-    return ControlDriver(run.target.control_url)
+    return ControlDriver(run.target.control_url, run.target.control_token)
 
 
 def step_clock(run: Run, step: dict[str, Any]) -> None:
@@ -521,10 +521,14 @@ def step_control(run: Run, step: dict[str, Any]) -> None:
     def send() -> http.Exchange:
         spec = run.render(step["control"])
         has_body = "json" in spec
+        control = _control(run)
         ex = http.Exchange(
             method=spec["method"],
-            url=_control(run).url + spec["path"],
-            headers={"Content-Type": "application/json"} if has_body else {},
+            url=control.url + spec["path"],
+            headers={
+                **control.headers,
+                **({"Content-Type": "application/json"} if has_body else {}),
+            },
             body=http.json_bytes(spec["json"]) if has_body else b"",
         )
         return http.send(run.session, ex)

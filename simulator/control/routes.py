@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from typing import Any
@@ -34,6 +35,27 @@ def render_error(error: ApiError) -> Response:
 @bp.errorhandler(ApiError)
 def _api_error(error: ApiError) -> Response:
     return render_error(error)
+
+
+TOKEN_HEADER = "X-Control-Token"
+
+
+@bp.before_request
+def _guarded() -> Response | None:
+    """With a control token configured, every /_sim request must carry it."""
+    token = current_app.config.get("CONTROL_TOKEN")
+    if not token or request.endpoint == "control.health":  # health tells nothing, changes nothing
+        return None
+    given = request.headers.get(TOKEN_HEADER, "")
+    if hmac.compare_digest(given.encode(), str(token).encode()):
+        return None
+    return render_error(
+        ApiError(
+            f"the control API needs the {TOKEN_HEADER} header given at start",
+            code="control_token_required",
+            status=401,
+        )
+    )
 
 
 @bp.get("/health")

@@ -34,6 +34,7 @@ class Runtime:
     idempotency_ttl_s: float = 24 * 3600
     sse_heartbeat_s: float = 25.0
     webhook_allow_hosts: list[str] = field(default_factory=list)
+    listening: list[tuple[str, int]] = field(default_factory=list)
     on_reset: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -44,6 +45,7 @@ class Runtime:
         )
         if self.webhook_allow_hosts:
             self.webhook_config.allow_hosts = list(self.webhook_allow_hosts)
+        self.webhook_config.own = list(self.listening)
         self.scheduler = Scheduler(self.store)
         self.dispatcher = Dispatcher(self.store, self.clock, self.webhook_config)
         with self.store.read() as tx:

@@ -6,7 +6,6 @@ Statuses: queued (never tried), sending (in flight), retrying, delivered, dead.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import threading
@@ -15,18 +14,15 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from simulator.core.clock import Clock, iso
 from simulator.core.defects import Defects
+from simulator.core.destinations import LOOPBACK, Guard, Refused
 from simulator.core.store import Store, Tx
 
 log = logging.getLogger(__name__)
-
-
-LOOPBACK = ("localhost", "127.0.0.0/8", "::1")
 
 
 @dataclass
@@ -36,25 +32,19 @@ class WebhookConfig:
     # Where deliveries may go. Loopback only by default: a simulator fed generated or
     # untrusted webhook URLs must never send traffic elsewhere (or wait on DNS for them).
     allow_hosts: list[str] = field(default_factory=lambda: list(LOOPBACK))
+    # The simulator's own listening addresses: never a destination (core.destinations).
+    own: list[tuple[str, int]] = field(default_factory=list)
+
+    def guard(self) -> Guard:
+        return Guard(list(self.allow_hosts), list(self.own))
 
     def allows(self, url: str) -> bool:
-        """True when ``url``'s host is allowed, decided without any DNS lookup."""
+        """True when ``url`` may receive webhooks (see :mod:`simulator.core.destinations`)."""
         try:
-            parts = urlsplit(url)
-            host = (parts.hostname or "").lower()
-        except ValueError:
+            self.guard().check(url)
+        except Refused:
             return False
-        if parts.scheme not in ("http", "https") or not host:
-            return False
-        for allowed in self.allow_hosts:
-            if allowed == "*" or host == allowed.lower():
-                return True
-            try:
-                if ipaddress.ip_address(host) in ipaddress.ip_network(allowed, strict=False):
-                    return True
-            except ValueError:
-                continue
-        return False
+        return True
 
     @property
     def max_attempts(self) -> int:
@@ -243,16 +233,19 @@ class Dispatcher:
         started = time.monotonic()
         code: int | None = None
         error: str | None = None
-        if not self.config.allows(url):
+        try:
+            dest = self.config.guard().check(url)
+        except Refused as refused:
+            log.info("webhook to %s refused: %s", url, refused)
             self._record(
                 delivery_id, attempts + 1, None, "destination not allowed", 0.0, final=True
             )
             return
         try:
             resp = requests.post(
-                url,
+                dest.pinned_url,
                 data=body.encode("utf-8"),
-                headers=json.loads(headers),
+                headers={**json.loads(headers), "Host": dest.host_header},
                 timeout=self.config.timeout_s,
                 allow_redirects=False,
             )
