@@ -7,8 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.contract.gaps import SpecGap
-from harness.contract.report import Report
+from harness.contract.report import Report, SpecGap
 
 
 class _Failure:

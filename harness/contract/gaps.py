@@ -9,7 +9,6 @@ settles it. What the strict contract rejects too stays an implementation failure
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import Any
@@ -40,6 +39,7 @@ from schemathesis.specs.openapi import checks as builtin
 
 from harness.contract.context import RunContext, documents_status, run_of
 from harness.contract.loader import contract
+from harness.contract.report import SpecGap
 from harness.contract.transport import call_patiently
 from harness.pointer import resolve as resolve_pointer
 
@@ -60,18 +60,6 @@ OPENAPI_RESPONSES = "openapi-3.0.3#/components/responses-object"
 RFC_501 = "rfc9110#section-15.6.2"
 JSON_SCHEMA_FORMAT = "json-schema-validation#section-7.2"
 _FORMAT_ONLY = re.compile(r"^Invalid component: .*Value not matching the '[\w-]+' format\s*$", re.M)
-
-
-@dataclasses.dataclass(frozen=True)
-class SpecGap:
-    """What the seed leaves open, and the supplement entry that settles it."""
-
-    api: str
-    operation: str
-    check: str
-    observed: str
-    entry_path: str
-    entry: str
 
 
 def _check_context(run: RunContext, case: schemathesis.Case) -> schemathesis.CheckContext:

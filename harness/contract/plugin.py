@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import schemathesis
 
+from harness.contract import recording  # noqa: F401  (registers the recording hooks)
 from harness.contract.context import RunContext
 from harness.contract.loader import PROFILES
 from harness.contract.report import Report

@@ -1,7 +1,7 @@
 """The record of a contract run and its summaries: operation x check, failures with curl, gaps.
 
-Check outcomes arrive through Schemathesis's ``after_validate`` hook and requests through
-``after_call``; both are tied to their run by the case's schema.
+Check outcomes and requests arrive through the Schemathesis hooks of
+:mod:`harness.contract.recording`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import schemathesis
-
-from harness.contract.context import documents_status, run_of
-
-if TYPE_CHECKING:
-    from harness.contract.gaps import SpecGap
-
+from typing import Any
 
 # A JSON member whose name says it holds a secret: "secret", "signing_secret", "api_key", ...
 _ANSWERED_SECRET = re.compile(
@@ -40,6 +32,18 @@ def _expandable(curl: str) -> str:
         return f'"{inner}"'
 
     return _QUOTED_PLACEHOLDER.sub(requote, curl)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecGap:
+    """What the seed leaves open, and the supplement entry that settles it."""
+
+    api: str
+    operation: str
+    check: str
+    observed: str
+    entry_path: str
+    entry: str
 
 
 @dataclasses.dataclass
@@ -282,39 +286,3 @@ class Report:
             json.dumps(self.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
         )
         self.junit().write(directory / "contract-junit.xml", encoding="utf-8", xml_declaration=True)
-
-
-@schemathesis.hook
-def after_call(
-    context: schemathesis.HookContext, case: schemathesis.Case, response: schemathesis.Response
-) -> None:
-    """Count the suite's requests and the server errors among them (a 5xx the operation
-    documents, such as Kaspi's 502 for a refused invoice, is an answer, not an error)."""
-    run = run_of(case)
-    if run is None:
-        return
-    run.report.requests[run.api] += 1
-    if response.status_code >= 500 and not documents_status(case, response.status_code):
-        run.report.server_errors[run.api] += 1
-
-
-@schemathesis.hook
-def after_validate(
-    context: schemathesis.HookContext,
-    case: schemathesis.Case,
-    response: schemathesis.Response,
-    results: list[schemathesis.CheckResult],
-) -> None:
-    """Record each check's outcome against the operation it ran on."""
-    run = run_of(case)
-    if run is None:
-        return
-    curl = answer = ""
-    for result in results:
-        if result.failure is not None and not curl:
-            curl = case.as_curl_command(headers=dict(response.request.headers))
-            body = (response.content or b"")[:300].decode("utf-8", "replace")
-            answer = f"{response.status_code} {body}"
-        run.report.add_result(
-            run.api, case.operation.label, result.name, result.failure, curl, answer
-        )

@@ -1,0 +1,81 @@
+"""The session's Kaspi webhook endpoint, created once through the API and shared by scenarios."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from harness.scenarios import http, paths
+from harness.scenarios.receiver import WebhookReceiver
+from harness.scenarios.state import ScenarioSkip
+from harness.target import Target
+
+
+def kaspi_endpoint(
+    target: Target, receiver: WebhookReceiver, session: requests.Session
+) -> dict[str, Any]:
+    """The session's Kaspi webhook endpoint (all events) pointing at the receiver.
+
+    One per session and merchant: the API has no way to delete an endpoint and caps them at 20,
+    so scenarios share it and tell their events apart by ``where``.
+    """
+    key = f"kaspi:{target.kaspi_url}:{target.kaspi_key}"
+    if key in receiver.shared:
+        # Still there? A reset of the simulator by another suite would have removed it.
+        ex = http.send(
+            session, http.build(target, "kaspi", {"method": "GET", "path": "/v1/webhooks"})
+        )
+        items = paths.get(ex.json, "@items")
+        ids = [e.get("id") for e in items or [] if isinstance(e, dict)]
+        if receiver.shared[key]["id"] not in ids:
+            del receiver.shared[key]
+    if key not in receiver.shared:
+        token = receiver.new_token()
+        ex = http.send(
+            session,
+            http.build(
+                target,
+                "kaspi",
+                {
+                    "method": "POST",
+                    "path": "/v1/webhooks",
+                    "json": {"url": receiver.url_for(token), "events": ["*"]},
+                },
+            ),
+        )
+        body = ex.json
+        secret = endpoint_secret(body, target.profile("kaspi").webhooks.get("secret_field"))
+        if ex.status != 201 or not isinstance(body, dict) or not body.get("id") or not secret:
+            raise ScenarioSkip(
+                "cannot create a Kaspi webhook endpoint (expected 201 with an id and its "
+                f"signing secret; the target profile's webhooks.secret_field says where): "
+                f"{ex.received()}"
+            )
+        receiver.set_secret(token, secret)
+        receiver.shared[key] = {
+            "token": token,
+            "id": body["id"],
+            "secret": secret,
+            "url": receiver.url_for(token),
+        }
+    return receiver.shared[key]
+
+
+def endpoint_secret(body: Any, field: str | None) -> str | None:
+    """The created endpoint's signing secret: at the profile's path, else ``secret``,
+    ``signing_secret`` or the one other member whose name says secret (not a hint)."""
+    if field:
+        found = paths.get(body, field)
+        return found if isinstance(found, str) and found else None
+    if not isinstance(body, dict):
+        return None
+    for name in ("secret", "signing_secret", "webhook_secret"):
+        if isinstance(body.get(name), str) and body[name]:
+            return str(body[name])
+    named = [
+        v
+        for k, v in body.items()
+        if "secret" in k.lower() and "hint" not in k.lower() and isinstance(v, str) and v
+    ]
+    return named[0] if len(named) == 1 else None
