@@ -14,7 +14,13 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
 from simulator.control.registry import Controllable, register
-from simulator.core.errors import ApiError, InternalError
+from simulator.core.errors import (
+    ApiError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+)
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
 from simulator.core.store import Store
@@ -39,7 +45,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+# Werkzeug's own HTTP errors, named by the error classes of the same status.
+HTTP_ERRORS: dict[int, type[ApiError]] = {
+    cls.status: cls for cls in (NotFound, MethodNotAllowed, PayloadTooLarge)
+}
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -132,8 +141,8 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
-        code = HTTP_CODES.get(error.code or 500)
-        code = code or (error.name or "error").lower().replace(" ", "_")
+        known = HTTP_ERRORS.get(error.code or 500)
+        code = known.code if known else (error.name or "error").lower().replace(" ", "_")
         api_error = ApiError(error.description or error.name, code=code, status=error.code)
         resp = envelopes.render(request.path, api_error)
         for name, value in error.get_headers():

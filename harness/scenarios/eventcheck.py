@@ -9,7 +9,6 @@ before ``kinds`` and ``includes`` compare (events with equal values in any order
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from harness.scenarios import expect, paths
@@ -224,8 +223,3 @@ def describe(records: list[Seen], limit: int = 12) -> str:
         lines.append(f"  {rec.kind} id={rec.id}{extra}{sig}")
     more = f"  (+{len(records) - limit} earlier)\n" if len(records) > limit else ""
     return more + "\n".join(lines)
-
-
-def dump(value: Any) -> str:
-    """Canonical text of a body, for comparing retries."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
