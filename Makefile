@@ -21,8 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check simulator harness tests loadtests benchmarks
-	$(BIN)/ruff format --check simulator harness tests loadtests benchmarks
+	$(BIN)/ruff check simulator harness paysim tests loadtests benchmarks examples
+	$(BIN)/ruff format --check simulator harness paysim tests loadtests benchmarks examples
 	$(BIN)/mypy
 
 serve: $(STAMP)

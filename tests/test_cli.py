@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.cli import build_parser, main
 from harness.simproc import SimulatorProcess, free_port
 from harness.target import OPTIONS, bundled_credentials
+from paysim.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--api", "freefin", "--suite", "scenarios", "-k", "refund"]
@@ -40,7 +40,7 @@ def paysim(
     child_env["PYTHONPATH"] = str(ROOT)
     child_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "paysim", *args],
         cwd=ROOT,
         env=child_env,
         capture_output=True,

@@ -11,7 +11,7 @@ import requests
 from harness.contract import auth, checks
 from harness.contract.apis import PROFILES
 from harness.contract.context import RunContext
-from harness.contract.report import Report
+from harness.contract.record import Report
 
 URL = "http://target/api/v1/public/payments/p1"
 

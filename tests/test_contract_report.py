@@ -7,7 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.contract.report import Report, SpecGap
+from harness.contract.record import Report, SpecGap
 
 
 class _Failure:

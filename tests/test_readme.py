@@ -44,9 +44,9 @@ def help_text(*args: str) -> str:
 @pytest.mark.parametrize(
     ("title", "command"),
     [
-        ("## For QA", ("-m", "harness.cli", "conform")),
+        ("## For QA", ("-m", "paysim", "conform")),
         ("### Simulator options", ("-m", "simulator")),
-        ("## Load testing", ("-m", "harness.cli", "load")),
+        ("## Load testing", ("-m", "paysim", "load")),
     ],
 )
 def test_documented_options_exist(title: str, command: tuple[str, ...]) -> None:
@@ -58,11 +58,11 @@ def test_documented_options_exist(title: str, command: tuple[str, ...]) -> None:
 
 
 def test_serve_help_names_the_command() -> None:
-    assert help_text("-m", "harness.cli", "serve").startswith("usage: paysim serve")
+    assert help_text("-m", "paysim", "serve").startswith("usage: paysim serve")
 
 
 def test_documented_subcommands_exist() -> None:
-    text = help_text("-m", "harness.cli")
+    text = help_text("-m", "paysim")
     blocks = re.findall(r"```sh\n(.*?)```", README, re.S) + re.findall(r"`[^`\n]+`", README)
     code = "\n".join(blocks)
     commands = set(re.findall(r"paysim ([a-z]+)", code))

@@ -16,7 +16,7 @@ from harness.contract.apis import ApiProfile
 if TYPE_CHECKING:
     from schemathesis import BaseSchema, Case
 
-    from harness.contract.report import Report
+    from harness.contract.record import Report
 
 
 @dataclasses.dataclass

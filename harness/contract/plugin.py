@@ -29,10 +29,10 @@ from typing import Any
 import pytest
 import schemathesis
 
-from harness.contract import recording  # noqa: F401  (registers the recording hooks)
+from harness.contract import hooks  # noqa: F401  (registers the recording hooks)
 from harness.contract.context import RunContext
 from harness.contract.loader import PROFILES
-from harness.contract.report import Report
+from harness.contract.record import Report
 from harness.contract.suite import open_run
 from harness.target import Target
 

@@ -6,7 +6,7 @@ import copy
 
 import schemathesis
 
-from harness.contract import auth, checks, gaps, recording  # noqa: F401 - registers checks, hooks
+from harness.contract import auth, checks, hooks, triage  # noqa: F401 - registers checks, hooks
 from harness.contract.apis import PROFILES
 from harness.contract.context import RUN_MARKER, RunContext, register, token_of
 from harness.contract.loader import (
@@ -15,7 +15,7 @@ from harness.contract.loader import (
     never_applicable,
     schemathesis_config,
 )
-from harness.contract.report import Report
+from harness.contract.record import Report
 from harness.target import Target
 
 

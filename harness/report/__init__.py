@@ -32,7 +32,7 @@ def build_report(
     """Write junit.xml, summary.json and report.html for the results in ``directory``.
 
     ``load_dir``: a load run folder other than ``<directory>/load``; ``gaps``: spec-gap findings
-    (:func:`harness.specgaps.to_json`'s ``findings``); ``secrets``: value -> placeholder, replaced
+    (:func:`harness.seedgaps.to_json`'s ``findings``); ``secrets``: value -> placeholder, replaced
     in everything written; ``out_dir``: where to write (default ``directory``). Returns the
     summary.
     """

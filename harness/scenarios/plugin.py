@@ -22,8 +22,8 @@ import requests
 
 from harness.scenarios.loader import Scenario, ScenarioFormatError, load_file
 from harness.scenarios.receiver import WebhookReceiver
-from harness.scenarios.report import Result, Summary
 from harness.scenarios.runner import Departure, ScenarioFailure, ScenarioSkip, run_scenario
+from harness.scenarios.summary import Result, Summary
 from harness.target import Target
 
 SUMMARY_KEY = pytest.StashKey[Summary]()

@@ -17,13 +17,13 @@ from simulator.core.runtime import Runtime
 from simulator.kaspi import (
     audit,
     catalog,
-    control,
     defects,
-    endpoints,
     invoices,
     money,
     refunds,
+    session_control,
     subscriptions,
+    webhook_endpoints,
 )
 from simulator.kaspi.merchants import OUTCOMES, SESSION_TTL_S, Merchants, session
 from simulator.web import auth_ignored, error_response, json_body, method_defects
@@ -66,7 +66,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
     for obj in ("invoice", "qr"):
         register(app, Controllable("kaspi", obj, OUTCOMES, _forcer(rt, obj)))
     app.register_blueprint(bp)
-    app.register_blueprint(control.bp)
+    app.register_blueprint(session_control.bp)
 
 
 def _forcer(rt: Runtime, obj: str) -> Transition:
@@ -348,18 +348,18 @@ def create_refund() -> Response:
 
 @bp.get("/v1/webhooks")
 def list_webhooks() -> Response:
-    return _json(endpoints.listing(_state().rt, g.merchant, _args()), 200)
+    return _json(webhook_endpoints.listing(_state().rt, g.merchant, _args()), 200)
 
 
 @bp.post("/v1/webhooks")
 def create_webhook() -> Response:
     body = _validated("webhook")
-    return _json(endpoints.create(_state().rt, g.merchant, body), 201)
+    return _json(webhook_endpoints.create(_state().rt, g.merchant, body), 201)
 
 
 @bp.post("/v1/webhooks/<webhook_id>/test")
 def test_webhook(webhook_id: str) -> Response:
-    return _json(endpoints.send_test(_state().rt, g.merchant, webhook_id), 202)
+    return _json(webhook_endpoints.send_test(_state().rt, g.merchant, webhook_id), 202)
 
 
 @bp.get("/v1/catalog")
@@ -418,17 +418,17 @@ def list_audit_logs() -> Response:
 
 @bp.get("/v1/webhook-deliveries")
 def list_deliveries() -> Response:
-    return _json(endpoints.deliveries(_state().rt, g.merchant, _args()), 200)
+    return _json(webhook_endpoints.deliveries(_state().rt, g.merchant, _args()), 200)
 
 
 @bp.post("/v1/webhook-deliveries/<delivery_id>/retry")
 def retry_delivery(delivery_id: str) -> Response:
-    return _json(endpoints.retry(_state().rt, g.merchant, delivery_id), 202)
+    return _json(webhook_endpoints.retry(_state().rt, g.merchant, delivery_id), 202)
 
 
 @bp.get("/v1/jobs")
 def list_jobs() -> Response:
-    return _json(endpoints.jobs(_state().rt, g.merchant, _args()), 200)
+    return _json(webhook_endpoints.jobs(_state().rt, g.merchant, _args()), 200)
 
 
 @bp.post("/v1/sandbox/invoices/<invoice_id>/simulate")

@@ -95,7 +95,7 @@ def conform(api: str, base: str, report: Path, *args: str) -> Verdict:
         [
             sys.executable,
             "-m",
-            "harness.cli",
+            "paysim",
             "conform",
             "--credentials-file",
             str(creds),

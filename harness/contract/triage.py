@@ -1,4 +1,4 @@
-"""Tell spec gaps from implementation failures.
+"""Triage of a failed check: an implementation failure, or a spec gap (what the seed leaves open).
 
 At the ``spec`` level a built-in check may fail only because the seed document is silent: a
 status it does not list, a response it gives no schema. When the ``strict`` contract (the seed
@@ -39,7 +39,7 @@ from schemathesis.specs.openapi import checks as builtin
 
 from harness.contract.context import RunContext, documents_status, run_of
 from harness.contract.loader import contract
-from harness.contract.report import SpecGap
+from harness.contract.record import SpecGap
 from harness.contract.transport import call_patiently
 from harness.pointer import resolve as resolve_pointer
 

@@ -1,16 +1,4 @@
-"""``paysim``: one command for the harness.
-
-  paysim serve      the bundled simulator (its options: paysim serve --help)
-  paysim conform    contract + scenario suites against a target (default: the bundled simulator)
-  paysim load       a Locust load profile with its pass/fail thresholds
-  paysim report     render the report of a finished run (junit.xml, summary.json, report.html)
-  paysim gaps       what the seed documents leave open or contradict, and how it is settled
-
-Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
-credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
-failed; 2 bad usage; 3 target unreachable or credentials rejected; 4 bad configuration (or
-nothing to run).
-"""
+"""What each ``paysim`` command does, given its parsed arguments; exit codes as the CLI's."""
 
 from __future__ import annotations
 
@@ -24,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import specgaps
+from harness import seedgaps
+from harness.conform import ConformRun, print_table
 from harness.preflight import PreflightError, preflight
-from harness.report.conform import ConformRun, print_table
 from harness.target import OPTIONS, collect_settings, make_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,19 +38,6 @@ class Failed(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
-
-
-def _target_options(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
-    group = parser.add_argument_group("target (each also reads PAYSIM_<NAME>)")
-    for opt in OPTIONS:
-        if names is None or opt.name in names:
-            group.add_argument(
-                opt.flag,
-                dest=opt.name,
-                default=None,
-                metavar=opt.name.upper(),
-                help=f"{opt.help} [env {opt.env}]",
-            )
 
 
 def settings_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -150,7 +125,7 @@ def _render(report: Path, settings: dict[str, Any], api: str) -> dict[str, Any]:
     from harness.report import build_report
 
     apis = ("freefin", "kaspi") if api == "both" else (api,)
-    gaps = specgaps.to_json(specgaps.analyse_all(apis))["findings"]
+    gaps = seedgaps.to_json(seedgaps.analyse_all(apis))["findings"]
     return build_report(report, gaps=gaps, secrets=secrets_of(settings))
 
 
@@ -256,7 +231,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise Failed(f"bad configuration: no such directory {directory}", EXIT_CONFIG)
     settings = settings_of(args)
     apis = ("freefin", "kaspi") if args.api == "both" else (args.api,)
-    gaps = [] if args.no_gaps else specgaps.to_json(specgaps.analyse_all(apis))["findings"]
+    gaps = [] if args.no_gaps else seedgaps.to_json(seedgaps.analyse_all(apis))["findings"]
     out = Path(args.out).resolve() if args.out else None
     summary = build_report(
         directory,
@@ -275,11 +250,11 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     import json
 
     apis = ("freefin", "kaspi") if args.api == "both" else (args.api,)
-    findings = specgaps.analyse_all(apis, Path(args.specs))
+    findings = seedgaps.analyse_all(apis, Path(args.specs))
     if args.json:
-        print(json.dumps(specgaps.to_json(findings), indent=2, ensure_ascii=False))
+        print(json.dumps(seedgaps.to_json(findings), indent=2, ensure_ascii=False))
     else:
-        print(specgaps.render_text(findings, excerpts=args.excerpts))
+        print(seedgaps.render_text(findings, excerpts=args.excerpts))
     open_ = [f for f in findings if not f.resolved]
     return EXIT_FAILED if args.fail_on_open and open_ else EXIT_OK
 
@@ -296,207 +271,3 @@ def cmd_serve(argv: Sequence[str]) -> int:
 
 
 # --- the parser -----------------------------------------------------------------------------
-
-
-def _conform_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "conform",
-        help="contract + scenario suites against a target, with a report",
-        description="Run the contract suite and the scenario suites against a target (the "
-        "bundled simulator when no --target-url is given), print progress and a table per "
-        "suite, and write junit.xml, summary.json and report.html into --report-dir. Options "
-        "after -- go to pytest.",
-        epilog=EPILOG,
-    )
-    p.add_argument(
-        "--suite",
-        choices=["all", "contract", "scenarios"],
-        default="all",
-        help="which suites to run (default all)",
-    )
-    p.add_argument(
-        "--contract-profile",
-        "--profile",
-        dest="contract_profile",
-        choices=["default", "deep"],
-        default=os.environ.get("PAYSIM_CONTRACT_PROFILE", "default"),
-        help="contract generation depth: default (bounded, deterministic: CI) or "
-        "deep (nightly) [env PAYSIM_CONTRACT_PROFILE]",
-    )
-    p.add_argument(
-        "--contract-operation",
-        action="append",
-        metavar="OP",
-        help="test only this operation (operationId or 'METHOD /path'); repeatable "
-        "[env PAYSIM_CONTRACT_OPERATIONS]",
-    )
-    p.add_argument(
-        "-k", dest="select", metavar="EXPRESSION", help="only tests whose names match (pytest -k)"
-    )
-    p.add_argument(
-        "--report-dir",
-        default=os.environ.get("PAYSIM_REPORT_DIR", "reports/latest"),
-        help="where results and the report go; the previous run's results there are "
-        "replaced (default reports/latest) [env PAYSIM_REPORT_DIR]",
-    )
-    p.add_argument(
-        "--load",
-        choices=LOAD_PROFILES,
-        metavar="PROFILE",
-        help="also run this load profile after the suites (its thresholds join the "
-        "report): " + ", ".join(LOAD_PROFILES),
-    )
-    p.add_argument(
-        "--max-time",
-        type=float,
-        default=1800.0,
-        metavar="SECONDS",
-        help="stop the suites after this long, as a failure (default 1800; 0: never)",
-    )
-    p.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="also show pytest's own output (always kept in pytest.log)",
-    )
-    p.add_argument(
-        "pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="more pytest arguments, after --"
-    )
-    _target_options(p)
-    p.set_defaults(func=cmd_conform)
-
-
-def _load_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "load",
-        help="a Locust load profile with its pass/fail thresholds",
-        description="Run a load profile headless against a target (the bundled simulator when "
-        "no --target-url is given). Exit 0 when every threshold held, 1 when one broke.",
-        epilog=EPILOG,
-    )
-    p.add_argument(
-        "profile",
-        nargs="?",
-        default="smoke",
-        choices=LOAD_PROFILES,
-        help="profile: thresholds and (unless --shape) shape (default smoke)",
-    )
-    p.add_argument(
-        "--api",
-        choices=["freefin", "kaspi", "both"],
-        default=None,
-        help="which API to load (default both) [env PAYSIM_API]",
-    )
-    p.add_argument("--shape", choices=LOAD_PROFILES, help="another shape than the profile's")
-    p.add_argument(
-        "--shape-param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a shape parameter (repeatable): users=50, duration=30",
-    )
-    p.add_argument("--thresholds", help="thresholds YAML (default loadtests/thresholds.yaml)")
-    p.add_argument(
-        "--report-dir",
-        help="add the results to this run's report (DIR/load, then "
-        "junit.xml, summary.json, report.html in DIR)",
-    )
-    p.add_argument(
-        "--out",
-        default="load-runs",
-        help="without --report-dir: parent folder of the run folder (default load-runs)",
-    )
-    p.add_argument(
-        "--processes",
-        type=int,
-        default=0,
-        help="Locust worker processes on this machine (--processes)",
-    )
-    p.add_argument("--workers", type=int, default=0, help="run a master and N workers on 127.0.0.1")
-    p.add_argument(
-        "--simulator-arg",
-        action="append",
-        default=[],
-        metavar="ARG",
-        help="an argument for the bundled simulator, when no target is given",
-    )
-    _target_options(p, ("target_url", "kaspi_url", "credentials_file", *LOAD_CREDENTIALS))
-    p.set_defaults(func=cmd_load)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``paysim`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="paysim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser(
-        "serve", add_help=False, help="run the bundled simulator (options: paysim serve --help)"
-    )
-    _conform_parser(sub)
-    _load_parser(sub)
-    rep = sub.add_parser(
-        "report",
-        help="render the report of a finished run",
-        description="Read a run's results (pytest-junit.xml, contract-summary.json, "
-        "scenario-summary.json, load/) and write junit.xml, summary.json and report.html. "
-        "Exit 0 when the run passed, 1 when not.",
-        epilog=EPILOG,
-    )
-    rep.add_argument(
-        "directory",
-        nargs="?",
-        default="reports/latest",
-        help="the run's report directory (default reports/latest)",
-    )
-    rep.add_argument("--load", metavar="RUN_FOLDER", help="a load run folder other than DIR/load")
-    rep.add_argument("--out", metavar="DIR", help="write the report here instead")
-    rep.add_argument(
-        "--api",
-        choices=["freefin", "kaspi", "both"],
-        default="both",
-        help="which APIs' spec gaps to include (default both)",
-    )
-    rep.add_argument("--no-gaps", action="store_true", help="leave the spec-gap findings out")
-    _target_options(rep, ("credentials_file",))
-    rep.set_defaults(func=cmd_report)
-    gaps = sub.add_parser(
-        "gaps",
-        help="what the seed documents leave open or contradict",
-        description="Read both seed documents in specs/ and list what they leave open or "
-        "contradict, each finding with the supplement or links entry that settles it.",
-    )
-    gaps.add_argument(
-        "--api",
-        choices=["freefin", "kaspi", "both"],
-        default="both",
-        help="which API's document (default both)",
-    )
-    gaps.add_argument("--json", action="store_true", help="machine-readable output")
-    gaps.add_argument("--excerpts", action="store_true", help="show each settling entry's text")
-    gaps.add_argument(
-        "--fail-on-open", action="store_true", help="exit 1 when a finding is settled nowhere"
-    )
-    gaps.add_argument("--specs", default=str(specgaps.SPECS), help="folder of the documents")
-    gaps.set_defaults(func=cmd_gaps)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``paysim`` console script."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "serve":
-        return cmd_serve(argv[1:])
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except Failed as exc:
-        print(f"paysim: {exc}", file=sys.stderr)
-        return exc.code
-    except KeyboardInterrupt:
-        print("paysim: interrupted", file=sys.stderr)
-        return EXIT_FAILED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,32 +9,32 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import specgaps
-from harness.cli import main
+from harness import seedgaps
+from paysim.cli import main
 
 
-def by_kind(findings: list[specgaps.Finding], kind: str) -> list[specgaps.Finding]:
+def by_kind(findings: list[seedgaps.Finding], kind: str) -> list[seedgaps.Finding]:
     return [f for f in findings if f.kind == kind]
 
 
 @pytest.fixture(scope="module")
-def kaspi() -> list[specgaps.Finding]:
-    return specgaps.analyse("kaspi")
+def kaspi() -> list[seedgaps.Finding]:
+    return seedgaps.analyse("kaspi")
 
 
 @pytest.fixture(scope="module")
-def freefin() -> list[specgaps.Finding]:
-    return specgaps.analyse("freefin")
+def freefin() -> list[seedgaps.Finding]:
+    return seedgaps.analyse("freefin")
 
 
 @pytest.fixture()
 def specs(tmp_path: Path) -> Path:
     """A copy of specs/ to break."""
-    shutil.copytree(specgaps.SPECS, tmp_path / "specs")
+    shutil.copytree(seedgaps.SPECS, tmp_path / "specs")
     return tmp_path / "specs"
 
 
-def test_simulate_failed_contradicts_invoice_status(kaspi: list[specgaps.Finding]) -> None:
+def test_simulate_failed_contradicts_invoice_status(kaspi: list[seedgaps.Finding]) -> None:
     (finding,) = by_kind(kaspi, "enum_mismatch")
     assert finding.where == "POST /v1/sandbox/invoices/{id}/simulate"
     assert "['failed']" in finding.detail and "Invoice.status" in finding.detail
@@ -43,7 +43,7 @@ def test_simulate_failed_contradicts_invoice_status(kaspi: list[specgaps.Finding
 
 
 def test_kaspi_responses_without_schema_are_settled_per_operation(
-    kaspi: list[specgaps.Finding],
+    kaspi: list[seedgaps.Finding],
 ) -> None:
     found = {(f.where, f.detail.split(" ")[0]): f for f in by_kind(kaspi, "no_response_schema")}
     me = found[("GET /v1/me", "200")]
@@ -59,7 +59,7 @@ def test_kaspi_responses_without_schema_are_settled_per_operation(
     assert len(found) > 25  # most Kaspi operations have no response schema
 
 
-def test_kaspi_other_kinds(kaspi: list[specgaps.Finding]) -> None:
+def test_kaspi_other_kinds(kaspi: list[seedgaps.Finding]) -> None:
     kinds = {f.kind for f in kaspi}
     assert {
         "no_operation_id",
@@ -89,7 +89,7 @@ def test_kaspi_other_kinds(kaspi: list[specgaps.Finding]) -> None:
     assert [f.detail.split(" ")[0] for f in security] == ["401"]  # Kaspi never answers 403
 
 
-def test_freefin_findings(freefin: list[specgaps.Finding]) -> None:
+def test_freefin_findings(freefin: list[seedgaps.Finding]) -> None:
     assert not by_kind(freefin, "no_operation_id") and not by_kind(freefin, "enum_mismatch")
     stream = by_kind(freefin, "undescribed_stream")[0]
     assert stream.where.startswith("GET /api/v1/public/events")
@@ -106,7 +106,7 @@ def test_removing_the_supplement_entry_leaves_the_finding_open(specs: Path) -> N
     data = yaml.safe_load(path.read_text())
     del data["failed_invoices"]
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    (finding,) = by_kind(specgaps.analyse("kaspi", specs), "enum_mismatch")
+    (finding,) = by_kind(seedgaps.analyse("kaspi", specs), "enum_mismatch")
     assert not finding.resolved
 
 
@@ -115,7 +115,7 @@ def test_agreeing_enums_are_no_finding(specs: Path) -> None:
     doc = json.loads(path.read_text())
     doc["components"]["schemas"]["Invoice"]["properties"]["status"]["enum"].append("failed")
     path.write_text(json.dumps(doc))
-    assert by_kind(specgaps.analyse("kaspi", specs), "enum_mismatch") == []
+    assert by_kind(seedgaps.analyse("kaspi", specs), "enum_mismatch") == []
 
 
 def test_a_link_missing_from_the_overlay_is_open(specs: Path) -> None:
@@ -123,7 +123,7 @@ def test_a_link_missing_from_the_overlay_is_open(specs: Path) -> None:
     data = yaml.safe_load(path.read_text())
     del data["paths"]["/api/v1/public/payouts"]
     path.write_text(yaml.safe_dump(data))
-    links = {f.where: f for f in by_kind(specgaps.analyse("freefin", specs), "missing_links")}
+    links = {f.where: f for f in by_kind(seedgaps.analyse("freefin", specs), "missing_links")}
     assert not links["GET /api/v1/public/payouts/{id} (getPayout)"].resolved
     assert links["GET /api/v1/public/payments/{id} (getPayment)"].resolved
 
@@ -135,7 +135,7 @@ def test_documented_errors_everywhere_are_no_finding(specs: Path) -> None:
         for op in item.values():
             op["responses"]["429"] = {"$ref": "#/components/responses/RateLimited"}
     path.write_text(yaml.safe_dump(doc, allow_unicode=True))
-    partial = {f.where for f in by_kind(specgaps.analyse("freefin", specs), "partial_errors")}
+    partial = {f.where for f in by_kind(seedgaps.analyse("freefin", specs), "partial_errors")}
     assert "429 responses" not in partial
 
 
@@ -160,5 +160,5 @@ def test_fail_on_open_breaks_when_an_entry_goes(specs: Path) -> None:
     links = specs / "kaspi.links.yaml"
     text = links.read_text(encoding="utf-8")
     links.write_text(text[: text.index("  /v1/webhooks:")], encoding="utf-8")
-    open_ = [f for f in specgaps.analyse("kaspi", specs) if not f.resolutions]
+    open_ = [f for f in seedgaps.analyse("kaspi", specs) if not f.resolutions]
     assert {f.kind for f in open_} == {"no_request_schema", "missing_links"}

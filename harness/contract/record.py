@@ -1,7 +1,7 @@
 """The record of a contract run and its summaries: operation x check, failures with curl, gaps.
 
 Check outcomes and requests arrive through the Schemathesis hooks of
-:mod:`harness.contract.recording`.
+:mod:`harness.contract.hooks`.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from harness.report.results import (
 )
 from harness.target import OPTIONS
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 PROGRESS = "progress.jsonl"
 LOG = "pytest.log"
 HEARTBEAT_S = 15.0

@@ -1,0 +1,7 @@
+"""``python -m paysim``."""
+
+import sys
+
+from paysim.cli import main
+
+sys.exit(main())
