@@ -8,8 +8,6 @@ goes on the wire, generated or not.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from typing import Any
 
@@ -17,6 +15,7 @@ import requests
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
+from harness import signing
 from harness.contract.context import run_of
 from harness.target import Target
 
@@ -30,7 +29,7 @@ FRAMING_HEADERS = (
 
 def signature(secret: str, body: bytes) -> str:
     """``sha256=<hex HMAC-SHA256(body, secret)>``, as freefin documents it."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return signing.sign(body, secret)
 
 
 class RequestFinisher(requests.auth.AuthBase):

@@ -8,8 +8,6 @@ the target's settings, so a suite runs unchanged on the simulator and on a partn
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import json
 import shlex
 import urllib.parse
@@ -19,6 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from harness import patience
+from harness.signing import sign
 from harness.target import Target
 
 # credential name -> (Target field of the key, Target field of its signing secret)
@@ -43,12 +42,6 @@ _SECRET_HEADERS = {"authorization", "x-api-key"}
 
 class CredentialMissing(Exception):
     """The target has no value for a credential the scenario needs (the scenario is skipped)."""
-
-
-def sign(body: bytes, secret: str, *, prefix: str = "sha256=", upper: bool = False) -> str:
-    """``sha256=<hex HMAC-SHA256 of the exact body bytes>``."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return prefix + (digest.upper() if upper else digest)
 
 
 def credential(target: Target, api: str, name: str) -> tuple[str, str | None]:

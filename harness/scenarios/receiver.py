@@ -11,8 +11,6 @@ to a path, so the retry schedule and dead-lettering can be observed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -21,20 +19,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from harness.scenarios.expect import check_body
+from harness.signing import verify
 from harness.target import DEFAULT_LISTEN, parse_listen
 
 # (header, prefix) of the signature schemes known without a target profile: the supplements'.
 SIGNATURES = (("X-Freefin-Signature", "sha256="), ("X-Arzan-Signature", "sha256="))
 EVENT_ID_HEADERS = ("X-Freefin-Event-Id", "X-Arzan-Event-Id", "X-Event-Id")
 OTHER_SECRET = "not-the-configured-secret"
-
-
-def verify(body: bytes, header: str | None, secret: str, prefix: str = "sha256=") -> bool:
-    """Whether ``header`` is ``<prefix><hex HMAC-SHA256(body, secret)>``."""
-    if not header or not secret:
-        return False
-    want = prefix + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header.encode(), want.encode())
 
 
 @dataclasses.dataclass
