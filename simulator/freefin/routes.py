@@ -13,7 +13,7 @@ from simulator.core import codec, events, idempotency, spec
 from simulator.core.errors import ApiError, BadRequest, InternalError, RateLimited
 from simulator.core.runtime import Runtime
 from simulator.core.signing import verify, well_formed
-from simulator.freefin import banks, checkout, defects, payments, payouts
+from simulator.freefin import banks, checkout, defects, payments, payouts, refunds
 from simulator.freefin.terminals import Terminals
 from simulator.web import auth_ignored, error_response, json_body, method_defects
 
@@ -207,7 +207,7 @@ def refund_payment(payment_id: str) -> Response:
     key = _idempotency_key()
     body = json_body(required=False)
     _validate(state.refund, body)
-    status, refund = payments.refund(state.rt, state.terminals, g.terminal, payment_id, body, key)
+    status, refund = refunds.refund(state.rt, state.terminals, g.terminal, payment_id, body, key)
     return _json(refund, status)
 
 
