@@ -14,6 +14,7 @@ from typing import Any
 from simulator.core import idempotency
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, Conflict, NotFound
+from simulator.core.lifecycle import Lifecycle
 from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
@@ -26,11 +27,15 @@ EXPIRES_AFTER_S = 15 * 60
 PROCESSING_WINDOW_S = 10 * 60
 USDT_RUB = 92.5
 FINAL = ("succeeded", "failed", "expired", "cancelled", "refunded")
-MOVES = {
-    "pending": ("processing", "expired", "cancelled"),
-    "processing": ("succeeded", "failed"),
-    "succeeded": ("refunded",),
-}
+LIFECYCLE = Lifecycle(
+    "payment",
+    {
+        "pending": ("processing", "expired", "cancelled"),
+        "processing": ("succeeded", "failed"),
+        "succeeded": ("refunded",),
+    },
+    specific=("succeeded", "failed", "expired", "cancelled"),
+)
 # Magic amounts, like test cards: the amount alone decides the outcome.
 MAGIC_AMOUNTS = {
     1313: "failed:card_declined",
@@ -207,9 +212,7 @@ def move(
     force: bool = False,
 ) -> None:
     """Move ``doc`` to ``status`` along the state machine, with its events and webhooks."""
-    current = doc["status"]
-    if status not in MOVES.get(current, ()) and not force:
-        raise Conflict(f"a {current} payment cannot become {status}", code="invalid_transition")
+    LIFECYCLE.check(doc["status"], status, force)
     now = rt.clock.now()
     doc["status"] = status
     if status == "processing":
@@ -225,11 +228,15 @@ def move(
     if status in FINAL:
         doc["finalized_at"] = iso(now)
     tx.update(KIND, doc["id"], doc)
-    kinds = ["payment.status_changed"]
-    if status in ("succeeded", "failed", "expired", "cancelled"):
-        kinds.append(f"payment.{status}")
     terminal = terminals.by_id[doc["terminal_id"]]
-    emit(rt, tx, terminal, kinds, render(doc, rt), doc.get("_webhook_url"))
+    emit(
+        rt,
+        tx,
+        terminal,
+        LIFECYCLE.events("payment", status),
+        render(doc, rt),
+        doc.get("_webhook_url"),
+    )
 
 
 def _finalize_at(doc: dict[str, Any]) -> float:

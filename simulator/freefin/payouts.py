@@ -7,7 +7,8 @@ from typing import Any
 
 from simulator.core import idempotency
 from simulator.core.clock import iso
-from simulator.core.errors import Conflict, NotFound, Unprocessable
+from simulator.core.errors import NotFound, Unprocessable
+from simulator.core.lifecycle import Lifecycle
 from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
@@ -19,6 +20,12 @@ from simulator.freefin.terminals import Terminal, Terminals
 KIND = "ff_payout"
 PAYOUT_OUTCOMES = ("succeeded", "failed", "pending")
 DEFAULT_PLAN = Plan("succeeded", None, 1000)
+# A payout moves once, from pending (control transitions may also hold it pending).
+LIFECYCLE = Lifecycle(
+    "payout",
+    {"pending": ("succeeded", "failed", "pending")},
+    specific=("succeeded", "failed", "pending"),
+)
 # Magic recipient phones decide the outcome, like test cards.
 MAGIC_PHONES = {
     "+79990000001": "failed:recipient_not_found",
@@ -104,15 +111,14 @@ def get(rt: Runtime, terminal: Terminal, payout_id: str) -> dict[str, Any]:
 def move(
     rt: Runtime, tx: Tx, terminals: Terminals, doc: dict[str, Any], status: str, reason: str | None
 ) -> None:
-    if doc["status"] != "pending":
-        raise Conflict(f"a {doc['status']} payout cannot change", code="invalid_transition")
+    LIFECYCLE.check(doc["status"], status)
     doc["status"] = status
     doc["completed_at"] = iso(rt.clock.now())
     if status == "failed":
         doc["fail_reason"] = reason or "rejected"
     tx.update(KIND, doc["id"], doc)
     terminal = terminals.by_id[doc["terminal_id"]]
-    emit(rt, tx, terminal, ["payout.status_changed", f"payout.{status}"], render(doc), None)
+    emit(rt, tx, terminal, LIFECYCLE.events("payout", status), render(doc), None)
 
 
 def register_timers(rt: Runtime, terminals: Terminals) -> None:

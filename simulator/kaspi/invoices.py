@@ -16,6 +16,7 @@ from typing import Any
 from simulator.core import idempotency
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, Conflict, NotFound, UpstreamError
+from simulator.core.lifecycle import Lifecycle
 from simulator.core.outcomes import Plan
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
@@ -27,11 +28,16 @@ from simulator.kaspi.outcomes import plan_for
 KINDS = {"invoice": "kp_invoice", "qr": "kp_qr"}
 ID_PREFIX = {"invoice": "inv_", "qr": "qr_"}
 SUBSCRIPTION_KIND = "kp_subscription"
-MOVES = {
-    "pending": ("processing", "paid", "canceled"),
-    "processing": ("paid", "canceled"),
-    "paid": ("refunded",),
-}
+LIFECYCLE = Lifecycle(
+    "invoice",
+    {
+        "pending": ("processing", "paid", "canceled"),
+        "processing": ("paid", "canceled"),
+        "paid": ("refunded",),
+    },
+    specific=("paid", "canceled"),
+    conflict_code="invalid_status",
+)
 CANCELABLE = ("pending", "processing")
 MAX_STATUS_CHECK_IDS = 100
 
@@ -249,9 +255,7 @@ def move(
     force: bool = False,
 ) -> None:
     """Move ``doc`` to ``status`` along the state machine, with its events and webhooks."""
-    current = doc["status"]
-    if status not in MOVES.get(current, ()) and not force:
-        raise Conflict(f"a {current} invoice cannot become {status}", code="invalid_status")
+    LIFECYCLE.check(doc["status"], status, force)
     obj = obj_of(doc["id"])
     now = iso(rt.clock.now())
     doc["status"] = status
@@ -263,10 +267,7 @@ def move(
         doc["failure_reason"] = reason
     owner = doc["_merchant"]
     tx.update(KINDS[obj], doc["id"], doc)
-    kinds = [f"{obj}.status_changed"]
-    if status in ("paid", "canceled"):
-        kinds.append(f"{obj}.{status}")
-    emit(rt, tx, owner, kinds, paging.strip(doc))
+    emit(rt, tx, owner, LIFECYCLE.events(obj, status), paging.strip(doc))
     if doc.get("subscription_id") and status in ("paid", "canceled"):
         _notify_subscription(rt, tx, owner, doc, status)
 
