@@ -11,7 +11,8 @@ from flask import Response, request
 
 from simulator.core import codec
 from simulator.core.defects import Defects
-from simulator.core.errors import ApiError, BadRequest
+from simulator.core.errors import ApiError, BadRequest, RateLimited
+from simulator.core.ratelimit import RateLimiter
 
 Renderer = Callable[[ApiError], Response]
 
@@ -96,6 +97,27 @@ def auth_ignored(defects: Defects, api: str, endpoint: str) -> bool:
         and request.method == "GET"
         and rule is not None
         and rule.endpoint == endpoint
+    )
+
+
+def throttle(
+    limiter: RateLimiter,
+    defects: Defects,
+    api: str,
+    merchant_id: str,
+    wait_detail: str | None = None,
+) -> None:
+    """The merchant's rate limit: 429 ``rate_limited`` with Retry-After (which the defect
+    ``<api>.no_retry_after`` leaves out), and the wait under ``wait_detail`` in the details."""
+    wait = limiter.take(f"{api}:{merchant_id}")
+    if not wait:
+        return
+    headers = {} if defects.on(f"{api}.no_retry_after") else {"Retry-After": str(wait)}
+    raise RateLimited(
+        "rate limit of the merchant exceeded",
+        code="rate_limited",
+        headers=headers,
+        details={wait_detail: wait} if wait_detail else None,
     )
 
 

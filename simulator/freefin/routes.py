@@ -10,12 +10,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from simulator.core import codec, events, idempotency, spec
-from simulator.core.errors import ApiError, BadRequest, InternalError, RateLimited
+from simulator.core.errors import ApiError, BadRequest, InternalError
 from simulator.core.runtime import Runtime
 from simulator.core.signing import verify, well_formed
 from simulator.freefin import banks, checkout, defects, payments, payouts, refunds
 from simulator.freefin.terminals import Terminals
-from simulator.web import auth_ignored, error_response, json_body, method_defects
+from simulator.web import auth_ignored, error_response, json_body, method_defects, throttle
 
 PREFIX = "/api/v1/public"
 SPEC = "freefin.openapi.yaml"
@@ -73,12 +73,7 @@ def _authenticate() -> None:
         g.terminal = next(iter(state.terminals.by_id.values()))
         return
     terminal = state.terminals.authenticate(header)
-    wait = rt.limiter.take(f"freefin:{terminal.merchant_id}")
-    if wait:
-        headers = {} if rt.defects.on("freefin.no_retry_after") else {"Retry-After": str(wait)}
-        raise RateLimited(
-            "rate limit of the merchant exceeded", code="rate_limited", headers=headers
-        )
+    throttle(rt.limiter, rt.defects, "freefin", terminal.merchant_id)
     if request.method == "POST" and not rt.defects.on("freefin.signature_not_checked"):
         signature = request.headers.get("X-Freefin-Signature")
         if signature is None:

@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from simulator.control.registry import Controllable, Transition, register
 from simulator.core import codec, spec
 from simulator.core.clock import iso
-from simulator.core.errors import ApiError, BadRequest, InternalError, RateLimited
+from simulator.core.errors import ApiError, BadRequest, InternalError
 from simulator.core.runtime import Runtime
 from simulator.kaspi import (
     audit,
@@ -26,7 +26,7 @@ from simulator.kaspi import (
     webhook_endpoints,
 )
 from simulator.kaspi.merchants import OUTCOMES, SESSION_TTL_S, Merchants, session
-from simulator.web import auth_ignored, error_response, json_body, method_defects
+from simulator.web import auth_ignored, error_response, json_body, method_defects, throttle
 
 PREFIX = "/api"
 SPEC = "kaspi.openapi.json"
@@ -111,15 +111,7 @@ def _authenticate() -> None:
         g.merchant = state.merchants.first
         return
     merchant = state.merchants.authenticate(key)
-    wait = rt.limiter.take(f"kaspi:{merchant.id}")
-    if wait:
-        headers = {} if rt.defects.on("kaspi.no_retry_after") else {"Retry-After": str(wait)}
-        raise RateLimited(
-            "rate limit of the merchant exceeded",
-            code="rate_limited",
-            headers=headers,
-            details={"retry_after_s": wait},
-        )
+    throttle(rt.limiter, rt.defects, "kaspi", merchant.id, wait_detail="retry_after_s")
     g.merchant = merchant
 
 
