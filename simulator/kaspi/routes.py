@@ -21,7 +21,9 @@ from simulator.kaspi import (
     invoices,
     money,
     refunds,
+    sandbox,
     session_control,
+    status_check,
     subscriptions,
     webhook_endpoints,
 )
@@ -291,7 +293,7 @@ def cancel_invoice(invoice_id: str) -> Response:
 @bp.post("/v1/invoices/status/check")
 def check_statuses() -> Response:
     body = _validated("status_check", required=False)
-    return _json(invoices.check_statuses(_state().rt, g.merchant, body.get("ids", [])), 200)
+    return _json(status_check.check_statuses(_state().rt, g.merchant, body.get("ids", [])), 200)
 
 
 @bp.post("/v1/qr")
@@ -428,4 +430,4 @@ def simulate_invoice(invoice_id: str) -> Response:
     rt = _state().rt
     invoices.get(rt, g.merchant, "invoice", invoice_id)  # the path's invoice before the body
     body = _validated("simulate")
-    return _json(invoices.simulate(rt, g.merchant, invoice_id, body["status"]), 200)
+    return _json(sandbox.simulate(rt, g.merchant, invoice_id, body["status"]), 200)
