@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
 from simulator.control.registry import Controllable, register
+from simulator.core import webhook_defects
 from simulator.core.errors import (
     ApiError,
     InternalError,
@@ -24,9 +25,9 @@ from simulator.core.errors import (
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
 from simulator.core.store import Store
-from simulator.freefin import notify as freefin_notify
 from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
+from simulator.kaspi import routes as kaspi
 from simulator.web import MAX_BODY_BYTES, Envelopes
 
 log = logging.getLogger(__name__)
@@ -67,18 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         webhook_allow_hosts=list(app.config["WEBHOOK_ALLOW_HOSTS"]),
         listening=[(str(h), int(p)) for h, p in app.config["LISTEN"]],
     )
-    rt.defects.register("webhooks.no_retry", "a failed webhook delivery is never retried")
-    rt.defects.register(
-        "webhooks.no_dead_letter", "a failing delivery is retried forever instead of dead-lettered"
-    )
-    rt.defects.register(
-        "webhooks.early_retry",
-        "failed deliveries are retried after half the documented wait (2.5 s, 15 s, 60 s, ...)",
-    )
-    rt.defects.register(
-        "webhooks.duplicate_delivery", "a delivery answered 2xx is sent once more, at once"
-    )
-    freefin_notify.register_defects(rt.defects)
+    webhook_defects.register(rt.defects)
     rt.dispatcher.defects = rt.defects
     app.extensions["paysim.runtime"] = rt
 
@@ -87,16 +77,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     freefin.init_app(app, rt)
     envelopes.register(freefin.PREFIX, freefin.render_error)
     _register_freefin_controls(app, rt)
-    try:
-        from simulator.kaspi import routes as kaspi  # the Kaspi API joins when present
-    except ImportError:
-        kaspi = None  # type: ignore[assignment]
-    if kaspi is not None:
-        from simulator.kaspi import notify as kaspi_notify
-
-        kaspi_notify.register_defects(rt.defects)
-        kaspi.init_app(app, rt)
-        envelopes.register(kaspi.PREFIX, kaspi.render_error)
+    kaspi.init_app(app, rt)
+    envelopes.register(kaspi.PREFIX, kaspi.render_error)
     app.register_blueprint(control.bp)
     _install_error_handlers(app, envelopes)
     _install_faults(app, rt, envelopes)

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, request
 
 from simulator.core import codec
-from simulator.core.defects import Defects
+from simulator.core.api_rules import ApiRules
 from simulator.core.errors import ApiError, BadRequest, RateLimited
 from simulator.core.ratelimit import RateLimiter
 
@@ -89,50 +89,46 @@ def error_response(error: ApiError, body: dict[str, Any]) -> Response:
     return resp
 
 
-def auth_ignored(defects: Defects, api: str, endpoint: str) -> bool:
-    """The defect ``<api>.auth_ignored``: a read of ``endpoint`` with no credential is let in."""
+def state_methods(resp: Response, rules: ApiRules) -> Response:
+    """The Allow header of a 405 or an OPTIONS answer, as the rules in force write it."""
+    allow = resp.headers.get("Allow")
+    if allow is None:
+        return resp
+    if resp.status_code == 405:
+        allow = rules.allow_of_405(allow)
+    elif request.method == "OPTIONS":
+        allow = rules.allow_of_options(allow)
+    if allow is None:
+        del resp.headers["Allow"]
+    else:
+        resp.headers["Allow"] = allow
+    return resp
+
+
+def credential_waived(rules: ApiRules) -> bool:
+    """Whether this request may go without a credential (only ever by a defect)."""
     rule = request.url_rule
-    return (
-        defects.on(f"{api}.auth_ignored")
-        and request.method == "GET"
-        and rule is not None
-        and rule.endpoint == endpoint
-    )
+    return not rules.credential_required(request.method, rule.endpoint if rule else None)
 
 
 def throttle(
     limiter: RateLimiter,
-    defects: Defects,
+    rules: ApiRules,
     api: str,
     merchant_id: str,
     wait_detail: str | None = None,
 ) -> None:
-    """The merchant's rate limit: 429 ``rate_limited`` with Retry-After (which the defect
-    ``<api>.no_retry_after`` leaves out), and the wait under ``wait_detail`` in the details."""
+    """The merchant's rate limit: 429 ``rate_limited`` with the rules' Retry-After, and the
+    wait under ``wait_detail`` in the details."""
     wait = limiter.take(f"{api}:{merchant_id}")
     if not wait:
         return
-    headers = {} if defects.on(f"{api}.no_retry_after") else {"Retry-After": str(wait)}
     raise RateLimited(
         "rate limit of the merchant exceeded",
         code="rate_limited",
-        headers=headers,
+        headers=rules.retry_after(wait),
         details={wait_detail: wait} if wait_detail else None,
     )
-
-
-def method_defects(resp: Response, defects: Defects, api: str) -> Response:
-    """``<api>.method_not_405`` and ``<api>.allow_header_wrong``: what a path says of its
-    methods (405 without Allow; OPTIONS advertising DELETE, which no path has)."""
-    if resp.status_code == 405 and defects.on(f"{api}.method_not_405"):
-        resp.headers.pop("Allow", None)
-    if (
-        request.method == "OPTIONS"
-        and "Allow" in resp.headers
-        and defects.on(f"{api}.allow_header_wrong")
-    ):
-        resp.headers["Allow"] = resp.headers["Allow"] + ", DELETE"
-    return resp
 
 
 class Envelopes:

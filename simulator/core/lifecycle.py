@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 from simulator.core.errors import Conflict
 
@@ -31,6 +32,11 @@ class Lifecycle:
             raise Conflict(
                 f"a {current} {self.noun} cannot become {status}", code=self.conflict_code
             )
+
+    def enter(self, doc: dict[str, Any], status: str, force: bool = False) -> None:
+        """``doc``'s status becomes ``status``, where the table allows it (or when forced)."""
+        self.check(doc["status"], status, force)
+        doc["status"] = status
 
     def events(self, kind: str, status: str) -> list[str]:
         """The event kinds of a move of a ``kind`` object (``payment``) to ``status``."""

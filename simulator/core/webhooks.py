@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from simulator.core.clock import Clock, iso
-from simulator.core.defects import Defects
+from simulator.core.defects import Defects, Rules
 from simulator.core.destinations import LOOPBACK, Guard, Refused
 from simulator.core.store import Store, Tx
 
@@ -183,6 +183,26 @@ def retry_now(tx: Tx, delivery_id: str, now: float) -> bool:
     return cur.rowcount > 0
 
 
+class DeliveryRules(Rules):
+    """How a delivery is retried, as both seeds describe it."""
+
+    def delivers_once(self) -> bool:
+        """A delivery answered 2xx is done."""
+        return True
+
+    def retries(self) -> bool:
+        """A failed delivery is tried again."""
+        return True
+
+    def dead_letters(self) -> bool:
+        """After the last attempt a failing delivery is dead."""
+        return True
+
+    def retry_wait(self, wait: float) -> float:
+        """The schedule's wait before the next attempt."""
+        return wait
+
+
 class Dispatcher:
     """Sends due deliveries from a small thread pool, so a slow receiver blocks no other."""
 
@@ -282,17 +302,18 @@ class Dispatcher:
                     "latency_ms": latency,
                 }
             )
+            rules = self._rules()
             if (
                 ok
-                and self._on("webhooks.duplicate_delivery")
+                and not rules.delivers_once()
                 and not any(200 <= (h["response_code"] or 0) < 300 for h in history[:-1])
             ):
                 status, next_at = "retrying", now  # sent once more although it succeeded
             elif ok:
                 status, next_at = "delivered", None
-            elif final or self._on("webhooks.no_retry"):
+            elif final or not rules.retries():
                 status, next_at = "dead", None
-            elif attempt >= self.config.max_attempts and self._on("webhooks.no_dead_letter"):
+            elif attempt >= self.config.max_attempts and not rules.dead_letters():
                 status, next_at = "retrying", now + self.config.retry_schedule[-1]
             elif attempt >= self.config.max_attempts:
                 status, next_at = "dead", None
@@ -306,11 +327,10 @@ class Dispatcher:
 
     def _wait(self, attempt: int) -> float:
         """Seconds before the attempt after ``attempt`` (1-based) failed."""
-        wait = self.config.retry_schedule[attempt]
-        return wait / 2 if self._on("webhooks.early_retry") else wait
+        return self._rules().retry_wait(self.config.retry_schedule[attempt])
 
-    def _on(self, defect: str) -> bool:
-        return self.defects is not None and self.defects.on(defect)
+    def _rules(self) -> DeliveryRules:
+        return DeliveryRules() if self.defects is None else self.defects.rules(DeliveryRules)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

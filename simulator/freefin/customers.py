@@ -30,7 +30,7 @@ def customer(payment_id: str, method: str, seed: int = 0) -> dict[str, Any]:
         holder = f"{_faker.first_name_male()} {_faker.last_name_male()}"
         phone = _faker.numerify("9#########")
     if kind in ("sbp", "sberpay"):
-        bank = "Сбербанк" if kind == "sberpay" else rnd.choice(BANKS[:12])[1]
+        bank = "Сбербанк" if kind == "sberpay" else rnd.choice(BANKS[:12])["name"]
         return {
             "customer_phone_mask": f"+7•••••••{phone[-4:-2]}-{phone[-2:]}",
             "customer_payer_bank": bank,

@@ -7,26 +7,14 @@ from typing import Any
 
 from simulator.core import codec, events, webhooks
 from simulator.core.clock import iso
-from simulator.core.defects import Defects
 from simulator.core.runtime import Runtime
 from simulator.core.signing import sign
 from simulator.core.store import Tx
+from simulator.freefin import rules
 from simulator.freefin.terminals import Terminal
 
 API = "freefin"
 SIGNATURE_HEADER = "X-Freefin-Signature"
-
-
-DEFECTS = {
-    "freefin.event_id_reused": "the events of one change share the first event's id",
-    "freefin.failure_event_missing": "a failure sends payment.status_changed / "
-    "payout.status_changed but not .failed",
-}
-
-
-def register_defects(defects: Defects) -> None:
-    for name, description in DEFECTS.items():
-        defects.register(name, description)
 
 
 def endpoint_key(terminal_id: str) -> str:
@@ -42,17 +30,13 @@ def emit(
     webhook_url: str | None,
 ) -> None:
     """Record events ``kinds`` (in order) for the merchant and queue their webhooks."""
-    if rt.defects.on("freefin.events_out_of_order"):
-        kinds = list(reversed(kinds))
-    if rt.defects.on("freefin.failure_event_missing"):
-        kinds = [k for k in kinds if not k.endswith(".failed")]
+    in_force = rules.of(rt)
+    kinds = in_force.event_kinds(kinds)
     url = webhook_url or tx.get_meta(endpoint_key(terminal.id)) or terminal.webhook_url
     first_id: str | None = None
     for kind in kinds:
         now = rt.clock.now()
-        event_id = "evt_" + uuid.uuid4().hex
-        if first_id and rt.defects.on("freefin.event_id_reused"):
-            event_id = first_id
+        event_id = in_force.event_id("evt_" + uuid.uuid4().hex, first_id)
         first_id = first_id or event_id
         body = {"id": event_id, "kind": kind, "created_at": iso(now), "payload": payload}
         events.record(
@@ -74,10 +58,8 @@ def emit(
             "X-Freefin-Event-Id": event_id,
             "X-Freefin-Event": kind,
         }
-        if not rt.defects.on("freefin.webhook_unsigned"):
-            secret = terminal.signing_secret
-            if rt.defects.on("freefin.webhook_bad_signature"):
-                secret += "-wrong"
+        secret = in_force.webhook_secret(terminal.signing_secret)
+        if secret is not None:
             headers[SIGNATURE_HEADER] = sign(secret, raw)
         webhooks.enqueue(
             tx,

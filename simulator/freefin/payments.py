@@ -18,7 +18,7 @@ from simulator.core.lifecycle import Lifecycle
 from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
-from simulator.freefin import customers
+from simulator.freefin import customers, rules
 from simulator.freefin.notify import emit
 from simulator.freefin.terminals import PAYMENT_OUTCOMES, Terminal, Terminals
 
@@ -53,10 +53,8 @@ def idempotent_conflict() -> ApiError:
 
 
 def idem_scope(rt: Runtime, terminal: Terminal, operation: str) -> str:
-    """Keys are scoped per terminal and operation."""
-    if rt.defects.on("freefin.idempotency_global_scope"):
-        return f"freefin:*:{operation}"
-    return f"freefin:{terminal.id}:{operation}"
+    """An Idempotency-Key's scope, as the rules say (the terminal and the operation)."""
+    return rules.of(rt).idempotency_scope(terminal.id, operation)
 
 
 def once(
@@ -79,16 +77,14 @@ def once(
         ttl=rt.idempotency_ttl_s,
         create=create,
         conflict=idempotent_conflict(),
-        skip_lookup=rt.defects.on("freefin.idempotency_duplicate"),
+        skip_lookup=not rules.of(rt).replays(),
     )
 
 
 def render(doc: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if not k.startswith("_")}
     out["refunds"] = [dict(r) for r in doc.get("refunds", [])]
-    if rt.defects.on("freefin.negative_money") and out["amount_refunded"] == 0:
-        out["amount_refunded"] = -1
-    return out
+    return rules.of(rt).render_payment(out)
 
 
 def plan_for(rt: Runtime, terminal: Terminal, body: dict[str, Any]) -> Plan:
@@ -189,11 +185,12 @@ def _new_payment(
 def get(rt: Runtime, terminal: Terminal, payment_id: str) -> dict[str, Any]:
     with rt.store.read() as tx:
         doc = tx.get(KIND, payment_id)
-    if doc is None or (
-        doc["merchant_id"] != terminal.merchant_id and not rt.defects.on("freefin.isolation_broken")
+    in_force = rules.of(rt)
+    if (
+        doc is None
+        or not in_force.visible(doc["merchant_id"], terminal.merchant_id)
+        or not in_force.readable(_created(doc), rt.clock.now())
     ):
-        raise NotFound("payment not found", code="not_found")
-    if rt.defects.on("freefin.resource_unavailable") and rt.clock.now() < _created(doc) + 1:
         raise NotFound("payment not found", code="not_found")
     return render(doc, rt)
 
@@ -211,10 +208,9 @@ def move(
     reason: str | None = None,
     force: bool = False,
 ) -> None:
-    """Move ``doc`` to ``status`` along the state machine, with its events and webhooks."""
-    LIFECYCLE.check(doc["status"], status, force)
+    """A payment's move: its timestamps, customer and failure code, then its events."""
+    LIFECYCLE.enter(doc, status, force)
     now = rt.clock.now()
-    doc["status"] = status
     if status == "processing":
         planned = doc["_plan"]["outcome"] in ("succeeded", "failed")
         doc["processing_until"] = iso(_finalize_at(doc) if planned else now + PROCESSING_WINDOW_S)
@@ -249,7 +245,7 @@ def cancel(
 ) -> dict[str, Any]:
     with rt.store.tx() as tx:
         doc = owned(rt, tx, terminal, payment_id)
-        if doc["status"] != "pending" and not rt.defects.on("freefin.cancel_any_status"):
+        if not rules.of(rt).cancelable(doc["status"]):
             raise Conflict("only a pending payment can be cancelled", code="not_pending")
         move(rt, tx, terminals, doc, "cancelled", force=True)
     return render(doc, rt)
@@ -257,9 +253,7 @@ def cancel(
 
 def owned(rt: Runtime, tx: Tx, terminal: Terminal, payment_id: str) -> dict[str, Any]:
     doc = tx.get(KIND, payment_id)
-    if doc is None or (
-        doc["merchant_id"] != terminal.merchant_id and not rt.defects.on("freefin.isolation_broken")
-    ):
+    if doc is None or not rules.of(rt).visible(doc["merchant_id"], terminal.merchant_id):
         raise NotFound("payment not found", code="not_found")
     return doc
 
@@ -282,7 +276,7 @@ def register_timers(rt: Runtime, terminals: Terminals) -> None:
 
     def expire(tx: Tx, pid: str, _arg: str, _due: float) -> None:
         doc = tx.get(KIND, pid)
-        if doc and doc["status"] == "pending" and not rt.defects.on("freefin.expiry_ignored"):
+        if doc and doc["status"] == "pending" and rules.of(rt).expires():
             move(rt, tx, terminals, doc, "expired")
 
     rt.scheduler.register("freefin", "payment.process", process)

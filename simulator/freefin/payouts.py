@@ -12,7 +12,7 @@ from simulator.core.lifecycle import Lifecycle
 from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
-from simulator.freefin.banks import BY_ID
+from simulator.freefin import rules
 from simulator.freefin.notify import emit
 from simulator.freefin.payments import once
 from simulator.freefin.terminals import Terminal, Terminals
@@ -44,7 +44,7 @@ def create(
     body: dict[str, Any],
     key: str | None,
 ) -> tuple[int, dict[str, Any]]:
-    if body["bank_id"] not in BY_ID and not rt.defects.on("freefin.payout_any_bank"):
+    if not rules.of(rt).payout_bank_accepted(body["bank_id"]):
         raise Unprocessable(
             f"bank {body['bank_id']} is not an SBP participant here", code="bank_not_supported"
         )
@@ -101,9 +101,7 @@ def _new_payout(
 def get(rt: Runtime, terminal: Terminal, payout_id: str) -> dict[str, Any]:
     with rt.store.read() as tx:
         doc = tx.get(KIND, payout_id)
-    if doc is None or (
-        doc["merchant_id"] != terminal.merchant_id and not rt.defects.on("freefin.isolation_broken")
-    ):
+    if doc is None or not rules.of(rt).visible(doc["merchant_id"], terminal.merchant_id):
         raise NotFound("payout not found", code="not_found")
     return render(doc)
 
@@ -111,8 +109,7 @@ def get(rt: Runtime, terminal: Terminal, payout_id: str) -> dict[str, Any]:
 def move(
     rt: Runtime, tx: Tx, terminals: Terminals, doc: dict[str, Any], status: str, reason: str | None
 ) -> None:
-    LIFECYCLE.check(doc["status"], status)
-    doc["status"] = status
+    LIFECYCLE.enter(doc, status)
     doc["completed_at"] = iso(rt.clock.now())
     if status == "failed":
         doc["fail_reason"] = reason or "rejected"

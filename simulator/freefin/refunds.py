@@ -11,10 +11,10 @@ from typing import Any
 
 from simulator.core import idempotency
 from simulator.core.clock import iso
-from simulator.core.errors import BadRequest, Conflict, Unprocessable
+from simulator.core.errors import Conflict, Unprocessable
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
-from simulator.freefin import payments
+from simulator.freefin import payments, rules
 from simulator.freefin.notify import emit
 from simulator.freefin.terminals import Terminal, Terminals
 
@@ -29,10 +29,7 @@ def refund(
 ) -> tuple[int, dict[str, Any]]:
     """Refund all or part of a succeeded payment; never more than what remains."""
     amount = body.get("amount") or 0
-    if amount == 0 and rt.defects.on("freefin.refund_zero_amount"):
-        raise BadRequest("amount: must be positive", code="bad_request")
-    if amount < 0:
-        raise BadRequest("amount: must not be negative", code="bad_request")
+    rules.of(rt).check_refund_amount(amount)
     fp = idempotency.fingerprint("refundPayment", payment_id, body)
     with rt.store.tx() as tx:
 
@@ -56,10 +53,11 @@ def _new_refund(
     remainder = doc["amount"] - doc["amount_refunded"]
     if doc["status"] == "refunded":
         raise Conflict("the payment is already fully refunded", code="already_refunded")
-    if doc["status"] != "succeeded" and not rt.defects.on("freefin.refund_any_status"):
+    in_force = rules.of(rt)
+    if not in_force.refundable(doc["status"]):
         raise Conflict(f"a {doc['status']} payment cannot be refunded", code="not_succeeded")
     amount = amount or remainder
-    if amount > remainder and not rt.defects.on("freefin.refund_over_remainder"):
+    if not in_force.within_remainder(amount, remainder):
         raise Unprocessable(
             f"amount {amount} is more than the refundable {remainder}",
             code="amount_exceeds_remainder",

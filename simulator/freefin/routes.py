@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from simulator.core import codec, events, idempotency, spec
-from simulator.core.errors import ApiError, BadRequest, InternalError
+from simulator.core.errors import ApiError, BadRequest
 from simulator.core.runtime import Runtime
 from simulator.core.signing import verify, well_formed
-from simulator.freefin import banks, checkout, defects, payments, payouts, refunds
+from simulator.freefin import banks, checkout, defects, payments, payouts, refunds, rules
 from simulator.freefin.terminals import Terminals
-from simulator.web import auth_ignored, error_response, json_body, method_defects, throttle
+from simulator.web import credential_waived, error_response, json_body, state_methods, throttle
 
 PREFIX = "/api/v1/public"
 SPEC = "freefin.openapi.yaml"
@@ -51,12 +50,7 @@ def _state() -> FreefinState:
 
 
 def render_error(error: ApiError) -> Response:
-    rt = _state().rt
-    if rt.defects.on("freefin.wrong_error_envelope"):
-        body: dict[str, Any] = {"message": error.message}
-    else:
-        body = {"error": {"code": error.code, "message": error.message}}
-    return error_response(error, body)
+    return error_response(error, rules.of(_state().rt).error_body(error))
 
 
 @bp.errorhandler(ApiError)
@@ -68,13 +62,14 @@ def _api_error(error: ApiError) -> Response:
 def _authenticate() -> None:
     state = _state()
     rt = state.rt
+    in_force = rules.of(rt)
     header = request.headers.get("Authorization")
-    if not header and auth_ignored(rt.defects, "freefin", "freefin.get_payment"):
+    if not header and credential_waived(in_force):
         g.terminal = next(iter(state.terminals.by_id.values()))
         return
     terminal = state.terminals.authenticate(header)
-    throttle(rt.limiter, rt.defects, "freefin", terminal.merchant_id)
-    if request.method == "POST" and not rt.defects.on("freefin.signature_not_checked"):
+    throttle(rt.limiter, in_force, "freefin", terminal.merchant_id)
+    if request.method == "POST" and in_force.verifies_signature():
         signature = request.headers.get("X-Freefin-Signature")
         if signature is None:
             if terminal.require_signature:
@@ -82,7 +77,7 @@ def _authenticate() -> None:
                     "this terminal requires X-Freefin-Signature", code="signature_required"
                 )
         elif not well_formed(signature) or not verify(
-            terminal.signing_secret, _signed_bytes(rt), signature
+            terminal.signing_secret, in_force.signed_bytes(request.get_data(cache=True)), signature
         ):
             raise BadRequest(
                 "X-Freefin-Signature does not match the request body", code="invalid_signature"
@@ -91,31 +86,18 @@ def _authenticate() -> None:
 
 
 @bp.after_app_request
-def _method_defects(resp: Response) -> Response:
-    """freefin.method_not_405 and freefin.allow_header_wrong: what a path says of its methods."""
+def _state_methods(resp: Response) -> Response:
+    """What a freefin path says of its methods (Allow on 405 and OPTIONS)."""
     if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
         return resp
-    rt = _state().rt
-    return method_defects(resp, rt.defects, "freefin")
-
-
-def _signed_bytes(rt: Runtime) -> bytes:
-    raw = request.get_data(cache=True)
-    if rt.defects.on("freefin.signature_over_parsed_json"):
-        try:
-            return json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False).encode()
-        except ValueError:
-            return raw
-    return raw
+    return state_methods(resp, rules.of(_state().rt))
 
 
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if _state().rt.defects.on("freefin.idempotency_key_unbounded") and key:
-        return key
-    if not key or len(key) > 64:
+    if not rules.of(_state().rt).key_acceptable(key):
         raise BadRequest("Idempotency-Key must be 1 to 64 characters", code="bad_request")
     return key
 
@@ -127,7 +109,7 @@ def _validate(validator: Any, body: dict[str, Any]) -> None:
 
 
 def _stores_errors(operation: str) -> Any:
-    """The defect freefin.idempotency_stores_errors: a 4xx answer is kept under its key."""
+    """Where the rules say a refusal spends its key, a 4xx answer is kept under it."""
 
     def wrap(view: Any) -> Any:
         @functools.wraps(view)
@@ -137,11 +119,7 @@ def _stores_errors(operation: str) -> Any:
             except ApiError as error:
                 rt = _state().rt
                 key = request.headers.get("Idempotency-Key")
-                if (
-                    key
-                    and error.status < 500
-                    and rt.defects.on("freefin.idempotency_stores_errors")
-                ):
+                if key and error.status < 500 and rules.of(rt).refusal_spends_key():
                     scope = payments.idem_scope(rt, g.terminal, operation)
                     with rt.store.tx() as tx:
                         idempotency.remember(
@@ -166,26 +144,22 @@ def create_payment() -> Response:
     state = _state()
     key = _idempotency_key()
     body = json_body()
-    lax = state.rt.defects.on("freefin.negative_data_accepted")
-    _validate(state.create_payment_lax if lax else state.create_payment, body)
-    if "order_id" not in body and state.rt.defects.on("freefin.server_error"):
-        raise InternalError("order_id broke the server")
-    if "order_id" not in body and state.rt.defects.on("freefin.valid_data_refused"):
-        raise BadRequest("order_id: required", code="bad_request")
+    in_force = rules.of(state.rt)
+    strict = in_force.enforces_amount_minimum()
+    _validate(state.create_payment if strict else state.create_payment_lax, body)
+    in_force.check_payment_body(body)
     base_url = f"{request.scheme}://{request.host}/"
     status, response = payments.create(state.rt, g.terminal, body, key, base_url)
-    if state.rt.defects.on("freefin.missing_required"):
-        response.pop("payment_url")
-    return _json(response, status)
+    return _json(in_force.created_payment(response), status)
 
 
 @bp.get("/payments/<payment_id>")
 def get_payment(payment_id: str) -> Response:
     rt = _state().rt
     payment = payments.get(rt, g.terminal, payment_id)
-    resp = _json(payment, 203 if rt.defects.on("freefin.undocumented_status") else 200)
-    if rt.defects.on("freefin.content_type_wrong"):
-        resp.headers["Content-Type"] = "text/html; charset=utf-8"
+    in_force = rules.of(rt)
+    resp = _json(payment, in_force.read_status())
+    resp.headers["Content-Type"] = in_force.read_content_type()
     return resp
 
 
@@ -224,7 +198,7 @@ def get_payout(payout_id: str) -> Response:
 
 @bp.get("/banks/sbp")
 def list_banks() -> Response:
-    return _json({"items": banks.directory()}, 200)
+    return _json({"items": banks.listing()}, 200)
 
 
 @bp.get("/events")
@@ -235,7 +209,7 @@ def stream_events() -> Response:
     if resume is not None and not (resume.isascii() and resume.isdigit() and len(resume) < 19):
         raise BadRequest("Last-Event-ID must be an event id of this stream")
     start = int(resume) if resume is not None else events.last_seq(rt.store)
-    if rt.defects.on("freefin.sse_no_resume"):
+    if not rules.of(rt).stream_resumes():
         start = events.last_seq(rt.store)
     heartbeat = rt.sse_heartbeat_s
     return Response(
@@ -247,7 +221,7 @@ def stream_events() -> Response:
 
 def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[str]:
     yield ": connected\n\n"
-    no_ids = rt.defects.on("freefin.sse_no_resume")
+    no_ids = not rules.of(rt).stream_resumes()
     while True:
         version = rt.bus.version
         batch = events.since(rt.store, "freefin", merchant, seq)
@@ -262,11 +236,5 @@ def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[
 
 
 def _json(body: Any, status: int) -> Response:
-    resp = Response(codec.dumpb(body), status=status, mimetype="application/json")
-    rt = _state().rt
-    if rt.defects.on("freefin.wrong_type") and isinstance(body, dict):
-        payment = body.get("payment", body)
-        if isinstance(payment, dict) and isinstance(payment.get("amount"), int):
-            payment["amount"] = str(payment["amount"])
-            resp.set_data(codec.dumpb(body))
-    return resp
+    body = rules.of(_state().rt).rendered(body)
+    return Response(codec.dumpb(body), status=status, mimetype="application/json")

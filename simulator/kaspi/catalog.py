@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
-from simulator.core import spec
+from simulator.core import directory, spec
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, Conflict
 from simulator.core.runtime import Runtime
@@ -17,35 +18,12 @@ MAX_BATCH = 100
 VAT_RATES = (0, 12)  # Kazakhstan: exempt or the standard 12 %
 
 # Units of measure by their code in the classifier of units (МКЕИ / OKEI), as Kaspi lists them.
-UNITS = (
-    ("796", "штука", "шт"),
-    ("166", "килограмм", "кг"),
-    ("163", "грамм", "г"),
-    ("168", "тонна", "т"),
-    ("112", "литр", "л"),
-    ("111", "миллилитр", "мл"),
-    ("006", "метр", "м"),
-    ("004", "сантиметр", "см"),
-    ("055", "квадратный метр", "м²"),
-    ("113", "кубический метр", "м³"),
-    ("778", "упаковка", "упак"),
-    ("839", "комплект", "компл"),
-    ("715", "пара", "пар"),
-    ("704", "набор", "набор"),
-    ("868", "бутылка", "бут"),
-    ("625", "лист", "лист"),
-    ("356", "час", "ч"),
-    ("359", "сутки", "сут"),
-    ("642", "единица", "ед"),
-    ("018", "погонный метр", "пог. м"),
-)
-UNIT_NAMES = {code: name for code, name, _ in UNITS}
+UNITS = directory.load(Path(__file__).with_name("units.csv"))
+UNIT_NAMES = {unit["id"]: unit["name"] for unit in UNITS}
 
 
 def units() -> dict[str, Any]:
-    return {
-        "items": [{"id": code, "name": name, "short_name": short} for code, name, short in UNITS]
-    }
+    return {"items": [dict(unit) for unit in UNITS]}
 
 
 def _check_item(index: int, item: Any, errors: dict[str, str]) -> None:

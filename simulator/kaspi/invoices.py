@@ -20,7 +20,7 @@ from simulator.core.lifecycle import Lifecycle
 from simulator.core.outcomes import Plan
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
-from simulator.kaspi import audit, money, paging
+from simulator.kaspi import audit, money, paging, rules
 from simulator.kaspi.merchants import Merchant, require_connected
 from simulator.kaspi.notify import emit
 from simulator.kaspi.outcomes import plan_for
@@ -38,20 +38,18 @@ LIFECYCLE = Lifecycle(
     specific=("paid", "canceled"),
     conflict_code="invalid_status",
 )
-CANCELABLE = ("pending", "processing")
 MAX_STATUS_CHECK_IDS = 100
 
 
 def scope(rt: Runtime, merchant: Merchant, operation: str) -> str:
-    """An Idempotency-Key's scope: the merchant and the operation."""
-    owner = "*" if rt.defects.on("kaspi.idempotency_global_scope") else merchant.id
-    return f"kaspi:{owner}:{operation}"
+    """An Idempotency-Key's scope, as the rules say (the merchant and the operation)."""
+    return rules.of(rt).idempotency_scope(merchant.id, operation)
 
 
 def remember_refusal(
     rt: Runtime, merchant: Merchant, operation: str, key: str, error: ApiError
 ) -> None:
-    """The kaspi.idempotency_stores_errors defect: a refused request's key is spent."""
+    """A refused request's key is spent (where the rules say so)."""
     body = {"error": error.code, "message": error.message, "details": error.details}
     with rt.store.tx() as tx:
         idempotency.remember(
@@ -89,7 +87,7 @@ def create(
     with rt.store.tx() as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
-            require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
+            require_connected(rules.of(rt), tx, merchant)
             plan = plan_for(rt, merchant, obj, tiyn, text)
             if plan.outcome == "refused":
                 raise UpstreamError(
@@ -119,7 +117,7 @@ def create(
             ttl=rt.idempotency_ttl_s,
             create=make,
             conflict=idempotency_conflict(),
-            skip_lookup=rt.defects.on("kaspi.idempotency_duplicate"),
+            skip_lookup=not rules.of(rt).replays(),
         )
 
 
@@ -192,9 +190,7 @@ def new(
 def owned(rt: Runtime, tx: Tx, merchant: Merchant, obj: str, doc_id: str) -> dict[str, Any]:
     """The merchant's invoice or QR, or 404 (another merchant's object is not found)."""
     doc = tx.get(KINDS[obj], doc_id)
-    if doc is None or (
-        doc["_merchant"] != merchant.id and not rt.defects.on("kaspi.isolation_broken")
-    ):
+    if doc is None or not rules.of(rt).visible(doc["_merchant"], merchant.id):
         raise NotFound(f"{obj} {doc_id} not found", code="not_found")
     return doc
 
@@ -202,7 +198,7 @@ def owned(rt: Runtime, tx: Tx, merchant: Merchant, obj: str, doc_id: str) -> dic
 def get(rt: Runtime, merchant: Merchant, obj: str, doc_id: str) -> dict[str, Any]:
     with rt.store.read() as tx:
         doc = owned(rt, tx, merchant, obj, doc_id)
-    if rt.defects.on("kaspi.resource_unavailable") and rt.clock.now() < _created(doc) + 1:
+    if not rules.of(rt).readable(_created(doc), rt.clock.now()):
         raise NotFound(f"{obj} {doc_id} not found", code="not_found")
     return paging.strip(doc)
 
@@ -216,7 +212,7 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
     external_order_id, phone_number), paged."""
     where: list[str] = []
     params: list[Any] = []
-    broken = rt.defects.on("kaspi.pagination_broken")
+    broken = not rules.of(rt).pages()
     requested = paging.bounds(args)[0]
     if broken:
         args = {k: v for k, v in args.items() if k not in ("page", "status")}
@@ -254,11 +250,11 @@ def move(
     reason: str | None = None,
     force: bool = False,
 ) -> None:
-    """Move ``doc`` to ``status`` along the state machine, with its events and webhooks."""
-    LIFECYCLE.check(doc["status"], status, force)
+    """An invoice's or QR's move: its timestamps and failure reason, its events, and the
+    subscription it bills."""
+    LIFECYCLE.enter(doc, status, force)
     obj = obj_of(doc["id"])
     now = iso(rt.clock.now())
-    doc["status"] = status
     doc["updated_at"] = now
     if status == "paid":
         doc["paid_at"] = now
@@ -289,8 +285,9 @@ def cancel(rt: Runtime, merchant: Merchant, doc_id: str) -> dict[str, Any]:
     """Remote cancel through Kaspi: only a pending or processing invoice (409 otherwise)."""
     with rt.store.tx() as tx:
         doc = owned(rt, tx, merchant, "invoice", doc_id)
-        require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
-        if doc["status"] not in CANCELABLE and not rt.defects.on("kaspi.cancel_any_status"):
+        in_force = rules.of(rt)
+        require_connected(in_force, tx, merchant)
+        if not in_force.cancelable(doc["status"]):
             raise Conflict(
                 f"a {doc['status']} invoice cannot be canceled",
                 code="invalid_status",
@@ -315,7 +312,7 @@ def register_timers(rt: Runtime) -> None:
 
     def finalize(tx: Tx, doc_id: str, obj: str, _due: float) -> None:
         doc = tx.get(KINDS[obj], doc_id)
-        if doc is None or doc["status"] not in CANCELABLE:
+        if doc is None or doc["status"] not in rules.CANCELABLE:
             return
         plan = doc["_plan"]
         if plan["outcome"] == "paid":

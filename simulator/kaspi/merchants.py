@@ -9,6 +9,7 @@ from simulator.core.errors import Conflict, Unauthorized
 from simulator.core.outcomes import Plan, from_mapping
 from simulator.core.signing import same_secret
 from simulator.core.store import Tx
+from simulator.kaspi.rules import KaspiRules
 
 # What a created invoice or QR may do: "refused" answers the create itself with 502.
 OUTCOMES = ("paid", "canceled", "failed", "pending", "processing", "refused")
@@ -78,8 +79,7 @@ def set_connected(tx: Tx, merchant: Merchant, connected: bool, now: float) -> di
     return state
 
 
-def require_connected(tx: Tx, merchant: Merchant, ignored: bool = False) -> None:
-    """409 when the merchant's Kaspi is not connected (every call that goes through Kaspi);
-    ``ignored``: the kaspi.connection_ignored defect."""
-    if not session(tx, merchant)["connected"] and not ignored:
+def require_connected(rules: KaspiRules, tx: Tx, merchant: Merchant) -> None:
+    """409 when the merchant's Kaspi is not connected (every call that goes through Kaspi)."""
+    if rules.requires_connection() and not session(tx, merchant)["connected"]:
         raise Conflict("Kaspi is not connected for this merchant", code="kaspi_not_connected")

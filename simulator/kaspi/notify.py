@@ -13,10 +13,10 @@ from typing import Any
 
 from simulator.core import codec, events, webhooks
 from simulator.core.clock import iso
-from simulator.core.defects import Defects
 from simulator.core.runtime import Runtime
 from simulator.core.signing import sign
 from simulator.core.store import Tx
+from simulator.kaspi import rules
 
 API = "kaspi"
 ENDPOINT_KIND = "kp_webhook"
@@ -41,18 +41,6 @@ EVENTS = (
 ALL = "*"
 # "invoice.*" and the like: every event of one object
 GROUPS = tuple(sorted({kind.split(".")[0] + ".*" for kind in EVENTS}))
-
-
-DEFECTS = {
-    "kaspi.events_out_of_order": "a change's events are written in reverse order "
-    "(invoice.paid before invoice.status_changed)",
-    "kaspi.event_id_reused": "the events of one change share the first event's id",
-}
-
-
-def register_defects(defects: Defects) -> None:
-    for name, description in DEFECTS.items():
-        defects.register(name, description)
 
 
 def _event_time(rt: Runtime, tx: Tx, merchant_id: str) -> float:
@@ -89,14 +77,12 @@ def emit(
         else [e for e in tx.list(ENDPOINT_KIND, merchant_id, limit=1000) if e["is_active"]]
     )
     queued = []
-    if rt.defects.on("kaspi.events_out_of_order"):
-        kinds = list(reversed(kinds))
+    in_force = rules.of(rt)
+    kinds = in_force.event_kinds(kinds)
     first_id: str | None = None
     for kind in kinds:
         now = _event_time(rt, tx, merchant_id)  # the event's time; its deliveries are due now
-        event_id = "evt_" + uuid.uuid4().hex
-        if first_id and rt.defects.on("kaspi.event_id_reused"):
-            event_id = first_id
+        event_id = in_force.event_id("evt_" + uuid.uuid4().hex, first_id)
         first_id = first_id or event_id
         body = {"id": event_id, "event": kind, "created_at": iso(now), "data": payload}
         events.record(
@@ -113,10 +99,8 @@ def emit(
                 "X-Arzan-Event-Id": event_id,
                 "X-Arzan-Webhook-Id": target["id"],
             }
-            if not rt.defects.on("kaspi.webhook_unsigned"):
-                secret = target["_secret"]
-                if rt.defects.on("kaspi.webhook_bad_signature"):
-                    secret += "-wrong"
+            secret = in_force.webhook_secret(target["_secret"])
+            if secret is not None:
                 headers[SIGNATURE_HEADER] = sign(secret, raw)
             queued.append(
                 webhooks.enqueue(

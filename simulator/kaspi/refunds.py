@@ -14,7 +14,7 @@ from simulator.core.clock import iso
 from simulator.core.errors import Conflict
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
-from simulator.kaspi import audit, invoices, money, paging
+from simulator.kaspi import audit, invoices, money, paging, rules
 from simulator.kaspi.merchants import Merchant, require_connected
 from simulator.kaspi.notify import emit
 
@@ -68,7 +68,7 @@ def create(
             ttl=rt.idempotency_ttl_s,
             create=make,
             conflict=invoices.idempotency_conflict(),
-            skip_lookup=rt.defects.on("kaspi.idempotency_duplicate"),
+            skip_lookup=not rules.of(rt).replays(),
         )
 
 
@@ -82,11 +82,12 @@ def _refund(
     reason: str | None,
 ) -> dict[str, Any]:
     doc = invoices.owned(rt, tx, merchant, obj, doc_id)
-    require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
-    any_status = rt.defects.on("kaspi.refund_any_status")
-    if doc["status"] == "refunded" and not any_status:
-        raise Conflict(f"the {obj} is already fully refunded", code="already_refunded")
-    if doc["status"] != "paid" and not any_status:
+    in_force = rules.of(rt)
+    require_connected(in_force, tx, merchant)
+    forced = doc["status"] != "paid"  # only where the rules let another status be refunded
+    if not in_force.refundable(doc["status"]):
+        if doc["status"] == "refunded":
+            raise Conflict(f"the {obj} is already fully refunded", code="already_refunded")
         raise Conflict(
             f"a {doc['status']} {obj} cannot be refunded",
             code="not_paid",
@@ -94,7 +95,7 @@ def _refund(
         )
     remainder = doc["_amount"] - doc["_refunded"]
     amount = remainder if tiyn is None else tiyn
-    if amount > remainder and not rt.defects.on("kaspi.refund_over_remainder"):
+    if not in_force.within_remainder(amount, remainder):
         raise Conflict(
             f"amount {money.render(amount)} is more than the refundable {money.render(remainder)}",
             code="amount_exceeds_remainder",
@@ -121,7 +122,7 @@ def _refund(
     tx.update(invoices.KINDS[obj], doc_id, doc)
     emit(rt, tx, merchant.id, [f"{obj}.refunded"], paging.strip(doc))
     if doc["_refunded"] >= doc["_amount"] and doc["status"] != "refunded":
-        invoices.move(rt, tx, doc, "refunded", force=any_status)
+        invoices.move(rt, tx, doc, "refunded", force=forced)
     audit.record(
         rt,
         tx,

@@ -7,7 +7,7 @@ from typing import Any
 from simulator.core.clock import iso
 from simulator.core.errors import Conflict
 from simulator.core.runtime import Runtime
-from simulator.kaspi import audit, paging
+from simulator.kaspi import audit, paging, rules
 from simulator.kaspi.invoices import KINDS, move, owned
 from simulator.kaspi.merchants import Merchant
 
@@ -22,7 +22,8 @@ def simulate(rt: Runtime, merchant: Merchant, doc_id: str, status: str) -> dict[
     """Sandbox: drive a sandbox invoice to paid, canceled or failed now, or hold it pending."""
     with rt.store.tx() as tx:
         doc = owned(rt, tx, merchant, "invoice", doc_id)
-        if not doc["is_sandbox"] and not rt.defects.on("kaspi.simulate_non_sandbox"):
+        in_force = rules.of(rt)
+        if not in_force.simulates(doc["is_sandbox"]):
             raise Conflict("only sandbox invoices can be simulated", code="not_sandbox")
         if status == "pending":
             if doc["status"] != "pending":
@@ -31,7 +32,7 @@ def simulate(rt: Runtime, merchant: Merchant, doc_id: str, status: str) -> dict[
                     code="invalid_status",
                     details={"status": doc["status"]},
                 )
-            if not rt.defects.on("kaspi.simulate_pending_ignored"):
+            if in_force.simulated_pending_holds():
                 doc["_plan"] = {"outcome": "pending", "reason": None, "delay_ms": 0}
             doc["updated_at"] = iso(rt.clock.now())
             tx.update(KINDS["invoice"], doc_id, doc)

@@ -7,7 +7,7 @@ from typing import Any
 from simulator.core.clock import iso
 from simulator.core.errors import NotFound
 from simulator.core.runtime import Runtime
-from simulator.kaspi import money
+from simulator.kaspi import money, rules
 from simulator.kaspi.invoices import MAX_STATUS_CHECK_IDS, obj_of, owned
 from simulator.kaspi.merchants import Merchant, require_connected
 
@@ -18,12 +18,13 @@ def check_statuses(rt: Runtime, merchant: Merchant, ids: list[str]) -> dict[str,
         raise money.validation_error("ids", f"at most {MAX_STATUS_CHECK_IDS} ids")
     items = []
     with rt.store.read() as tx:
-        require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
+        in_force = rules.of(rt)
+        require_connected(in_force, tx, merchant)
         for doc_id in ids:
             try:
                 doc = owned(rt, tx, merchant, obj_of(doc_id), doc_id)
             except NotFound:
-                found = rt.defects.on("kaspi.status_check_unknown_found")
+                found = in_force.found_unknown()
                 items.append(
                     {
                         "id": doc_id,

@@ -15,7 +15,7 @@ from typing import Any
 from simulator.core.clock import iso
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
-from simulator.kaspi import audit, invoices, money, paging
+from simulator.kaspi import audit, invoices, money, paging, rules
 from simulator.kaspi.merchants import Merchant, Merchants, require_connected, session
 from simulator.kaspi.notify import emit
 from simulator.kaspi.outcomes import plan_for
@@ -65,7 +65,7 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
         "_amount": tiyn,
     }
     with rt.store.tx() as tx:
-        require_connected(tx, merchant, rt.defects.on("kaspi.connection_ignored"))
+        require_connected(rules.of(rt), tx, merchant)
         tx.insert(KIND, sub_id, merchant.id, doc)
         emit(rt, tx, merchant.id, ["subscription.created"], paging.strip(doc))
         audit.record(
@@ -142,7 +142,7 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
 def register_timers(rt: Runtime, merchants: Merchants) -> None:
     def due(tx: Tx, sub_id: str, _arg: str, due_at: float) -> None:
         doc = tx.get(KIND, sub_id)
-        if doc and doc["status"] == "active" and not rt.defects.on("kaspi.subscription_not_billed"):
+        if doc and doc["status"] == "active" and rules.of(rt).bills():
             bill(rt, tx, merchants.by_id[doc["_merchant"]], doc, due_at)
 
     rt.scheduler.register("kaspi", "subscription.bill", due)
