@@ -5,6 +5,7 @@
   paysim load       a Locust load profile with its pass/fail thresholds
   paysim report     render the report of a finished run (junit.xml, summary.json, report.html)
   paysim gaps       what the seed documents leave open or contradict, and how it is settled
+  paysim webhooks check   grade a partner's webhook handler (signatures, duplicates, order)
 
 Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
 credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
@@ -33,6 +34,7 @@ from paysim.commands import (
     cmd_load,
     cmd_report,
     cmd_serve,
+    cmd_webhooks_check,
 )
 
 
@@ -230,7 +232,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gaps.add_argument("--specs", default=str(seedgaps.SPECS), help="folder of the documents")
     gaps.set_defaults(func=cmd_gaps)
+    _webhooks_parser(sub)
     return parser
+
+
+def _webhooks_parser(sub: Any) -> None:
+    hooks = sub.add_parser(
+        "webhooks",
+        help="grade a partner's webhook handler",
+        description="Grade a partner's webhook handler.",
+    )
+    actions = hooks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "check",
+        help="send the handler every event the API sends, signed and broken, and judge it",
+        description="Send the webhook handler at --url the events the API sends, signed as the "
+        "API signs them, and judge its answers: valid events accepted within the timeout; "
+        "tampered bodies, wrong secrets, missing or malformed signatures refused; a duplicate "
+        "accepted (and, with a state probe, applied once); events out of order tolerated (and "
+        "the newest state kept); unknown kinds and fields ignored; oversized and malformed "
+        "bodies answered below 500. Exit 0 when every rule held, 1 when one failed, 3 when "
+        "the handler answers nothing.",
+        epilog="The state probe: GET STATE_URL?event_id=&object_id= (or STATE_COMMAND with "
+        'those two arguments) answers {"applied": <times the event took effect>, "status": '
+        "<the object's status as the handler holds it>}; 501 or exit 69 means it cannot say.",
+    )
+    check.add_argument("--url", required=True, help="the handler's URL")
+    check.add_argument("--api", required=True, choices=["freefin", "kaspi"])
+    check.add_argument(
+        "--secret",
+        default=None,
+        help="the signing secret the handler verifies with [env PAYSIM_WEBHOOK_SECRET]",
+    )
+    probe = check.add_mutually_exclusive_group()
+    probe.add_argument("--state-url", help="the handler's state probe (GET)")
+    probe.add_argument(
+        "--state-command", help="a command answering the state probe (run without a shell)"
+    )
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds a valid event may take (default: the supplement's 5)",
+    )
+    check.add_argument(
+        "--report-dir",
+        default="reports/webhooks",
+        help="where handler-grade.json, .junit.xml and .md go (default reports/webhooks)",
+    )
+    check.set_defaults(func=cmd_webhooks_check)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -271,3 +272,28 @@ def cmd_serve(argv: Sequence[str]) -> int:
 
 
 # --- the parser -----------------------------------------------------------------------------
+
+
+def cmd_webhooks_check(args: argparse.Namespace) -> int:
+    """Grade a webhook handler; its report in --report-dir."""
+    from harness.grading import handler
+
+    secret = args.secret or os.environ.get("PAYSIM_WEBHOOK_SECRET")
+    if not secret:
+        raise Failed("--secret (or PAYSIM_WEBHOOK_SECRET) is required", EXIT_USAGE)
+    target = handler.HandlerTarget(
+        url=args.url,
+        api=args.api,
+        secret=secret,
+        state_url=args.state_url,
+        state_command=shlex.split(args.state_command) if args.state_command else None,
+        timeout_s=args.timeout,
+    )
+    try:
+        grade = handler.grade(target)
+    except handler.Unreachable as exc:
+        raise Failed(f"the handler answers nothing: {exc}", EXIT_UNREACHABLE) from exc
+    print(grade.table())
+    written = grade.write(Path(args.report_dir), "handler-grade")
+    print("report: " + ", ".join(str(path) for path in written))
+    return EXIT_FAILED if grade.failed else EXIT_OK

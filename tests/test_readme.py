@@ -47,6 +47,7 @@ def help_text(*args: str) -> str:
         ("## For QA", ("-m", "paysim", "conform")),
         ("### Simulator options", ("-m", "simulator")),
         ("## Load testing", ("-m", "paysim", "load")),
+        ("### Grade your webhook handler", ("-m", "paysim", "webhooks", "check")),
     ],
 )
 def test_documented_options_exist(title: str, command: tuple[str, ...]) -> None:

@@ -1,0 +1,140 @@
+"""Sending events to a webhook handler and asking its state probe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from harness import signing
+from harness.grading.events import Format
+from harness.grading.findings import Exchange
+
+UNREACHABLE = 69  # EX_UNAVAILABLE: the probe command cannot say
+
+
+class Unreachable(Exception):
+    """The handler's URL answers nothing at all."""
+
+
+@dataclass
+class HandlerTarget:
+    url: str
+    api: str
+    secret: str
+    state_url: str | None = None
+    state_command: list[str] | None = None
+    timeout_s: float | None = None  # the supplement's 5 s unless given
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Sender:
+    target: HandlerTarget
+    fmt: Format
+    session: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def timeout_s(self) -> float:
+        return self.target.timeout_s or self.fmt.timeout_s
+
+    def headers(
+        self, body: dict[str, Any] | None, raw: bytes, secret: str | None
+    ) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "User-Agent": "paysim-grader/1"}
+        if body is not None:
+            headers[self.fmt.event_id_header] = str(body.get("id"))
+            headers[self.fmt.event_header] = str(body.get(self.fmt.kind_field))
+        headers.update(self.fmt.extra_headers)
+        if secret is not None:
+            headers[self.fmt.signature_header] = signing.sign(raw, secret, prefix=self.fmt.prefix)
+        return headers
+
+    def post(self, raw: bytes, headers: dict[str, str]) -> Exchange:
+        exchange = Exchange("POST", self.target.url, headers, raw)
+        started = time.perf_counter()
+        try:
+            resp = self.session.post(
+                self.target.url,
+                data=raw,
+                headers=headers,
+                timeout=self.timeout_s + 1,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            exchange.error = f"no answer: {type(exc).__name__}"
+            exchange.elapsed_ms = (time.perf_counter() - started) * 1000
+            return exchange
+        exchange.elapsed_ms = (time.perf_counter() - started) * 1000
+        exchange.status = resp.status_code
+        exchange.answer = resp.text[:500]
+        return exchange
+
+    def send(self, body: dict[str, Any], secret: str | None = "") -> Exchange:
+        """``body`` signed with the target's secret (``secret`` given: that one; None: unsigned)."""
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        key = self.target.secret if secret == "" else secret
+        return self.post(raw, self.headers(body, raw, key))
+
+
+def ok(exchange: Exchange, timeout_s: float) -> bool:
+    return (
+        exchange.status is not None
+        and 200 <= exchange.status < 300
+        and (exchange.elapsed_ms or 0) <= timeout_s * 1000
+    )
+
+
+def refused(exchange: Exchange) -> bool:
+    """Not taken: any answer but a 2xx (a dropped connection also leaves the event undone)."""
+    return exchange.status is None or not 200 <= exchange.status < 300
+
+
+def no_5xx(exchange: Exchange) -> bool:
+    return exchange.status is not None and exchange.status < 500
+
+
+# -- the state probe --------------------------------------------------------------------------
+
+
+class Probe:
+    def __init__(self, target: HandlerTarget) -> None:
+        self.target = target
+
+    @property
+    def given(self) -> bool:
+        return bool(self.target.state_url or self.target.state_command)
+
+    def ask(self, event_id: str, object_id: str) -> dict[str, Any] | None:
+        """The probe's answer, or None when it says it cannot tell."""
+        if self.target.state_url:
+            resp = requests.get(
+                self.target.state_url,
+                params={"event_id": event_id, "object_id": object_id},
+                timeout=30,
+            )
+            if resp.status_code == 501:
+                return None
+            resp.raise_for_status()
+            answer: dict[str, Any] = resp.json()
+            return answer
+        assert self.target.state_command
+        done = subprocess.run(
+            [*self.target.state_command, event_id, object_id],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode == UNREACHABLE:
+            return None
+        if done.returncode != 0:
+            raise RuntimeError(f"the state command exited {done.returncode}: {done.stderr[-300:]}")
+        parsed: dict[str, Any] = json.loads(done.stdout)
+        return parsed

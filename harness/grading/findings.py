@@ -1,0 +1,215 @@
+"""Findings of a grading run and the one report they make: JSON, JUnit XML and Markdown.
+
+A finding is one rule judged once: its id, severity, verdict, what happened, how to fix it, and
+the exchanges that show it (as curl commands, secrets masked).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MASKED_HEADERS = ("authorization", "x-api-key", "x-control-token")
+BODY_SHOWN = 2000
+SEVERITIES = ("critical", "major", "minor")
+
+
+@dataclass
+class Exchange:
+    """One request the grader saw or sent, and the answer to it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    status: int | None = None
+    answer: str = ""
+    elapsed_ms: float | None = None
+    error: str | None = None
+
+    def curl(self, secrets: Iterable[str] = ()) -> str:
+        """The request as a curl command, with credentials and ``secrets`` masked."""
+        parts = ["curl", "-X", self.method, shlex.quote(self.url)]
+        for name, value in self.headers.items():
+            if name.lower() in MASKED_HEADERS:
+                value = "***"
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.body:
+            text = self.body[:BODY_SHOWN].decode("utf-8", "replace")
+            if len(self.body) > BODY_SHOWN:
+                text += f"... ({len(self.body)} bytes)"
+            parts += ["--data-binary", shlex.quote(text)]
+        return _mask(" ".join(parts), secrets)
+
+    def outcome(self) -> str:
+        if self.error:
+            return self.error
+        took = f" in {self.elapsed_ms:.0f} ms" if self.elapsed_ms is not None else ""
+        return f"{self.status}{took}"
+
+
+def _mask(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass
+class Finding:
+    rule: str
+    title: str
+    severity: str
+    passed: bool | None  # None: not judged (skipped), with the reason in ``detail``
+    detail: str
+    fix: str
+    source: str
+    evidence: list[Exchange] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
+
+    @property
+    def verdict(self) -> str:
+        return {True: "passed", False: "failed", None: "skipped"}[self.passed]
+
+    def as_dict(self, secrets: Iterable[str] = ()) -> dict[str, Any]:
+        secrets = list(secrets)
+        return {
+            "rule": self.rule,
+            "title": self.title,
+            "severity": self.severity,
+            "verdict": self.verdict,
+            "detail": _mask(self.detail, secrets),
+            "fix": self.fix,
+            "source": self.source,
+            "evidence": [
+                {"curl": ex.curl(secrets), "outcome": _mask(ex.outcome(), secrets)}
+                for ex in self.evidence
+            ],
+        }
+
+
+@dataclass
+class Grade:
+    """What a grading run found, and where it wrote its report."""
+
+    subject: str  # "webhook handler" or "API client"
+    target: str
+    findings: list[Finding]
+    secrets: Sequence[str] = ()
+
+    @property
+    def failed(self) -> list[Finding]:
+        return [f for f in self.findings if f.passed is False]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {"passed": 0, "failed": 0, "skipped": 0}
+        for finding in self.findings:
+            out[finding.verdict] += 1
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "target": _mask(self.target, self.secrets),
+            "counts": self.counts,
+            "findings": [f.as_dict(self.secrets) for f in self.findings],
+        }
+
+    def junit(self) -> str:
+        counts = self.counts
+        suite = ET.Element(
+            "testsuite",
+            name=f"grade: {self.subject}",
+            tests=str(len(self.findings)),
+            failures=str(counts["failed"]),
+            skipped=str(counts["skipped"]),
+            errors="0",
+        )
+        for finding in self.findings:
+            data = finding.as_dict(self.secrets)
+            case = ET.SubElement(
+                suite, "testcase", classname=f"grade.{self.subject}", name=finding.rule
+            )
+            if finding.passed is None:
+                ET.SubElement(case, "skipped", message=data["detail"])
+            elif finding.passed is False:
+                failure = ET.SubElement(
+                    case, "failure", message=f"[{finding.severity}] {data['detail']}"
+                )
+                failure.text = _text_of(data)
+        root = ET.Element("testsuites")
+        root.append(suite)
+        ET.indent(root)
+        return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+    def markdown(self) -> str:
+        counts = self.counts
+        lines = [
+            f"# Grade of the {self.subject}: {_mask(self.target, self.secrets)}",
+            "",
+            f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped.",
+            "",
+            "| rule | severity | verdict | what happened |",
+            "| --- | --- | --- | --- |",
+        ]
+        for finding in self.findings:
+            data = finding.as_dict(self.secrets)
+            detail = data["detail"].replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {finding.rule} | {finding.severity} | {data['verdict']} | {detail} |")
+        for finding in self.failed:
+            lines += [
+                "",
+                f"## {finding.rule}: {finding.title}",
+                "",
+                _text_of(finding.as_dict(self.secrets)),
+            ]
+        return "\n".join(lines) + "\n"
+
+    def write(self, directory: Path, stem: str) -> list[Path]:
+        """``<stem>.json``, ``<stem>.junit.xml`` and ``<stem>.md`` in ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for suffix, text in (
+            (".json", json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n"),
+            (".junit.xml", self.junit()),
+            (".md", self.markdown()),
+        ):
+            path = directory / f"{stem}{suffix}"
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+        return written
+
+    def table(self) -> str:
+        """A plain table for the terminal, the failures' fixes after it."""
+        width = max((len(f.rule) for f in self.findings), default=10)
+        rows = [f"{'rule':<{width}}  verdict  severity  detail"]
+        for finding in self.findings:
+            detail = _mask(finding.detail, self.secrets).replace("\n", " ")
+            rows.append(
+                f"{finding.rule:<{width}}  {finding.verdict:<7}  {finding.severity:<8}  {detail}"
+            )
+        for finding in self.failed:
+            rows += ["", f"{finding.rule}: fix: {finding.fix}"]
+        counts = self.counts
+        rows += [
+            "",
+            f"{self.subject}: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped",
+        ]
+        return "\n".join(rows)
+
+
+def _text_of(data: dict[str, Any]) -> str:
+    lines = [data["detail"], "", f"Fix: {data['fix']}", f"Source: {data['source']}"]
+    for item in data["evidence"]:
+        lines += ["", f"    {item['curl']}", f"    -> {item['outcome']}"]
+    return "\n".join(lines)

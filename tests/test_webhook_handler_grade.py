@@ -1,0 +1,217 @@
+"""`paysim webhooks check` grades a partner's webhook handler: proven on the example shop's
+handler (examples/shop/webhooks.py), served over real HTTP, clean and with each mistake."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from werkzeug.serving import make_server
+
+from harness.grading import events, handler
+from paysim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRETS = {"freefin": "whsec_test_freefin", "kaspi": "whsec_test_kaspi"}
+SIGNATURE_RULES = {
+    "handler.refuses_tampered_body",
+    "handler.refuses_wrong_secret",
+    "handler.refuses_missing_signature",
+    "handler.refuses_malformed_signature",
+}
+# Each mistake of the example shop, and the rules meant to catch it (and no other).
+CAUGHT_BY = {
+    "skip_signature": SIGNATURE_RULES,
+    "apply_duplicates": {"handler.applies_once"},
+    "refuse_duplicates": {"handler.accepts_duplicate"},
+    "unknown_kind_500": {"handler.ignores_unknown_kind"},
+    "last_arrival_wins": {"handler.keeps_latest_state"},
+    "stale_refused": {"handler.tolerates_out_of_order"},
+    "slow_refunds": {"handler.accepts_valid"},
+    "strict_fields": {"handler.tolerates_new_fields"},
+    "crash_on_large": {"handler.survives_oversized"},
+    "parse_unchecked": {"handler.survives_malformed"},
+}
+
+
+def _load_shop() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "shop_webhooks", ROOT / "examples/shop/webhooks.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+SHOP = _load_shop()
+
+
+@contextmanager
+def shop(mistakes: set[str] = frozenset()) -> Iterator[str]:  # type: ignore[assignment]
+    """The example shop's handler on a free loopback port: its base URL."""
+    server = make_server("127.0.0.1", 0, SHOP.create_app(SECRETS, set(mistakes)), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def _grade(base: str, api: str, probe: bool = True, timeout: float | None = None) -> Any:
+    return handler.grade(
+        handler.HandlerTarget(
+            url=f"{base}/webhooks/{api}",
+            api=api,
+            secret=SECRETS[api],
+            state_url=f"{base}/webhooks/state" if probe else None,
+            timeout_s=timeout,
+        )
+    )
+
+
+def _verdicts(grade: Any) -> dict[str, str]:
+    return {f.rule: f.verdict for f in grade.findings}
+
+
+@pytest.mark.parametrize("api", ["freefin", "kaspi"])
+def test_the_clean_handler_grades_clean(api: str) -> None:
+    with shop() as base:
+        grade = _grade(base, api)
+    verdicts = _verdicts(grade)
+    assert set(verdicts) == SIGNATURE_RULES | {r for rules in CAUGHT_BY.values() for r in rules}
+    assert set(verdicts.values()) == {"passed"}, grade.table()
+
+
+def test_without_a_probe_the_state_rules_are_skipped_not_passed() -> None:
+    with shop() as base:
+        grade = _grade(base, "freefin", probe=False)
+    verdicts = _verdicts(grade)
+    assert verdicts["handler.applies_once"] == "skipped"
+    assert verdicts["handler.keeps_latest_state"] == "skipped"
+    assert "failed" not in verdicts.values()
+
+
+@pytest.mark.parametrize("mistake", sorted(CAUGHT_BY))
+@pytest.mark.parametrize("api", ["freefin", "kaspi"])
+def test_each_mistake_is_caught_by_its_rule_alone(api: str, mistake: str) -> None:
+    timeout = 1.0 if mistake == "slow_refunds" else None
+    with shop({mistake}) as base:
+        grade = _grade(base, api, timeout=timeout)
+    failed = {f.rule for f in grade.failed}
+    assert failed == CAUGHT_BY[mistake], grade.table()
+    for finding in grade.failed:
+        assert finding.evidence, finding.rule
+        assert finding.fix
+
+
+@pytest.mark.parametrize("api", ["freefin", "kaspi"])
+def test_the_events_sent_are_the_apis_own(api: str) -> None:
+    """The grader's events hold to the supplement's event schema and the seed's objects."""
+    fmt = events.formats()[api]
+    supplement = yaml.safe_load((ROOT / f"specs/{api}.supplement.yaml").read_text())
+    schemas = supplement["components"]["schemas"]
+    if api == "freefin":
+        seed = yaml.safe_load((ROOT / "specs/freefin.openapi.yaml").read_text())
+        event_schema = {k: v for k, v in schemas["Event"].items() if k != "properties"}
+        event_schema["properties"] = {
+            k: v for k, v in schemas["Event"]["properties"].items() if k != "payload"
+        }
+        objects = {
+            "payment": seed["components"]["schemas"]["Payment"],
+            "payout": seed["components"]["schemas"]["Payout"],
+        }
+    else:
+        seed = json.loads((ROOT / "specs/kaspi.openapi.json").read_text())
+        event_schema = {
+            "type": "object",
+            **{k: v for k, v in schemas["WebhookEvent"].items() if k in ("required",)},
+        }
+        objects = {
+            "invoice": seed["components"]["schemas"]["Invoice"],
+            "qr": seed["components"]["schemas"]["Invoice"],
+        }
+    assert len(fmt.kinds) >= 10
+    for kind in fmt.kinds:
+        body = events.event(fmt, kind, events.new_object_id(fmt, kind))
+        jsonschema.validate(body, event_schema)
+        assert body["id"].startswith("evt_") and len(body["id"]) == 36
+        schema = objects.get(kind.partition(".")[0])
+        if schema is not None:
+            jsonschema.validate(body[fmt.object_field], schema)
+
+
+def test_the_command_exits_by_the_grade_and_writes_its_report(tmp_path: Path) -> None:
+    with shop() as base:
+        clean = main(
+            [
+                "webhooks",
+                "check",
+                "--api",
+                "kaspi",
+                "--url",
+                f"{base}/webhooks/kaspi",
+                "--secret",
+                SECRETS["kaspi"],
+                "--state-url",
+                f"{base}/webhooks/state",
+                "--report-dir",
+                str(tmp_path / "clean"),
+            ]
+        )
+    with shop({"skip_signature"}) as base:
+        broken = main(
+            [
+                "webhooks",
+                "check",
+                "--api",
+                "kaspi",
+                "--url",
+                f"{base}/webhooks/kaspi",
+                "--secret",
+                SECRETS["kaspi"],
+                "--report-dir",
+                str(tmp_path / "broken"),
+            ]
+        )
+    assert (clean, broken) == (0, 1)
+    junit = (tmp_path / "broken/handler-grade.junit.xml").read_text()
+    assert junit.count("<failure") == len(SIGNATURE_RULES)
+    report = json.loads((tmp_path / "broken/handler-grade.json").read_text())
+    assert report["counts"]["failed"] == len(SIGNATURE_RULES)
+    everything = "".join(p.read_text() for p in (tmp_path / "broken").iterdir())
+    assert SECRETS["kaspi"] not in everything  # the secret is masked in every file
+    assert "curl -X POST" in everything
+
+
+def test_an_unreachable_handler_exits_3_and_a_missing_secret_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PAYSIM_WEBHOOK_SECRET", raising=False)
+    with shop() as base:
+        pass  # the port is free again
+    common = [
+        "webhooks",
+        "check",
+        "--api",
+        "freefin",
+        "--url",
+        f"{base}/webhooks/freefin",
+        "--report-dir",
+        str(tmp_path),
+    ]
+    assert main([*common, "--secret", "s"]) == 3
+    assert main(common) == 2
