@@ -6,6 +6,7 @@
   paysim report     render the report of a finished run (junit.xml, summary.json, report.html)
   paysim gaps       what the seed documents leave open or contradict, and how it is settled
   paysim webhooks check   grade a partner's webhook handler (signatures, duplicates, order)
+  paysim client-report    the simulator's grade of each API client (serve --grade-clients)
 
 Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
 credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
@@ -29,6 +30,7 @@ from paysim.commands import (
     LOAD_CREDENTIALS,
     LOAD_PROFILES,
     Failed,
+    cmd_client_report,
     cmd_conform,
     cmd_gaps,
     cmd_load,
@@ -233,6 +235,27 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument("--specs", default=str(seedgaps.SPECS), help="folder of the documents")
     gaps.set_defaults(func=cmd_gaps)
     _webhooks_parser(sub)
+    clients = sub.add_parser(
+        "client-report",
+        help="the simulator's grade of each API client (started with --grade-clients)",
+        description="Fetch GET /_sim/clients/report from a simulator started with "
+        "--grade-clients and write client-grade.json, .junit.xml and .md: per credential, "
+        "each integration rule (Idempotency-Key on creates, the same key on a retry, "
+        "Retry-After honoured, requests that hold to the spec) with its evidence and fix. "
+        "Exit 0 when every rule held, 1 when one failed, 3 when the simulator is unreachable.",
+    )
+    clients.add_argument(
+        "--target-url",
+        default=os.environ.get("PAYSIM_TARGET_URL", "http://127.0.0.1:8080"),
+        help="the simulator [env PAYSIM_TARGET_URL; default http://127.0.0.1:8080]",
+    )
+    clients.add_argument(
+        "--control-token",
+        default=os.environ.get("PAYSIM_CONTROL_TOKEN"),
+        help="the simulator's control token [env PAYSIM_CONTROL_TOKEN]",
+    )
+    clients.add_argument("--report-dir", default="reports/clients", help="default reports/clients")
+    clients.set_defaults(func=cmd_client_report)
     return parser
 
 

@@ -297,3 +297,23 @@ def cmd_webhooks_check(args: argparse.Namespace) -> int:
     written = grade.write(Path(args.report_dir), "handler-grade")
     print("report: " + ", ".join(str(path) for path in written))
     return EXIT_FAILED if grade.failed else EXIT_OK
+
+
+def cmd_client_report(args: argparse.Namespace) -> int:
+    """The simulator's client report, written as grades."""
+    import requests
+
+    from harness.grading import clients
+
+    try:
+        report = clients.fetch(args.target_url, args.control_token)
+    except requests.ConnectionError as exc:
+        raise Failed(f"{args.target_url} is unreachable: {exc}", EXIT_UNREACHABLE) from exc
+    except requests.HTTPError as exc:
+        raise Failed(f"{args.target_url}: {exc.response.text[:300]}", EXIT_CONFIG) from exc
+    grades = clients.grades(report, args.target_url)
+    for grade in grades:
+        print(grade.table(), end="\n\n")
+    written = clients.write(grades, Path(args.report_dir))
+    print("report: " + ", ".join(str(path) for path in written))
+    return EXIT_FAILED if any(grade.failed for grade in grades) else EXIT_OK

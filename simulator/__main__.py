@@ -94,6 +94,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "Optional on loopback; on any other address one is generated and printed if not given",
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
+    p.add_argument(
+        "--grade-clients",
+        action="store_true",
+        default=env("PAYSIM_GRADE_CLIENTS", "") not in ("", "0", "false"),
+        help="[PAYSIM_GRADE_CLIENTS] judge every API request against the integration rules; "
+        "the report at GET /_sim/clients/report (or: paysim client-report)",
+    )
     args = p.parse_args(argv)
     if not args.control_token and not _loopback(args.host):
         args.control_token = secrets.token_urlsafe(24)
@@ -158,6 +165,7 @@ class Server(BaseApplication):
                 "LISTEN": [(a.host, a.port)],
                 "CONTROL_TOKEN": a.control_token or None,
                 "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
+                "GRADE_CLIENTS": a.grade_clients,
             }
         )
 

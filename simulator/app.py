@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -14,7 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
 from simulator.control.registry import Controllable, register
-from simulator.core import webhook_defects
+from simulator.core import client_log, webhook_defects
 from simulator.core.errors import (
     ApiError,
     InternalError,
@@ -43,6 +44,16 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_ALLOW_HOSTS": [],  # empty: loopback only
     "LISTEN": [],  # (host, port) the server listens on: never a webhook destination
     "CONTROL_TOKEN": None,  # when set, /_sim answers only requests that carry it
+    "GRADE_CLIENTS": False,  # record every API request and judge it (GET /_sim/clients/report)
+}
+# The operations that create an object: each must carry an Idempotency-Key.
+CREATES = {
+    "freefin": frozenset(
+        {"freefin.create_payment", "freefin.create_payout", "freefin.refund_payment"}
+    ),
+    "kaspi": frozenset(
+        {"kaspi.create_invoice", "kaspi.create_qr", "kaspi.refund_invoice", "kaspi.create_refund"}
+    ),
 }
 
 
@@ -82,6 +93,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(control.bp)
     _install_error_handlers(app, envelopes)
     _install_faults(app, rt, envelopes)
+    app.extensions["paysim.client_creates"] = CREATES
+    if app.config["GRADE_CLIENTS"]:
+        _install_client_grading(app, rt)
 
     rt.defects.enable(*app.config["DEFECTS"])
     if app.config["SCRIPT_FILE"]:
@@ -136,6 +150,65 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return envelopes.render(request.path, InternalError("internal error"))
+
+
+def _masked(credential: str) -> str:
+    """A credential as the client report names it: enough to tell keys apart, never the key."""
+    credential = credential.removeprefix("Bearer ").strip()
+    return credential[:8] + "…" + credential[-4:] if len(credential) > 16 else "…"
+
+
+def _install_client_grading(app: Flask, rt: Runtime) -> None:
+    """Every request to an API, recorded against its credential after its answer."""
+    client_log.install(rt.store)
+
+    @app.after_request
+    def _record(resp: Response) -> Response:
+        path = request.path
+        if path.startswith(freefin.PREFIX + "/"):
+            api, credential = "freefin", request.headers.get("Authorization")
+        elif path.startswith(kaspi.PREFIX + "/"):
+            api, credential = "kaspi", request.headers.get("X-API-Key")
+        else:
+            return resp
+        if not credential:
+            return resp
+        error = None
+        if resp.status_code >= 400 and resp.mimetype == "application/json":
+            error = _error_of(resp.get_data())
+        retry_after = resp.headers.get("Retry-After")
+        with rt.store.tx() as tx:
+            client_log.record(
+                tx,
+                api=api,
+                client=_masked(credential),
+                operation=request.url_rule.endpoint if request.url_rule else "",
+                method=request.method,
+                url=request.full_path.rstrip("?"),
+                headers=dict(request.headers),
+                body=request.get_data(cache=True),
+                status=resp.status_code,
+                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                error=error,
+                at=time.time(),
+            )
+        return resp
+
+
+def _error_of(raw: bytes) -> tuple[str, str] | None:
+    """(code, message) of either API's error envelope."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("code")), str(error.get("message"))
+    if isinstance(error, str):
+        return error, str(body.get("message"))
+    return None
 
 
 def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:

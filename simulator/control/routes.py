@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from simulator.control import schemas
 from simulator.control.registry import lookup
-from simulator.core import webhooks
+from simulator.core import client_log, webhooks
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound
 from simulator.core.faults import Fault
@@ -67,6 +67,22 @@ def health() -> Response:
 def reset() -> Response:
     _rt().reset()
     return jsonify({"status": "reset"})
+
+
+@bp.route("/clients/report", methods=["GET", "DELETE"])
+def clients_report() -> Response:
+    """Every client's requests judged against the integration rules (--grade-clients)."""
+    app = current_app
+    if not app.config["GRADE_CLIENTS"]:
+        raise NotFound(
+            "client grading is off: start the simulator with --grade-clients",
+            code="grading_off",
+        )
+    rt = _rt()
+    if request.method == "DELETE":
+        client_log.clear(rt.store)
+        return jsonify({"status": "cleared"})
+    return jsonify(client_log.report(rt.store, app.extensions["paysim.client_creates"]))
 
 
 @bp.get("/clock")

@@ -1,0 +1,77 @@
+"""The simulator's client report (``GET /_sim/clients/report``) as grades, one per credential,
+written as the handler's grade is (JSON, JUnit XML, Markdown)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from harness.grading.findings import Exchange, Finding, Grade
+
+
+def fetch(base_url: str, control_token: str | None = None) -> dict[str, Any]:
+    headers = {"X-Control-Token": control_token} if control_token else {}
+    resp = requests.get(f"{base_url.rstrip('/')}/_sim/clients/report", headers=headers, timeout=30)
+    resp.raise_for_status()
+    report: dict[str, Any] = resp.json()
+    return report
+
+
+def grades(report: dict[str, Any], base_url: str) -> list[Grade]:
+    out = []
+    for client in report["clients"]:
+        findings = [
+            Finding(
+                rule=item["rule"],
+                title=item["title"],
+                severity=item["severity"],
+                passed={"passed": True, "failed": False}.get(item["verdict"]),
+                detail=item["detail"],
+                fix=item["fix"],
+                source=item["source"],
+                evidence=[
+                    Exchange(
+                        method=ev["method"],
+                        url=base_url.rstrip("/") + ev["url"],
+                        headers=ev["headers"],
+                        body=ev["body"].encode(),
+                        status=ev["status"],
+                        error=None,
+                    )
+                    for ev in item["evidence"]
+                ],
+            )
+            for item in client["findings"]
+        ]
+        out.append(
+            Grade(
+                subject=f"API client {client['client']} ({client['api']})",
+                target=f"{client['requests']} requests to {base_url}",
+                findings=findings,
+            )
+        )
+    return out
+
+
+def write(all_grades: list[Grade], directory: Path, stem: str = "client-grade") -> list[Path]:
+    """One JSON, one JUnit XML (a suite per client) and one Markdown for every client."""
+    directory.mkdir(parents=True, exist_ok=True)
+    root = ET.Element("testsuites")
+    for grade in all_grades:
+        root.extend(ET.fromstring(grade.junit().split("?>", 1)[1]))
+    ET.indent(root)
+    files = {
+        ".json": json.dumps([g.as_dict() for g in all_grades], indent=2, ensure_ascii=False),
+        ".junit.xml": ET.tostring(root, encoding="unicode", xml_declaration=True),
+        ".md": "\n".join(g.markdown() for g in all_grades) or "No client sent a request.\n",
+    }
+    written = []
+    for suffix, text in files.items():
+        path = directory / f"{stem}{suffix}"
+        path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+        written.append(path)
+    return written

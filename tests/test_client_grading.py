@@ -1,0 +1,151 @@
+"""Client grading on the simulator (--grade-clients): a client's requests are judged against the
+integration rules, each rule shown to pass for a careful client and to fail for the client that
+makes the mistake it is meant for (and for no other), over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from harness.simproc import SimulatorProcess
+from paysim.cli import main
+
+FREEFIN_KEY = "sk_test_rom001_Jq7Zt2xVw9LmN4pR"  # the seed's test terminals
+SLOW_KEY = "sk_test_slo001_Xy4Zb7Cd1Ef5Gh8J"  # its merchant: 1 request/s, burst 3
+PAYMENTS = "/api/v1/public/payments"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("grading")
+    with SimulatorProcess(db_path=str(folder / "sim.db"), extra_args=["--grade-clients"]) as proc:
+        yield proc.url
+
+
+@pytest.fixture
+def fresh(sim: str) -> str:
+    requests.delete(f"{sim}/_sim/clients/report", timeout=10).raise_for_status()
+    requests.delete(f"{sim}/_sim/faults", timeout=10).raise_for_status()
+    return sim
+
+
+def _headers(key: str | None = None, credential: str = FREEFIN_KEY) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {credential}", "Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+def _pay(base: str, key: str | None, amount: Any = 10000) -> requests.Response:
+    body = json.dumps({"amount": amount, "currency": "RUB", "method": "sbp", "order_id": "o-1"})
+    return requests.post(base + PAYMENTS, data=body, headers=_headers(key), timeout=10)
+
+
+def _fail_next_create(base: str, status: int = 503) -> None:
+    requests.post(
+        f"{base}/_sim/faults",
+        json={
+            "path": "^/api/v1/public/payments$",
+            "method": "POST",
+            "kind": "status",
+            "status": status,
+            "count": 1,
+        },
+        timeout=10,
+    ).raise_for_status()
+
+
+def careful(base: str) -> None:
+    key = str(uuid.uuid4())
+    _fail_next_create(base)
+    assert _pay(base, key).status_code == 503
+    assert _pay(base, key).status_code == 201  # the same key and body
+
+
+def no_key(base: str) -> None:
+    assert _pay(base, None).status_code == 201
+
+
+def new_key_on_retry(base: str) -> None:
+    _fail_next_create(base)
+    assert _pay(base, str(uuid.uuid4())).status_code == 503
+    assert _pay(base, str(uuid.uuid4())).status_code == 201
+
+
+def float_amount(base: str) -> None:
+    assert _pay(base, str(uuid.uuid4()), amount=100.5).status_code == 400
+
+
+def _limit(base: str, wait_properly: bool) -> None:
+    """Read until a 429; then wait (or not) and read again."""
+    slow = _headers(credential=SLOW_KEY)
+    for _ in range(20):
+        resp = requests.get(base + PAYMENTS + "/none", headers=slow, timeout=10)
+        if resp.status_code == 429:
+            if wait_properly:
+                time.sleep(float(resp.headers["Retry-After"]) + 0.1)
+            requests.get(base + PAYMENTS + "/none", headers=slow, timeout=10)
+            return
+    raise AssertionError("no 429 within 20 requests")
+
+
+CLIENTS: dict[str, tuple[Callable[[str], None], set[str]]] = {
+    "careful": (careful, set()),
+    "no_key": (no_key, {"client.idempotency_key"}),
+    "new_key_on_retry": (new_key_on_retry, {"client.same_key_on_retry"}),
+    "float_amount": (float_amount, {"client.request_conformance"}),
+    "ignores_retry_after": (lambda b: _limit(b, False), {"client.honours_retry_after"}),
+}
+
+
+def _report(base: str) -> dict[str, Any]:
+    resp = requests.get(f"{base}/_sim/clients/report", timeout=10)
+    resp.raise_for_status()
+    return resp.json()
+
+
+@pytest.mark.parametrize("name", sorted(CLIENTS))
+def test_each_mistake_fails_its_rule_alone(fresh: str, name: str) -> None:
+    run, expected = CLIENTS[name]
+    run(fresh)
+    (client,) = [c for c in _report(fresh)["clients"] if c["api"] == "freefin"]
+    failed = {f["rule"] for f in client["findings"] if f["verdict"] == "failed"}
+    assert failed == expected, client["findings"]
+    for finding in client["findings"]:
+        if finding["verdict"] == "failed":
+            assert finding["evidence"] and finding["fix"]
+            assert FREEFIN_KEY not in json.dumps(finding)  # the key is masked
+            assert SLOW_KEY not in json.dumps(finding)
+
+
+def test_a_careful_client_passes_the_rules_it_was_judged_on(fresh: str) -> None:
+    careful(fresh)
+    _limit(fresh, True)
+    clients = _report(fresh)["clients"]
+    assert len(clients) == 2  # one per credential
+    verdicts = [(f["rule"], f["verdict"]) for c in clients for f in c["findings"]]
+    assert not [v for v in verdicts if v[1] == "failed"], verdicts
+    assert {rule for rule, verdict in verdicts if verdict == "passed"} == {
+        "client.idempotency_key",
+        "client.same_key_on_retry",
+        "client.honours_retry_after",
+        "client.request_conformance",
+    }
+
+
+def test_the_report_survives_a_reset_and_the_command_writes_it(fresh: str, tmp_path: Path) -> None:
+    no_key(fresh)
+    requests.post(f"{fresh}/_sim/reset", timeout=10).raise_for_status()
+    assert _report(fresh)["clients"], "a reset wiped the client log"
+    code = main(["client-report", "--target-url", fresh, "--report-dir", str(tmp_path)])
+    assert code == 1  # a rule failed
+    junit = (tmp_path / "client-grade.junit.xml").read_text()
+    assert 'name="client.idempotency_key"' in junit and "<failure" in junit
+    assert FREEFIN_KEY not in "".join(p.read_text() for p in tmp_path.iterdir())
