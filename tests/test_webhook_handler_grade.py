@@ -154,39 +154,18 @@ def test_the_events_sent_are_the_apis_own(api: str) -> None:
             jsonschema.validate(body[fmt.object_field], schema)
 
 
+def _check(base: str, report: Path, *extra: str) -> int:
+    """``paysim webhooks check`` of the shop's Kaspi handler at ``base``: its exit code."""
+    url, secret = f"{base}/webhooks/kaspi", SECRETS["kaspi"]
+    argv = ["webhooks", "check", "--api", "kaspi", "--url", url, "--secret", secret]
+    return main([*argv, "--report-dir", str(report), *extra])
+
+
 def test_the_command_exits_by_the_grade_and_writes_its_report(tmp_path: Path) -> None:
     with shop() as base:
-        clean = main(
-            [
-                "webhooks",
-                "check",
-                "--api",
-                "kaspi",
-                "--url",
-                f"{base}/webhooks/kaspi",
-                "--secret",
-                SECRETS["kaspi"],
-                "--state-url",
-                f"{base}/webhooks/state",
-                "--report-dir",
-                str(tmp_path / "clean"),
-            ]
-        )
+        clean = _check(base, tmp_path / "clean", "--state-url", f"{base}/webhooks/state")
     with shop({"skip_signature"}) as base:
-        broken = main(
-            [
-                "webhooks",
-                "check",
-                "--api",
-                "kaspi",
-                "--url",
-                f"{base}/webhooks/kaspi",
-                "--secret",
-                SECRETS["kaspi"],
-                "--report-dir",
-                str(tmp_path / "broken"),
-            ]
-        )
+        broken = _check(base, tmp_path / "broken")
     assert (clean, broken) == (0, 1)
     junit = (tmp_path / "broken/handler-grade.junit.xml").read_text()
     assert junit.count("<failure") == len(SIGNATURE_RULES)
