@@ -17,6 +17,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from simulator.core.faults import CHAOS
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
@@ -101,6 +103,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="[PAYSIM_GRADE_CLIENTS] judge every API request against the integration rules; "
         "the report at GET /_sim/clients/report (or: paysim client-report)",
     )
+    p.add_argument(
+        "--chaos",
+        choices=sorted(CHAOS),
+        default=env("PAYSIM_CHAOS", "none"),
+        help="[PAYSIM_CHAOS] inject faults at a rate on every API, so a client's retry paths run: "
+        "flaky (a few 5xx, lost answers, 429s), hostile (many); change with PUT /_sim/chaos",
+    )
     args = p.parse_args(argv)
     if not args.control_token and not _loopback(args.host):
         args.control_token = secrets.token_urlsafe(24)
@@ -166,6 +175,7 @@ class Server(BaseApplication):
                 "CONTROL_TOKEN": a.control_token or None,
                 "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
                 "GRADE_CLIENTS": a.grade_clients,
+                "CHAOS": a.chaos,
             }
         )
 

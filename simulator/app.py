@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
 from simulator.control.registry import Controllable, register
-from simulator.core import client_log, webhook_defects
+from simulator.core import client_log, operations, webhook_defects
 from simulator.core.errors import (
     ApiError,
     InternalError,
@@ -23,6 +23,7 @@ from simulator.core.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from simulator.core.faults import Fault
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
 from simulator.core.store import Store
@@ -45,17 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "LISTEN": [],  # (host, port) the server listens on: never a webhook destination
     "CONTROL_TOKEN": None,  # when set, /_sim answers only requests that carry it
     "GRADE_CLIENTS": False,  # record every API request and judge it (GET /_sim/clients/report)
+    "CHAOS": "none",  # faults at a rate on every API: none, flaky, hostile (PUT /_sim/chaos)
 }
-# The operations that create an object: each must carry an Idempotency-Key.
-CREATES = {
-    "freefin": frozenset(
-        {"freefin.create_payment", "freefin.create_payout", "freefin.refund_payment"}
-    ),
-    "kaspi": frozenset(
-        {"kaspi.create_invoice", "kaspi.create_qr", "kaspi.refund_invoice", "kaspi.create_refund"}
-    ),
-}
-
 
 # Werkzeug's own HTTP errors, named by the error classes of the same status.
 HTTP_ERRORS: dict[int, type[ApiError]] = {
@@ -92,10 +84,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     envelopes.register(kaspi.PREFIX, kaspi.render_error)
     app.register_blueprint(control.bp)
     _install_error_handlers(app, envelopes)
-    _install_faults(app, rt, envelopes)
-    app.extensions["paysim.client_creates"] = CREATES
-    if app.config["GRADE_CLIENTS"]:
+    if app.config["GRADE_CLIENTS"]:  # first: its after_request runs last, on the final answer
         _install_client_grading(app, rt)
+    _install_faults(app, rt, envelopes)
+    rt.faults.set_chaos(app.config["CHAOS"], operations.create_paths())
 
     rt.defects.enable(*app.config["DEFECTS"])
     if app.config["SCRIPT_FILE"]:
@@ -182,9 +174,9 @@ def _install_client_grading(app: Flask, rt: Runtime) -> None:
                 tx,
                 api=api,
                 client=_masked(credential),
-                operation=request.url_rule.endpoint if request.url_rule else "",
                 method=request.method,
-                url=request.full_path.rstrip("?"),
+                path=request.path,
+                query=request.args.to_dict(),
                 headers=dict(request.headers),
                 body=request.get_data(cache=True),
                 status=resp.status_code,
@@ -224,10 +216,27 @@ def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
         if fault.kind == "latency":
             time.sleep(fault.latency_ms / 1000)
             return None
-        if fault.kind == "drop":
-            sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
-            if isinstance(sock, socket.socket):
-                sock.shutdown(socket.SHUT_RDWR)
-            return Response(status=499)
-        error = ApiError("injected fault", code="injected_fault", status=fault.status)
-        return envelopes.render(request.path, error)
+        if fault.when == "after":
+            g.fault_after = fault  # the request is handled first; its answer is lost after
+            return None
+        return _fault_response(fault, envelopes)
+
+    @app.after_request
+    def _lose_answer(resp: Response) -> Response:
+        fault = g.pop("fault_after", None)
+        if fault is None or resp.status_code >= 400:
+            return resp
+        return _fault_response(fault, envelopes)
+
+
+def _fault_response(fault: Fault, envelopes: Envelopes) -> Response:
+    if fault.kind == "drop":
+        sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+        if isinstance(sock, socket.socket):
+            sock.shutdown(socket.SHUT_RDWR)
+        return Response(status=499)
+    error = ApiError("injected fault", code="injected_fault", status=fault.status)
+    resp = envelopes.render(request.path, error)
+    if fault.status == 429:
+        resp.headers["Retry-After"] = str(fault.retry_after)
+    return resp

@@ -4,6 +4,8 @@ makes the mistake it is meant for (and for no other), over real HTTP."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -20,6 +22,10 @@ from paysim.cli import main
 FREEFIN_KEY = "sk_test_rom001_Jq7Zt2xVw9LmN4pR"  # the seed's test terminals
 SLOW_KEY = "sk_test_slo001_Xy4Zb7Cd1Ef5Gh8J"  # its merchant: 1 request/s, burst 3
 PAYMENTS = "/api/v1/public/payments"
+EVENTS = "/api/v1/public/events"
+SIGNED_KEY = "sk_test_rom002_Hs3Kd8Pq1Vx6Yb0C"  # a terminal that requires signatures
+SIGNING_SECRET = "ss_rom002_5a9d2e7c1b8f4036"
+NO_SUCH = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +54,7 @@ def _pay(base: str, key: str | None, amount: Any = 10000) -> requests.Response:
     return requests.post(base + PAYMENTS, data=body, headers=_headers(key), timeout=10)
 
 
-def _fail_next_create(base: str, status: int = 503) -> None:
+def _fail_next_create(base: str, status: int = 503, count: int = 1) -> None:
     requests.post(
         f"{base}/_sim/faults",
         json={
@@ -56,7 +62,7 @@ def _fail_next_create(base: str, status: int = 503) -> None:
             "method": "POST",
             "kind": "status",
             "status": status,
-            "count": 1,
+            "count": count,
         },
         timeout=10,
     ).raise_for_status()
@@ -66,7 +72,13 @@ def careful(base: str) -> None:
     key = str(uuid.uuid4())
     _fail_next_create(base)
     assert _pay(base, key).status_code == 503
-    assert _pay(base, key).status_code == 201  # the same key and body
+    time.sleep(0.2)
+    created = _pay(base, key)  # the same key and body
+    assert created.status_code == 201
+    url = base + PAYMENTS + "/" + created.json()["payment"]["id"]
+    for wait in (0.1, 0.2):  # a status read or two, backing off
+        time.sleep(wait)
+        assert requests.get(url, headers=_headers(), timeout=10).ok
 
 
 def no_key(base: str) -> None:
@@ -83,15 +95,85 @@ def float_amount(base: str) -> None:
     assert _pay(base, str(uuid.uuid4()), amount=100.5).status_code == 400
 
 
+def unknown_method(base: str) -> None:
+    body = json.dumps({"amount": 100, "method": "crypto"})
+    requests.post(base + PAYMENTS, data=body, headers=_headers(str(uuid.uuid4())), timeout=10)
+
+
+def retry_storm(base: str) -> None:
+    key = str(uuid.uuid4())
+    _fail_next_create(base, count=5)
+    statuses = [_pay(base, key).status_code for _ in range(6)]  # at once, the same key
+    assert statuses == [503] * 5 + [201]
+
+
+def polls(base: str) -> None:
+    url = base + PAYMENTS + "/" + _pay(base, str(uuid.uuid4())).json()["payment"]["id"]
+    for _ in range(12):
+        requests.get(url, headers=_headers(), timeout=10)
+
+
+def _signed(base: str, sign: Callable[[dict[str, Any]], bytes]) -> requests.Response:
+    payload = {"amount": 100, "description": "Чай"}
+    sent = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = _headers(str(uuid.uuid4()), credential=SIGNED_KEY)
+    headers["X-Freefin-Signature"] = _hmac(sign(payload))
+    return requests.post(base + PAYMENTS, data=sent, headers=headers, timeout=10)
+
+
+def _hmac(body: bytes) -> str:
+    return "sha256=" + hmac.new(SIGNING_SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signs_reserialised(base: str) -> None:
+    resp = _signed(base, lambda p: json.dumps(p).encode())  # not the bytes sent
+    assert resp.status_code == 400
+    assert "re-serialised as json.dumps(body)" in resp.text, resp.text
+
+
+def signs_raw(base: str) -> None:
+    resp = _signed(
+        base, lambda p: json.dumps(p, separators=(",", ":"), ensure_ascii=False).encode()
+    )
+    assert resp.status_code == 201, resp.text
+
+
+def _stream(base: str, last_event_id: str | None) -> str | None:
+    """Open the event stream, read the first event's id (or none), drop the connection."""
+    headers = _headers()
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    with requests.get(base + EVENTS, headers=headers, stream=True, timeout=10) as resp:
+        assert resp.status_code == 200
+        for line in resp.iter_lines(decode_unicode=True):
+            if line.startswith("id:"):
+                return str(line[3:].strip())
+    return None
+
+
+def sse_forgets(base: str) -> None:
+    _pay(base, str(uuid.uuid4()))
+    _stream(base, None)
+    _stream(base, None)  # reopened without Last-Event-ID: what came meanwhile is lost
+
+
+def sse_resumes(base: str) -> None:
+    _pay(base, str(uuid.uuid4()))
+    seen = _stream(base, None)
+    assert seen
+    _pay(base, str(uuid.uuid4()))
+    _stream(base, seen)
+
+
 def _limit(base: str, wait_properly: bool) -> None:
     """Read until a 429; then wait (or not) and read again."""
     slow = _headers(credential=SLOW_KEY)
     for _ in range(20):
-        resp = requests.get(base + PAYMENTS + "/none", headers=slow, timeout=10)
+        resp = requests.get(base + PAYMENTS + "/" + NO_SUCH, headers=slow, timeout=10)
         if resp.status_code == 429:
             if wait_properly:
                 time.sleep(float(resp.headers["Retry-After"]) + 0.1)
-            requests.get(base + PAYMENTS + "/none", headers=slow, timeout=10)
+            requests.get(base + PAYMENTS + "/" + NO_SUCH, headers=slow, timeout=10)
             return
     raise AssertionError("no 429 within 20 requests")
 
@@ -100,8 +182,13 @@ CLIENTS: dict[str, tuple[Callable[[str], None], set[str]]] = {
     "careful": (careful, set()),
     "no_key": (no_key, {"client.idempotency_key"}),
     "new_key_on_retry": (new_key_on_retry, {"client.same_key_on_retry"}),
-    "float_amount": (float_amount, {"client.request_conformance"}),
+    "float_amount": (float_amount, {"client.money"}),
+    "unknown_method": (unknown_method, {"client.request_conformance"}),
     "ignores_retry_after": (lambda b: _limit(b, False), {"client.honours_retry_after"}),
+    "retry_storm": (retry_storm, {"client.bounded_backoff"}),
+    "polls": (polls, {"client.no_tight_polling"}),
+    "signs_reserialised": (signs_reserialised, {"client.signature_raw_body"}),
+    "sse_forgets": (sse_forgets, {"client.sse_resume"}),
 }
 
 
@@ -125,19 +212,18 @@ def test_each_mistake_fails_its_rule_alone(fresh: str, name: str) -> None:
             assert SLOW_KEY not in json.dumps(finding)
 
 
-def test_a_careful_client_passes_the_rules_it_was_judged_on(fresh: str) -> None:
+def test_a_careful_client_passes_every_rule(fresh: str) -> None:
     careful(fresh)
     _limit(fresh, True)
+    signs_raw(fresh)
+    sse_resumes(fresh)
     clients = _report(fresh)["clients"]
-    assert len(clients) == 2  # one per credential
+    assert len(clients) == 3  # one per credential
     verdicts = [(f["rule"], f["verdict"]) for c in clients for f in c["findings"]]
     assert not [v for v in verdicts if v[1] == "failed"], verdicts
-    assert {rule for rule, verdict in verdicts if verdict == "passed"} == {
-        "client.idempotency_key",
-        "client.same_key_on_retry",
-        "client.honours_retry_after",
-        "client.request_conformance",
-    }
+    assert {rule for rule, verdict in verdicts if verdict == "passed"} == set(
+        _report(fresh)["rules"]
+    )
 
 
 def test_the_report_survives_a_reset_and_the_command_writes_it(fresh: str, tmp_path: Path) -> None:

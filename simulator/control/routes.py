@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from simulator.control import schemas
 from simulator.control.registry import lookup
-from simulator.core import client_log, webhooks
+from simulator.core import client_log, operations, webhooks
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound
 from simulator.core.faults import Fault
@@ -82,7 +82,7 @@ def clients_report() -> Response:
     if request.method == "DELETE":
         client_log.clear(rt.store)
         return jsonify({"status": "cleared"})
-    return jsonify(client_log.report(rt.store, app.extensions["paysim.client_creates"]))
+    return jsonify(client_log.report(rt.store))
 
 
 @bp.get("/clock")
@@ -144,6 +144,16 @@ def faults() -> Response:
     elif request.method == "POST":
         add_fault(rt, schemas.check(schemas.FAULT, json_body()))
     return jsonify({"faults": rt.faults.list()})
+
+
+@bp.route("/chaos", methods=["GET", "PUT"])
+def chaos() -> Response:
+    """The chaos profile: faults at a rate on every API (none, flaky, hostile); a reset keeps it."""
+    rt = _rt()
+    if request.method == "PUT":
+        body = schemas.check(schemas.CHAOS, json_body())
+        rt.faults.set_chaos(body["profile"], operations.create_paths())
+    return jsonify(rt.faults.chaos())
 
 
 def add_fault(rt: Runtime, body: dict[str, Any]) -> None:

@@ -58,7 +58,15 @@ FAULT = {
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "count": {"type": ["integer", "null"], "minimum": 1},
         "ratio": {"type": "number", "minimum": 0, "maximum": 1},
+        "when": {"enum": ["before", "after"]},
+        "retry_after": {"type": "integer", "minimum": 0, "maximum": 3600},
     },
+}
+CHAOS: dict[str, Any] = {
+    "type": "object",
+    "required": ["profile"],
+    "additionalProperties": False,
+    "properties": {"profile": {"enum": ["none", "flaky", "hostile"]}},
 }
 WEBHOOK_CONFIG = {
     "type": "object",

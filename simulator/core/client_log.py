@@ -8,12 +8,15 @@ between tests and still want one report at the end (``DELETE /_sim/clients/repor
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
+from simulator.core import operations
 from simulator.core.store import Store, Tx
 
 SCHEMA = """
@@ -21,7 +24,8 @@ CREATE TABLE IF NOT EXISTS client_requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, api TEXT NOT NULL, client TEXT NOT NULL,
     operation TEXT NOT NULL, method TEXT NOT NULL, url TEXT NOT NULL, headers TEXT NOT NULL,
     body TEXT NOT NULL, body_hash TEXT NOT NULL, idempotency_key TEXT, status INTEGER NOT NULL,
-    retry_after REAL, error_code TEXT, error_message TEXT, at REAL NOT NULL);
+    retry_after REAL, error_code TEXT, error_message TEXT, problems TEXT NOT NULL,
+    at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS client_requests_client ON client_requests (api, client, seq);
 """
 BODY_KEPT = 2000
@@ -31,6 +35,9 @@ RETRY_WINDOW_S = 300.0  # a create sent again within this long after a failure i
 # with the same key. 499: the connection was dropped before any answer.
 UNCERTAIN = frozenset({499, 500, 502, 503, 504})
 VALIDATION_CODES = frozenset({"bad_request", "validation_error"})
+POLL_WINDOW_S, POLL_LIMIT = 10.0, 10  # more reads of one object than this in the window
+STORM_WINDOW_S, STORM_LIMIT = 2.0, 3  # more retries of one failed request than this
+UNKNOWN_OPERATION = "no operation of the seed has this method and path"
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,11 @@ class Entry:
     retry_after: float | None
     error_code: str | None
     error_message: str | None
+    problems: list[dict[str, Any]]
     at: float
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -60,13 +71,24 @@ class Entry:
             "status": self.status,
             "at": self.at,
             "error": self.error_code,
+            "message": self.error_message,
+            "problems": self.problems,
         }
+
+
+COLUMNS = (
+    "seq, api, client, operation, method, url, headers, body, body_hash, idempotency_key, "
+    "status, retry_after, error_code, error_message, problems, at"
+)
 
 
 def install(store: Store) -> None:
     with store.tx() as tx:
         for statement in filter(str.strip, SCHEMA.split(";")):
             tx.execute(statement)
+        columns = {row[1] for row in tx.execute("PRAGMA table_info(client_requests)")}
+        if "problems" not in columns:  # a log kept before requests were judged per field
+            tx.execute("ALTER TABLE client_requests ADD COLUMN problems TEXT NOT NULL DEFAULT '[]'")
 
 
 def record(
@@ -74,9 +96,9 @@ def record(
     *,
     api: str,
     client: str,
-    operation: str,
     method: str,
-    url: str,
+    path: str,
+    query: Mapping[str, str],
     headers: Mapping[str, str],
     body: bytes,
     status: int,
@@ -84,25 +106,33 @@ def record(
     error: tuple[str, str] | None,
     at: float,
 ) -> None:
+    """One request and its answer, with the seed operation it is for and what it breaks of it."""
+    operation = operations.match(api, method, path)
+    if operation is None:
+        name, problems = "", [operations.Problem("path", UNKNOWN_OPERATION)]
+    else:
+        name, problems = operation.name, operation.problems(body, query, headers, path)
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+    url = path + ("?" + urlencode(list(query.items())) if query else "")
     tx.execute(
         "INSERT INTO client_requests (api, client, operation, method, url, headers, body, "
-        "body_hash, idempotency_key, status, retry_after, error_code, error_message, at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "body_hash, idempotency_key, status, retry_after, error_code, error_message, problems, "
+        "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             api,
             client,
-            operation,
-            method,
+            name,
+            method.upper(),
             url,
             json.dumps(kept),
             body[:BODY_KEPT].decode("utf-8", "replace"),
             hashlib.sha256(body).hexdigest(),
-            headers.get("Idempotency-Key"),
+            next((v for k, v in headers.items() if k.lower() == "idempotency-key"), None),
             status,
             retry_after,
             error[0] if error else None,
             error[1] if error else None,
+            json.dumps([p.to_dict() for p in problems], ensure_ascii=False),
             at,
         ),
     )
@@ -114,7 +144,8 @@ def clear(store: Store) -> None:
 
 
 def entries(store: Store, api: str | None = None) -> list[Entry]:
-    sql = "SELECT * FROM client_requests" + (" WHERE api=?" if api else "") + " ORDER BY seq"
+    where = " WHERE api=?" if api else ""
+    sql = f"SELECT {COLUMNS} FROM client_requests{where} ORDER BY seq"
     with store.read() as tx:
         rows = tx.execute(sql, (api,) if api else ()).fetchall()
     return [
@@ -133,7 +164,8 @@ def entries(store: Store, api: str | None = None) -> list[Entry]:
             retry_after=row[11],
             error_code=row[12],
             error_message=row[13],
-            at=row[14],
+            problems=json.loads(row[14]),
+            at=row[15],
         )
         for row in rows
     ]
@@ -149,6 +181,7 @@ class Rule:
     severity: str
     source: str
     fix: str
+    apis: tuple[str, ...] = ("freefin", "kaspi")
 
 
 IDEMPOTENCY_KEY = Rule(
@@ -175,26 +208,85 @@ HONOURS_RETRY_AFTER = Rule(
     "on 429 wait at least Retry-After seconds (with jitter) before the next request of that "
     "credential; do not retry at once",
 )
+BOUNDED_BACKOFF = Rule(
+    "client.bounded_backoff",
+    f"no retry storm: at most {STORM_LIMIT} retries of a failed request within "
+    f"{STORM_WINDOW_S:g} s",
+    "major",
+    "integration: retries with exponential backoff and a cap",
+    "after a 5xx or a dropped connection wait before retrying, doubling the wait each time "
+    "(with jitter) and giving up after a few attempts",
+)
+NO_TIGHT_POLLING = Rule(
+    "client.no_tight_polling",
+    f"no status polling: at most {POLL_LIMIT} reads of one object within {POLL_WINDOW_S:g} s",
+    "minor",
+    "seed: webhooks (both APIs) and the event stream (freefin) tell of every change",
+    "learn of status changes from webhooks (or freefin's event stream); when you must poll, "
+    "back off (1 s, 2 s, 4 s ...) and stop at a final status",
+)
 REQUEST_CONFORMANCE = Rule(
     "client.request_conformance",
-    "requests hold to the spec (types, required fields, enums, amounts in the right unit)",
+    "requests hold to the seed: body, parameters and headers (types, required, enums, formats)",
     "major",
-    "seed: each operation's requestBody",
-    "send the body as the seed's schema says: kopecks as integers (freefin), amounts as "
-    'decimal strings such as "100.00" (Kaspi), every required field, known enum values',
+    "seed: each operation's requestBody and parameters",
+    "send each request as the seed's operation declares it: every required field, the "
+    "declared types and formats, known enum values, only the operations the seed has",
 )
-RULES = (IDEMPOTENCY_KEY, SAME_KEY_ON_RETRY, HONOURS_RETRY_AFTER, REQUEST_CONFORMANCE)
+MONEY = Rule(
+    "client.money",
+    "amounts in the right unit and type",
+    "critical",
+    "seed: amount (freefin: integer kopecks; Kaspi: a number of tenge, two decimals at most)",
+    'freefin: send kopecks as a JSON integer (19900, never 199.0 or "19900"); Kaspi: send '
+    'tenge as a JSON number with at most two decimals (199.9, never "199.90")',
+)
+SIGNATURE = Rule(
+    "client.signature_raw_body",
+    "request signatures are over the raw bytes sent",
+    "critical",
+    "seed: X-Freefin-Signature (HMAC-SHA256 of the request body)",
+    "serialise the body once, sign those bytes and send those same bytes; never sign a "
+    "re-serialisation (spacing, key order and escaping change the bytes)",
+    ("freefin",),
+)
+SSE_RESUME = Rule(
+    "client.sse_resume",
+    "the event stream is reopened with Last-Event-ID, so no event is lost",
+    "major",
+    "supplement#/events (Last-Event-ID resumes after the last event seen)",
+    "keep the id: of the last event handled and send it as Last-Event-ID when the stream "
+    "is reopened",
+    ("freefin",),
+)
+RULES = (
+    IDEMPOTENCY_KEY,
+    SAME_KEY_ON_RETRY,
+    HONOURS_RETRY_AFTER,
+    BOUNDED_BACKOFF,
+    NO_TIGHT_POLLING,
+    REQUEST_CONFORMANCE,
+    MONEY,
+    SIGNATURE,
+    SSE_RESUME,
+)
 
 
-def _finding(rule: Rule, broken: list[Entry], judged: int, what: str) -> dict[str, Any]:
+def _finding(
+    rule: Rule, broken: list[Entry], judged: int, what: str, per: int = 1
+) -> dict[str, Any]:
+    """``per``: how many requests of ``broken`` make one breach (a failure and its retry: 2)."""
     verdict = "skipped" if judged == 0 else ("failed" if broken else "passed")
     detail = (
         f"no request to judge ({what})"
         if judged == 0
-        else f"{len(broken)} of {judged} {what} broke the rule"
+        else f"{len(broken) // per} of {judged} {what} broke the rule"
         if broken
         else f"{judged} {what}, all held"
     )
+    causes = sorted({m for e in broken if (m := e.error_message) and ": " in m})
+    if causes:
+        detail += " (" + "; ".join(causes[:2]) + ")"
     return {
         "rule": rule.id,
         "title": rule.title,
@@ -207,14 +299,8 @@ def _finding(rule: Rule, broken: list[Entry], judged: int, what: str) -> dict[st
     }
 
 
-def judge(log: Iterable[Entry], creates: frozenset[str]) -> list[dict[str, Any]]:
-    """Each rule judged over one client's requests (in the order they came)."""
-    log = list(log)
-    made = [e for e in log if e.operation in creates]
-    findings = [
-        _finding(IDEMPOTENCY_KEY, [e for e in made if not e.idempotency_key], len(made), "creates")
-    ]
-
+def _retries(made: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """The retries after an uncertain failure, and the pairs (failure, retry) under a new key."""
     retries: list[Entry] = []
     double: list[Entry] = []
     for i, failed in enumerate(made):
@@ -228,10 +314,66 @@ def judge(log: Iterable[Entry], creates: frozenset[str]) -> list[dict[str, Any]]
         retry = next((e for e in later if e.body_hash == failed.body_hash), None)
         if retry is None:
             continue
+        if not failed.idempotency_key:  # no key at all: the idempotency_key rule's finding
+            continue
         retries.append(retry)
-        if not failed.idempotency_key or retry.idempotency_key != failed.idempotency_key:
+        if retry.idempotency_key != failed.idempotency_key:
             double += [failed, retry]
-    findings.append(_finding(SAME_KEY_ON_RETRY, double, len(retries), "retries after a failure"))
+    return retries, double
+
+
+def _storms(log: list[Entry]) -> tuple[int, list[Entry]]:
+    """Failures followed by a retry, and those followed by more retries than the limit allows."""
+    judged, storms = 0, []
+    for i, failed in enumerate(log):
+        if failed.status not in UNCERTAIN:
+            continue
+        same = [
+            e
+            for e in log[i + 1 :]
+            if (e.method, e.url, e.body_hash) == (failed.method, failed.url, failed.body_hash)
+            and e.at - failed.at <= STORM_WINDOW_S
+        ]
+        if not same:
+            continue
+        judged += 1
+        if len(same) > STORM_LIMIT and failed not in storms:
+            storms += [failed, *same[: STORM_LIMIT + 1]]
+    return judged, storms
+
+
+def _polls(log: list[Entry], single: frozenset[str]) -> tuple[int, list[Entry]]:
+    reads: dict[str, list[Entry]] = defaultdict(list)
+    for e in log:
+        if e.operation in single:
+            reads[e.url].append(e)
+    tight: list[Entry] = []
+    for url_reads in reads.values():
+        for i in range(len(url_reads) - POLL_LIMIT):
+            window = url_reads[i : i + POLL_LIMIT + 1]
+            if window[-1].at - window[0].at <= POLL_WINDOW_S:
+                tight += [window[0], window[-1]]
+                break
+    return len(reads), tight
+
+
+def _reopened(log: list[Entry], stream: str) -> tuple[int, list[Entry]]:
+    opens = [e for e in log if e.operation == stream and e.status == 200]
+    again = [b for a, b in itertools.pairwise(opens) if b.at - a.at <= RETRY_WINDOW_S]
+    lost = [e for e in again if not e.header("Last-Event-ID") and "last_event_id=" not in e.url]
+    return len(again), lost
+
+
+def judge(log: Iterable[Entry], api: str) -> list[dict[str, Any]]:
+    """Each rule of ``api`` judged over one client's requests (in the order they came)."""
+    log = list(log)
+    creates = operations.CREATES[api]
+    made = [e for e in log if e.operation in creates]
+    findings = [
+        _finding(IDEMPOTENCY_KEY, [e for e in made if not e.idempotency_key], len(made), "creates")
+    ]
+    retries, double = _retries(made)
+    findings.append(_finding(SAME_KEY_ON_RETRY, double, len(retries), "retries after a failure", 2))
 
     early: list[Entry] = []
     limited = [e for e in log if e.status == 429]
@@ -240,20 +382,47 @@ def judge(log: Iterable[Entry], creates: frozenset[str]) -> list[dict[str, Any]]
         following = next((e for e in log if e.seq > limit.seq), None)
         if following is not None and following.at - limit.at < wait - 0.05:
             early += [limit, following]
-    findings.append(_finding(HONOURS_RETRY_AFTER, early, len(limited), "429 answers"))
+    findings.append(_finding(HONOURS_RETRY_AFTER, early, len(limited), "429 answers", 2))
 
-    refused = [e for e in log if e.status in (400, 422) and e.error_code in VALIDATION_CODES]
-    findings.append(_finding(REQUEST_CONFORMANCE, refused, len(log), "requests"))
+    judged, storms = _storms(log)
+    findings.append(_finding(BOUNDED_BACKOFF, storms, judged, "failures retried", STORM_LIMIT + 2))
+    judged, tight = _polls(log, operations.single_reads(api))
+    findings.append(_finding(NO_TIGHT_POLLING, tight, judged, "objects read", 2))
+
+    # a problem of the seed's schema, or a refusal the seed's schema does not explain (the
+    # supplement's stricter rules); an amount's problems are the money rule's
+    nonconforming = [
+        e
+        for e in log
+        if any(not p["money"] for p in e.problems)
+        or (not e.problems and e.status in (400, 422) and e.error_code in VALIDATION_CODES)
+    ]
+    findings.append(_finding(REQUEST_CONFORMANCE, nonconforming, len(log), "requests"))
+    with_amount = [e for e in made if '"amount' in e.body or '_amount"' in e.body]
+    wrong_money = [e for e in log if any(p["money"] for p in e.problems)]
+    findings.append(_finding(MONEY, wrong_money, len(with_amount), "requests with an amount"))
+
+    if api in SIGNATURE.apis:
+        signed = [
+            e
+            for e in log
+            if e.header("X-Freefin-Signature") or e.error_code == "signature_required"
+        ]
+        bad = [e for e in signed if e.error_code in ("invalid_signature", "signature_required")]
+        findings.append(_finding(SIGNATURE, bad, len(signed), "signed requests"))
+    if api in SSE_RESUME.apis:
+        judged, lost = _reopened(log, operations.STREAMS[api])
+        findings.append(_finding(SSE_RESUME, lost, judged, "reopened streams"))
     return findings
 
 
-def report(store: Store, creates: Mapping[str, frozenset[str]]) -> dict[str, Any]:
+def report(store: Store) -> dict[str, Any]:
     """Every client's findings: ``{"clients": [{"api", "client", "requests", "findings"}]}``."""
     by_client: dict[tuple[str, str], list[Entry]] = defaultdict(list)
     for entry in entries(store):
         by_client[(entry.api, entry.client)].append(entry)
     clients = []
     for (api, client), log in sorted(by_client.items()):
-        findings = judge(log, creates.get(api, frozenset()))
+        findings = judge(log, api)
         clients.append({"api": api, "client": client, "requests": len(log), "findings": findings})
     return {"rules": [rule.id for rule in RULES], "clients": clients}

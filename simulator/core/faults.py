@@ -1,14 +1,19 @@
-"""Fault injection per route: added latency, a given 5xx, or a dropped connection."""
+"""Fault injection per route: added latency, a given 4xx/5xx, or a dropped connection; before the
+request is handled, or after (the work is done and committed, and the answer is lost: what makes
+a client's retry a duplicate unless it keeps its Idempotency-Key). Chaos profiles are sets of
+such faults at a rate."""
 
 from __future__ import annotations
 
 import random
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 KINDS = ("latency", "status", "drop")
+WHEN = ("before", "after")
 
 
 @dataclass
@@ -20,12 +25,16 @@ class Fault:
     status: int = 503
     count: int | None = None  # None: every matching request until removed
     ratio: float = 1.0
+    when: str = "before"  # after: the request is handled and committed, then its answer lost
+    retry_after: int = 1  # the Retry-After of an injected 429
     hits: int = 0
     _re: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
+        if self.when not in WHEN or (self.when == "after" and self.kind == "latency"):
+            raise ValueError("when must be before or after (after: a status or a drop)")
         if not 0 <= self.ratio <= 1:
             raise ValueError("ratio must be between 0 and 1")
         if self.kind == "status" and not 400 <= self.status <= 599:
@@ -39,8 +48,13 @@ class Fault:
 
 
 class Faults:
+    """The faults added one by one (cleared by a reset), then the chaos profile's (kept until
+    another profile is chosen: a partner's suite may reset between its tests)."""
+
     def __init__(self, seed: int = 0) -> None:
         self._faults: list[Fault] = []
+        self._chaos: list[Fault] = []
+        self.chaos_profile = "none"
         self._lock = threading.Lock()
         self._random = random.Random(seed)
 
@@ -58,10 +72,19 @@ class Faults:
         with self._lock:
             return [f.to_dict() for f in self._faults]
 
+    def set_chaos(self, name: str, creates: Sequence[str]) -> None:
+        faults = [Fault(**spec) for spec in chaos(name, creates)]
+        with self._lock:
+            self._chaos, self.chaos_profile = faults, name
+
+    def chaos(self) -> dict[str, Any]:
+        with self._lock:
+            return {"profile": self.chaos_profile, "faults": [f.to_dict() for f in self._chaos]}
+
     def match(self, method: str, path: str) -> Fault | None:
         """The first fault that fires for this request (and count it)."""
         with self._lock:
-            for fault in self._faults:
+            for fault in self._faults + self._chaos:
                 if fault.method and fault.method.upper() != method.upper():
                     continue
                 if not fault._re.search(path):
@@ -73,3 +96,39 @@ class Faults:
                 fault.hits += 1
                 return fault
         return None
+
+
+# The chaos profiles: what a partner's own suite meets when run against the simulator, so its
+# retry paths run. Paths are regexes by the end of the request path (either API's prefix).
+API = r"^/api/"
+CHAOS: dict[str, list[dict[str, Any]]] = {
+    "none": [],
+    "flaky": [
+        {"kind": "status", "status": 503, "ratio": 0.05, "creates": True},
+        {"kind": "status", "status": 500, "ratio": 0.03, "when": "after", "creates": True},
+        {"kind": "drop", "ratio": 0.02, "when": "after", "creates": True},
+        {"kind": "status", "status": 429, "ratio": 0.02, "retry_after": 1},
+        {"kind": "latency", "latency_ms": 300, "ratio": 0.05},
+    ],
+    "hostile": [
+        {"kind": "status", "status": 503, "ratio": 0.15, "creates": True},
+        {"kind": "status", "status": 502, "ratio": 0.10, "when": "after", "creates": True},
+        {"kind": "drop", "ratio": 0.05, "when": "after", "creates": True},
+        {"kind": "status", "status": 429, "ratio": 0.10, "retry_after": 2},
+        {"kind": "latency", "latency_ms": 1500, "ratio": 0.10},
+    ],
+}
+
+
+def chaos(name: str, creates: Sequence[str]) -> list[dict[str, Any]]:
+    """A profile's faults; ``creates`` are the path regexes of the operations that create."""
+    if name not in CHAOS:
+        raise ValueError(f"chaos profile must be one of {', '.join(CHAOS)}")
+    faults = []
+    for spec in CHAOS[name]:
+        spec = dict(spec)
+        if spec.pop("creates", False):
+            faults += [{**spec, "path": path, "method": "POST"} for path in creates]
+        else:
+            faults.append({**spec, "path": API})
+    return faults

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
+from typing import Any
 
 SIGNATURE_RE = re.compile(r"^sha256=[a-f0-9]{64}$")
 
@@ -25,3 +27,28 @@ def verify(secret: str, body: bytes, header: str) -> bool:
 def same_secret(expected: str, given: str) -> bool:
     """Constant-time comparison of keys and secrets."""
     return hmac.compare_digest(expected.encode(), given.encode())
+
+
+# How clients re-serialise an object before signing it instead of signing the bytes they send.
+RESERIALISATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("json.dumps(body)", {}),
+    ("compact JSON", {"separators": (",", ":")}),
+    ("sorted keys", {"sort_keys": True}),
+    ("compact JSON with sorted keys", {"separators": (",", ":"), "sort_keys": True}),
+    ("JSON without ASCII escapes", {"ensure_ascii": False}),
+    ("compact JSON without ASCII escapes", {"separators": (",", ":"), "ensure_ascii": False}),
+)
+
+
+def mismatch_cause(secret: str, body: bytes, header: str) -> str | None:
+    """Why a well-formed signature does not match ``body``, when a usual cause explains it: the
+    client signed the object re-serialised (another spacing, key order or escaping)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    for name, options in RESERIALISATIONS:
+        again = json.dumps(document, **options).encode()
+        if again != body and verify(secret, again, header):
+            return f"it matches the body re-serialised as {name}, not the bytes sent"
+    return None

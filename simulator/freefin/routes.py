@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from simulator.core import codec, events, idempotency, spec
 from simulator.core.errors import ApiError, BadRequest
 from simulator.core.runtime import Runtime
-from simulator.core.signing import verify, well_formed
+from simulator.core.signing import mismatch_cause, verify, well_formed
 from simulator.freefin import banks, checkout, defects, payments, payouts, refunds, rules
 from simulator.freefin.terminals import Terminals
 from simulator.web import credential_waived, error_response, json_body, state_methods, throttle
@@ -79,8 +79,13 @@ def _authenticate() -> None:
         elif not well_formed(signature) or not verify(
             terminal.signing_secret, in_force.signed_bytes(request.get_data(cache=True)), signature
         ):
+            cause = well_formed(signature) and mismatch_cause(
+                terminal.signing_secret, request.get_data(cache=True), signature
+            )
             raise BadRequest(
-                "X-Freefin-Signature does not match the request body", code="invalid_signature"
+                "X-Freefin-Signature does not match the request body"
+                + (f": {cause}; sign the exact bytes you send" if cause else ""),
+                code="invalid_signature",
             )
     g.terminal = terminal
 
