@@ -7,6 +7,7 @@
   paysim gaps       what the seed documents leave open or contradict, and how it is settled
   paysim webhooks check   grade a partner's webhook handler (signatures, duplicates, order)
   paysim client-report    the simulator's grade of each API client (serve --grade-clients)
+  paysim proxy      a validating proxy before any server: grades the client and the server
 
 Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
 credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
@@ -188,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "serve", add_help=False, help="run the bundled simulator (options: paysim serve --help)"
     )
+    sub.add_parser(
+        "proxy",
+        add_help=False,
+        help="a validating proxy between a client and any server (options: paysim proxy --help)",
+    )
     _conform_parser(sub)
     _load_parser(sub)
     rep = sub.add_parser(
@@ -311,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "serve":
         return cmd_serve(argv[1:])
+    if argv and argv[0] == "proxy":
+        return cmd_serve(argv[1:], module="simulator.proxy", prog="paysim proxy")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

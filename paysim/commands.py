@@ -260,14 +260,14 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return EXIT_FAILED if args.fail_on_open and open_ else EXIT_OK
 
 
-def cmd_serve(argv: Sequence[str]) -> int:
-    """Run the simulator in this process's place (``python -m simulator``)."""
+def cmd_serve(argv: Sequence[str], module: str = "simulator", prog: str = "paysim serve") -> int:
+    """Run the simulator (or its validating proxy) in this process's place."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
-        "PAYSIM_PROG": "paysim serve",  # its --help names the command the user typed
+        "PAYSIM_PROG": prog,  # its --help names the command the user typed
     }
-    os.execve(sys.executable, [sys.executable, "-m", "simulator", *argv], env)
+    os.execve(sys.executable, [sys.executable, "-m", module, *argv], env)
     return EXIT_OK  # not reached
 
 

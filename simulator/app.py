@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import time
@@ -144,12 +143,6 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
         return envelopes.render(request.path, InternalError("internal error"))
 
 
-def _masked(credential: str) -> str:
-    """A credential as the client report names it: enough to tell keys apart, never the key."""
-    credential = credential.removeprefix("Bearer ").strip()
-    return credential[:8] + "…" + credential[-4:] if len(credential) > 16 else "…"
-
-
 def _install_client_grading(app: Flask, rt: Runtime) -> None:
     """Every request to an API, recorded against its credential after its answer."""
     client_log.install(rt.store)
@@ -167,13 +160,13 @@ def _install_client_grading(app: Flask, rt: Runtime) -> None:
             return resp
         error = None
         if resp.status_code >= 400 and resp.mimetype == "application/json":
-            error = _error_of(resp.get_data())
+            error = client_log.error_of(resp.get_data())
         retry_after = resp.headers.get("Retry-After")
         with rt.store.tx() as tx:
             client_log.record(
                 tx,
                 api=api,
-                client=_masked(credential),
+                client=client_log.masked(credential),
                 method=request.method,
                 path=request.path,
                 query=request.args.to_dict(),
@@ -187,27 +180,14 @@ def _install_client_grading(app: Flask, rt: Runtime) -> None:
         return resp
 
 
-def _error_of(raw: bytes) -> tuple[str, str] | None:
-    """(code, message) of either API's error envelope."""
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    if isinstance(error, dict):
-        return str(error.get("code")), str(error.get("message"))
-    if isinstance(error, str):
-        return error, str(body.get("message"))
-    return None
-
-
 def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
     @app.before_request
     def _inject() -> Response | None:
         if (request.content_length or 0) > MAX_BODY_BYTES:  # also where no view reads it
             raise RequestEntityTooLarge()
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        if chunked and len(request.get_data(cache=True)) >= MAX_BODY_BYTES:
+            raise RequestEntityTooLarge()  # the stream stops at the limit; it does not say so
         if request.path.startswith("/_sim"):
             return None
         fault = rt.faults.match(request.method, request.path)

@@ -132,3 +132,25 @@ def test_a_413_tells_the_truth_about_the_connection(sim: SimulatorProcess) -> No
             lost.append(f"Connection: {refused.headers.get('Connection')}: {exc}")
     session.close()
     assert not lost, lost
+
+
+@pytest.mark.parametrize("path", ["/api/v1/public/payments", "/api/v1/invoices"])
+def test_a_chunked_body_over_the_limit_is_413_not_a_truncated_read(
+    sim: SimulatorProcess, path: str
+) -> None:
+    """A chunked body has no Content-Length to refuse it by; the read stops at the limit, and
+    the server says 413 instead of judging the cut-off half as malformed JSON."""
+    big = json.dumps({"amount": 100, "description": "x" * (1024 * 1024 + 10)}).encode()
+    chunks = (big[i : i + 65536] for i in range(0, len(big), 65536))  # sent chunked
+    resp = requests.post(
+        f"{sim.url}{path}",
+        data=chunks,
+        headers={
+            "Authorization": "Bearer sk_test_rom001_Jq7Zt2xVw9LmN4pR",
+            "X-API-Key": "kp_test_almaty_7Hc2Vn9Qx4Lz1Bw8",
+            "Content-Type": "application/json",
+        },
+        timeout=30,
+    )
+    assert resp.status_code == 413, resp.text
+    assert "error" in resp.json()

@@ -91,7 +91,13 @@ def test_duplicates_created_by_replays_fail_the_run(sim: SimulatorProcess, tmp_p
     broken = ["freefin.idempotency_duplicate", "kaspi.idempotency_duplicate"]
     requests.post(defects, json={"enable": broken}, timeout=5).raise_for_status()
     try:
-        code, verdict = run(sim, tmp_path, extra_args=["--replay-share", "0.5"])
+        # long enough for both APIs' users to create and replay on a loaded machine
+        code, verdict = run(
+            sim,
+            tmp_path,
+            extra_args=["--replay-share", "0.5"],
+            shape_params={"users": 10, "spawn_rate": 10, "duration": 8},
+        )
     finally:
         requests.delete(defects, timeout=5).raise_for_status()
     assert code == 1

@@ -27,7 +27,7 @@ def grades(report: dict[str, Any], base_url: str) -> list[Grade]:
         findings = [
             Finding(
                 rule=item["rule"],
-                title=item["title"],
+                title=("[server] " if item.get("side") == "server" else "") + item["title"],
                 severity=item["severity"],
                 passed={"passed": True, "failed": False}.get(item["verdict"]),
                 detail=item["detail"],
@@ -40,6 +40,7 @@ def grades(report: dict[str, Any], base_url: str) -> list[Grade]:
                         headers=ev["headers"],
                         body=ev["body"].encode(),
                         status=ev["status"],
+                        answer=_what_was_wrong(ev),
                         error=None,
                     )
                     for ev in item["evidence"]
@@ -55,6 +56,14 @@ def grades(report: dict[str, Any], base_url: str) -> list[Grade]:
             )
         )
     return out
+
+
+def _what_was_wrong(evidence: dict[str, Any]) -> str:
+    """The fields a request (or its answer) broke, else the error the server gave."""
+    problems = evidence.get("problems", []) + evidence.get("response_problems", [])
+    if problems:
+        return "; ".join(f"{p['field']} {p['message']}" for p in problems[:5])
+    return str(evidence.get("message") or evidence.get("error") or "")
 
 
 def write(all_grades: list[Grade], directory: Path, stem: str = "client-grade") -> list[Path]:

@@ -50,7 +50,8 @@ class Exchange:
         if self.error:
             return self.error
         took = f" in {self.elapsed_ms:.0f} ms" if self.elapsed_ms is not None else ""
-        return f"{self.status}{took}"
+        said = f": {self.answer}" if self.answer else ""
+        return f"{self.status}{took}{said}"
 
 
 def _mask(text: str, secrets: Iterable[str]) -> str:

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS client_requests (
     operation TEXT NOT NULL, method TEXT NOT NULL, url TEXT NOT NULL, headers TEXT NOT NULL,
     body TEXT NOT NULL, body_hash TEXT NOT NULL, idempotency_key TEXT, status INTEGER NOT NULL,
     retry_after REAL, error_code TEXT, error_message TEXT, problems TEXT NOT NULL,
-    at REAL NOT NULL);
+    at REAL NOT NULL, response_problems TEXT);
 CREATE INDEX IF NOT EXISTS client_requests_client ON client_requests (api, client, seq);
 """
 BODY_KEPT = 2000
@@ -58,6 +58,7 @@ class Entry:
     error_message: str | None
     problems: list[dict[str, Any]]
     at: float
+    response_problems: list[dict[str, Any]] | None  # None: the answer was not judged
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
@@ -73,13 +74,18 @@ class Entry:
             "error": self.error_code,
             "message": self.error_message,
             "problems": self.problems,
+            **({"response_problems": self.response_problems} if self.response_problems else {}),
         }
 
 
 COLUMNS = (
     "seq, api, client, operation, method, url, headers, body, body_hash, idempotency_key, "
-    "status, retry_after, error_code, error_message, problems, at"
+    "status, retry_after, error_code, error_message, problems, at, response_problems"
 )
+ADDED = {  # columns a log kept by an earlier version lacks
+    "problems": "TEXT NOT NULL DEFAULT '[]'",
+    "response_problems": "TEXT",
+}
 
 
 def install(store: Store) -> None:
@@ -87,8 +93,9 @@ def install(store: Store) -> None:
         for statement in filter(str.strip, SCHEMA.split(";")):
             tx.execute(statement)
         columns = {row[1] for row in tx.execute("PRAGMA table_info(client_requests)")}
-        if "problems" not in columns:  # a log kept before requests were judged per field
-            tx.execute("ALTER TABLE client_requests ADD COLUMN problems TEXT NOT NULL DEFAULT '[]'")
+        for name, kind in ADDED.items():
+            if name not in columns:
+                tx.execute(f"ALTER TABLE client_requests ADD COLUMN {name} {kind}")
 
 
 def record(
@@ -105,19 +112,26 @@ def record(
     retry_after: float | None,
     error: tuple[str, str] | None,
     at: float,
+    body_judged: bool = True,
+    response_problems: list[operations.Problem] | None = None,
 ) -> None:
-    """One request and its answer, with the seed operation it is for and what it breaks of it."""
+    """One request and its answer, with the seed operation it is for and what it breaks of it
+    (``body_judged``: false for a body too large to hold; ``response_problems``: what the answer
+    breaks of the seed, where it was judged)."""
     operation = operations.match(api, method, path)
     if operation is None:
         name, problems = "", [operations.Problem("path", UNKNOWN_OPERATION)]
     else:
-        name, problems = operation.name, operation.problems(body, query, headers, path)
+        judged_body = body if body_judged else b""
+        name, problems = operation.name, operation.problems(judged_body, query, headers, path)
+        if not body_judged:
+            problems = [p for p in problems if p.field.split(".")[0] != "body"]
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
     url = path + ("?" + urlencode(list(query.items())) if query else "")
     tx.execute(
         "INSERT INTO client_requests (api, client, operation, method, url, headers, body, "
         "body_hash, idempotency_key, status, retry_after, error_code, error_message, problems, "
-        "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "at, response_problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             api,
             client,
@@ -134,8 +148,33 @@ def record(
             error[1] if error else None,
             json.dumps([p.to_dict() for p in problems], ensure_ascii=False),
             at,
+            None
+            if response_problems is None
+            else json.dumps([p.to_dict() for p in response_problems], ensure_ascii=False),
         ),
     )
+
+
+def masked(credential: str) -> str:
+    """A credential as the client report names it: enough to tell keys apart, never the key."""
+    credential = credential.removeprefix("Bearer ").strip()
+    return credential[:8] + "…" + credential[-4:] if len(credential) > 16 else "…"
+
+
+def error_of(raw: bytes) -> tuple[str, str] | None:
+    """(code, message) of either API's error envelope."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("code")), str(error.get("message"))
+    if isinstance(error, str):
+        return error, str(body.get("message"))
+    return None
 
 
 def clear(store: Store) -> None:
@@ -166,6 +205,7 @@ def entries(store: Store, api: str | None = None) -> list[Entry]:
             error_message=row[13],
             problems=json.loads(row[14]),
             at=row[15],
+            response_problems=None if row[16] is None else json.loads(row[16]),
         )
         for row in rows
     ]
@@ -182,6 +222,7 @@ class Rule:
     source: str
     fix: str
     apis: tuple[str, ...] = ("freefin", "kaspi")
+    side: str = "client"  # server: judged on the answers (the validating proxy only)
 
 
 IDEMPOTENCY_KEY = Rule(
@@ -259,6 +300,24 @@ SSE_RESUME = Rule(
     "is reopened",
     ("freefin",),
 )
+SERVER_CONFORMANCE = Rule(
+    "server.response_conformance",
+    "answers hold to the seed: the body of each status the seed declares, against its schema",
+    "major",
+    "seed: each operation's responses",
+    "the server (not the client) breaks the seed: report it to the API's provider, with the "
+    "evidence",
+    side="server",
+)
+SERVER_ERRORS = Rule(
+    "server.no_server_errors",
+    "the server answers no 5xx and is reachable (the proxy's own injected faults aside)",
+    "major",
+    "http: RFC 9110 section 15.6",
+    "the server (not the client) failed: report it to the API's provider; the client should "
+    "retry with the same Idempotency-Key",
+    side="server",
+)
 RULES = (
     IDEMPOTENCY_KEY,
     SAME_KEY_ON_RETRY,
@@ -269,6 +328,8 @@ RULES = (
     MONEY,
     SIGNATURE,
     SSE_RESUME,
+    SERVER_CONFORMANCE,
+    SERVER_ERRORS,
 )
 
 
@@ -289,6 +350,7 @@ def _finding(
         detail += " (" + "; ".join(causes[:2]) + ")"
     return {
         "rule": rule.id,
+        "side": rule.side,
         "title": rule.title,
         "severity": rule.severity,
         "verdict": verdict,
@@ -413,6 +475,12 @@ def judge(log: Iterable[Entry], api: str) -> list[dict[str, Any]]:
     if api in SSE_RESUME.apis:
         judged, lost = _reopened(log, operations.STREAMS[api])
         findings.append(_finding(SSE_RESUME, lost, judged, "reopened streams"))
+    answers = [e for e in log if e.response_problems is not None]
+    if answers:  # a proxy judged the server's answers too
+        bad = [e for e in answers if e.response_problems]
+        findings.append(_finding(SERVER_CONFORMANCE, bad, len(answers), "answers"))
+        failed = [e for e in answers if e.status >= 500]
+        findings.append(_finding(SERVER_ERRORS, failed, len(answers), "answers"))
     return findings
 
 

@@ -78,6 +78,31 @@ class Operation:
             found += _kaspi_decimals(document)
         return found
 
+    def response_problems(self, status: int, content_type: str, body: bytes) -> list[Problem]:
+        """What an answer breaks of the seed: a status the seed declares, whose JSON body does
+        not hold to the schema it gives. An undeclared status is not judged (the seed need not
+        list every error)."""
+        responses = self.op.get("responses", {})
+        declared = responses.get(str(status)) or responses.get(f"{status // 100}XX")
+        declared = declared or responses.get("default")
+        content = (declared or {}).get("content") or {}
+        schema = (content.get("application/json") or {}).get("schema")
+        if schema is None:
+            return []
+        if "json" not in content_type:
+            return [Problem("response.body", f"is {content_type or 'untyped'}, not JSON")]
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return [Problem("response.body", "is not JSON")]
+        found = []
+        for error in _response_validator(self.api, self.method, self.template, status).iter_errors(
+            document
+        ):
+            where = ".".join(str(p) for p in error.absolute_path)
+            found.append(Problem("response" + ("." + where if where else ""), error.message))
+        return found
+
     def _parameters(
         self, query: Mapping[str, str], headers: Mapping[str, str], path: str
     ) -> list[Problem]:
@@ -148,6 +173,16 @@ def _validator(api: str, method: str, template: str) -> jsonschema.Draft4Validat
     op = spec.load(DOCUMENTS[api])["paths"][template][method]
     schema = op["requestBody"]["content"]["application/json"]["schema"]
     return jsonschema.Draft4Validator(schema)
+
+
+@cache
+def _response_validator(
+    api: str, method: str, template: str, status: int
+) -> jsonschema.Draft4Validator:
+    responses = spec.load(DOCUMENTS[api])["paths"][template][method]["responses"]
+    declared = responses.get(str(status)) or responses.get(f"{status // 100}XX")
+    declared = declared or responses.get("default")
+    return jsonschema.Draft4Validator(declared["content"]["application/json"]["schema"])
 
 
 @cache

@@ -1,0 +1,375 @@
+"""``python -m simulator.proxy`` (``paysim proxy``): a validating proxy between a partner's client
+and any server of one API (the simulator, or a sandbox).
+
+Every request is forwarded as it came and its answer sent back as it came (an event stream and a
+large body pass through chunk by chunk, never held whole); on the way, both are judged against the
+seed: the request by the same client rules as the simulator's client report, the answer by the
+server rules, each finding said of the side it is about. Chaos profiles and faults act toward the
+client, as they do on the simulator. The report is at ``GET /_sim/clients/report``, so
+``paysim client-report --target-url`` reads it from the proxy as from the simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from flask import Flask, Response, jsonify, request
+from gunicorn.app.base import BaseApplication
+
+from simulator.control import schemas
+from simulator.core import client_log, operations
+from simulator.core.clock import iso
+from simulator.core.errors import ApiError, BadRequest, NotFound, Unauthorized
+from simulator.core.faults import CHAOS, Fault, Faults
+from simulator.core.store import Store
+from simulator.freefin.rules import FreefinRules
+from simulator.kaspi.rules import KaspiRules
+from simulator.web import Envelopes, error_response, json_body
+
+log = logging.getLogger("paysim.proxy")
+
+# Where each API is served (as the simulator serves it), and what of that path the upstream's
+# base URL already holds: Kaspi's base URL ends in /api, freefin's is the server's root.
+MOUNTS = {"freefin": ("/api/v1/public", ""), "kaspi": ("/api", "/api")}
+CREDENTIAL = {"freefin": "Authorization", "kaspi": "X-API-Key"}
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+JUDGED_BYTES = 1024 * 1024  # a body longer than this passes through unjudged
+CHUNK = 64 * 1024
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5.0, 60.0
+
+
+def _render(api: str, error: ApiError) -> Response:
+    if api == "freefin":
+        return error_response(error, FreefinRules().error_body(error))
+    return error_response(error, KaspiRules().error_body(error, iso(time.time())))
+
+
+def create_proxy(config: dict[str, Any]) -> Flask:
+    api, upstream = config["API"], str(config["UPSTREAM"]).rstrip("/")
+    if api not in MOUNTS:
+        raise ValueError(f"api must be one of {', '.join(MOUNTS)}")
+    mount, upstream_holds = MOUNTS[api]
+    app = Flask(__name__)
+    store = Store(config.get("DATABASE", ":memory:"))
+    client_log.install(store)
+    faults = Faults()
+    faults.set_chaos(config.get("CHAOS", "none"), operations.create_paths())
+    token = config.get("CONTROL_TOKEN")
+    session = requests.Session()
+    envelopes = Envelopes(lambda error: _render(api, error))
+    app.extensions["paysim.envelopes"] = envelopes  # the worker's own error answers use it
+
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return _render(api, error)
+
+    @app.before_request
+    def _control_guard() -> None:
+        if request.path.startswith("/_sim/") and request.path != "/_sim/health":
+            given = request.headers.get("X-Control-Token", "")
+            if token and not secrets.compare_digest(given, token):
+                raise Unauthorized("the control API needs X-Control-Token", code="unauthorized")
+
+    @app.get("/_sim/health")
+    def _health() -> Response:
+        return jsonify({"status": "ok", "api": api, "upstream": upstream})
+
+    @app.route("/_sim/clients/report", methods=["GET", "DELETE"])
+    def _report() -> Response:
+        if request.method == "DELETE":
+            client_log.clear(store)
+            return jsonify({"status": "cleared"})
+        return jsonify(client_log.report(store))
+
+    @app.route("/_sim/chaos", methods=["GET", "PUT"])
+    def _chaos() -> Response:
+        if request.method == "PUT":
+            body = schemas.check(schemas.CHAOS, json_body())
+            faults.set_chaos(body["profile"], operations.create_paths())
+        return jsonify(faults.chaos())
+
+    @app.route("/_sim/faults", methods=["GET", "POST", "DELETE"])
+    def _faults() -> Response:
+        if request.method == "DELETE":
+            faults.clear()
+        elif request.method == "POST":
+            try:
+                faults.add(**schemas.check(schemas.FAULT, json_body()))
+            except (TypeError, ValueError) as exc:
+                raise BadRequest(f"bad fault: {exc}") from exc
+        return jsonify({"faults": faults.list()})
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+
+    @app.route("/", defaults={"path": ""}, methods=methods)
+    @app.route("/<path:path>", methods=methods)
+    def _forward(path: str) -> Response:
+        if not (request.path == mount or request.path.startswith(mount + "/")):
+            raise NotFound(f"this proxy serves the {api} API under {mount}/", code="not_found")
+        fault = faults.match(request.method, request.path)
+        if fault is not None and fault.kind == "latency":
+            time.sleep(fault.latency_ms / 1000)
+            fault = None
+        exchange = _Exchange(api, store)
+        if fault is not None and fault.when == "before":
+            return exchange.finish(_fault_answer(api, fault), judged=False)
+        url = upstream + request.path.removeprefix(upstream_holds)
+        if request.query_string:
+            url += "?" + request.query_string.decode("latin-1")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        streaming_up = (request.content_length or 0) > JUDGED_BYTES
+        data: Any = request.get_data(cache=True)
+        if streaming_up:  # sent on as it comes, with its length
+            data = _Sized(request.stream, request.content_length or 0)
+        stream = exchange.operation_name == operations.STREAMS.get(api)
+        try:
+            up = session.request(
+                request.method,
+                url,
+                headers=headers,
+                data=data,
+                stream=True,
+                allow_redirects=False,
+                timeout=(CONNECT_TIMEOUT_S, None if stream else READ_TIMEOUT_S),
+            )
+        except requests.Timeout:
+            error = ApiError("the upstream did not answer in time", code="upstream_timeout")
+            error.status = 504
+            return exchange.finish(_render(api, error), judged=True)
+        except requests.RequestException as exc:
+            error = ApiError(f"the upstream is unreachable: {type(exc).__name__}")
+            error.code, error.status = "upstream_unreachable", 502
+            return exchange.finish(_render(api, error), judged=True)
+        if fault is not None and up.status_code < 400:  # the work is done; the answer is lost
+            up.close()
+            return exchange.finish(_fault_answer(api, fault), judged=False)
+        out_headers = [(k, v) for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP]
+        if "content-length" in up.headers and "transfer-encoding" not in up.headers:
+            out_headers.append(("Content-Length", up.headers["content-length"]))
+        return Response(
+            exchange.relay(up, stream),
+            status=up.status_code,
+            headers=out_headers,
+            direct_passthrough=True,
+        )
+
+    return app
+
+
+class _Exchange:
+    """One request and its answer, recorded once the answer is known (or, for an event
+    stream, as soon as it opens)."""
+
+    def __init__(self, api: str, store: Store) -> None:
+        self.api, self.store = api, store
+        self.body = request.get_data(cache=True) if _judgeable() else b""
+        self.operation = operations.match(api, request.method, request.path)
+        self.operation_name = self.operation.name if self.operation else ""
+        self.credential = request.headers.get(CREDENTIAL[api])
+        self.path, self.method = request.path, request.method
+        self.query = request.args.to_dict()
+        self.headers = dict(request.headers)
+
+    def finish(self, resp: Response, judged: bool) -> Response:
+        self._record(resp.status_code, resp.headers, resp.get_data() if judged else None)
+        return resp
+
+    def relay(self, up: requests.Response, stream: bool) -> Iterator[bytes]:
+        if stream:
+            self._record(up.status_code, up.headers, None)
+        kept, whole = bytearray(), True
+        try:
+            for chunk in up.raw.stream(CHUNK, decode_content=False):
+                if whole:
+                    if len(kept) + len(chunk) <= JUDGED_BYTES:
+                        kept += chunk
+                    else:
+                        whole = False
+                yield chunk
+        finally:
+            up.close()
+            if not stream:
+                encoded = up.headers.get("Content-Encoding", "identity") != "identity"
+                answer = bytes(kept) if whole and not encoded else None
+                self._record(up.status_code, up.headers, answer, judged=True)
+
+    def _record(
+        self, status: int, headers: Any, answer: bytes | None, judged: bool = False
+    ) -> None:
+        if not self.credential:
+            return
+        response_problems = None
+        if judged or answer is not None:
+            response_problems = (
+                self.operation.response_problems(status, headers.get("Content-Type", ""), answer)
+                if self.operation and answer is not None
+                else []
+            )
+        retry_after = headers.get("Retry-After")
+        error = client_log.error_of(answer) if answer is not None and status >= 400 else None
+        with self.store.tx() as tx:
+            client_log.record(
+                tx,
+                api=self.api,
+                client=client_log.masked(self.credential),
+                method=self.method,
+                path=self.path,
+                query=self.query,
+                headers=self.headers,
+                body=self.body,
+                body_judged=_judgeable_length(self.headers),
+                status=status,
+                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                error=error,
+                at=time.time(),
+                response_problems=response_problems,
+            )
+
+
+class _Sized:
+    """A request body read as it arrives, whose length is known (so it is not sent chunked)."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self.stream, self.length = stream, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.stream.read(size)
+        return data
+
+
+def _judgeable_length(headers: dict[str, str]) -> bool:
+    length = next((v for k, v in headers.items() if k.lower() == "content-length"), "0")
+    return not length.isdigit() or int(length) <= JUDGED_BYTES
+
+
+def _judgeable() -> bool:
+    return (request.content_length or 0) <= JUDGED_BYTES
+
+
+def _fault_answer(api: str, fault: Fault) -> Response:
+    if fault.kind == "drop":
+        sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+        if isinstance(sock, socket.socket):
+            sock.shutdown(socket.SHUT_RDWR)
+        return Response(status=499)
+    error = ApiError("injected fault", code="injected_fault", status=fault.status)
+    if fault.status == 429:
+        error.headers["Retry-After"] = str(fault.retry_after)
+    return _render(api, error)
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ.get
+    p = argparse.ArgumentParser(
+        prog=env("PAYSIM_PROG", "python -m simulator.proxy"),
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--api", choices=sorted(MOUNTS), required=True, help="the API it stands for")
+    p.add_argument(
+        "--upstream",
+        required=True,
+        help="the server's base URL (freefin: its root; Kaspi: its .../api)",
+    )
+    p.add_argument("--host", default=env("PAYSIM_PROXY_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(env("PAYSIM_PROXY_PORT", "8090")))
+    p.add_argument(
+        "--db",
+        default=env("PAYSIM_PROXY_DB", "paysim-proxy.db"),
+        help="SQLite file the client log is kept in, or :memory:",
+    )
+    p.add_argument(
+        "--chaos", choices=sorted(CHAOS), default="none", help="faults toward the client"
+    )
+    p.add_argument("--threads", type=int, default=32, help="each open event stream holds one")
+    p.add_argument("--control-token", default=env("PAYSIM_CONTROL_TOKEN", ""))
+    p.add_argument("--log-level", default="info")
+    args = p.parse_args(argv)
+    if not args.control_token and not _loopback(args.host):
+        args.control_token = secrets.token_urlsafe(24)
+        print(f"paysim proxy: /_sim needs X-Control-Token: {args.control_token}", file=sys.stderr)
+    return args
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ProxyServer(BaseApplication):
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        super().__init__()
+
+    def load_config(self) -> None:
+        a = self.args
+        for key, value in {
+            "bind": f"{a.host}:{a.port}",
+            "workers": 1,
+            "worker_class": "simulator.server.EnvelopeWorker",
+            "threads": a.threads,
+            "timeout": 0,  # an event stream is forwarded for as long as it lasts
+            "graceful_timeout": 3,
+            "keepalive": 75,
+            "loglevel": a.log_level,
+        }.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        a = self.args
+        return create_proxy(
+            {
+                "API": a.api,
+                "UPSTREAM": a.upstream,
+                "DATABASE": a.db,
+                "CHAOS": a.chaos,
+                "CONTROL_TOKEN": a.control_token or None,
+            }
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper())
+    print(
+        f"paysim proxy: the {args.api} API at http://{args.host}:{args.port}"
+        f"{MOUNTS[args.api][0]}/ -> {args.upstream}; report at /_sim/clients/report",
+        file=sys.stderr,
+        flush=True,
+    )
+    ProxyServer(args).run()
+
+
+if __name__ == "__main__":
+    main()
