@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness import seedgaps
+from harness.grading.findings import FORMATS
 from harness.target import OPTIONS
 from paysim.commands import (
     EPILOG,
@@ -261,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the simulator's control token [env PAYSIM_CONTROL_TOKEN]",
     )
     clients.add_argument("--report-dir", default="reports/clients", help="default reports/clients")
+    clients.add_argument(
+        "--format",
+        action="append",
+        choices=FORMATS,
+        help="write only these (repeatable; default all: json, junit, md, html)",
+    )
     clients.set_defaults(func=cmd_client_report)
     return parser
 
@@ -307,7 +314,13 @@ def _webhooks_parser(sub: Any) -> None:
     check.add_argument(
         "--report-dir",
         default="reports/webhooks",
-        help="where handler-grade.json, .junit.xml and .md go (default reports/webhooks)",
+        help="where handler-grade.json, .junit.xml, .md and .html go (default reports/webhooks)",
+    )
+    check.add_argument(
+        "--format",
+        action="append",
+        choices=FORMATS,
+        help="write only these (repeatable; default all: json, junit, md, html)",
     )
     check.set_defaults(func=cmd_webhooks_check)
 

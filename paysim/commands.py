@@ -277,6 +277,7 @@ def cmd_serve(argv: Sequence[str], module: str = "simulator", prog: str = "paysi
 def cmd_webhooks_check(args: argparse.Namespace) -> int:
     """Grade a webhook handler; its report in --report-dir."""
     from harness.grading import handler
+    from harness.grading.findings import FORMATS
 
     secret = args.secret or os.environ.get("PAYSIM_WEBHOOK_SECRET")
     if not secret:
@@ -294,7 +295,7 @@ def cmd_webhooks_check(args: argparse.Namespace) -> int:
     except handler.Unreachable as exc:
         raise Failed(f"the handler answers nothing: {exc}", EXIT_UNREACHABLE) from exc
     print(grade.table())
-    written = grade.write(Path(args.report_dir), "handler-grade")
+    written = grade.write(Path(args.report_dir), "handler-grade", args.format or FORMATS)
     print("report: " + ", ".join(str(path) for path in written))
     return EXIT_FAILED if grade.failed else EXIT_OK
 
@@ -304,6 +305,7 @@ def cmd_client_report(args: argparse.Namespace) -> int:
     import requests
 
     from harness.grading import clients
+    from harness.grading.findings import FORMATS
 
     try:
         report = clients.fetch(args.target_url, args.control_token)
@@ -314,6 +316,6 @@ def cmd_client_report(args: argparse.Namespace) -> int:
     grades = clients.grades(report, args.target_url)
     for grade in grades:
         print(grade.table(), end="\n\n")
-    written = clients.write(grades, Path(args.report_dir))
+    written = clients.write(grades, Path(args.report_dir), formats=args.format or FORMATS)
     print("report: " + ", ".join(str(path) for path in written))
     return EXIT_FAILED if any(grade.failed for grade in grades) else EXIT_OK

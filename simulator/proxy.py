@@ -59,6 +59,7 @@ HOP_BY_HOP = frozenset(
 JUDGED_BYTES = 1024 * 1024  # a body longer than this passes through unjudged
 CHUNK = 64 * 1024
 CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5.0, 60.0
+THREADS_MAX = 128
 
 
 def _render(api: str, error: ApiError) -> Response:
@@ -79,6 +80,8 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     faults.set_chaos(config.get("CHAOS", "none"), operations.create_paths())
     token = config.get("CONTROL_TOKEN")
     session = requests.Session()
+    for scheme in ("http://", "https://"):  # a kept connection per serving thread
+        session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=THREADS_MAX))
     envelopes = Envelopes(lambda error: _render(api, error))
     app.extensions["paysim.envelopes"] = envelopes  # the worker's own error answers use it
 

@@ -51,3 +51,34 @@ def test_benchmark_runs_every_case(tmp_path: Path) -> None:
         assert row["rps"] > 0 and row["errors"] == 0, (name, row)
         assert row["ratio"] > 0
         assert name in done.stdout
+
+
+def test_grading_benchmark_runs_every_configuration(tmp_path: Path) -> None:
+    out = tmp_path / "grading.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_grading",
+            "--seconds",
+            "0.5",
+            "--connections",
+            "4",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
+    rows = json.loads(out.read_text())
+    assert set(rows) == {
+        f"{config} {case}"
+        for config in ("plain", "graded", "proxied")
+        for case in ("payment_get", "payment_create_held")
+    }
+    for name, row in rows.items():
+        assert row["rps"] > 0 and row["errors"] == 0, (name, row)
+        assert name in done.stdout

@@ -235,3 +235,14 @@ def test_the_report_survives_a_reset_and_the_command_writes_it(fresh: str, tmp_p
     junit = (tmp_path / "client-grade.junit.xml").read_text()
     assert 'name="client.idempotency_key"' in junit and "<failure" in junit
     assert FREEFIN_KEY not in "".join(p.read_text() for p in tmp_path.iterdir())
+
+
+def test_the_command_writes_only_the_formats_asked_for(fresh: str, tmp_path: Path) -> None:
+    no_key(fresh)
+    args = ["client-report", "--target-url", fresh, "--report-dir", str(tmp_path)]
+    assert main([*args, "--format", "html", "--format", "junit"]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "client-grade.html",
+        "client-grade.junit.xml",
+    ]
+    assert "client.idempotency_key" in (tmp_path / "client-grade.html").read_text()

@@ -128,3 +128,55 @@ def test_blank_page_is_told_apart(tmp_path: Path) -> None:
     _w, _h, bpp, pixels = decode_png(png)
     colours = {pixels[i : i + 3] for i in range(0, len(pixels), bpp)}
     assert len(colours) <= 2
+
+
+def test_a_client_grade_page_renders_in_chromium(tmp_path: Path) -> None:
+    """The grade's HTML page (paysim client-report --format html): a failed rule in red, its
+    evidence, the key masked; self-contained."""
+    from harness.grading import clients
+
+    evidence = {
+        "method": "POST",
+        "url": "/api/v1/public/payments",
+        "headers": {"Authorization": "Bearer sk_test_rom001_Jq7Zt2xVw9LmN4pR"},
+        "body": '{"amount": 100.5}',
+        "status": 400,
+        "problems": [{"field": "body.amount", "message": "100.5 is not of type 'integer'"}],
+    }
+    finding = {
+        "rule": "client.money",
+        "side": "client",
+        "title": "amounts in the right unit and type",
+        "severity": "critical",
+        "verdict": "failed",
+        "detail": "1 of 1 requests with an amount broke the rule",
+        "fix": "send kopecks as a JSON integer",
+        "source": "seed: amount",
+        "evidence": [evidence],
+    }
+    passed = {**finding, "rule": "client.idempotency_key", "verdict": "passed", "evidence": []}
+    report = {
+        "clients": [
+            {
+                "api": "freefin",
+                "client": "sk_test_…pR",
+                "requests": 1,
+                "findings": [finding, passed],
+            }
+        ]
+    }
+    (page,) = clients.write(
+        clients.grades(report, "http://127.0.0.1:8080"), tmp_path, formats=["html"]
+    )
+    text = page.read_text()
+    assert page.suffix == ".html" and "client.money" in text and "body.amount" in text
+    assert "Jq7Zt2xVw9LmN4pR" not in text  # the key is masked in the evidence
+    assert "src=" not in text and "<link" not in text  # nothing fetched to open it
+    png = screenshot(chromium(), page, tmp_path / "grade.png", tmp_path / "profile", "1024,900")
+    _w, _h, bpp, pixels = decode_png(png)
+    dark = sum(1 for i in range(0, len(pixels), bpp * 7) if sum(pixels[i : i + 3]) < 200)
+    assert dark > 500, "no text on the page"
+    assert any(
+        r > 150 and g < 80 and b < 80
+        for r, g, b in (pixels[i : i + 3] for i in range(0, len(pixels), bpp))
+    ), "the failed rule is not shown in red"

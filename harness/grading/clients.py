@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from harness.grading.findings import Exchange, Finding, Grade
+from harness.grading.findings import FORMATS, Exchange, Finding, Grade, html, write_files
 
 
 def fetch(base_url: str, control_token: str | None = None) -> dict[str, Any]:
@@ -66,21 +67,23 @@ def _what_was_wrong(evidence: dict[str, Any]) -> str:
     return str(evidence.get("message") or evidence.get("error") or "")
 
 
-def write(all_grades: list[Grade], directory: Path, stem: str = "client-grade") -> list[Path]:
-    """One JSON, one JUnit XML (a suite per client) and one Markdown for every client."""
-    directory.mkdir(parents=True, exist_ok=True)
+def write(
+    all_grades: list[Grade],
+    directory: Path,
+    stem: str = "client-grade",
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """One JSON, one JUnit XML (a suite per client), one Markdown and one HTML page for every
+    client (those of ``formats``)."""
     root = ET.Element("testsuites")
     for grade in all_grades:
         root.extend(ET.fromstring(grade.junit().split("?>", 1)[1]))
     ET.indent(root)
-    files = {
-        ".json": json.dumps([g.as_dict() for g in all_grades], indent=2, ensure_ascii=False),
-        ".junit.xml": ET.tostring(root, encoding="unicode", xml_declaration=True),
-        ".md": "\n".join(g.markdown() for g in all_grades) or "No client sent a request.\n",
+    as_json = json.dumps([g.as_dict() for g in all_grades], indent=2, ensure_ascii=False)
+    texts = {
+        "json": (".json", as_json),
+        "junit": (".junit.xml", ET.tostring(root, encoding="unicode", xml_declaration=True)),
+        "md": (".md", "\n".join(g.markdown() for g in all_grades) or "No client sent a request.\n"),
+        "html": (".html", html(all_grades, "Grade of each API client")),
     }
-    written = []
-    for suffix, text in files.items():
-        path = directory / f"{stem}{suffix}"
-        path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-        written.append(path)
-    return written
+    return write_files(directory, stem, {texts[f][0]: texts[f][1] for f in formats})

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
+FORMATS = ("json", "junit", "md", "html")  # what a grade is written as
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 MASKED_HEADERS = ("authorization", "x-api-key", "x-control-token")
 BODY_SHOWN = 2000
 SEVERITIES = ("critical", "major", "minor")
@@ -175,19 +179,16 @@ class Grade:
             ]
         return "\n".join(lines) + "\n"
 
-    def write(self, directory: Path, stem: str) -> list[Path]:
-        """``<stem>.json``, ``<stem>.junit.xml`` and ``<stem>.md`` in ``directory``."""
-        directory.mkdir(parents=True, exist_ok=True)
-        written = []
-        for suffix, text in (
-            (".json", json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n"),
-            (".junit.xml", self.junit()),
-            (".md", self.markdown()),
-        ):
-            path = directory / f"{stem}{suffix}"
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
-        return written
+    def write(self, directory: Path, stem: str, formats: Sequence[str] = FORMATS) -> list[Path]:
+        """``<stem>.json``, ``.junit.xml``, ``.md`` and ``.html`` in ``directory`` (those of
+        ``formats``)."""
+        texts = {
+            "json": (".json", json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n"),
+            "junit": (".junit.xml", self.junit()),
+            "md": (".md", self.markdown()),
+            "html": (".html", html([self], f"Grade of the {self.subject}")),
+        }
+        return write_files(directory, stem, {texts[f][0]: texts[f][1] for f in formats})
 
     def table(self) -> str:
         """A plain table for the terminal, the failures' fixes after it."""
@@ -214,3 +215,25 @@ def _text_of(data: dict[str, Any]) -> str:
     for item in data["evidence"]:
         lines += ["", f"    {item['curl']}", f"    -> {item['outcome']}"]
     return "\n".join(lines)
+
+
+def html(grades: Sequence[Grade], title: str) -> str:
+    """One self-contained page (inline CSS, nothing fetched) of every grade, failures first
+    explained with their evidence."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, keep_trailing_newline=True
+    )
+    data = [g.as_dict() for g in grades]
+    failed = sum(g["counts"]["failed"] for g in data)
+    return env.get_template("grade.html").render(title=title, grades=data, failed=failed)
+
+
+def write_files(directory: Path, stem: str, texts: dict[str, str]) -> list[Path]:
+    """``{suffix: text}`` as ``<stem><suffix>`` files in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, text in texts.items():
+        path = directory / f"{stem}{suffix}"
+        path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+        written.append(path)
+    return written
