@@ -37,7 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--db",
         default=env("PAYSIM_DB", "paysim.db"),
-        help="[PAYSIM_DB] SQLite file, or :memory: (default paysim.db)",
+        help="[PAYSIM_DB] SQLite file, :memory:, or postgresql://user@host:port/db "
+        "(default paysim.db)",
     )
     p.add_argument(
         "--seed-file",

@@ -25,7 +25,7 @@ from simulator.core.errors import (
 from simulator.core.faults import Fault
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
-from simulator.core.store import Store
+from simulator.core.store import open_store
 from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
 from simulator.kaspi import routes as kaspi
@@ -63,7 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     rt = Runtime(
-        store=Store(app.config["DATABASE"]),
+        store=open_store(app.config["DATABASE"]),
         seed=load_seed(app.config["SEED_FILE"]),
         idempotency_ttl_s=float(app.config["IDEMPOTENCY_TTL_S"]),
         sse_heartbeat_s=float(app.config["SSE_HEARTBEAT_S"]),
@@ -145,7 +145,6 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
 
 def _install_client_grading(app: Flask, rt: Runtime) -> None:
     """Every request to an API, recorded against its credential after its answer."""
-    client_log.install(rt.store)
 
     @app.after_request
     def _record(resp: Response) -> Response:

@@ -31,7 +31,7 @@ from simulator.core import client_log, operations
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound, Unauthorized
 from simulator.core.faults import CHAOS, Fault, Faults
-from simulator.core.store import Store
+from simulator.core.store import Store, open_store
 from simulator.freefin.rules import FreefinRules
 from simulator.kaspi.rules import KaspiRules
 from simulator.web import Envelopes, error_response, json_body
@@ -74,8 +74,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
         raise ValueError(f"api must be one of {', '.join(MOUNTS)}")
     mount, upstream_holds = MOUNTS[api]
     app = Flask(__name__)
-    store = Store(config.get("DATABASE", ":memory:"))
-    client_log.install(store)
+    store = open_store(config.get("DATABASE", ":memory:"))
     faults = Faults()
     faults.set_chaos(config.get("CHAOS", "none"), operations.create_paths())
     token = config.get("CONTROL_TOKEN")

@@ -83,3 +83,29 @@ def create_payment(api: SpecClient, key: str = KEY_A1, **fields: Any) -> dict[st
     resp = api.post(f"{FF}/payments", key=key, json=body)
     assert resp.status_code == 201, resp.json
     return resp.json["payment"]  # type: ignore[no-any-return]
+
+
+# -- the store's two engines ----------------------------------------------------------------
+
+ENGINES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One PostgreSQL cluster for the run (Debian's binaries), a database per simulator."""
+    from tests.pg import PostgresCluster
+
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+def database(
+    request: pytest.FixtureRequest, engine: str, fallback: str | None = None
+) -> str | None:
+    """A fresh database of ``engine`` for one simulator: a new PostgreSQL database, or
+    ``fallback`` (None: the simulator's own temporary SQLite file)."""
+    if engine == "sqlite":
+        return fallback
+    import uuid
+
+    return str(request.getfixturevalue("postgres").database(f"t_{uuid.uuid4().hex[:12]}"))

@@ -14,6 +14,7 @@ import requests
 
 from harness.simproc import SimulatorProcess
 from simulator.core.signing import verify
+from tests.conftest import ENGINES, database
 from tests.kaspi_client import KEY_A, PHONE
 from tests.receiver import running_receiver
 
@@ -21,9 +22,10 @@ pytestmark = pytest.mark.server
 H = {"X-API-Key": KEY_A}
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimulatorProcess]:
-    with SimulatorProcess(extra_args=["--threads", "64"]) as proc:
+@pytest.fixture(scope="module", params=ENGINES)
+def sim(request: pytest.FixtureRequest) -> Iterator[SimulatorProcess]:
+    db = database(request, request.param)
+    with SimulatorProcess(db_path=db, extra_args=["--threads", "64"]) as proc:
         yield proc
 
 
@@ -112,8 +114,11 @@ def _wait_retrying(base: str, count: int, timeout: float = 10) -> None:
     raise AssertionError(f"expected {count} retrying deliveries")
 
 
-def test_acknowledged_invoices_and_pending_deliveries_survive_kill_9(tmp_path: Path) -> None:
-    db = str(tmp_path / "kaspi.db")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_acknowledged_invoices_and_pending_deliveries_survive_kill_9(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    db = database(request, engine, str(tmp_path / "kaspi.db"))
     with running_receiver() as receiver:
         receiver.fail_first = 10**6  # every attempt fails until the restart
         first = SimulatorProcess(db_path=db).start()

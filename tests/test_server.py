@@ -12,16 +12,23 @@ import requests
 
 from harness.simproc import SimulatorProcess
 from simulator.core.signing import sign, verify
-from tests.conftest import FF, KEY_A1, KEY_B, SECRET_A1
+from tests.conftest import ENGINES, FF, KEY_A1, KEY_B, SECRET_A1, database
 from tests.receiver import running_receiver
 
 pytestmark = pytest.mark.server
 H = {"Authorization": f"Bearer {KEY_A1}"}
 
 
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimulatorProcess]:
-    with SimulatorProcess(extra_args=["--sse-heartbeat", "0.5", "--threads", "64"]) as proc:
+def sim(request: pytest.FixtureRequest, engine: str) -> Iterator[SimulatorProcess]:
+    db = database(request, engine)
+    extra = ["--sse-heartbeat", "0.5", "--threads", "64"]
+    with SimulatorProcess(db_path=db, extra_args=extra) as proc:
         yield proc
 
 
@@ -207,8 +214,11 @@ def test_dropped_connection_fault(sim: SimulatorProcess) -> None:
     assert requests.get(f"{sim.url}{FF}/banks/sbp", headers=H, timeout=5).status_code == 200
 
 
-def test_acknowledged_writes_and_pending_webhooks_survive_kill_9() -> None:
-    with running_receiver() as receiver, SimulatorProcess() as sim:
+def test_acknowledged_writes_and_pending_webhooks_survive_kill_9(
+    request: pytest.FixtureRequest, engine: str
+) -> None:
+    db = database(request, engine)
+    with running_receiver() as receiver, SimulatorProcess(db_path=db) as sim:
         receiver.fail_first = 1
         ids = [
             _create(

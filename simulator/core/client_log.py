@@ -19,15 +19,6 @@ from urllib.parse import urlencode
 from simulator.core import operations
 from simulator.core.store import Store, Tx
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS client_requests (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, api TEXT NOT NULL, client TEXT NOT NULL,
-    operation TEXT NOT NULL, method TEXT NOT NULL, url TEXT NOT NULL, headers TEXT NOT NULL,
-    body TEXT NOT NULL, body_hash TEXT NOT NULL, idempotency_key TEXT, status INTEGER NOT NULL,
-    retry_after REAL, error_code TEXT, error_message TEXT, problems TEXT NOT NULL,
-    at REAL NOT NULL, response_problems TEXT);
-CREATE INDEX IF NOT EXISTS client_requests_client ON client_requests (api, client, seq);
-"""
 BODY_KEPT = 2000
 KEPT_HEADERS = ("content-type", "idempotency-key", "x-freefin-signature", "last-event-id")
 RETRY_WINDOW_S = 300.0  # a create sent again within this long after a failure is its retry
@@ -82,20 +73,6 @@ COLUMNS = (
     "seq, api, client, operation, method, url, headers, body, body_hash, idempotency_key, "
     "status, retry_after, error_code, error_message, problems, at, response_problems"
 )
-ADDED = {  # columns a log kept by an earlier version lacks
-    "problems": "TEXT NOT NULL DEFAULT '[]'",
-    "response_problems": "TEXT",
-}
-
-
-def install(store: Store) -> None:
-    with store.tx() as tx:
-        for statement in filter(str.strip, SCHEMA.split(";")):
-            tx.execute(statement)
-        columns = {row[1] for row in tx.execute("PRAGMA table_info(client_requests)")}
-        for name, kind in ADDED.items():
-            if name not in columns:
-                tx.execute(f"ALTER TABLE client_requests ADD COLUMN {name} {kind}")
 
 
 def record(

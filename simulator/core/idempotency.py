@@ -46,8 +46,10 @@ def remember(
     tx: Tx, scope: str, key: str, fp: str, status: int, body: dict[str, Any], expires_at: float
 ) -> None:
     tx.execute(
-        "INSERT OR REPLACE INTO idempotency (scope, key, fingerprint, status, body, expires_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO idempotency (scope, key, fingerprint, status, body, expires_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET "
+        "fingerprint=excluded.fingerprint, status=excluded.status, body=excluded.body, "
+        "expires_at=excluded.expires_at",
         (scope, key, fp, status, codec.dumps(body), expires_at),
     )
 

@@ -73,6 +73,6 @@ class Scheduler:
         try:
             handler(tx, obj_id, arg or "", due_at)
         except Exception:
-            tx.execute("ROLLBACK TO timer")
+            tx.execute("ROLLBACK TO SAVEPOINT timer")
             log.exception("timer %s/%s of %s failed; dropped", api, action, obj_id)
-        tx.execute("RELEASE timer")
+        tx.execute("RELEASE SAVEPOINT timer")

@@ -1,8 +1,9 @@
-"""The store: SQLite in WAL mode, one ``BEGIN IMMEDIATE`` transaction per state change.
+"""The store: SQLite in WAL mode, one ``BEGIN IMMEDIATE`` transaction per state change; or
+PostgreSQL (``pgstore``) behind the same interface, chosen by ``open_store``'s URL.
 
 Objects are JSON documents keyed by (kind, id) and owned by a merchant. The interface is small
-(``tx()``, ``get``, ``put``, ``list``, ``count``, plus the tables the shared machinery uses) so
-that another database could stand behind it.
+(``tx()``, ``get``, ``put``, ``list``, ``count``, ``field``, plus the tables the shared machinery
+uses); the tables come from numbered migrations (``migrate``), applied at start.
 """
 
 from __future__ import annotations
@@ -12,37 +13,11 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from simulator.core import codec
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS objects (
-    kind TEXT NOT NULL, id TEXT NOT NULL, owner TEXT NOT NULL,
-    data TEXT NOT NULL, PRIMARY KEY (kind, id));
-CREATE INDEX IF NOT EXISTS objects_owner ON objects (kind, owner);
-CREATE TABLE IF NOT EXISTS idempotency (
-    scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    status INTEGER NOT NULL, body TEXT NOT NULL, expires_at REAL NOT NULL,
-    PRIMARY KEY (scope, key));
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, api TEXT NOT NULL,
-    owner TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS events_owner ON events (api, owner, seq);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id TEXT PRIMARY KEY, api TEXT NOT NULL, owner TEXT NOT NULL, event_id TEXT NOT NULL,
-    kind TEXT NOT NULL, url TEXT NOT NULL, headers TEXT NOT NULL, body TEXT NOT NULL,
-    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at REAL,
-    last_code INTEGER, last_latency_ms REAL, last_error TEXT, history TEXT NOT NULL,
-    created_at REAL NOT NULL, endpoint_id TEXT);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_at);
-CREATE TABLE IF NOT EXISTS timers (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, due_at REAL NOT NULL, api TEXT NOT NULL,
-    action TEXT NOT NULL, obj_id TEXT NOT NULL, arg TEXT);
-CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+from simulator.core import codec, migrate
 
 TABLES = ("objects", "idempotency", "events", "deliveries", "timers", "meta")
 
@@ -50,7 +25,9 @@ TABLES = ("objects", "idempotency", "events", "deliveries", "timers", "meta")
 class Tx:
     """One open transaction: reads and writes through it commit together."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    insertion = "rowid"  # the column that gives the order rows were inserted in
+
+    def __init__(self, conn: Any) -> None:  # sqlite3 or psycopg: both execute(sql, params)
         self.conn = conn
         self.after_commit: list[Callable[[], None]] = []
         self.added_due: float | None = None  # the earliest timer added (the scheduler reads it)
@@ -59,19 +36,19 @@ class Tx:
         return self.conn.execute(sql, params)
 
     def get(self, kind: str, obj_id: str) -> dict[str, Any] | None:
-        row = self.conn.execute(
+        row = self.execute(
             "SELECT data FROM objects WHERE kind=? AND id=?", (kind, obj_id)
         ).fetchone()
         return json.loads(row[0]) if row else None
 
     def insert(self, kind: str, obj_id: str, owner: str, data: dict[str, Any]) -> None:
-        self.conn.execute(
+        self.execute(
             "INSERT INTO objects (kind, id, owner, data) VALUES (?, ?, ?, ?)",
             (kind, obj_id, owner, codec.dumps(data)),
         )
 
     def update(self, kind: str, obj_id: str, data: dict[str, Any]) -> None:
-        self.conn.execute(
+        self.execute(
             "UPDATE objects SET data=? WHERE kind=? AND id=?",
             (codec.dumps(data), kind, obj_id),
         )
@@ -85,26 +62,26 @@ class Tx:
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Objects of ``owner``, newest first; ``where`` may use json_extract(data, '$.x')."""
+        """Objects of ``owner``, newest first; ``where`` may use ``store.field(name)``."""
         sql = "SELECT data FROM objects WHERE kind=? AND owner=?"
         if where:
             sql += f" AND ({where})"
-        sql += " ORDER BY rowid DESC LIMIT ? OFFSET ?"  # rowid: the order of insertion
-        rows = self.conn.execute(sql, (kind, owner, *params, limit, offset)).fetchall()
+        sql += f" ORDER BY {self.insertion} DESC LIMIT ? OFFSET ?"
+        rows = self.execute(sql, (kind, owner, *params, limit, offset)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def count(self, kind: str, owner: str, where: str = "", params: tuple[Any, ...] = ()) -> int:
         sql = "SELECT COUNT(*) FROM objects WHERE kind=? AND owner=?"
         if where:
             sql += f" AND ({where})"
-        return int(self.conn.execute(sql, (kind, owner, *params)).fetchone()[0])
+        return int(self.execute(sql, (kind, owner, *params)).fetchone()[0])
 
     def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        row = self.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
     def set_meta(self, key: str, value: Any) -> None:
-        self.conn.execute(
+        self.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             (key, json.dumps(value)),
@@ -113,7 +90,7 @@ class Tx:
     def add_timer(self, due_at: float, api: str, action: str, obj_id: str, arg: str = "") -> None:
         if self.added_due is None or due_at < self.added_due:
             self.added_due = due_at
-        self.conn.execute(
+        self.execute(
             "INSERT INTO timers (due_at, api, action, obj_id, arg) VALUES (?, ?, ?, ?, ?)",
             (due_at, api, action, obj_id, arg),
         )
@@ -162,6 +139,8 @@ class Store:
     """SQLite store. A file path (WAL, a connection per thread) or ``:memory:`` (one shared
     connection behind a lock, for tests)."""
 
+    engine = "sqlite"
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
@@ -169,8 +148,18 @@ class Store:
         self._lock = threading.RLock()
         self._write_lock = FairLock()
         self._shared: sqlite3.Connection | None = None
-        with self._connection() as conn:
-            conn.executescript(SCHEMA)
+        with self.tx() as tx:
+            tx.execute(migrate.TABLE)
+            applied = {row[0] for row in tx.execute("SELECT version FROM schema_migrations")}
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            migrate.apply(self.engine, tx.execute, applied, now)
+
+    def field(self, name: str) -> str:
+        """SQL for a top-level field of an object's document, as text (true/false as 1/0)."""
+        return f"CAST(json_extract(data, '$.{name}') AS TEXT)"
+
+    def close(self) -> None:
+        """Nothing to release: each thread's connection closes with it."""
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -224,3 +213,12 @@ class Store:
         with self.tx() as tx:
             for table in TABLES:
                 tx.execute(f"DELETE FROM {table}")
+
+
+def open_store(url: str) -> Store:
+    """The store a ``--db`` value names: ``postgresql://…`` or a SQLite file (or ``:memory:``)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from simulator.core.pgstore import PostgresStore
+
+        return PostgresStore(url)
+    return Store(url)

@@ -146,7 +146,7 @@ def list_deliveries(
     with store.read() as tx:
         rows = tx.execute(
             f"SELECT {_COLUMNS} FROM deliveries WHERE {where} "
-            "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            f"ORDER BY created_at DESC, {tx.insertion} DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         ).fetchall()
     return [_row_to_dict(r) for r in rows]

@@ -44,5 +44,5 @@ def record(
 
 def page(rt: Runtime, merchant_id: str, args: dict[str, str]) -> dict[str, Any]:
     """Entries newest first, filtered by ``action``, ``object_type`` and ``object_id``."""
-    where, params = paging.equal_filters(args, ("action", "object_type", "object_id"))
+    where, params = paging.equal_filters(rt.store, args, ("action", "object_type", "object_id"))
     return paging.page(rt, KIND, merchant_id, args, where, params)

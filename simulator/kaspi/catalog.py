@@ -81,7 +81,7 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
     with rt.store.tx() as tx:
         for item in items:
             if item.get("sku") and tx.count(
-                KIND, merchant.id, "json_extract(data, '$.sku')=?", (item["sku"],)
+                KIND, merchant.id, f"{rt.store.field('sku')}=?", (item["sku"],)
             ):
                 raise Conflict(
                     f"sku {item['sku']} exists", code="duplicate_sku", details={"sku": item["sku"]}
@@ -116,5 +116,5 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
 
 
 def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, Any]:
-    where, params = paging.equal_filters(args, ("sku", "unit_id"))
+    where, params = paging.equal_filters(rt.store, args, ("sku", "unit_id"))
     return paging.page(rt, KIND, merchant.id, args, where, params)

@@ -218,20 +218,20 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
         args = {k: v for k, v in args.items() if k not in ("page", "status")}
     status = args.get("status")
     if status:  # a status no invoice has simply matches nothing
-        where.append("json_extract(data, '$.status')=?")
+        where.append(f"{rt.store.field('status')}=?")
         params.append(status)
     sandbox = args.get("is_sandbox")
     if sandbox is not None:
         if sandbox not in ("true", "false"):
             raise money.validation_error("is_sandbox", "must be true or false")
-        where.append("json_extract(data, '$.is_sandbox')=?")
-        params.append(1 if sandbox == "true" else 0)
+        where.append(f"{rt.store.field('is_sandbox')}=?")
+        params.append("1" if sandbox == "true" else "0")
     search = args.get("search")
     if search:
         like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(
             " OR ".join(
-                f"json_extract(data, '$.{f}') LIKE ? ESCAPE '\\'"
+                f"{rt.store.field(f)} LIKE ? ESCAPE '\\'"
                 for f in ("description", "external_order_id", "phone_number")
             )
         )

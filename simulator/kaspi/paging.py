@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from simulator.core.runtime import Runtime
+from simulator.core.store import Store
 from simulator.kaspi.money import validation_error
 
 MAX_PAGE_SIZE = 100
@@ -45,11 +46,13 @@ def envelope(items: list[dict[str, Any]], page: int, size: int, total: int) -> d
     }
 
 
-def equal_filters(args: dict[str, str], names: Iterable[str]) -> tuple[list[str], list[Any]]:
+def equal_filters(
+    store: Store, args: dict[str, str], names: Iterable[str]
+) -> tuple[list[str], list[Any]]:
     where, params = [], []
     for name in names:
         if args.get(name):
-            where.append(f"json_extract(data, '$.{name}')=?")
+            where.append(f"{store.field(name)}=?")
             params.append(args[name])
     return where, params
 

@@ -138,5 +138,5 @@ def _refund(
 
 def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, Any]:
     """Refunds newest first, by ``invoice_id`` or ``qr_id``, paged."""
-    where, params = paging.equal_filters(args, ("invoice_id", "qr_id"))
+    where, params = paging.equal_filters(rt.store, args, ("invoice_id", "qr_id"))
     return paging.page(rt, KIND, merchant.id, args, where, params)

@@ -135,7 +135,9 @@ def bill(rt: Runtime, tx: Tx, merchant: Merchant, doc: dict[str, Any], due: floa
 
 
 def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, Any]:
-    where, params = paging.equal_filters(args, ("status", "billing_period", "phone_number"))
+    where, params = paging.equal_filters(
+        rt.store, args, ("status", "billing_period", "phone_number")
+    )
     return paging.page(rt, KIND, merchant.id, args, where, params)
 
 
