@@ -105,6 +105,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the report at GET /_sim/clients/report (or: paysim client-report)",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=int(env("PAYSIM_WORKERS", "1")),
+        help="[PAYSIM_WORKERS] processes serving the same store (default 1); they share the "
+        "data, the clock, faults, defects and queued outcomes through it, and each takes 1/N "
+        "of every rate limit",
+    )
+    p.add_argument(
         "--chaos",
         choices=sorted(CHAOS),
         default=env("PAYSIM_CHAOS", "none"),
@@ -144,7 +152,7 @@ class Server(BaseApplication):
         a = self.args
         settings: dict[str, Any] = {
             "bind": f"{a.host}:{a.port}",
-            "workers": 1,
+            "workers": a.workers,
             "worker_class": "simulator.server.EnvelopeWorker",
             "threads": a.threads,
             "timeout": 60,
@@ -177,6 +185,7 @@ class Server(BaseApplication):
                 "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
                 "GRADE_CLIENTS": a.grade_clients,
                 "CHAOS": a.chaos,
+                "WORKERS": a.workers,
             }
         )
 
@@ -186,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    os.environ.setdefault("PAYSIM_BOOT_ID", secrets.token_hex(8))  # one per start, all workers
     Server(args).run()
 
 

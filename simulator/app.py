@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "LISTEN": [],  # (host, port) the server listens on: never a webhook destination
     "CONTROL_TOKEN": None,  # when set, /_sim answers only requests that carry it
     "GRADE_CLIENTS": False,  # record every API request and judge it (GET /_sim/clients/report)
+    "WORKERS": 1,  # processes serving the same store (each gets 1/N of a rate limit)
     "CHAOS": "none",  # faults at a rate on every API: none, flaky, hostile (PUT /_sim/chaos)
 }
 
@@ -69,7 +72,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         sse_heartbeat_s=float(app.config["SSE_HEARTBEAT_S"]),
         webhook_allow_hosts=list(app.config["WEBHOOK_ALLOW_HOSTS"]),
         listening=[(str(h), int(p)) for h, p in app.config["LISTEN"]],
+        shared=int(app.config["WORKERS"]) > 1 or app.config["DATABASE"].startswith("postgres"),
     )
+    rt.limiter.share = max(1, int(app.config["WORKERS"]))  # each worker its part of the rate
     webhook_defects.register(rt.defects)
     rt.dispatcher.defects = rt.defects
     app.extensions["paysim.runtime"] = rt
@@ -86,16 +91,33 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["GRADE_CLIENTS"]:  # first: its after_request runs last, on the final answer
         _install_client_grading(app, rt)
     _install_faults(app, rt, envelopes)
-    rt.faults.set_chaos(app.config["CHAOS"], operations.create_paths())
-
-    rt.defects.enable(*app.config["DEFECTS"])
-    if app.config["SCRIPT_FILE"]:
-        script = yaml.safe_load(Path(app.config["SCRIPT_FILE"]).read_text(encoding="utf-8"))
-        with app.app_context():
-            control.apply_script(app, rt, script or {})
+    rt.control.creates = operations.create_paths()
+    _start_settings(app, rt)
     if app.config["TICKER"]:
         rt.start()
     return app
+
+
+def _start_settings(app: Flask, rt: Runtime) -> None:
+    """The chaos profile, defects and script the simulator was started with: applied once per
+    start (by the first of its workers), over whatever an earlier start left."""
+    boot = os.environ.get("PAYSIM_BOOT_ID") or uuid.uuid4().hex
+    with rt.control.change():
+        with rt.store.tx() as tx:
+            first = tx.get_meta("boot") != boot
+            if first:
+                tx.set_meta("boot", boot)
+        if not first:
+            return
+        rt.outcomes.clear()
+        rt.faults.clear()
+        rt.defects.disable()
+        rt.faults.set_chaos(app.config["CHAOS"], rt.control.creates)
+        rt.defects.enable(*app.config["DEFECTS"])
+        if app.config["SCRIPT_FILE"]:
+            script = yaml.safe_load(Path(app.config["SCRIPT_FILE"]).read_text(encoding="utf-8"))
+            with app.app_context():
+                control.apply_script(app, rt, script or {})
 
 
 def _register_freefin_controls(app: Flask, rt: Runtime) -> None:
@@ -187,9 +209,10 @@ def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
         chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         if chunked and len(request.get_data(cache=True)) >= MAX_BODY_BYTES:
             raise RequestEntityTooLarge()  # the stream stops at the limit; it does not say so
+        rt.control.refresh()  # what another process of this store changed
         if request.path.startswith("/_sim"):
             return None
-        fault = rt.faults.match(request.method, request.path)
+        fault = rt.control.match_fault(request.method, request.path)
         if fault is None:
             return None
         if fault.kind == "latency":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import re
 from typing import Any
 
@@ -60,7 +61,7 @@ def _guarded() -> Response | None:
 
 @bp.get("/health")
 def health() -> Response:
-    return jsonify({"status": "ok"})
+    return jsonify({"status": "ok", "worker": os.getpid()})  # which process answered
 
 
 @bp.post("/reset")
@@ -103,9 +104,12 @@ def advance() -> Response:
 def outcomes() -> Response:
     rt = _rt()
     if request.method == "DELETE":
-        rt.outcomes.clear()
+        with rt.control.change():
+            rt.outcomes.clear()
     elif request.method == "POST":
-        queue_outcome(current_app, rt, schemas.check(schemas.OUTCOME, json_body()))
+        body = schemas.check(schemas.OUTCOME, json_body())
+        with rt.control.change():
+            queue_outcome(current_app, rt, body)
     return jsonify({"queued": rt.outcomes.pending()})
 
 
@@ -140,9 +144,12 @@ def transition() -> Response:
 def faults() -> Response:
     rt = _rt()
     if request.method == "DELETE":
-        rt.faults.clear()
+        with rt.control.change():
+            rt.faults.clear()
     elif request.method == "POST":
-        add_fault(rt, schemas.check(schemas.FAULT, json_body()))
+        body = schemas.check(schemas.FAULT, json_body())
+        with rt.control.change():
+            add_fault(rt, body)
     return jsonify({"faults": rt.faults.list()})
 
 
@@ -152,7 +159,8 @@ def chaos() -> Response:
     rt = _rt()
     if request.method == "PUT":
         body = schemas.check(schemas.CHAOS, json_body())
-        rt.faults.set_chaos(body["profile"], operations.create_paths())
+        with rt.control.change():
+            rt.faults.set_chaos(body["profile"], operations.create_paths())
     return jsonify(rt.faults.chaos())
 
 
@@ -168,11 +176,13 @@ def add_fault(rt: Runtime, body: dict[str, Any]) -> None:
 def defects() -> Response:
     rt = _rt()
     if request.method == "DELETE":
-        rt.defects.disable()
+        with rt.control.change():
+            rt.defects.disable()
     elif request.method == "POST":
         names = schemas.check(schemas.DEFECTS, json_body())["enable"]
         try:
-            rt.defects.enable(*names)
+            with rt.control.change():
+                rt.defects.enable(*names)
         except KeyError as exc:
             raise BadRequest(str(exc.args[0])) from exc
     return jsonify({"active": rt.defects.active, "catalog": rt.defects.catalog})
@@ -214,7 +224,9 @@ def webhook_endpoint() -> Response:
 def webhook_config() -> Response:
     cfg = _rt().webhook_config
     if request.method == "POST":
-        configure_webhooks(_rt(), schemas.check(schemas.WEBHOOK_CONFIG, json_body()))
+        body = schemas.check(schemas.WEBHOOK_CONFIG, json_body())
+        with _rt().control.change():
+            configure_webhooks(_rt(), body)
     return jsonify({"retry_schedule": cfg.retry_schedule, "timeout_s": cfg.timeout_s})
 
 
@@ -272,10 +284,11 @@ def apply_script(app: Flask, rt: Runtime, doc: Any) -> None:
             Fault(**fault)  # compiles the path: a bad regex is refused before anything applies
         except (ValueError, re.error) as exc:
             raise BadRequest(f"bad fault: {exc}") from exc
-    rt.defects.enable(*doc.get("defects", []))
-    for fault in doc.get("faults", []):
-        add_fault(rt, fault)
-    for api, obj, plan, merchant in planned:
-        rt.outcomes.push(api, obj, plan, merchant)
-    if "webhooks" in doc:
-        configure_webhooks(rt, doc["webhooks"])
+    with rt.control.change():
+        rt.defects.enable(*doc.get("defects", []))
+        for fault in doc.get("faults", []):
+            add_fault(rt, fault)
+        for api, obj, plan, merchant in planned:
+            rt.outcomes.push(api, obj, plan, merchant)
+        if "webhooks" in doc:
+            configure_webhooks(rt, doc["webhooks"])

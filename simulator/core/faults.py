@@ -72,6 +72,16 @@ class Faults:
         with self._lock:
             return [f.to_dict() for f in self._faults]
 
+    def replace(self, faults: Sequence[Fault]) -> None:
+        """The faults added one by one, as another process of the same store holds them."""
+        with self._lock:
+            self._faults = list(faults)
+
+    def counted(self) -> bool:
+        """Whether a fault fires a given number of times (a count to keep across processes)."""
+        with self._lock:
+            return any(f.count is not None for f in self._faults)
+
     def set_chaos(self, name: str, creates: Sequence[str]) -> None:
         faults = [Fault(**spec) for spec in chaos(name, creates)]
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Iterator
 from functools import lru_cache
@@ -45,6 +46,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str, max_connections: int = 40) -> None:
         self.path = url
+        self._local = threading.local()
         self.pool = ConnectionPool(
             url,
             min_size=2,
@@ -60,11 +62,13 @@ class PostgresStore(Store):
             migrate.apply(self.engine, tx.execute, applied, now)
 
     def field(self, name: str) -> str:
-        doc = f"(data::jsonb -> '{name}')"
+        # jsonb refuses the escape \u0000 that a stored string may hold (SQLite's JSON takes
+        # it): dropped before the cast, which only a filter on that very string could notice
+        doc = f"(replace(data, '\\u0000', '')::jsonb -> '{name}')"
         return (
             f"(CASE jsonb_typeof({doc}) WHEN 'boolean' THEN "
             f"CASE WHEN ({doc})::text = 'true' THEN '1' ELSE '0' END "
-            f"ELSE (data::jsonb ->> '{name}') END)"
+            f"ELSE ({doc} #>> '{{}}') END)"
         )
 
     @contextlib.contextmanager
@@ -79,11 +83,9 @@ class PostgresStore(Store):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        for callback in tx.after_commit:
-            callback()
 
     @contextlib.contextmanager
-    def tx(self) -> Iterator[Tx]:
+    def _write_tx(self) -> Iterator[Tx]:
         with self._begin(WRITE_LOCK) as tx:
             yield tx
 

@@ -22,8 +22,12 @@ class RateLimiter:
         self._monotonic = monotonic
         self._buckets: dict[str, Bucket] = {}
         self._lock = threading.Lock()
+        # Processes serving one store: each keeps its own buckets with 1/share of the rate
+        # and burst, so together they allow what one process would.
+        self.share = 1
 
     def configure(self, name: str, rate: float, burst: float) -> None:
+        rate, burst = rate / self.share, max(1.0, burst / self.share)
         with self._lock:
             self._buckets[name] = Bucket(rate, burst, burst, self._monotonic())
 

@@ -15,6 +15,7 @@ from simulator.core.faults import Faults
 from simulator.core.outcomes import OutcomeQueue
 from simulator.core.ratelimit import RateLimiter
 from simulator.core.scheduler import Scheduler
+from simulator.core.shared import SharedControl
 from simulator.core.store import Store
 from simulator.core.webhooks import Dispatcher, WebhookConfig
 
@@ -36,6 +37,7 @@ class Runtime:
     webhook_allow_hosts: list[str] = field(default_factory=list)
     listening: list[tuple[str, int]] = field(default_factory=list)
     on_reset: list[Callable[[], None]] = field(default_factory=list)
+    shared: bool = False  # other processes use the same store (--workers, PostgreSQL)
 
     def __post_init__(self) -> None:
         hooks = self.seed.get("webhooks", {})
@@ -48,6 +50,7 @@ class Runtime:
         self.webhook_config.own = list(self.listening)
         self.scheduler = Scheduler(self.store)
         self.dispatcher = Dispatcher(self.store, self.clock, self.webhook_config)
+        self.control = SharedControl(self, self.shared)
         with self.store.read() as tx:
             self.clock.reset(float(tx.get_meta("clock_offset", 0.0)))
         self._stop = threading.Event()
@@ -56,18 +59,24 @@ class Runtime:
 
     def tick(self) -> None:
         """Run due transitions, then send due webhooks."""
+        self.control.refresh()  # another process may have moved the clock
         with self._tick_lock:
             self.scheduler.run_due(self.clock.now())
         self.dispatcher.run_due()
 
     def advance(self, seconds: float) -> float:
-        offset = self.clock.advance(seconds)
-        with self.store.tx() as tx:
-            tx.set_meta("clock_offset", offset)
+        with self.control.change():
+            offset = self.clock.advance(seconds)
+            with self.store.tx() as tx:
+                tx.set_meta("clock_offset", offset)
         self.tick()
         return offset
 
     def reset(self) -> None:
+        with self.control.change():  # shared: every process sees the cleared state
+            self._reset()
+
+    def _reset(self) -> None:
         self.store.wipe()
         self.clock.reset()
         self.outcomes.clear()

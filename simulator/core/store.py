@@ -187,8 +187,23 @@ class Store:
     @contextlib.contextmanager
     def tx(self) -> Iterator[Tx]:
         """A write transaction; callbacks in ``tx.after_commit`` run once it has committed.
+        Opened again by the thread that holds one, it is that one (the work joins it)."""
+        current = getattr(self._local, "tx", None)
+        if current is not None:
+            yield current
+            return
+        with self._write_tx() as tx:
+            self._local.tx = tx
+            try:
+                yield tx
+            finally:
+                self._local.tx = None
+        for callback in tx.after_commit:
+            callback()
 
-        Writers of this process queue, in arrival order, before ``BEGIN IMMEDIATE``: SQLite's
+    @contextlib.contextmanager
+    def _write_tx(self) -> Iterator[Tx]:
+        """Writers of this process queue, in arrival order, before ``BEGIN IMMEDIATE``: SQLite's
         own busy handler sleeps in steps of up to 100 ms, which would put those sleeps into p99.
         """
         with self._write_lock, self._connection() as conn:
@@ -200,8 +215,6 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        for callback in tx.after_commit:
-            callback()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:

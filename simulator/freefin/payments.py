@@ -88,7 +88,7 @@ def render(doc: dict[str, Any], rt: Runtime) -> dict[str, Any]:
 
 
 def plan_for(rt: Runtime, terminal: Terminal, body: dict[str, Any]) -> Plan:
-    queued = rt.outcomes.pop("freefin", "payment", terminal.merchant_id)
+    queued = rt.control.pop_outcome("freefin", "payment", terminal.merchant_id)
     if queued:
         return queued
     meta = body.get("metadata") or {}

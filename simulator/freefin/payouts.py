@@ -48,7 +48,7 @@ def create(
         raise Unprocessable(
             f"bank {body['bank_id']} is not an SBP participant here", code="bank_not_supported"
         )
-    plan = rt.outcomes.pop("freefin", "payout", terminal.merchant_id)
+    plan = rt.control.pop_outcome("freefin", "payout", terminal.merchant_id)
     if plan is None:
         magic = MAGIC_PHONES.get(body["phone"])
         plan = parse(magic, PAYOUT_OUTCOMES, DEFAULT_PLAN.delay_ms) if magic else DEFAULT_PLAN

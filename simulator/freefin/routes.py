@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from simulator.freefin.terminals import Terminals
 from simulator.web import credential_waived, error_response, json_body, state_methods, throttle
 
 PREFIX = "/api/v1/public"
+SHARED_POLL_S = 0.2
 SPEC = "freefin.openapi.yaml"
 bp = Blueprint("freefin", __name__, url_prefix=PREFIX)
 
@@ -227,6 +229,10 @@ def stream_events() -> Response:
 def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[str]:
     yield ": connected\n\n"
     no_ids = not rules.of(rt).stream_resumes()
+    # Another process of the store writes events this one is not woken for: look every
+    # SHARED_POLL_S, and ping only when a heartbeat's time has passed without an event.
+    wait = min(heartbeat, SHARED_POLL_S) if rt.shared else heartbeat
+    quiet_since = time.monotonic()
     while True:
         version = rt.bus.version
         batch = events.since(rt.store, "freefin", merchant, seq)
@@ -235,9 +241,11 @@ def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[
             prefix = "" if no_ids else f"id: {seq}\n"
             yield f"{prefix}event: {event['kind']}\ndata: {event['body']}\n\n"
         if batch:
+            quiet_since = time.monotonic()
             continue
-        if rt.bus.wait(version, heartbeat) == version:
+        if rt.bus.wait(version, wait) == version and time.monotonic() - quiet_since >= heartbeat:
             yield ": ping\n\n"
+            quiet_since = time.monotonic()
 
 
 def _json(body: Any, status: int) -> Response:

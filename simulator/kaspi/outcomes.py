@@ -27,7 +27,7 @@ DELAY_MARKER = re.compile(r"\[sim_delay_ms:(\d{1,8})\]")
 
 def plan_for(rt: Runtime, merchant: Merchant, obj: str, tiyn: int, text: str | None) -> Plan:
     """The plan of a new ``obj`` ("invoice" or "qr"); 400 for a marker naming no outcome."""
-    queued = rt.outcomes.pop("kaspi", obj, merchant.id)
+    queued = rt.control.pop_outcome("kaspi", obj, merchant.id)
     if queued:
         return queued
     default = merchant.default_plan
