@@ -189,7 +189,7 @@ def test_migrations_apply_once_and_are_recorded(
             versions = [tuple(r) for r in rows.fetchall()]
         store.close()
     assert versions == [(m.version, m.name) for m in migrate.plan(engine)]
-    assert [v for v, _ in versions] == [1, 2]
+    assert [v for v, _ in versions] == [1, 2, 3]
 
 
 def test_each_engine_gets_its_own_dialect_of_a_step() -> None:
@@ -218,3 +218,31 @@ def test_a_database_made_before_numbered_migrations_is_brought_up_to_date(tmp_pa
         assert tx.get("payment", "p1") == {"id": "p1"}  # kept
         columns = {r[1] for r in tx.execute("PRAGMA table_info(client_requests)").fetchall()}
     assert {"problems", "response_problems"} <= columns
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_delivery_whose_sender_died_is_taken_back_and_a_live_one_is_not(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    """Deliveries being sent are leased: a lease that ran out (its process was killed) is taken
+    back by any process of the store, one still running is left to its sender."""
+    from simulator.core.clock import Clock
+    from simulator.core.webhooks import Dispatcher, WebhookConfig
+
+    store = open_store(str(database(request, engine, str(tmp_path / "lease.db"))))
+    try:
+        with store.tx() as tx:
+            for delivery, lease in (("dead", time.time() - 1), ("alive", time.time() + 60)):
+                tx.execute(
+                    "INSERT INTO deliveries (id, api, owner, event_id, kind, url, headers, body, "
+                    "status, attempts, next_at, history, created_at, lease_until) "
+                    "VALUES (?, 'freefin', 'm', 'e', 'k', 'http://127.0.0.1:9/', '{}', '{}', "
+                    "'sending', 1, 0, '[]', 0, ?)",
+                    (delivery, lease),
+                )
+        Dispatcher(store, Clock(), WebhookConfig(), workers=1)  # a process starting
+        with store.read() as tx:
+            rows = tx.execute("SELECT id, status FROM deliveries ORDER BY id").fetchall()
+        assert [tuple(r) for r in rows] == [("alive", "sending"), ("dead", "retrying")]
+    finally:
+        store.close()

@@ -81,7 +81,7 @@ def test_a_request_without_a_path_gets_json(sim: SimulatorProcess) -> None:
 
 def test_the_server_still_answers_after_them(sim: SimulatorProcess) -> None:
     status, _, body = raw(sim, b"GET /_sim/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    assert status == 200 and json.loads(body) == {"status": "ok"}
+    assert status == 200 and json.loads(body)["status"] == "ok"
 
 
 def _kaspi_envelope(doc: dict[str, object]) -> bool:

@@ -6,22 +6,29 @@ loses no acknowledged write."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from harness.simproc import SimulatorProcess
+from harness.target import bundled_credentials
 from tests.conftest import ENGINES, FF, KEY_A1, database
 
 pytestmark = pytest.mark.server
+ROOT = Path(__file__).resolve().parent.parent
 H = {"Authorization": f"Bearer {KEY_A1}", "Connection": "close"}  # a new connection each time
 
 
@@ -230,3 +237,37 @@ def test_rate_limits_are_split_between_workers(clean: SimulatorProcess) -> None:
         for _ in range(10)
     ]
     assert codes.count(429) >= 6 and codes.count(200) <= 4, codes
+
+
+def test_the_conformance_suites_pass_on_two_workers_over_postgresql(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The whole default run (contract + scenarios, both APIs) against two workers sharing a
+    PostgreSQL database: what one worker is told by the control API, the other does."""
+    db = database(request, "postgresql")
+    credentials = tmp_path / "credentials.yaml"
+    credentials.write_text(yaml.safe_dump(bundled_credentials()))
+    with SimulatorProcess(db_path=db, extra_args=["--workers", "2"]) as sim:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "paysim",
+                "conform",
+                "--target-url",
+                sim.url,
+                "--control-url",
+                f"{sim.url}/_sim",
+                "--credentials-file",
+                str(credentials),
+                "--report-dir",
+                str(tmp_path / "report"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert summary["totals"]["failed"] == 0 and summary["totals"]["passed"] > 500

@@ -203,6 +203,10 @@ class DeliveryRules(Rules):
         return wait
 
 
+LEASE_MARGIN_S = 10.0  # a lease outlasts the attempt's timeout by this much
+RECOVER_EVERY_S = 5.0  # how often a process looks for deliveries whose sender died
+
+
 class Dispatcher:
     """Sends due deliveries from a small thread pool, so a slow receiver blocks no other."""
 
@@ -217,11 +221,23 @@ class Dispatcher:
         self.recover()
 
     def recover(self) -> None:
-        """Deliveries in flight when the process died are tried again."""
+        """Deliveries whose sender died (its lease ran out) are tried again, by any process of
+        the store; those another live process is sending are left to it."""
+        self._recovered = time.monotonic()
         with self.store.tx() as tx:
-            tx.execute("UPDATE deliveries SET status='retrying' WHERE status='sending'")
+            tx.execute(
+                "UPDATE deliveries SET status='retrying', lease_until=NULL "
+                "WHERE status='sending' AND (lease_until IS NULL OR lease_until<?)",
+                (time.time(),),
+            )
+
+    def lease_s(self) -> float:
+        """How long a delivery is its sender's: the attempt's timeout, and a margin."""
+        return self.config.timeout_s + LEASE_MARGIN_S
 
     def run_due(self) -> int:
+        if time.monotonic() - self._recovered > RECOVER_EVERY_S:
+            self.recover()
         now = self.clock.now()
         with self.store.read() as tx:  # the common case: nothing due, no write lock taken
             due = tx.execute(
@@ -242,8 +258,8 @@ class Dispatcher:
             if ids:
                 marks = ",".join("?" * len(ids))
                 tx.execute(
-                    f"UPDATE deliveries SET status='sending' WHERE id IN ({marks})",
-                    tuple(ids),
+                    f"UPDATE deliveries SET status='sending', lease_until=? WHERE id IN ({marks})",
+                    (time.time() + self.lease_s(), *ids),
                 )
         for row in rows:
             self._pool.submit(self._attempt, *row)

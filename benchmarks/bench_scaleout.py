@@ -1,0 +1,111 @@
+"""The simulator on one and two workers, on SQLite and on PostgreSQL, beside the bare Flask +
+SQLite endpoint, in one run.
+
+Every configuration serves the same reads and creates over the same persistent connections from
+the same client processes; the figures that count are the ratios to the bare endpoint measured
+in the same run, and the CPU per request of the server side (the simulator's process tree, plus
+PostgreSQL's where it is used). PostgreSQL is Debian's, started here in a temporary folder on a
+free loopback port. Run: ``python -m benchmarks.bench_scaleout [--seconds 5] [--connections 32]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import requests
+
+from benchmarks.bench_simulator import FF, FFA, _bench_seed, _cpu, _start_bare, measure, quiesce
+from harness.simproc import SimulatorProcess
+from tests.pg import PostgresCluster  # the tests' cluster: Debian's binaries, a free port
+
+CASES = ("payment_get", "payment_create_held")
+
+
+def _postgres_pid(data: str) -> int:
+    return int(Path(data, "postmaster.pid").read_text().split()[0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args(argv)
+    rows: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp_name, PostgresCluster() as pg:
+        tmp = Path(tmp_name)
+        bare, bare_port = _start_bare(tmp, 32)
+        try:
+            made = [
+                requests.post(
+                    f"http://127.0.0.1:{bare_port}/bare", json={"a": 1}, timeout=5
+                ).json()["id"]
+                for _ in range(50)
+            ]
+            rows["bare get"] = measure(
+                bare_port, "bare_get", made, args.seconds, args.connections, server_pid=bare.pid
+            )
+            rows["bare create"] = measure(
+                bare_port, "bare_create", [], args.seconds, args.connections, server_pid=bare.pid
+            )
+        finally:
+            bare.terminate()
+            bare.wait(10)
+        seed = str(_bench_seed(tmp))
+        for engine in ("sqlite", "postgresql"):
+            for workers in (1, 2):
+                name = f"{engine} x{workers}"
+                db = pg.database(f"bench_{workers}") if engine == "postgresql" else None
+                with SimulatorProcess(
+                    db_path=db or str(tmp / f"{workers}.db"),
+                    extra_args=["--seed-file", seed, "--workers", str(workers), "--threads", "32"],
+                ) as sim:
+                    assert sim.proc is not None
+                    with requests.Session() as http:
+                        ids = [
+                            http.post(
+                                f"{sim.url}{FF}/payments", headers=FFA, json={"amount": 1616}
+                            ).json()["payment"]["id"]
+                            for _ in range(200)
+                        ]
+                    for case in CASES:
+                        quiesce(sim.proc.pid)
+                        pg_before = _cpu(_postgres_pid(pg.data)) if db else 0.0
+                        row = measure(
+                            sim.port,
+                            case,
+                            ids,
+                            args.seconds,
+                            args.connections,
+                            server_pid=sim.proc.pid,
+                        )
+                        served = row["rps"] * args.seconds
+                        if db and served:
+                            pg_cpu = _cpu(_postgres_pid(pg.data)) - pg_before
+                            row["cpu_ms"] += pg_cpu / served * 1000
+                        rows[f"{name} {case.split('_', 1)[1].replace('create_held', 'create')}"] = (
+                            row
+                        )
+    print(
+        f"{'case':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs bare':>10}"
+        f"{'cpu ms/req':>12}"
+    )
+    for name, row in rows.items():
+        kind = name.rsplit(" ", 1)[1]
+        base = rows[f"bare {kind}"]["rps"]
+        row["ratio"] = row["rps"] / base if base else 0.0
+        print(
+            f"{name:<28}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
+            f"{int(row['errors']):>8}{row['ratio']:>9.0%}{row['cpu_ms']:>12.2f}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
