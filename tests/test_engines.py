@@ -5,7 +5,10 @@ held under racing clients, within one process and across two processes sharing o
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -221,28 +224,44 @@ def test_a_database_made_before_numbered_migrations_is_brought_up_to_date(tmp_pa
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_delivery_whose_sender_died_is_taken_back_and_a_live_one_is_not(
-    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+def test_a_delivery_whose_sender_is_gone_is_taken_back_and_a_live_ones_is_not(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Deliveries being sent are leased: a lease that ran out (its process was killed) is taken
-    back by any process of the store, one still running is left to its sender."""
+    """Deliveries being sent are leased to their sender. At a start, the leases that ran out,
+    those of a process of this start that is gone (a killed worker) and those of an earlier
+    start are taken back; a live sender's is left to it."""
     from simulator.core.clock import Clock
     from simulator.core.webhooks import Dispatcher, WebhookConfig
 
+    monkeypatch.setenv("PAYSIM_BOOT_ID", "thisstart")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    later = time.time() + 60
+    leases = {
+        "ran_out": (time.time() - 1, f"thisstart:{os.getppid()}"),
+        "killed_worker": (later, f"thisstart:{dead.pid}"),
+        "earlier_start": (later, "laststart:1"),
+        "live_sibling": (later, f"thisstart:{os.getppid()}"),
+    }
     store = open_store(str(database(request, engine, str(tmp_path / "lease.db"))))
     try:
         with store.tx() as tx:
-            for delivery, lease in (("dead", time.time() - 1), ("alive", time.time() + 60)):
+            for delivery, (until, owner) in leases.items():
                 tx.execute(
                     "INSERT INTO deliveries (id, api, owner, event_id, kind, url, headers, body, "
-                    "status, attempts, next_at, history, created_at, lease_until) "
+                    "status, attempts, next_at, history, created_at, lease_until, lease_owner) "
                     "VALUES (?, 'freefin', 'm', 'e', 'k', 'http://127.0.0.1:9/', '{}', '{}', "
-                    "'sending', 1, 0, '[]', 0, ?)",
-                    (delivery, lease),
+                    "'sending', 1, 0, '[]', 0, ?, ?)",
+                    (delivery, until, owner),
                 )
         Dispatcher(store, Clock(), WebhookConfig(), workers=1)  # a process starting
         with store.read() as tx:
-            rows = tx.execute("SELECT id, status FROM deliveries ORDER BY id").fetchall()
-        assert [tuple(r) for r in rows] == [("alive", "sending"), ("dead", "retrying")]
+            rows = tx.execute("SELECT id, status FROM deliveries").fetchall()
+        assert dict(tuple(r) for r in rows) == {
+            "ran_out": "retrying",
+            "killed_worker": "retrying",
+            "earlier_start": "retrying",
+            "live_sibling": "sending",
+        }
     finally:
         store.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -207,6 +208,24 @@ LEASE_MARGIN_S = 10.0  # a lease outlasts the attempt's timeout by this much
 RECOVER_EVERY_S = 5.0  # how often a process looks for deliveries whose sender died
 
 
+def _gone(owner: str, boot: str, starting: bool) -> bool:
+    """Whether the process that holds a lease no longer runs: of this start, its pid is gone
+    from this machine; of another start, it is gone when this one starts (the start replaced
+    it; a simulator elsewhere on the same database sends such a delivery twice at most)."""
+    owner_boot, _, pid = owner.partition(":")
+    if owner_boot != boot:
+        return starting
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class Dispatcher:
     """Sends due deliveries from a small thread pool, so a slow receiver blocks no other."""
 
@@ -218,17 +237,30 @@ class Dispatcher:
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
         self.defects: Defects | None = None
-        self.recover()
+        boot = os.environ.get("PAYSIM_BOOT_ID") or uuid.uuid4().hex
+        self.owner = f"{boot}:{os.getpid()}"  # who holds the leases this process takes
+        self.recover(starting=True)
 
-    def recover(self) -> None:
-        """Deliveries whose sender died (its lease ran out) are tried again, by any process of
-        the store; those another live process is sending are left to it."""
+    def recover(self, starting: bool = False) -> None:
+        """Deliveries whose sender is gone are tried again, by any process of the store: a lease
+        that ran out; one held by a process of this start that no longer runs (a killed worker);
+        at start, one held by an earlier start. Those a live sender holds are left to it."""
         self._recovered = time.monotonic()
+        boot = self.owner.split(":", 1)[0]
         with self.store.tx() as tx:
+            owners = {
+                row[0]
+                for row in tx.execute(
+                    "SELECT DISTINCT lease_owner FROM deliveries WHERE status='sending'"
+                ).fetchall()
+            }
+            gone = [o for o in owners if o and _gone(o, boot, starting)]
+            marks = ",".join("?" * len(gone)) or "NULL"
             tx.execute(
-                "UPDATE deliveries SET status='retrying', lease_until=NULL "
-                "WHERE status='sending' AND (lease_until IS NULL OR lease_until<?)",
-                (time.time(),),
+                "UPDATE deliveries SET status='retrying', lease_until=NULL, lease_owner=NULL "
+                "WHERE status='sending' AND (lease_until IS NULL OR lease_until<? "
+                f"OR lease_owner IN ({marks}))",
+                (time.time(), *gone),
             )
 
     def lease_s(self) -> float:
@@ -258,8 +290,9 @@ class Dispatcher:
             if ids:
                 marks = ",".join("?" * len(ids))
                 tx.execute(
-                    f"UPDATE deliveries SET status='sending', lease_until=? WHERE id IN ({marks})",
-                    (time.time() + self.lease_s(), *ids),
+                    "UPDATE deliveries SET status='sending', lease_until=?, lease_owner=? "
+                    f"WHERE id IN ({marks})",
+                    (time.time() + self.lease_s(), self.owner, *ids),
                 )
         for row in rows:
             self._pool.submit(self._attempt, *row)

@@ -1,3 +1,4 @@
--- A delivery being sent is leased to the process sending it until a wall-clock time; a lease
--- that ran out (its process died) is taken back by any process of the store.
+-- A delivery being sent is leased to the process sending it ("<start id>:<pid>") until a
+-- wall-clock time; a lease that ran out, or whose process is gone, is taken back.
 ALTER TABLE deliveries ADD COLUMN lease_until REAL;
+ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
