@@ -28,6 +28,7 @@ class Option:
     name: str
     help: str
     secret: bool = False
+    choices: tuple[str, ...] = ()  # a closed set, listed in --help
 
     @property
     def flag(self) -> str:
@@ -54,8 +55,16 @@ OPTIONS: tuple[Option, ...] = (
         "the simulator's control token (sent as X-Control-Token), when it was started with one",
         secret=True,
     ),
-    Option("api", "which API to test: freefin, kaspi or both (default both)"),
-    Option("contract_level", "spec (the seed documents alone) or strict (plus supplements)"),
+    Option(
+        "api",
+        "which API to test: freefin, kaspi or both (default both)",
+        choices=("freefin", "kaspi", "both"),
+    ),
+    Option(
+        "contract_level",
+        "spec (the seed documents alone) or strict (plus supplements)",
+        choices=("spec", "strict"),
+    ),
     Option("freefin_key", "freefin bearer key of merchant A, terminal 1", secret=True),
     Option("freefin_signing_secret", "signing secret of that terminal", secret=True),
     Option("freefin_key_2", "freefin key of another terminal of merchant A", secret=True),

@@ -50,7 +50,8 @@ def _target_options(parser: argparse.ArgumentParser, names: Sequence[str] | None
                 opt.flag,
                 dest=opt.name,
                 default=None,
-                metavar=opt.name.upper(),
+                choices=opt.choices or None,
+                metavar=None if opt.choices else opt.name.upper(),
                 help=f"{opt.help} [env {opt.env}]",
             )
 

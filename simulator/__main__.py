@@ -191,11 +191,49 @@ class Server(BaseApplication):
         )
 
 
+def banner(args: argparse.Namespace) -> str:
+    """What a partner needs to start: where each API is, a test key of each, the store and
+    whether it keeps what it acknowledged, and how to stop."""
+    from urllib.parse import urlsplit
+
+    from simulator.core.seed import load_seed
+
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{host}:{args.port}"
+    seed = load_seed(args.seed_file)
+    terminal = seed["freefin"]["merchants"][0]["terminals"][0]
+    merchant = seed["kaspi"]["merchants"][0]
+    if args.db.startswith(("postgresql://", "postgres://")):
+        url = urlsplit(args.db)
+        where = f"{url.hostname}:{url.port or 5432}{url.path}"
+        store = f"PostgreSQL {where}: every acknowledged write is committed, it survives kill -9"
+    elif args.db == ":memory:":
+        store = ":memory: (SQLite in memory): NOT durable, everything goes when it stops"
+    else:
+        store = (
+            f"{os.path.abspath(args.db)} (SQLite, WAL): every acknowledged write survives kill -9"
+        )
+    token = "  (send X-Control-Token)" if args.control_token else ""
+    lines = [
+        "paysim simulator",
+        f"  freefin API   {base}/api/v1/public   Authorization: Bearer {terminal['key']}",
+        f"  Kaspi API     {base}/api             X-API-Key: {merchant['api_key']}",
+        f"  control API   {base}/_sim{token}",
+        f"  test keys     {args.seed_file or 'the bundled seed'} (README: Test keys)",
+        f"  store         {store}",
+        f"  workers {args.workers}, chaos {args.chaos}, client grading "
+        + ("on: GET /_sim/clients/report" if args.grade_clients else "off"),
+        "  stop          Ctrl+C (or SIGTERM)",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    print(banner(args), file=sys.stderr, flush=True)
     os.environ.setdefault("PAYSIM_BOOT_ID", secrets.token_hex(8))  # one per start, all workers
     Server(args).run()
 

@@ -169,8 +169,6 @@ def test_rejected_credential_is_3_naming_its_flag(
     "args, message",
     [
         (["--credentials-file", "/nonexistent/creds.yaml"], "creds.yaml"),
-        (["--api", "paypal"], "api must be"),
-        (["--contract-level", "lax"], "contract_level"),
         (["--webhook-listen", "127.0.0.1"], "webhook_listen must be HOST:PORT"),
         (["--target-url", "http://127.0.0.1:9", "--webhook-listen", "h:x"], "webhook_listen"),
     ],
@@ -180,6 +178,36 @@ def test_bad_configuration_is_4(
 ) -> None:
     assert main(["conform", *args, "--report-dir", str(tmp_path)]) == 4
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "message"),
+    [("PAYSIM_API", "paypal", "api must be"), ("PAYSIM_CONTRACT_LEVEL", "lax", "contract_level")],
+)
+def test_a_bad_value_from_the_environment_is_4(
+    env: str,
+    value: str,
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(env, value)
+    assert main(["conform", "--report-dir", str(tmp_path)]) == 4
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "listed"),
+    [("--api", "paypal", "freefin, kaspi, both"), ("--contract-level", "lax", "spec, strict")],
+)
+def test_an_option_with_a_closed_set_lists_it_and_refuses_others(
+    flag: str, value: str, listed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["conform", flag, value])
+    assert exc.value.code == 2  # bad usage
+    assert listed.replace(", ", "', '") in capsys.readouterr().err
 
 
 def test_unknown_setting_in_credentials_file_is_4(
