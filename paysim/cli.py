@@ -172,6 +172,12 @@ def _load_parser(sub: Any) -> None:
     )
     p.add_argument("--workers", type=int, default=0, help="run a master and N workers on 127.0.0.1")
     p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print Locust's own output as it runs (always kept in RUN/locust.log)",
+    )
+    p.add_argument(
         "--simulator-arg",
         action="append",
         default=[],

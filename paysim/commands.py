@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -145,8 +146,10 @@ def _run_load(
     processes: int = 0,
     workers: int = 0,
     simulator_args: Sequence[str] = (),
+    verbose: bool = True,
 ) -> int:
-    """Run a load profile into ``out`` (replaced); returns 0 held, 1 broken, 4 bad thresholds."""
+    """Run a load profile into ``out`` (replaced); returns 0 held, 1 broken, 4 bad thresholds.
+    ``verbose``: Locust's own output is printed as it comes (it is kept in the log either way)."""
     from harness.simproc import SimulatorProcess
     from loadtests.run import run_profile
     from loadtests.shapes import parse_params
@@ -176,7 +179,7 @@ def _run_load(
             thresholds=thresholds,
             processes=processes,
             workers=workers,
-            echo=sys.stdout,
+            echo=sys.stdout if verbose else None,
         )
     if code == 124:
         print("paysim load: the run overran its shape and was stopped", file=sys.stderr)
@@ -206,18 +209,49 @@ def cmd_load(args: argparse.Namespace) -> int:
         processes=args.processes,
         workers=args.workers,
         simulator_args=args.simulator_arg,
+        verbose=args.verbose,
     )
     from harness.report import build_report
 
     if report is not None:
         ConformRun.update_meta(report, load_profile=args.profile, load_exit_code=code)
-        summary = _render(report, settings, api)
+        _render(report, settings, api)
     else:
-        summary = build_report(out, load_dir=out, secrets=secrets_of(settings))
+        build_report(out, load_dir=out, secrets=secrets_of(settings))
         report = out
-    print_table(summary)
-    print(f"  {report / 'report.html'}")
+    print(f"  report: {report / 'report.html'}; Locust's log: {out / 'locust.log'}")
+    print(load_verdict(out / "thresholds.json", code), flush=True)  # the verdict, last
     return code
+
+
+def load_verdict(path: Path, code: int) -> str:
+    """The thresholds of a load run, then one line: held or broken, the worst p99, the
+    duplicates counted."""
+    if not path.exists():
+        return f"paysim load: FAILED (exit {code}): no verdict was written; see locust.log"
+    from loadtests.thresholds import Check, format_table
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    checks = [Check(**c) for c in doc["checks"]]
+    observed = doc.get("observed", {})
+    ops = observed.get("operations", {})
+    worst = max(((float(s["p99"]), op) for op, s in ops.items() if s.get("requests")), default=None)
+    broken = [c.what for c in checks if c.held is False]
+    head = (
+        "PASSED: every threshold held"
+        if not broken
+        else (
+            f"FAILED: {len(broken)} threshold{'s' if len(broken) != 1 else ''} broken "
+            f"({', '.join(broken)})"
+        )
+    )
+    facts = [
+        f"{observed.get('requests', 0)} requests",
+        f"{observed.get('failures', 0)} failed",
+        f"worst p99 {worst[0]:.0f} ms ({worst[1]})" if worst else "no latency measured",
+        f"{observed.get('duplicates', 0)} duplicates created by replays",
+    ]
+    return f"{format_table(checks)}\n\npaysim load: {head}; " + ", ".join(facts)
 
 
 # --- report and gaps ------------------------------------------------------------------------

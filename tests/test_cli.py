@@ -314,6 +314,14 @@ def test_load_joins_the_run_report(tmp_path: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    # the verdict comes last; Locust's own tables stay in the log unless -v
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("paysim load: PASSED: every threshold held;"), proc.stdout[-2000:]
+    assert "worst p99" in last and "0 duplicates" in last
+    assert (
+        "Aggregated" not in proc.stdout
+        and "Aggregated" in (report / "load" / "locust.log").read_text()
+    )
     assert (report / "load" / "stats_stats_history.csv").exists()
     load = next(
         s
@@ -324,3 +332,31 @@ def test_load_joins_the_run_report(tmp_path: Path) -> None:
     summary = json.loads((report / "summary.json").read_text())
     assert summary["load"]["history"] and summary["meta"]["load_exit_code"] == 0
     assert (report / "report.html").read_text().count("<polyline") >= 3
+
+
+def test_a_broken_load_run_ends_in_what_broke(tmp_path: Path) -> None:
+    from paysim.commands import load_verdict
+
+    verdict = tmp_path / "thresholds.json"
+    verdict.write_text(
+        json.dumps(
+            {
+                "passed": False,
+                "observed": {
+                    "requests": 10,
+                    "failures": 0,
+                    "duplicates": 2,
+                    "operations": {"POST freefin /payments": {"requests": 10, "p99": 912.4}},
+                },
+                "checks": [
+                    {"what": "duplicates created", "limit": "<= 0", "observed": "2", "held": False},
+                    {"what": "error rate", "limit": "<= 1%", "observed": "0%", "held": True},
+                ],
+            }
+        )
+    )
+    text = load_verdict(verdict, 1)
+    last = text.splitlines()[-1]
+    assert last.startswith("paysim load: FAILED: 1 threshold broken (duplicates created)")
+    assert "worst p99 912 ms (POST freefin /payments)" in last and "2 duplicates" in last
+    assert "FAILED (exit 1): no verdict" in load_verdict(tmp_path / "missing.json", 1)
