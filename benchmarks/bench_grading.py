@@ -10,7 +10,6 @@ in front). Run: ``python -m benchmarks.bench_grading [--seconds 5] [--connection
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.bench_simulator import FF, FFA, _bench_seed, _cpu, measure, quiesce
+from benchmarks.bench_simulator import FF, FFA, _bench_seed, _cpu, measure, quiesce, report
 from harness.simproc import SimulatorProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,19 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     finally:
                         proxy.terminate()
                         proxy.wait(10)
-    print(
-        f"{'case':<30}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs plain':>10}"
-        f"{'cpu ms/req':>12}"
-    )
-    for name, row in rows.items():
-        base = rows[f"plain {name.split(' ', 1)[1]}"]["rps"]
-        row["ratio"] = row["rps"] / base if base else 0.0
-        print(
-            f"{name:<30}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
-            f"{int(row['errors']):>8}{row['ratio']:>9.0%}{row['cpu_ms']:>12.2f}"
-        )
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    report(rows, lambda name: rows[f"plain {name.split(' ', 1)[1]}"]["rps"], "vs plain", args.json)
     return 0
 
 

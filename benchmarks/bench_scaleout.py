@@ -11,14 +11,22 @@ free loopback port. Run: ``python -m benchmarks.bench_scaleout [--seconds 5] [--
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 import requests
 
-from benchmarks.bench_simulator import FF, FFA, _bench_seed, _cpu, _start_bare, measure, quiesce
+from benchmarks.bench_simulator import (
+    FF,
+    FFA,
+    _bench_seed,
+    _cpu,
+    _start_bare,
+    measure,
+    quiesce,
+    report,
+)
 from harness.simproc import SimulatorProcess
 from tests.pg import PostgresCluster  # the tests' cluster: Debian's binaries, a free port
 
@@ -90,20 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                         rows[f"{name} {case.split('_', 1)[1].replace('create_held', 'create')}"] = (
                             row
                         )
-    print(
-        f"{'case':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs bare':>10}"
-        f"{'cpu ms/req':>12}"
-    )
-    for name, row in rows.items():
-        kind = name.rsplit(" ", 1)[1]
-        base = rows[f"bare {kind}"]["rps"]
-        row["ratio"] = row["rps"] / base if base else 0.0
-        print(
-            f"{name:<28}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
-            f"{int(row['errors']):>8}{row['ratio']:>9.0%}{row['cpu_ms']:>12.2f}"
-        )
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    report(rows, lambda name: rows[f"bare {name.rsplit(' ', 1)[1]}"]["rps"], "vs bare", args.json)
     return 0
 
 

@@ -157,6 +157,30 @@ def measure(
     }
 
 
+def report(
+    rows: dict[str, dict[str, float]],
+    baseline: Callable[[str], float],
+    against: str,
+    json_path: str | None = None,
+) -> None:
+    """Print one line per case with its ratio to ``baseline(case)`` (req/s), and write the rows
+    (ratios added) as JSON to ``json_path`` when given."""
+    width = max(22, *(len(name) + 2 for name in rows))
+    print(
+        f"{'case':<{width}}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{against:>10}"
+        f"{'cpu ms/req':>12}"
+    )
+    for name, row in rows.items():
+        base = baseline(name)
+        row["ratio"] = row["rps"] / base if base else 0.0
+        print(
+            f"{name:<{width}}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
+            f"{int(row['errors']):>8}{row['ratio']:>9.0%}{row['cpu_ms']:>12.2f}"
+        )
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+
+
 def quiesce(pid: int, idle: float = 0.1, timeout: float = 60.0) -> float:
     """Wait until the server's process tree is idle; return the seconds waited.
 
@@ -292,20 +316,12 @@ def main(argv: list[str] | None = None) -> int:
                     port, "invoice_list", [], args.seconds, args.connections, server_pid=pid
                 )
     base = {"create": rows["bare_create"]["rps"], "get": rows["bare_get"]["rps"]}
-    print(
-        f"{'case':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs bare':>10}"
-        f"{'cpu ms/req':>12}"
+    report(
+        rows,
+        lambda name: base["get" if name.endswith(("_get", "_list")) else "create"],
+        "vs bare",
+        args.json,
     )
-    for name, row in rows.items():
-        kind = "get" if name.endswith(("_get", "_list")) else "create"
-        ratio = row["rps"] / base[kind] if base[kind] else 0.0
-        row["ratio"] = ratio
-        print(
-            f"{name:<22}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
-            f"{int(row['errors']):>8}{ratio:>9.0%}{row['cpu_ms']:>12.2f}"
-        )
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
     return 0
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -24,14 +23,13 @@ from simulator.core.errors import (
     NotFound,
     PayloadTooLarge,
 )
-from simulator.core.faults import Fault
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
 from simulator.core.store import open_store
 from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
 from simulator.kaspi import routes as kaspi
-from simulator.web import MAX_BODY_BYTES, Envelopes
+from simulator.web import MAX_BODY_BYTES, Envelopes, fault_answer
 
 log = logging.getLogger(__name__)
 
@@ -221,24 +219,11 @@ def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
         if fault.when == "after":
             g.fault_after = fault  # the request is handled first; its answer is lost after
             return None
-        return _fault_response(fault, envelopes)
+        return fault_answer(fault, lambda error: envelopes.render(request.path, error))
 
     @app.after_request
     def _lose_answer(resp: Response) -> Response:
         fault = g.pop("fault_after", None)
         if fault is None or resp.status_code >= 400:
             return resp
-        return _fault_response(fault, envelopes)
-
-
-def _fault_response(fault: Fault, envelopes: Envelopes) -> Response:
-    if fault.kind == "drop":
-        sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
-        if isinstance(sock, socket.socket):
-            sock.shutdown(socket.SHUT_RDWR)
-        return Response(status=499)
-    error = ApiError("injected fault", code="injected_fault", status=fault.status)
-    resp = envelopes.render(request.path, error)
-    if fault.status == 429:
-        resp.headers["Retry-After"] = str(fault.retry_after)
-    return resp
+        return fault_answer(fault, lambda error: envelopes.render(request.path, error))

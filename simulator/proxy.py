@@ -16,7 +16,6 @@ import ipaddress
 import logging
 import os
 import secrets
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -30,11 +29,11 @@ from simulator.control import schemas
 from simulator.core import client_log, operations
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound, Unauthorized
-from simulator.core.faults import CHAOS, Fault, Faults
+from simulator.core.faults import CHAOS, Faults
 from simulator.core.store import Store, open_store
 from simulator.freefin.rules import FreefinRules
 from simulator.kaspi.rules import KaspiRules
-from simulator.web import Envelopes, error_response, json_body
+from simulator.web import Envelopes, error_response, fault_answer, json_body
 
 log = logging.getLogger("paysim.proxy")
 
@@ -81,7 +80,11 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     session = requests.Session()
     for scheme in ("http://", "https://"):  # a kept connection per serving thread
         session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=THREADS_MAX))
-    envelopes = Envelopes(lambda error: _render(api, error))
+
+    def render(error: ApiError) -> Response:
+        return _render(api, error)
+
+    envelopes = Envelopes(render)
     app.extensions["paysim.envelopes"] = envelopes  # the worker's own error answers use it
 
     @app.errorhandler(ApiError)
@@ -137,7 +140,9 @@ def create_proxy(config: dict[str, Any]) -> Flask:
             fault = None
         exchange = _Exchange(api, store)
         if fault is not None and fault.when == "before":
-            return exchange.finish(_fault_answer(api, fault), judged=False)
+            return exchange.finish(
+                fault_answer(fault, lambda error: _render(api, error)), judged=False
+            )
         url = upstream + request.path.removeprefix(upstream_holds)
         if request.query_string:
             url += "?" + request.query_string.decode("latin-1")
@@ -167,7 +172,9 @@ def create_proxy(config: dict[str, Any]) -> Flask:
             return exchange.finish(_render(api, error), judged=True)
         if fault is not None and up.status_code < 400:  # the work is done; the answer is lost
             up.close()
-            return exchange.finish(_fault_answer(api, fault), judged=False)
+            return exchange.finish(
+                fault_answer(fault, lambda error: _render(api, error)), judged=False
+            )
         out_headers = [(k, v) for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP]
         if "content-length" in up.headers and "transfer-encoding" not in up.headers:
             out_headers.append(("Content-Length", up.headers["content-length"]))
@@ -272,18 +279,6 @@ def _judgeable_length(headers: dict[str, str]) -> bool:
 
 def _judgeable() -> bool:
     return (request.content_length or 0) <= JUDGED_BYTES
-
-
-def _fault_answer(api: str, fault: Fault) -> Response:
-    if fault.kind == "drop":
-        sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
-        if isinstance(sock, socket.socket):
-            sock.shutdown(socket.SHUT_RDWR)
-        return Response(status=499)
-    error = ApiError("injected fault", code="injected_fault", status=fault.status)
-    if fault.status == 429:
-        error.headers["Retry-After"] = str(fault.retry_after)
-    return _render(api, error)
 
 
 # -- the command ----------------------------------------------------------------------------

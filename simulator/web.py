@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from flask import Response, request
 from simulator.core import codec
 from simulator.core.api_rules import ApiRules
 from simulator.core.errors import ApiError, BadRequest, RateLimited
+from simulator.core.faults import Fault
 from simulator.core.ratelimit import RateLimiter
 
 Renderer = Callable[[ApiError], Response]
@@ -147,3 +149,17 @@ class Envelopes:
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
                 return renderer(error)
         return self.fallback(error)
+
+
+def fault_answer(fault: Fault, render: Callable[[ApiError], Response]) -> Response:
+    """An injected fault's answer: the connection dropped, or the error in the API's envelope
+    (a 429 with its Retry-After)."""
+    if fault.kind == "drop":
+        sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+        if isinstance(sock, socket.socket):
+            sock.shutdown(socket.SHUT_RDWR)
+        return Response(status=499)
+    error = ApiError("injected fault", code="injected_fault", status=fault.status)
+    if fault.status == 429:
+        error.headers["Retry-After"] = str(fault.retry_after)
+    return render(error)

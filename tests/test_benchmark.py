@@ -10,33 +10,27 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_benchmark_runs_every_case(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def bench(module: str, out: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """Run a benchmark script briefly: what it printed, and the rows it wrote."""
+    command = [sys.executable, "-m", module, "--seconds", "0.5", "--connections", "4"]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bench_simulator",
-            "--seconds",
-            "0.5",
-            "--connections",
-            "4",
-            "--payments",
-            "50",
-            "--json",
-            str(out),
-        ],
+        [*command, *args, "--json", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=240,
         check=True,
     )
-    rows = json.loads(out.read_text())
+    return done.stdout, json.loads(out.read_text())
+
+
+def test_benchmark_runs_every_case(tmp_path: Path) -> None:
+    stdout, rows = bench("benchmarks.bench_simulator", tmp_path / "bench.json", "--payments", "50")
     assert set(rows) == {
         "bare_create",
         "bare_get",
@@ -50,30 +44,11 @@ def test_benchmark_runs_every_case(tmp_path: Path) -> None:
     for name, row in rows.items():
         assert row["rps"] > 0 and row["errors"] == 0, (name, row)
         assert row["ratio"] > 0
-        assert name in done.stdout
+        assert name in stdout
 
 
 def test_grading_benchmark_runs_every_configuration(tmp_path: Path) -> None:
-    out = tmp_path / "grading.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bench_grading",
-            "--seconds",
-            "0.5",
-            "--connections",
-            "4",
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=True,
-    )
-    rows = json.loads(out.read_text())
+    stdout, rows = bench("benchmarks.bench_grading", tmp_path / "grading.json")
     assert set(rows) == {
         f"{config} {case}"
         for config in ("plain", "graded", "proxied")
@@ -81,4 +56,4 @@ def test_grading_benchmark_runs_every_configuration(tmp_path: Path) -> None:
     }
     for name, row in rows.items():
         assert row["rps"] > 0 and row["errors"] == 0, (name, row)
-        assert name in done.stdout
+        assert name in stdout
