@@ -178,6 +178,14 @@ def create_proxy(config: dict[str, Any]) -> Flask:
         out_headers = [(k, v) for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP]
         if "content-length" in up.headers and "transfer-encoding" not in up.headers:
             out_headers.append(("Content-Length", up.headers["content-length"]))
+        length = up.headers.get("content-length", "")
+        if not stream and length.isdigit() and int(length) <= JUDGED_BYTES:
+            # a body of known, judgeable size is read whole and recorded before it is answered,
+            # so that the report holds every exchange its client has seen the end of
+            whole = up.raw.read(decode_content=False)
+            up.close()
+            exchange.record_whole(up, whole)
+            return Response(whole, status=up.status_code, headers=out_headers)
         return Response(
             exchange.relay(up, stream),
             status=up.status_code,
@@ -205,6 +213,10 @@ class _Exchange:
     def finish(self, resp: Response, judged: bool) -> Response:
         self._record(resp.status_code, resp.headers, resp.get_data() if judged else None)
         return resp
+
+    def record_whole(self, up: requests.Response, body: bytes) -> None:
+        encoded = up.headers.get("Content-Encoding", "identity") != "identity"
+        self._record(up.status_code, up.headers, None if encoded else body, judged=True)
 
     def relay(self, up: requests.Response, stream: bool) -> Iterator[bytes]:
         if stream:
