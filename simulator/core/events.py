@@ -51,17 +51,42 @@ def record(
         tx.after_commit.append(bus.notify)
 
 
-def since(store: Store, api: str, owner: str, seq: int, limit: int = 500) -> list[dict[str, Any]]:
-    """Events of ``owner`` after ``seq``, oldest first: ``{"seq", "id", "kind", "body"}``."""
+Cursor = tuple[int, int]  # (xid, seq): where a reader is in the order events become final
+
+
+def since(
+    store: Store, api: str, owner: str, after: Cursor, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Events of ``owner`` after the cursor ``after``, in order: ``{"cursor", "seq", "id",
+    "kind", "body"}``. Only final events (``store.horizon()``): none that a transaction still
+    running could precede."""
     with store.read() as tx:
         rows = tx.execute(
-            "SELECT seq, id, kind, body FROM events WHERE api=? AND owner=? AND seq>? "
-            "ORDER BY seq LIMIT ?",
-            (api, owner, seq, limit),
+            "SELECT xid, seq, id, kind, body FROM events WHERE api=? AND owner=? "
+            f"AND (xid, seq) > (?, ?) AND {store.horizon()} ORDER BY xid, seq LIMIT ?",
+            (api, owner, *after, limit),
         ).fetchall()
-    return [{"seq": r[0], "id": r[1], "kind": r[2], "body": r[3]} for r in rows]
+    return [
+        {"cursor": (int(r[0]), int(r[1])), "seq": r[1], "id": r[2], "kind": r[3], "body": r[4]}
+        for r in rows
+    ]
 
 
-def last_seq(store: Store) -> int:
+def last(store: Store) -> Cursor:
+    """The cursor after every final event: a new stream starts there."""
     with store.read() as tx:
-        return int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+        row = tx.execute(
+            f"SELECT xid, seq FROM events WHERE {store.horizon()} "
+            "ORDER BY xid DESC, seq DESC LIMIT 1"
+        ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def at(store: Store, seq: int) -> Cursor:
+    """The cursor of the event numbered ``seq`` (a stream's Last-Event-ID), or of the last
+    event before it when that one is gone."""
+    with store.read() as tx:
+        row = tx.execute(
+            "SELECT xid, seq FROM events WHERE seq<=? ORDER BY seq DESC LIMIT 1", (seq,)
+        ).fetchone()
+    return (int(row[0]), seq) if row else (0, seq)

@@ -1,7 +1,10 @@
 """Idempotency keys: the first response of a key is stored with the request's fingerprint.
 
-Lookup and the write that creates the object happen in the same ``BEGIN IMMEDIATE``
-transaction, so concurrent requests with one key create exactly one object.
+The key is claimed before the work, in the transaction that creates the object: its row is
+inserted first (the primary key admits one), so a concurrent request with the same key waits on
+that row until the first commits (and then replays it) or rolls back (and then does the work
+itself). Concurrent requests with one key create exactly one object, on SQLite (one writer at a
+time) and on PostgreSQL's row-locking transactions alike.
 """
 
 from __future__ import annotations
@@ -29,15 +32,27 @@ class Stored:
     body: dict[str, Any]
 
 
-def lookup(tx: Tx, scope: str, key: str, now: float) -> Stored | None:
+CLAIMED = 0  # the status of a key claimed by a transaction whose work has not been stored
+
+
+def claim(tx: Tx, scope: str, key: str, now: float) -> Stored | None:
+    """The stored response of ``key``, or None when the key is now this transaction's (until
+    it stores its response with ``remember``, or rolls back)."""
+    tx.execute(
+        "DELETE FROM idempotency WHERE scope=? AND key=? AND expires_at<=?", (scope, key, now)
+    )
+    claimed = tx.execute(
+        "INSERT INTO idempotency (scope, key, fingerprint, status, body, expires_at) "
+        "VALUES (?, ?, '', ?, '{}', ?) ON CONFLICT (scope, key) DO NOTHING",
+        (scope, key, CLAIMED, now),
+    )
+    if claimed.rowcount == 1:
+        return None
     row = tx.execute(
-        "SELECT fingerprint, status, body, expires_at FROM idempotency WHERE scope=? AND key=?",
+        "SELECT fingerprint, status, body FROM idempotency WHERE scope=? AND key=?" + tx.for_update,
         (scope, key),
     ).fetchone()
-    if row is None:
-        return None
-    if row[3] <= now:
-        tx.execute("DELETE FROM idempotency WHERE scope=? AND key=?", (scope, key))
+    if row is None or int(row[1]) == CLAIMED:  # a claim committed without its response
         return None
     return Stored(row[0], int(row[1]), json.loads(row[2]))
 
@@ -73,7 +88,7 @@ def execute(
     request that failed validation can be sent again with the same key.
     """
     if key is not None and not skip_lookup:
-        stored = lookup(tx, scope, key, now)
+        stored = claim(tx, scope, key, now)
         if stored is not None:
             if stored.fingerprint != fp:
                 raise conflict

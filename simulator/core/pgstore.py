@@ -1,11 +1,14 @@
 """The store on PostgreSQL (``--db postgresql://…``): psycopg 3 behind a connection pool, the same
 tables (numbered migrations, applied at start), the same transactions.
 
-A write transaction takes one transaction-scoped advisory lock first, so writes are serialised
-in the database, across every process and machine that shares it, exactly as SQLite's
-``BEGIN IMMEDIATE`` serialises them in one file: the domain's read-then-write steps (a refund
-within what is left, an idempotency key claimed once) hold without an in-process lock. Reads
-run outside it, each statement on committed data.
+Every write transaction takes one transaction-scoped advisory lock first, across every process
+and machine sharing the database. A row-locking transaction (``store.tx(rows=True)``: the
+creates, refunds, transitions, timers and deliveries) takes it shared and locks what it reads
+and writes: the object (``SELECT … FOR UPDATE``), the idempotency key (its primary key, claimed
+before the work), a named lock for the rest (``pg_advisory_xact_lock`` on the name). So writes
+to different objects run side by side, and one object's writes queue. Any other write
+transaction takes the lock exclusively and runs alone, as on SQLite's ``BEGIN IMMEDIATE``.
+Reads run outside it, each statement on committed data.
 """
 
 from __future__ import annotations
@@ -36,6 +39,15 @@ def translate(sql: str) -> str:
 
 class PgTx(Tx):
     insertion = "seq"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, conn: Any, rows: bool = False) -> None:
+        super().__init__(conn, rows)
+        self.for_update = " FOR UPDATE" if rows else ""
+
+    def lock(self, name: str) -> None:
+        if self.rows:
+            self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
 
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Any:
         return self.conn.execute(translate(sql), params or None)
@@ -71,13 +83,19 @@ class PostgresStore(Store):
             f"ELSE ({doc} #>> '{{}}') END)"
         )
 
+    def horizon(self) -> str:
+        # an event is final once every transaction older than its own has ended: none can
+        # still commit one that a reader, going in (xid, seq) order, has already passed
+        return "xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
     @contextlib.contextmanager
-    def _begin(self, lock: int) -> Iterator[PgTx]:
+    def _begin(self, lock: int, rows: bool = False) -> Iterator[PgTx]:
         with self.pool.connection() as conn:
             conn.execute("BEGIN")
             try:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-                tx = PgTx(conn)
+                take = "pg_advisory_xact_lock_shared" if rows else "pg_advisory_xact_lock"
+                conn.execute(f"SELECT {take}(%s)", (lock,))
+                tx = PgTx(conn, rows)
                 yield tx
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -85,8 +103,8 @@ class PostgresStore(Store):
             conn.execute("COMMIT")
 
     @contextlib.contextmanager
-    def _write_tx(self) -> Iterator[Tx]:
-        with self._begin(WRITE_LOCK) as tx:
+    def _write_tx(self, rows: bool = False) -> Iterator[Tx]:
+        with self._begin(WRITE_LOCK, rows) as tx:
             yield tx
 
     @contextlib.contextmanager

@@ -10,6 +10,10 @@ from simulator.core.store import Store, Tx
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Tx, str, str, float], None]
+HEADS = (  # a timer that is its object's first
+    " AND NOT EXISTS (SELECT 1 FROM timers e WHERE e.obj_id=t.obj_id"
+    " AND (e.due_at, e.id) < (t.due_at, t.id))"
+)
 
 
 class Scheduler:
@@ -31,6 +35,11 @@ class Scheduler:
         logged alone, and its timer is dropped instead of blocking every later one. A batch
         ends early when a handler adds a timer due before the next one of the batch, so the
         order is the same as one timer at a time.
+
+        Several processes may run timers at once (``--workers``, PostgreSQL): each takes due
+        timers no other holds (``FOR UPDATE SKIP LOCKED``), only the first of their object,
+        whose later timers wait for the next batch; it locks the objects in one order before
+        firing any, so two batches never wait on each other. Each due timer fires once.
         """
         fired = 0
         with self.store.read() as tx:  # the common case: nothing due, no write lock taken
@@ -38,14 +47,25 @@ class Scheduler:
         if due is None:
             return 0
         while fired < limit:
-            with self.store.tx() as tx:
+            with self.store.tx(rows=True) as tx:
+                # one writer at a time (SQLite) takes timers in due order as they are
+                heads = (HEADS if tx.for_update else "") + " ORDER BY due_at, id LIMIT ?"
                 rows = tx.execute(
-                    "SELECT id, api, action, obj_id, arg, due_at FROM timers WHERE due_at<=? "
-                    "ORDER BY due_at, id LIMIT ?",
+                    "SELECT id, api, action, obj_id, arg, due_at FROM timers t WHERE due_at<=?"
+                    + heads
+                    + tx.skip_locked,
                     (now, min(self.batch, limit - fired)),
                 ).fetchall()
                 if not rows:
                     return fired
+                if tx.for_update:
+                    objects = sorted({row[3] for row in rows})
+                    marks = ",".join("?" * len(objects))
+                    tx.execute(
+                        f"SELECT 1 FROM objects WHERE id IN ({marks}) ORDER BY kind, id"
+                        + tx.for_update,
+                        tuple(objects),
+                    ).fetchall()
                 done: list[int] = []
                 for i, row in enumerate(rows):
                     tx.added_due = None

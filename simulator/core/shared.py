@@ -78,6 +78,7 @@ class SharedControl:
             yield
             return
         with self.rt.store.tx() as tx, self._lock:
+            tx.get_meta(VERSION, 0, lock=True)  # changes queue (in a row-locking one too)
             self._load(tx)
             self._depth.n = True
             try:

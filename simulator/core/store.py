@@ -23,21 +23,32 @@ TABLES = ("objects", "idempotency", "events", "deliveries", "timers", "meta")
 
 
 class Tx:
-    """One open transaction: reads and writes through it commit together."""
+    """One open transaction: reads and writes through it commit together.
+
+    In a row-locking transaction (``store.tx(rows=True)``) on an engine with row locks, ``get``
+    locks the object it reads until commit; ``lock(name)`` takes a named lock for what is not
+    one row. On SQLite, where one transaction writes at a time, both are free.
+    """
 
     insertion = "rowid"  # the column that gives the order rows were inserted in
+    for_update = ""  # the suffix of a read that locks its rows (a row-locking transaction's)
+    skip_locked = ""  # the suffix of a read that takes the rows no other transaction holds
 
-    def __init__(self, conn: Any) -> None:  # sqlite3 or psycopg: both execute(sql, params)
+    def __init__(self, conn: Any, rows: bool = False) -> None:  # sqlite3 or psycopg
         self.conn = conn
+        self.rows = rows
         self.after_commit: list[Callable[[], None]] = []
         self.added_due: float | None = None  # the earliest timer added (the scheduler reads it)
+
+    def lock(self, name: str) -> None:
+        """Hold ``name`` until commit against other row-locking transactions (free here)."""
 
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
     def get(self, kind: str, obj_id: str) -> dict[str, Any] | None:
         row = self.execute(
-            "SELECT data FROM objects WHERE kind=? AND id=?", (kind, obj_id)
+            "SELECT data FROM objects WHERE kind=? AND id=?" + self.for_update, (kind, obj_id)
         ).fetchone()
         return json.loads(row[0]) if row else None
 
@@ -76,8 +87,16 @@ class Tx:
             sql += f" AND ({where})"
         return int(self.execute(sql, (kind, owner, *params)).fetchone()[0])
 
-    def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    def get_meta(self, key: str, default: Any = None, lock: bool = False) -> Any:
+        """A meta value; ``lock``: held until commit (made first when missing, so that
+        writers of a new key queue too)."""
+        if lock and self.for_update:
+            self.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, json.dumps(default)),
+            )
+        suffix = self.for_update if lock else ""
+        row = self.execute("SELECT value FROM meta WHERE key=?" + suffix, (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
     def set_meta(self, key: str, value: Any) -> None:
@@ -184,15 +203,24 @@ class Store:
             conn = self._local.conn = self._open()
         yield conn
 
+    def horizon(self) -> str:
+        """SQL true for an event that no reader can still see committed ahead of one before
+        it: every event here (one writer at a time)."""
+        return "1=1"
+
     @contextlib.contextmanager
-    def tx(self) -> Iterator[Tx]:
+    def tx(self, rows: bool = False) -> Iterator[Tx]:
         """A write transaction; callbacks in ``tx.after_commit`` run once it has committed.
-        Opened again by the thread that holds one, it is that one (the work joins it)."""
+        Opened again by the thread that holds one, it is that one (the work joins it).
+
+        ``rows``: the work locks what it reads and writes (``Tx.get``, ``Tx.lock``), so that on
+        an engine with row locks it runs beside other row-locking transactions; any other
+        transaction runs alone. On SQLite every write transaction runs alone."""
         current = getattr(self._local, "tx", None)
         if current is not None:
             yield current
             return
-        with self._write_tx() as tx:
+        with self._write_tx(rows) as tx:
             self._local.tx = tx
             try:
                 yield tx
@@ -202,7 +230,7 @@ class Store:
             callback()
 
     @contextlib.contextmanager
-    def _write_tx(self) -> Iterator[Tx]:
+    def _write_tx(self, rows: bool = False) -> Iterator[Tx]:
         """Writers of this process queue, in arrival order, before ``BEGIN IMMEDIATE``: SQLite's
         own busy handler sleeps in steps of up to 100 ms, which would put those sleeps into p99.
         """

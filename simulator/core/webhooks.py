@@ -247,7 +247,7 @@ class Dispatcher:
         at start, one held by an earlier start. Those a live sender holds are left to it."""
         self._recovered = time.monotonic()
         boot = self.owner.split(":", 1)[0]
-        with self.store.tx() as tx:
+        with self.store.tx(rows=True) as tx:
             owners = {
                 row[0]
                 for row in tx.execute(
@@ -279,11 +279,11 @@ class Dispatcher:
             ).fetchone()
         if due is None:
             return 0
-        with self.store.tx() as tx:
+        with self.store.tx(rows=True) as tx:  # due deliveries no other sender holds
             rows = tx.execute(
                 "SELECT id, url, headers, body, attempts FROM deliveries "
                 "WHERE status IN ('queued', 'retrying') AND next_at<=? "
-                "ORDER BY next_at LIMIT 32",
+                "ORDER BY next_at LIMIT 32" + tx.skip_locked,
                 (now,),
             ).fetchall()
             ids = [r[0] for r in rows]
@@ -337,8 +337,10 @@ class Dispatcher:
     ) -> None:
         now = self.clock.now()
         ok = code is not None and 200 <= code < 300
-        with self.store.tx() as tx:
-            row = tx.execute("SELECT history FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
+        with self.store.tx(rows=True) as tx:
+            row = tx.execute(
+                "SELECT history FROM deliveries WHERE id=?" + tx.for_update, (delivery_id,)
+            ).fetchone()
             if row is None:  # wiped by a reset while in flight
                 return
             history = json.loads(row[0])

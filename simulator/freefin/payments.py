@@ -119,7 +119,7 @@ def create(
     plan = plan_for(rt, terminal, body)
     fp = idempotency.fingerprint("createPayment", body)
 
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
         created: list[dict[str, Any]] = []
 
         def make() -> tuple[int, dict[str, Any]]:
@@ -243,7 +243,7 @@ def _finalize_at(doc: dict[str, Any]) -> float:
 def cancel(
     rt: Runtime, terminals: Terminals, terminal: Terminal, payment_id: str
 ) -> dict[str, Any]:
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
         doc = owned(rt, tx, terminal, payment_id)
         if not rules.of(rt).cancelable(doc["status"]):
             raise Conflict("only a pending payment can be cancelled", code="not_pending")
@@ -288,7 +288,7 @@ def force(
     rt: Runtime, terminals: Terminals, payment_id: str, status: str, reason: str | None = None
 ) -> dict[str, Any]:
     """Control API: reach ``status`` now, through processing when it lies on the way."""
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
         doc = tx.get(KIND, payment_id)
         if doc is None:
             raise NotFound("payment not found")

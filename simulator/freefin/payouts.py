@@ -53,7 +53,7 @@ def create(
         magic = MAGIC_PHONES.get(body["phone"])
         plan = parse(magic, PAYOUT_OUTCOMES, DEFAULT_PLAN.delay_ms) if magic else DEFAULT_PLAN
     fp = idempotency.fingerprint("createPayout", body)
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
             doc = _new_payout(rt, tx, terminal, body, plan)
@@ -130,7 +130,7 @@ def register_timers(rt: Runtime, terminals: Terminals) -> None:
 def force(
     rt: Runtime, terminals: Terminals, payout_id: str, status: str, reason: str | None = None
 ) -> dict[str, Any]:
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
         doc = tx.get(KIND, payout_id)
         if doc is None:
             raise NotFound("payout not found")

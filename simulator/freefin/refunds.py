@@ -31,7 +31,7 @@ def refund(
     amount = body.get("amount") or 0
     rules.of(rt).check_refund_amount(amount)
     fp = idempotency.fingerprint("refundPayment", payment_id, body)
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
             return 201, _new_refund(rt, tx, terminals, terminal, payment_id, amount, body)

@@ -128,7 +128,7 @@ def _stores_errors(operation: str) -> Any:
                 key = request.headers.get("Idempotency-Key")
                 if key and error.status < 500 and rules.of(rt).refusal_spends_key():
                     scope = payments.idem_scope(rt, g.terminal, operation)
-                    with rt.store.tx() as tx:
+                    with rt.store.tx(rows=True) as tx:
                         idempotency.remember(
                             tx,
                             scope,
@@ -215,9 +215,9 @@ def stream_events() -> Response:
     resume = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     if resume is not None and not (resume.isascii() and resume.isdigit() and len(resume) < 19):
         raise BadRequest("Last-Event-ID must be an event id of this stream")
-    start = int(resume) if resume is not None else events.last_seq(rt.store)
+    start = events.at(rt.store, int(resume)) if resume is not None else events.last(rt.store)
     if not rules.of(rt).stream_resumes():
-        start = events.last_seq(rt.store)
+        start = events.last(rt.store)
     heartbeat = rt.sse_heartbeat_s
     return Response(
         _stream(rt, merchant, start, heartbeat),
@@ -226,7 +226,7 @@ def stream_events() -> Response:
     )
 
 
-def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[str]:
+def _stream(rt: Runtime, merchant: str, cursor: events.Cursor, heartbeat: float) -> Iterator[str]:
     yield ": connected\n\n"
     no_ids = not rules.of(rt).stream_resumes()
     # Another process of the store writes events this one is not woken for: look every
@@ -235,10 +235,10 @@ def _stream(rt: Runtime, merchant: str, seq: int, heartbeat: float) -> Iterator[
     quiet_since = time.monotonic()
     while True:
         version = rt.bus.version
-        batch = events.since(rt.store, "freefin", merchant, seq)
+        batch = events.since(rt.store, "freefin", merchant, cursor)
         for event in batch:
-            seq = event["seq"]
-            prefix = "" if no_ids else f"id: {seq}\n"
+            cursor = event["cursor"]
+            prefix = "" if no_ids else f"id: {event['seq']}\n"
             yield f"{prefix}event: {event['kind']}\ndata: {event['body']}\n\n"
         if batch:
             quiet_since = time.monotonic()

@@ -51,7 +51,7 @@ def remember_refusal(
 ) -> None:
     """A refused request's key is spent (where the rules say so)."""
     body = {"error": error.code, "message": error.message, "details": error.details}
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
         idempotency.remember(
             tx,
             scope(rt, merchant, operation),
@@ -84,7 +84,7 @@ def create(
     tiyn = money.to_tiyn(body["amount"])
     text = body.get("description" if obj == "invoice" else "comment")
     fp = idempotency.fingerprint(obj, body)
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
             require_connected(rules.of(rt), tx, merchant)
@@ -283,7 +283,7 @@ def _notify_subscription(
 
 def cancel(rt: Runtime, merchant: Merchant, doc_id: str) -> dict[str, Any]:
     """Remote cancel through Kaspi: only a pending or processing invoice (409 otherwise)."""
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
         doc = owned(rt, tx, merchant, "invoice", doc_id)
         in_force = rules.of(rt)
         require_connected(in_force, tx, merchant)
@@ -330,7 +330,7 @@ def force(
     rt: Runtime, obj: str, doc_id: str, status: str, reason: str | None = None
 ) -> dict[str, Any]:
     """Control API: reach ``status`` (paid, canceled, failed, processing) now."""
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
         doc = tx.get(KINDS[obj], doc_id)
         if doc is None:
             raise NotFound(f"{obj} {doc_id} not found", code="not_found")

@@ -46,6 +46,7 @@ GROUPS = tuple(sorted({kind.split(".")[0] + ".*" for kind in EVENTS}))
 def _event_time(rt: Runtime, tx: Tx, merchant_id: str) -> float:
     """Now, but at least a millisecond after the merchant's last event (the middle of a
     millisecond, so rendering it never rounds down onto the previous one)."""
+    tx.lock(f"kaspi.events.{merchant_id}")  # the merchant's events are written one at a time
     row = tx.execute(
         "SELECT created_at FROM events WHERE api=? AND owner=? ORDER BY seq DESC LIMIT 1",
         (API, merchant_id),

@@ -54,7 +54,7 @@ def create(
     """Refund all or part of a paid invoice or QR: (status, refund, replayed)."""
     tiyn, reason = parse(body)
     fp = idempotency.fingerprint("refund", obj, doc_id, body)
-    with rt.store.tx() as tx:
+    with rt.store.tx(rows=True) as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
             return 201, _refund(rt, tx, merchant, obj, doc_id, tiyn, reason)
