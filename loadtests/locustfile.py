@@ -22,7 +22,7 @@ if _ROOT not in sys.path:
 
 from locust import LoadTestShape, User  # noqa: E402
 
-from loadtests import gate, idempotency, settings  # noqa: E402, F401  (they register listeners)
+from loadtests import gate, idempotency, recorder, settings  # noqa: E402, F401  (listeners)
 from loadtests.freefin import FreefinBackOffice, FreefinPayoutBatch, FreefinShop  # noqa: E402
 from loadtests.kaspi import KaspiBackOffice, KaspiQr, KaspiShop, KaspiSubscriptions  # noqa: E402
 from loadtests.shapes import Shape, make_shape, parse_params  # noqa: E402

@@ -19,6 +19,7 @@ from locust.env import Environment
 from harness.target import OPTIONS, bundled_credentials
 from loadtests.shapes import SHAPES
 from loadtests.thresholds import THRESHOLDS_FILE
+from loadtests.windows import WINDOW_S
 
 FREEFIN_CREDENTIALS = (
     "freefin_key",
@@ -59,6 +60,13 @@ def add_options(parser: Any) -> None:
         help="thresholds YAML",
     )
     parser.add_argument("--run-dir", default=".", help="folder for thresholds.json")
+    parser.add_argument(
+        "--latency-window",
+        type=float,
+        default=WINDOW_S,
+        env_var="PAYSIM_LATENCY_WINDOW",
+        help=f"seconds per window of latency_windows.csv (p50/p95/p99 over time; {WINDOW_S:g})",
+    )
     parser.add_argument(
         "--api",
         default="both",

@@ -219,6 +219,8 @@ def banner(args: argparse.Namespace) -> str:
         f"  freefin API   {base}/api/v1/public   Authorization: Bearer {terminal['key']}",
         f"  Kaspi API     {base}/api             X-API-Key: {merchant['api_key']}",
         f"  control API   {base}/_sim{token}",
+        f"  dashboard     {base}/_sim/ui/"
+        + ("  (open it once with ?token=<the control token>)" if args.control_token else ""),
         f"  test keys     {args.seed_file or 'the bundled seed'} (README: Test keys)",
         f"  store         {store}",
         f"  workers {args.workers}, chaos {args.chaos}, client grading "

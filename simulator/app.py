@@ -29,6 +29,7 @@ from simulator.core.store import open_store
 from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
 from simulator.kaspi import routes as kaspi
+from simulator.ui import views as ui
 from simulator.web import MAX_BODY_BYTES, Envelopes, fault_answer
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     kaspi.init_app(app, rt)
     envelopes.register(kaspi.PREFIX, kaspi.render_error)
     app.register_blueprint(control.bp)
+    app.register_blueprint(ui.bp)
     _install_error_handlers(app, envelopes)
     if app.config["GRADE_CLIENTS"]:  # first: its after_request runs last, on the final answer
         _install_client_grading(app, rt)
@@ -127,6 +129,8 @@ def _register_freefin_controls(app: Flask, rt: Runtime) -> None:
             "payment",
             payments.PAYMENT_OUTCOMES,
             lambda pid, status, reason: payments.force(rt, terminals, pid, status, reason),
+            lifecycle=payments.LIFECYCLE,
+            via="processing",
         ),
     )
     register(
@@ -137,6 +141,7 @@ def _register_freefin_controls(app: Flask, rt: Runtime) -> None:
             payouts.PAYOUT_OUTCOMES,
             lambda pid, status, reason: payouts.force(rt, terminals, pid, status, reason),
             1000,
+            lifecycle=payouts.LIFECYCLE,
         ),
     )
 

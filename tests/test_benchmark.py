@@ -57,3 +57,17 @@ def test_grading_benchmark_runs_every_configuration(tmp_path: Path) -> None:
     for name, row in rows.items():
         assert row["rps"] > 0 and row["errors"] == 0, (name, row)
         assert name in stdout
+
+
+def test_scaleout_benchmark_runs_every_configuration(tmp_path: Path) -> None:
+    stdout, rows = bench("benchmarks.bench_scaleout", tmp_path / "scaleout.json")
+    assert set(rows) == {"bare get", "bare create"} | {
+        f"{engine} x{workers} {case}"
+        for engine in ("sqlite", "postgresql")
+        for workers in (1, 2)
+        for case in ("get", "create")
+    }
+    for name, row in rows.items():
+        assert row["rps"] > 0 and row["errors"] == 0, (name, row)
+        assert row["cpu_ms"] > 0, (name, row)
+        assert name in stdout

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from harness.report.results import read_windows
 from harness.simproc import SimulatorProcess
 from harness.target import bundled_credentials
 from loadtests.run import run_profile
@@ -51,7 +52,7 @@ def aggregated(out: Path) -> dict[str, str]:
 
 
 def test_smoke_profile_passes_with_reports(sim: SimulatorProcess, tmp_path: Path) -> None:
-    code, verdict = run(sim, tmp_path)
+    code, verdict = run(sim, tmp_path, extra_args=["--latency-window", "1"])
     log = (tmp_path / "locust.log").read_text()
     assert code == 0, log[-3000:]
     assert verdict["passed"] is True
@@ -68,6 +69,13 @@ def test_smoke_profile_passes_with_reports(sim: SimulatorProcess, tmp_path: Path
     assert int(aggregated(tmp_path)["Request Count"]) == observed["requests"]
     assert "<html" in (tmp_path / "report.html").read_text()[:500].lower()
     assert "thresholds:" in log and "BROKEN" not in log
+    # latency over time, over the windows it is labelled with: every request answered falls in
+    # one window, and the run's p99 lies between the windows' lowest and highest p99
+    windows = read_windows(tmp_path / "latency_windows.csv")
+    assert len(windows) >= 2 and all(w["end_s"] > w["start_s"] for w in windows)  # type: ignore[operator]
+    assert sum(w["requests"] or 0 for w in windows) == observed["requests"]
+    p99s = [w["p99"] for w in windows if w["p99"] is not None]
+    assert min(p99s) <= observed["p99"] <= max(p99s)  # type: ignore[type-var]
 
 
 def test_a_threshold_that_cannot_hold_fails_the_run(sim: SimulatorProcess, tmp_path: Path) -> None:

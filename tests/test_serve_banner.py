@@ -26,6 +26,13 @@ def test_the_banner_says_where_the_store_is_and_whether_it_is_durable(db: str, s
     assert "http://127.0.0.1:9123/api/v1/public" in text and "http://127.0.0.1:9123/api " in text
     assert "sk_test_rom001_Jq7Zt2xVw9LmN4pR" in text and "kp_test_almaty_7Hc2Vn9Qx4Lz1Bw8" in text
     assert "Ctrl+C" in text
+    assert "dashboard     http://127.0.0.1:9123/_sim/ui/" in text
+
+
+def test_with_a_control_token_the_banner_says_how_to_open_the_dashboard() -> None:
+    text = banner(parse_args(["--control-token", "t0ken", "--port", "9123"]))
+    assert "(send X-Control-Token)" in text and "?token=" in text
+    assert "t0ken" not in text  # the token given is not echoed
 
 
 def test_a_started_simulator_prints_it_first(tmp_path: Path) -> None:

@@ -239,12 +239,13 @@ def test_rate_limits_are_split_between_workers(clean: SimulatorProcess) -> None:
     assert codes.count(429) >= 6 and codes.count(200) <= 4, codes
 
 
-def test_the_conformance_suites_pass_on_two_workers_over_postgresql(
-    request: pytest.FixtureRequest, tmp_path: Path
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_conformance_suites_pass_on_two_workers(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
 ) -> None:
-    """The whole default run (contract + scenarios, both APIs) against two workers sharing a
-    PostgreSQL database: what one worker is told by the control API, the other does."""
-    db = database(request, "postgresql")
+    """The whole default run (contract + scenarios, both APIs) against two workers sharing one
+    store: what one worker is told by the control API, the other does."""
+    db = database(request, engine, str(tmp_path / "sim.db"))
     credentials = tmp_path / "credentials.yaml"
     credentials.write_text(yaml.safe_dump(bundled_credentials()))
     with SimulatorProcess(db_path=db, extra_args=["--workers", "2"]) as sim:

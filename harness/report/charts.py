@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 WIDTH, HEIGHT = 760, 250
 LEFT, RIGHT, TOP, BOTTOM = 56, 56, 30, 36
@@ -139,8 +141,26 @@ def _segments(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[f
     return [r for r in runs if r]
 
 
-def load_charts(history: Sequence[dict[str, float | None]]) -> dict[str, str]:
-    """The throughput and latency charts of a load run's per-second history."""
+HEADLINE = (("p50", "#16a34a"), ("p95", "#d97706"), ("p99", "#9333ea"))
+
+
+def _window_s(windows: Sequence[dict[str, float | None]]) -> float:
+    """The windows' length (the most common; the last may be cut short)."""
+    lengths = Counter(
+        round((w["end_s"] or 0.0) - (w["start_s"] or 0.0), 1) for w in windows
+    ).most_common(1)
+    return lengths[0][0] if lengths else 0.0
+
+
+def load_charts(
+    history: Sequence[dict[str, float | None]],
+    windows: Sequence[dict[str, float | None]] = (),
+    headline: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """The throughput chart of a load run's per-second history, and its latency chart: p50,
+    p95 and p99 per window of ``windows`` (``latency_windows.csv``), or, for a run without
+    them, Locust's history, labelled as what it is. The run's own p50/p95/p99 (``headline``)
+    are drawn across it, so the lines and the figures in the table can be read together."""
 
     def points(key: str) -> list[tuple[float, float | None]]:
         return [(float(row["t"] or 0.0), row.get(key)) for row in history]
@@ -155,13 +175,25 @@ def load_charts(history: Sequence[dict[str, float | None]]) -> dict[str, str]:
         "requests per second",
         "users",
     )
-    latency = line_chart(
-        "Latency over time (all operations)",
-        [
-            Series("p50", "#16a34a", points("p50")),
-            Series("p95", "#d97706", points("p95")),
-            Series("p99", "#9333ea", points("p99")),
-        ],
-        "milliseconds",
-    )
+    if windows:
+        title = f"Latency per {_window_s(windows):g}-second window (all operations)"
+        lines = [
+            Series(
+                key,
+                color,
+                [(float(w["end_s"] or 0.0), w.get(key)) for w in windows],
+            )
+            for key, color in HEADLINE
+        ]
+    else:
+        title = "Latency over time: Locust's rolling 10-second window (all operations)"
+        lines = [Series(key, color, points(key)) for key, color in HEADLINE]
+    xs = [x for line in lines for x, _y in line.points] or [0.0]
+    span = (min(xs), max(xs))
+    for key, color in HEADLINE:
+        value = (headline or {}).get(key)
+        if isinstance(value, int | float):
+            label = f"run {key} {value:.0f} ms"
+            lines.append(Series(label, color, [(span[0], value), (span[1], value)], dashed=True))
+    latency = line_chart(title, lines, "milliseconds")
     return {"throughput": throughput, "latency": latency}

@@ -67,7 +67,11 @@ def render_html(summary: dict[str, Any]) -> str:
     return env.get_template("report.html").render(
         s=summary,
         matrices=matrices(summary.get("contract", {})),
-        charts=load_charts(load.get("history", [])) if load else {},
+        charts=(
+            load_charts(load.get("history", []), load.get("windows", []), load.get("observed"))
+            if load
+            else {}
+        ),
         gaps=gaps,
         gap_counts=gap_counts,
         generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),

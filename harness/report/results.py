@@ -73,6 +73,7 @@ class LoadRun:
     stats: list[dict[str, str]]
     history: list[dict[str, float | None]]
     failures: list[dict[str, str]]
+    windows: list[dict[str, float | None]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -179,6 +180,11 @@ def read_history(path: Path) -> list[dict[str, float | None]]:
     return rows
 
 
+def read_windows(path: Path) -> list[dict[str, float | None]]:
+    """p50/p95/p99 per window of the run (``latency_windows.csv``, loadtests/windows.py)."""
+    return [{k: _number(v) for k, v in row.items()} for row in _read_csv(path)]
+
+
 def _read_csv(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
@@ -200,6 +206,7 @@ def read_load(folder: Path) -> LoadRun | None:
         stats=_read_csv(folder / "stats_stats.csv"),
         history=read_history(folder / "stats_stats_history.csv"),
         failures=_read_csv(folder / "stats_failures.csv"),
+        windows=read_windows(folder / "latency_windows.csv"),
     )
 
 

@@ -153,6 +153,7 @@ def load(results: RunResults) -> dict[str, Any] | None:
         "thresholds": run.checks,
         "operations": run.stats,
         "history": run.history,
+        "windows": run.windows,
         "failures": run.failures,
     }
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Flask
 
+from simulator.core.lifecycle import Lifecycle
+
 Transition = Callable[[str, str, "str | None"], dict[str, Any]]
 
 
@@ -18,6 +20,23 @@ class Controllable:
     outcomes: tuple[str, ...]
     transition: Transition
     default_delay_ms: int = 2000
+    lifecycle: Lifecycle | None = None  # what may follow what (the dashboard offers only that)
+    via: str | None = None  # a status a forced move passes through ("processing")
+    aliases: tuple[tuple[str, str], ...] = ()  # an outcome that is another status
+
+    def allowed(self, current: str) -> tuple[str, ...]:
+        """The outcomes a forced transition may reach from ``current``."""
+        if self.lifecycle is None:
+            return ()
+        same = dict(self.aliases)
+        table = self.lifecycle
+        found = []
+        for outcome in self.outcomes:
+            target = same.get(outcome, outcome)
+            through = self.via is not None and table.allows(current, self.via)
+            if table.allows(current, target) or (through and table.allows(str(self.via), target)):
+                found.append(outcome)
+        return tuple(found)
 
 
 def register(app: Flask, item: Controllable) -> None:

@@ -40,7 +40,17 @@ def init_app(app: Flask, rt: Runtime) -> None:
     invoices.register_timers(rt)
     subscriptions.register_timers(rt, state.merchants)
     for obj in ("invoice", "qr"):
-        register(app, Controllable("kaspi", obj, OUTCOMES, _forcer(rt, obj)))
+        register(
+            app,
+            Controllable(
+                "kaspi",
+                obj,
+                OUTCOMES,
+                _forcer(rt, obj),
+                lifecycle=invoices.LIFECYCLE,
+                aliases=(("failed", "canceled"),),
+            ),
+        )
     app.register_blueprint(bp)
     app.register_blueprint(session_control.bp)
 
