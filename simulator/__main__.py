@@ -230,11 +230,31 @@ def banner(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def unknown_defects(names: list[str]) -> list[str]:
+    """The names of ``names`` that are no defect of the catalog (checked before any worker
+    starts, so a typo is one line of usage, not a worker's traceback)."""
+    if not names:
+        return []
+    from simulator.app import create_app
+
+    app = create_app({"DB_PATH": ":memory:", "TICKER": False})
+    catalog = app.extensions["paysim.runtime"].defects.catalog
+    return [name for name in names if name not in catalog]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    unknown = unknown_defects(args.defect)
+    if unknown:
+        print(
+            f"paysim serve: unknown defect {', '.join(unknown)}; the defects are listed by "
+            "GET /_sim/defects and on the dashboard",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     print(banner(args), file=sys.stderr, flush=True)
     os.environ.setdefault("PAYSIM_BOOT_ID", secrets.token_hex(8))  # one per start, all workers
     Server(args).run()

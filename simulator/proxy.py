@@ -321,7 +321,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--threads", type=int, default=32, help="each open event stream holds one")
     p.add_argument("--control-token", default=env("PAYSIM_CONTROL_TOKEN", ""))
-    p.add_argument("--log-level", default="info")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = p.parse_args(argv)
     if not args.control_token and not _loopback(args.host):
         args.control_token = secrets.token_urlsafe(24)

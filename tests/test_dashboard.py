@@ -220,7 +220,7 @@ def test_the_client_report_shows_a_client_that_sent_no_idempotency_key(
 def test_the_dashboard_only_reads_every_change_is_the_control_apis() -> None:
     from simulator.app import create_app
 
-    app = create_app({"DB_PATH": ":memory:"})
+    app = create_app({"DB_PATH": ":memory:", "TICKER": False})
     rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/_sim/ui")]
     assert rules and all(r.methods <= {"GET", "HEAD", "OPTIONS"} for r in rules)
 

@@ -42,3 +42,17 @@ def test_a_started_simulator_prints_it_first(tmp_path: Path) -> None:
     assert head[0] == "paysim simulator", log[:500]
     assert f"http://127.0.0.1:{sim.port}/api/v1/public" in log
     assert "workers 2" in log and str(tmp_path / "sim.db") in log
+
+
+def test_an_unknown_defect_is_refused_before_the_server_starts() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "--defect", "freefin.no_such", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "unknown defect freefin.no_such" in done.stderr and "Traceback" not in done.stderr
