@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,6 +90,20 @@ def create_payment(api: SpecClient, key: str = KEY_A1, **fields: Any) -> dict[st
 # -- the store's two engines ----------------------------------------------------------------
 
 ENGINES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """What the harness keeps between runs (endpoint_store) goes to the run's own folder, for
+    every test and every process a test starts, never to the user's cache."""
+    folder = tmp_path_factory.mktemp("paysim-state")
+    before = os.environ.get("PAYSIM_STATE_DIR")
+    os.environ["PAYSIM_STATE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("PAYSIM_STATE_DIR", None)
+    else:
+        os.environ["PAYSIM_STATE_DIR"] = before
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from harness.scenarios import http, paths
+from harness.scenarios import endpoint_store, http, paths
 from harness.scenarios.receiver import WebhookReceiver
 from harness.scenarios.state import ScenarioSkip
 from harness.target import Target
@@ -18,18 +18,21 @@ def kaspi_endpoint(
     """The session's Kaspi webhook endpoint (all events) pointing at the receiver.
 
     One per session and merchant: the API has no way to delete an endpoint and caps them at 20,
-    so scenarios share it and tell their events apart by ``where``.
+    so scenarios share it and tell their events apart by ``where``. With a receiver at the same
+    address every run, the endpoint an earlier run made is used again (``endpoint_store``).
     """
     key = f"kaspi:{target.kaspi_url}:{target.kaspi_key}"
-    if key in receiver.shared:
-        # Still there? A reset of the simulator by another suite would have removed it.
-        ex = http.send(
-            session, http.build(target, "kaspi", {"method": "GET", "path": "/v1/webhooks"})
-        )
-        items = paths.get(ex.json, "@items")
-        ids = [e.get("id") for e in items or [] if isinstance(e, dict)]
-        if receiver.shared[key]["id"] not in ids:
-            del receiver.shared[key]
+    if key in receiver.shared and receiver.shared[key]["id"] not in _listed(target, session):
+        del receiver.shared[key]  # a reset of the simulator by another suite removed it
+    if key not in receiver.shared and receiver.stable:
+        kept = endpoint_store.recall(target.kaspi_url, target.kaspi_key)
+        if (
+            kept
+            and kept.get("url") == receiver.url_for(str(kept.get("token")))
+            and kept.get("id") in _listed(target, session)
+        ):
+            receiver.set_secret(str(kept["token"]), str(kept["secret"]))
+            receiver.shared[key] = dict(kept)
     if key not in receiver.shared:
         token = receiver.new_token()
         ex = http.send(
@@ -47,10 +50,18 @@ def kaspi_endpoint(
         body = ex.json
         secret = endpoint_secret(body, target.profile("kaspi").webhooks.get("secret_field"))
         if ex.status != 201 or not isinstance(body, dict) or not body.get("id") or not secret:
+            full = (
+                "; the target may have as many endpoints as it allows, and none can be "
+                "deleted: give the receiver a fixed address (--webhook-listen HOST:PORT, and "
+                "--webhook-public-url when the target reaches it elsewhere) and the endpoint "
+                "made then is used again in every later run"
+                if ex.status == 409 and not receiver.stable
+                else ""
+            )
             raise ScenarioSkip(
                 "cannot create a Kaspi webhook endpoint (expected 201 with an id and its "
                 f"signing secret; the target profile's webhooks.secret_field says where): "
-                f"{ex.received()}"
+                f"{ex.received()}{full}"
             )
         receiver.set_secret(token, secret)
         receiver.shared[key] = {
@@ -59,7 +70,16 @@ def kaspi_endpoint(
             "secret": secret,
             "url": receiver.url_for(token),
         }
+        if receiver.stable:
+            endpoint_store.keep(target.kaspi_url, target.kaspi_key, receiver.shared[key])
     return receiver.shared[key]
+
+
+def _listed(target: Target, session: requests.Session) -> list[Any]:
+    """The ids of the merchant's endpoints, as the target lists them."""
+    ex = http.send(session, http.build(target, "kaspi", {"method": "GET", "path": "/v1/webhooks"}))
+    items = paths.get(ex.json, "@items")
+    return [e.get("id") for e in items or [] if isinstance(e, dict)]
 
 
 def endpoint_secret(body: Any, field: str | None) -> str | None:

@@ -154,6 +154,12 @@ class WebhookReceiver:
         """Where the target reaches the receiver (the public URL when configured)."""
         return self._public_url or self.local_url
 
+    @property
+    def stable(self) -> bool:
+        """The same address run after run (a public URL, or a fixed port), so an endpoint
+        made for it in one run still reaches it in the next."""
+        return bool(self._public_url) or self.listen[1] != 0
+
     def url_for(self, token: str) -> str:
         return f"{self.base_url}/hooks/{token}"
 
