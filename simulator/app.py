@@ -88,6 +88,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(control.bp)
     app.register_blueprint(ui.bp)
     _install_error_handlers(app, envelopes)
+    app.before_request(control.guard)  # before anything else: /_sim is guarded first
     if app.config["GRADE_CLIENTS"]:  # first: its after_request runs last, on the final answer
         _install_client_grading(app, rt)
     _install_faults(app, rt, envelopes)

@@ -33,7 +33,7 @@ from simulator.core.faults import CHAOS, Faults
 from simulator.core.store import Store, open_store
 from simulator.freefin.rules import FreefinRules
 from simulator.kaspi.rules import KaspiRules
-from simulator.web import Envelopes, error_response, fault_answer, json_body
+from simulator.web import Envelopes, cross_site, error_response, fault_answer, json_body
 
 log = logging.getLogger("paysim.proxy")
 
@@ -94,6 +94,12 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     @app.before_request
     def _control_guard() -> None:
         if request.path.startswith("/_sim/") and request.path != "/_sim/health":
+            if cross_site():
+                raise ApiError(
+                    "the control API takes no change from another site's page",
+                    code="cross_site_refused",
+                    status=403,
+                )
             given = request.headers.get("X-Control-Token", "")
             if token and not secrets.compare_digest(given, token):
                 raise Unauthorized("the control API needs X-Control-Token", code="unauthorized")

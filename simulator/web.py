@@ -163,3 +163,18 @@ def fault_answer(fault: Fault, render: Callable[[ApiError], Response]) -> Respon
     if fault.status == 429:
         error.headers["Retry-After"] = str(fault.retry_after)
     return render(error)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_site() -> bool:
+    """A change asked for by a page of another site. A browser says where a request comes from
+    (``Sec-Fetch-Site``, ``Origin``); without this, any web page the user has open could reset
+    or reconfigure a simulator on their machine. Tools (curl, the harness) send neither."""
+    if request.method in SAFE_METHODS:
+        return False
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("Origin")
+    return origin is not None and origin.rstrip("/") != request.host_url.rstrip("/")

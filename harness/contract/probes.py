@@ -22,6 +22,10 @@ from harness.contract.transport import call_and_check, validate
 from harness.patience import retry_after_seconds
 
 RATE_LIMIT_ATTEMPTS = 20
+# Text as the seeds' own examples write it ("Подписка Pro · 1 месяц", "Заказ #1042"): Cyrillic,
+# Kazakh letters, punctuation outside ASCII, a character outside the BMP. Generated data reaches
+# such text only by chance; every free-text field of a create gets it in a probe.
+NATIVE_TEXT = "Заказ №7 · Алматы, Қазақстан ☕ «тест»"
 
 
 def auth_headers(schema: schemathesis.BaseSchema) -> dict[str, str]:

@@ -75,6 +75,20 @@ def test_idempotent_replay(freefin_schema: schemathesis.BaseSchema) -> None:
     _payment(freefin_schema, **{"Idempotency-Key": f"contract-{uuid.uuid4().hex}"})
 
 
+def test_free_text_in_the_seeds_own_language(freefin_schema: schemathesis.BaseSchema) -> None:
+    """A payment whose free-text fields (string, no format, pattern or enum in the seed) are
+    written as the seed's own examples are: every check holds on the answer (no 5xx)."""
+    text = probes.NATIVE_TEXT
+    body = {
+        "amount": AMOUNT,
+        "order_id": f"{text} {uuid.uuid4().hex[:6]}",
+        "customer_id": text,
+        "description": text,
+        "metadata": {"note": text},
+    }
+    probes.call(freefin_schema, "POST", f"{P}/payments", body=body)
+
+
 def test_cancel_only_from_pending(freefin_schema: schemathesis.BaseSchema) -> None:
     """Cancel moves a pending payment to cancelled; a second cancel is refused."""
     payment_id = _payment(freefin_schema)

@@ -66,6 +66,20 @@ def _invoice(schema: schemathesis.BaseSchema, sandbox: bool, **headers: str) -> 
     return probes.create(schema, INVOICES, body, "/id", **headers)
 
 
+def test_free_text_in_the_seeds_own_language(kaspi_schema: schemathesis.BaseSchema) -> None:
+    """An invoice whose free-text fields are written as the seed's own examples are
+    ("Заказ #1042"): every check holds on the answer (no 5xx)."""
+    text = probes.NATIVE_TEXT
+    body = {
+        "amount": AMOUNT,
+        "phone_number": "77011234567",
+        "is_sandbox": True,
+        "description": text,
+        "external_order_id": f"{text} {uuid.uuid4().hex[:6]}",
+    }
+    probes.call(kaspi_schema, "POST", INVOICES, body=body)
+
+
 def test_idempotent_replay(kaspi_schema: schemathesis.BaseSchema) -> None:
     """An invoice create replayed with the same Idempotency-Key and body returns the same one."""
     _invoice(kaspi_schema, True, **{"Idempotency-Key": f"contract-{uuid.uuid4().hex}"})

@@ -18,7 +18,7 @@ from simulator.core.errors import ApiError, BadRequest, NotFound
 from simulator.core.faults import Fault
 from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
-from simulator.web import json_body
+from simulator.web import cross_site, json_body
 
 bp = Blueprint("control", __name__, url_prefix="/_sim")
 
@@ -41,11 +41,29 @@ def _api_error(error: ApiError) -> Response:
 TOKEN_HEADER = "X-Control-Token"
 
 
-@bp.before_request
-def _guarded() -> Response | None:
-    """With a control token configured, every /_sim request must carry it."""
+OPEN = ("/_sim/health",)  # tells nothing, changes nothing
+OWN_GUARD = ("/_sim/ui",)  # the dashboard: the same token, also from its cookie (simulator.ui)
+
+
+def guard() -> Response | None:
+    """Before every request of the app: under /_sim (every control blueprint, the Kaspi session
+    control too), a change from another site's page is refused, and with a control token
+    configured the request must carry it."""
+    path = request.path
+    if not (path == "/_sim" or path.startswith("/_sim/")) or path in OPEN:
+        return None
+    if cross_site():
+        return render_error(
+            ApiError(
+                "the control API takes no change from another site's page",
+                code="cross_site_refused",
+                status=403,
+            )
+        )
+    if path.startswith(OWN_GUARD):
+        return None
     token = current_app.config.get("CONTROL_TOKEN")
-    if not token or request.endpoint == "control.health":  # health tells nothing, changes nothing
+    if not token:
         return None
     given = request.headers.get(TOKEN_HEADER, "")
     if hmac.compare_digest(given.encode(), str(token).encode()):

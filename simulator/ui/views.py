@@ -77,6 +77,16 @@ def _guarded() -> BaseResponse | None:
     return Response(render_template("ui/locked.html"), status=401, mimetype="text/html")
 
 
+@bp.after_request
+def _framed_nowhere(response: BaseResponse) -> BaseResponse:
+    """No other site may frame the pages (a click on them changes the simulator), and no cache
+    keeps a page that carries the control token."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.context_processor
 def _shared() -> dict[str, Any]:
     rt = _rt()
