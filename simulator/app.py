@@ -18,6 +18,7 @@ from simulator.control.registry import Controllable, register
 from simulator.core import client_log, operations, webhook_defects
 from simulator.core.errors import (
     ApiError,
+    Busy,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -165,6 +166,9 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if app.extensions["paysim.runtime"].store.transient(error):
+            log.warning("store busy on %s %s: %s", request.method, request.path, error)
+            return envelopes.render(request.path, Busy(headers={"Retry-After": "1"}))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return envelopes.render(request.path, InternalError("internal error"))
 

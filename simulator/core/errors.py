@@ -70,5 +70,12 @@ class UpstreamError(ApiError):
     status, code, message = 502, "upstream_error", "upstream refused the request"
 
 
+class Busy(ApiError):
+    """The store could not do the work now (a deadlock broken by the database, a lock or a
+    connection not had in time): nothing was done, and the same request may be sent again."""
+
+    status, code, message = 503, "temporarily_unavailable", "busy: nothing was done, retry"
+
+
 class InternalError(ApiError):
     status, code, message = 500, "internal_error", "internal error"

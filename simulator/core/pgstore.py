@@ -21,7 +21,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from psycopg_pool import ConnectionPool
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from simulator.core import migrate
 from simulator.core.store import TABLES, Store, Tx
@@ -116,6 +118,18 @@ class PostgresStore(Store):
         with self.tx() as tx:
             for table in TABLES:
                 tx.execute(f"DELETE FROM {table}")
+
+    def transient(self, error: BaseException) -> bool:
+        # a deadlock PostgreSQL broke, a serialization or lock wait given up, a connection
+        # lost or not had from the pool in time
+        return isinstance(
+            error,
+            errors.DeadlockDetected
+            | errors.SerializationFailure
+            | errors.LockNotAvailable
+            | psycopg.OperationalError
+            | PoolTimeout,
+        )
 
     def close(self) -> None:
         self.pool.close()

@@ -180,6 +180,12 @@ class Store:
     def close(self) -> None:
         """Nothing to release: each thread's connection closes with it."""
 
+    def transient(self, error: BaseException) -> bool:
+        """True when ``error`` says the store was busy, not that the work is wrong: the
+        transaction rolled back, and the same request may be sent again."""
+        text = str(error).lower()
+        return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         if not self._memory:
