@@ -172,26 +172,38 @@ def test_every_check_has_a_defect(clean_runs: dict[str, tuple[int, Path, dict[st
         assert "| n/a |" in matrix
 
 
-@pytest.mark.parametrize("defect", sorted(DEFECTS))
-def test_defect_is_caught_by_its_check(sim: SimulatorProcess, tmp_path: Path, defect: str) -> None:
+def assert_caught(
+    sim: SimulatorProcess,
+    out: Path,
+    api: str,
+    defects: dict[str, tuple[str, str, str, tuple[str, ...]]],
+    defect: str,
+) -> None:
+    """Run the contract suite of ``api`` with ``defect`` on, narrowed as ``defects`` says: it
+    fails (exit 1) and each of the defect's checks is among the failed ones."""
     catalog = requests.get(f"{sim.url}/_sim/defects", timeout=10).json()["catalog"]
     assert defect in catalog, f"the simulator has no defect {defect}"
-    checks, level, select, operations = DEFECTS[defect]
+    checks, level, select, operations = defects[defect]
     switch(sim, defect)
     try:
         code = run_contract(
             settings(sim),
-            API,
+            api,
             level,
             "default",
-            tmp_path,
+            out,
             operations=operations,
             select=select,
             in_process=True,
         )
     finally:
         switch(sim, None)
-    failed = summary(tmp_path)["failed_checks"]
+    failed = summary(out, api)["failed_checks"]
     for check in checks.split():
         assert check in failed, f"{defect}: expected {check} to fail, failed: {failed}"
     assert code == 1
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_defect_is_caught_by_its_check(sim: SimulatorProcess, tmp_path: Path, defect: str) -> None:
+    assert_caught(sim, tmp_path, API, DEFECTS, defect)

@@ -17,7 +17,14 @@ import requests
 
 from harness.contract.run import run_contract
 from harness.simproc import SimulatorProcess
-from tests.test_contract_freefin import NOT_APPLICABLE, matrix_checks, settings, summary, switch
+from tests.test_contract_freefin import (
+    NOT_APPLICABLE,
+    assert_caught,
+    matrix_checks,
+    settings,
+    summary,
+    switch,
+)
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -140,27 +147,7 @@ def test_every_check_has_a_defect(clean_runs: dict[str, tuple[int, Path, dict[st
 
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
 def test_defect_is_caught_by_its_check(sim: SimulatorProcess, tmp_path: Path, defect: str) -> None:
-    catalog = requests.get(f"{sim.url}/_sim/defects", timeout=10).json()["catalog"]
-    assert defect in catalog, f"the simulator has no defect {defect}"
-    checks, level, select, operations = DEFECTS[defect]
-    switch(sim, defect)
-    try:
-        code = run_contract(
-            settings(sim),
-            API,
-            level,
-            "default",
-            tmp_path,
-            operations=operations,
-            select=select,
-            in_process=True,
-        )
-    finally:
-        switch(sim, None)
-    failed = summary(tmp_path, API)["failed_checks"]
-    for check in checks.split():
-        assert check in failed, f"{defect}: expected {check} to fail, failed: {failed}"
-    assert code == 1
+    assert_caught(sim, tmp_path, API, DEFECTS, defect)
 
 
 def test_a_documented_502_is_an_answer_not_a_server_error(
