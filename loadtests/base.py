@@ -15,7 +15,12 @@ from typing import Any, ClassVar
 import gevent
 from locust import FastHttpUser
 
+from harness.patience import retry_after_seconds
 from loadtests.settings import Settings, settings_of
+
+# The longest a user waits on one Retry-After: a server asking for more is still obeyed for this
+# long, and the run's own end stops the wait in any case.
+MAX_BACK_OFF_S = 60.0
 
 
 class Known:
@@ -48,6 +53,15 @@ class PaysimUser(FastHttpUser):
     def wait_time(self) -> float:
         lo, hi = self.think
         return random.uniform(lo, hi) * self.settings.think_scale
+
+    def back_off(self, resp: Any) -> None:
+        """After a 429, this user sends nothing until Retry-After has passed, as a well-behaved
+        client does: the 429 counts as a failure, and the load eases instead of hammering on."""
+        if resp.status_code != 429:
+            return
+        seconds = retry_after_seconds(resp.headers.get("Retry-After"))
+        if seconds:
+            gevent.sleep(min(seconds, MAX_BACK_OFF_S))
 
     def pause(self, seconds: float) -> None:
         """A pause inside a task (between polls), scaled like think time, never zero."""

@@ -83,7 +83,9 @@ class FreefinUser(PaysimUser):
         with self.client.request(
             method, url, name=f"freefin {name}", data=body, headers=headers, catch_response=True
         ) as resp:
-            return judge(resp, expected, check, then_status)
+            found = judge(resp, expected, check, then_status)
+        self.back_off(resp)
+        return found
 
     def create(self, path: str, name: str, body: dict[str, Any], check: Any, obj: str) -> Any:
         """Create with a fresh Idempotency-Key and remember it for replays."""

@@ -65,7 +65,9 @@ class KaspiUser(PaysimUser):
             headers=headers,
             catch_response=True,
         ) as resp:
-            return judge(resp, expected, check)
+            found = judge(resp, expected, check)
+        self.back_off(resp)
+        return found
 
     def create(self, path: str, body: dict[str, Any], check: Any, kind: str) -> Any:
         """Create with a fresh Idempotency-Key, or replay an earlier one (a share of the time)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,24 @@ def test_a_threshold_that_cannot_hold_fails_the_run(sim: SimulatorProcess, tmp_p
         "throughput (req/s)",
     ]
     assert "BROKEN" in (tmp_path / "run" / "locust.log").read_text()
+
+
+def test_users_wait_out_retry_after(sim: SimulatorProcess, tmp_path: Path) -> None:
+    """Every answer a 429 with Retry-After: 30, and no think time: each user sends its one
+    request and waits, instead of hammering on (thousands of requests in 4 s without the wait),
+    and the run still ends on time."""
+    faults = f"{sim.url}/_sim/faults"
+    fault = {"path": "/api", "kind": "status", "status": 429, "retry_after": 30}
+    requests.post(faults, json=fault, timeout=5).raise_for_status()
+    started = time.monotonic()
+    try:
+        code, verdict = run(sim, tmp_path, extra_args=["--think-scale", "0"])
+    finally:
+        requests.delete(faults, timeout=5).raise_for_status()
+    assert time.monotonic() - started < 30
+    observed = verdict["observed"]
+    assert code == 1 and observed["failures"] == observed["requests"]
+    assert 10 <= observed["requests"] <= 20, observed["requests"]
 
 
 def test_duplicates_created_by_replays_fail_the_run(sim: SimulatorProcess, tmp_path: Path) -> None:
