@@ -14,6 +14,8 @@ class Receiver:
     def __init__(self) -> None:
         self.deliveries: list[dict[str, Any]] = []
         self.fail_first = 0
+        self.fail_status = 500
+        self.retry_after: str | None = None  # sent with each failure when given
         self.lock = threading.Lock()
         receiver = self
 
@@ -27,7 +29,9 @@ class Receiver:
                     receiver.deliveries.append({"headers": dict(self.headers), "body": body})
                     fail = receiver.fail_first > 0
                     receiver.fail_first -= 1 if fail else 0
-                self.send_response(500 if fail else 200)
+                self.send_response(receiver.fail_status if fail else 200)
+                if fail and receiver.retry_after is not None:
+                    self.send_header("Retry-After", receiver.retry_after)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

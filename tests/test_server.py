@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -203,6 +204,45 @@ def test_dead_letter_after_the_last_attempt(sim: SimulatorProcess) -> None:
             json={"retry_schedule": [0, 5, 30, 120, 600, 1800]},
             timeout=5,
         )
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "waited"),
+    [(429, "120", 120), (503, "120", 120), (429, "99999", 3600), (500, "120", 5), (429, "soon", 5)],
+)
+def test_a_receivers_retry_after_puts_the_next_attempt_off(
+    sim: SimulatorProcess, status: int, retry_after: str, waited: float
+) -> None:
+    """A 429 or 503 with Retry-After is not tried again before then (at most an hour on); any
+    other failure, or a Retry-After that says nothing, keeps the schedule (5 s after the first)."""
+    with running_receiver() as receiver:
+        receiver.fail_first, receiver.fail_status, receiver.retry_after = 1, status, retry_after
+        _create(
+            sim,
+            {"amount": 100, "webhook_url": receiver.url, "metadata": {"sim_outcome": "pending"}},
+        )
+        receiver.wait_for(1)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            items = requests.get(
+                f"{sim.url}/_sim/webhooks/deliveries?status=retrying", timeout=5
+            ).json()["items"]
+            mine = [d for d in items if d["url"] == receiver.url]
+            if mine:
+                break
+            time.sleep(0.05)
+        assert mine, "the failed delivery is not retrying"
+        first = mine[0]["history"][0]
+        planned = datetime.fromisoformat(mine[0]["next_attempt_at"])
+        assert planned - datetime.fromisoformat(first["at"]) == pytest.approx(
+            timedelta(seconds=waited), abs=timedelta(seconds=0.01)
+        )
+        assert first.get("retry_after_s") == (None if waited == 5 else waited)
+        # sent again by hand, it goes at once and is delivered
+        requests.post(
+            f"{sim.url}/_sim/webhooks/deliveries/{mine[0]['id']}/retry", timeout=5
+        ).raise_for_status()
+        receiver.wait_for(2)
 
 
 def test_dropped_connection_fault(sim: SimulatorProcess) -> None:

@@ -1,11 +1,14 @@
 """Webhook outbox and dispatcher: deliveries are rows written with the state change; a
 background worker POSTs them, retries on the simulated clock, and dead-letters the last failure.
+A receiver that answers 429 or 503 with Retry-After is not tried again before that time has
+passed (RFC 9110 section 10.2.3), when it is later than the schedule's next attempt.
 
 Statuses: queued (never tried), sending (in flight), retrying, delivered, dead.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import os
@@ -24,6 +27,24 @@ from simulator.core.destinations import LOOPBACK, Guard, Refused
 from simulator.core.store import Store, Tx
 
 log = logging.getLogger(__name__)
+
+# A receiver's Retry-After puts its next attempt off by at most this long.
+RECEIVER_WAIT_MAX_S = 3600.0
+
+
+def receiver_wait(code: int | None, value: str | None, now: float) -> float | None:
+    """The seconds a receiver's 429 or 503 asks to wait (delta-seconds or an HTTP date), at
+    most RECEIVER_WAIT_MAX_S; None when it asks nothing usable."""
+    if code not in (429, 503) or not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RECEIVER_WAIT_MAX_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return min(max(0.0, when - now), RECEIVER_WAIT_MAX_S)
 
 
 @dataclass
@@ -302,6 +323,7 @@ class Dispatcher:
         started = time.monotonic()
         code: int | None = None
         error: str | None = None
+        wait: float | None = None
         try:
             dest = self.config.guard().check(url)
         except Refused as refused:
@@ -319,12 +341,13 @@ class Dispatcher:
                 allow_redirects=False,
             )
             code = resp.status_code
+            wait = receiver_wait(code, resp.headers.get("Retry-After"), time.time())
         except requests.Timeout:
             error = "timeout"
         except requests.RequestException as exc:
             error = f"connection error: {type(exc).__name__}"
         latency = round((time.monotonic() - started) * 1000, 1)
-        self._record(delivery_id, attempts + 1, code, error, latency)
+        self._record(delivery_id, attempts + 1, code, error, latency, retry_after=wait)
 
     def _record(
         self,
@@ -334,6 +357,7 @@ class Dispatcher:
         error: str | None,
         latency: float,
         final: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         now = self.clock.now()
         ok = code is not None and 200 <= code < 300
@@ -344,15 +368,16 @@ class Dispatcher:
             if row is None:  # wiped by a reset while in flight
                 return
             history = json.loads(row[0])
-            history.append(
-                {
-                    "attempt": attempt,
-                    "at": iso(now),
-                    "response_code": code,
-                    "error": error,
-                    "latency_ms": latency,
-                }
-            )
+            entry = {
+                "attempt": attempt,
+                "at": iso(now),
+                "response_code": code,
+                "error": error,
+                "latency_ms": latency,
+            }
+            if retry_after is not None:
+                entry["retry_after_s"] = retry_after
+            history.append(entry)
             rules = self._rules()
             if (
                 ok
@@ -369,7 +394,7 @@ class Dispatcher:
             elif attempt >= self.config.max_attempts:
                 status, next_at = "dead", None
             else:
-                status, next_at = "retrying", now + self._wait(attempt)
+                status, next_at = "retrying", now + max(self._wait(attempt), retry_after or 0)
             tx.execute(
                 "UPDATE deliveries SET status=?, attempts=?, next_at=?, last_code=?, "
                 "last_latency_ms=?, last_error=?, history=? WHERE id=?",
