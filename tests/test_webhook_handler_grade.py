@@ -58,10 +58,30 @@ def _load_shop() -> ModuleType:
 SHOP = _load_shop()
 
 
+def throttled_once(app: Any) -> Any:
+    """``app`` behind a limiter that answers its second POST (the first check's event, after
+    the grader's hello) 429 with Retry-After: 1."""
+    posts: list[str] = []
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == "POST":
+            posts.append(environ["PATH_INFO"])
+            if len(posts) == 2:
+                start_response("429 Too Many Requests", [("Retry-After", "1")])
+                return [b""]
+        return app(environ, start_response)
+
+    return wrapped
+
+
 @contextmanager
-def shop(mistakes: set[str] = frozenset()) -> Iterator[str]:  # type: ignore[assignment]
+def shop(
+    mistakes: set[str] = frozenset(),  # type: ignore[assignment]
+    throttle: bool = False,
+) -> Iterator[str]:
     """The example shop's handler on a free loopback port: its base URL."""
-    server = make_server("127.0.0.1", 0, SHOP.create_app(SECRETS, set(mistakes)), threaded=True)
+    app = SHOP.create_app(SECRETS, set(mistakes))
+    server = make_server("127.0.0.1", 0, throttled_once(app) if throttle else app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -94,6 +114,14 @@ def test_the_clean_handler_grades_clean(api: str) -> None:
     verdicts = _verdicts(grade)
     assert set(verdicts) == SIGNATURE_RULES | {r for rules in CAUGHT_BY.values() for r in rules}
     assert set(verdicts.values()) == {"passed"}, grade.table()
+
+
+def test_a_handler_that_asks_to_wait_is_waited_for() -> None:
+    """A 429 with Retry-After from the handler is waited out and the event sent again, as the
+    API's sender does: the handler is judged on its answer after the wait."""
+    with shop(throttle=True) as base:
+        grade = _grade(base, "freefin")
+    assert {f.verdict for f in grade.findings} == {"passed"}, grade.table()
 
 
 def test_without_a_probe_the_state_rules_are_skipped_not_passed() -> None:
