@@ -1,7 +1,9 @@
-"""Honour ``Retry-After``: a 429 that says when to come back is waited out, never a failure.
+"""Honour ``Retry-After``: a 429, or a 503, that says when to come back is waited out, never a
+failure (RFC 9110 section 10.2.3: both statuses may carry it).
 
 Every request the harness sends (contract checks, probes, scenario steps, outcome hooks,
-preflight) goes through :func:`wait_for` when it is answered 429. Waits are bounded twice: at
+preflight) goes through :func:`wait_for` when it is answered so. A 503 without Retry-After is
+an answer like any other. Waits are bounded twice: at
 most :data:`MAX_WAIT_S` per answer and :data:`RUN_BUDGET_S` for the whole run; past either
 the 429 is handed back as it is (and the check or scenario that sent it decides). The time
 spent waiting is counted and written next to the run's report (:func:`write`), so the summary
@@ -25,6 +27,7 @@ import requests
 MAX_WAIT_S = float(os.environ.get("PAYSIM_MAX_RETRY_AFTER", "10"))
 RUN_BUDGET_S = float(os.environ.get("PAYSIM_RETRY_AFTER_BUDGET", "300"))
 MAX_RETRIES = 6
+THROTTLED = (429, 503)  # the statuses whose Retry-After is waited out
 FILE = "patience.json"
 R = TypeVar("R")
 
@@ -93,10 +96,16 @@ def header(headers: Mapping[str, object], name: str = "retry-after") -> str | No
     return None
 
 
+def asks_to_wait(status: int | None, headers: Mapping[str, object]) -> bool:
+    """A 429 (whatever it says: its own checks judge a missing Retry-After), or a 503 that says
+    when to come back."""
+    return status == 429 or (status == 503 and retry_after_seconds(header(headers)) is not None)
+
+
 def wait_for(status: int, headers: Mapping[str, object]) -> bool:
-    """When ``status`` is a 429 with a usable Retry-After and the budget allows, wait it out
-    and say True (send again); otherwise False (the answer stands)."""
-    if status != 429:
+    """When ``status`` is a 429 or 503 with a usable Retry-After and the budget allows, wait it
+    out and say True (send again); otherwise False (the answer stands)."""
+    if status not in THROTTLED:
         return False
     seconds = retry_after_seconds(header(headers))
     if seconds is None:
@@ -111,14 +120,14 @@ def wait_for(status: int, headers: Mapping[str, object]) -> bool:
 def patiently(
     send: Callable[[], R], status_of: Callable[[R], tuple[int, Mapping[str, object]]]
 ) -> R:
-    """``send()`` again while it is answered 429 with Retry-After, within the bounds."""
+    """``send()`` again while it is answered 429 or 503 with Retry-After, within the bounds."""
     answer = send()
     for _ in range(MAX_RETRIES):
         status, headers = status_of(answer)
         if not wait_for(status, headers):
             return answer
         answer = send()
-    if status_of(answer)[0] == 429:
+    if asks_to_wait(*status_of(answer)):
         LEDGER.give_up()
     return answer
 

@@ -153,15 +153,15 @@ class Envelopes:
 
 def fault_answer(fault: Fault, render: Callable[[ApiError], Response]) -> Response:
     """An injected fault's answer: the connection dropped, or the error in the API's envelope
-    (a 429 with its Retry-After)."""
+    (a 429 with its Retry-After, 1 s unless given; another status with one when given)."""
     if fault.kind == "drop":
         sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
         if isinstance(sock, socket.socket):
             sock.shutdown(socket.SHUT_RDWR)
         return Response(status=499)
     error = ApiError("injected fault", code="injected_fault", status=fault.status)
-    if fault.status == 429:
-        error.headers["Retry-After"] = str(fault.retry_after)
+    if fault.retry_after is not None or fault.status == 429:
+        error.headers["Retry-After"] = str(1 if fault.retry_after is None else fault.retry_after)
     return render(error)
 
 

@@ -109,26 +109,32 @@ def _burst(
 def _unthrottled(
     run: Run, step: dict[str, Any], done: list[http.Exchange], timeout: float
 ) -> list[http.Exchange]:
-    """The repetitions the target throttled (429 + Retry-After), sent again once it says so.
+    """The repetitions the target throttled (429, or 503 with Retry-After), sent again once it
+    says so.
 
     A burst the target's own rate limit cuts short says nothing of the behaviour under test;
     what still cannot get through makes the scenario not applicable, never failed.
     """
     for _ in range(patience.MAX_RETRIES):
-        throttled = [i for i, ex in enumerate(done) if ex.status == 429]
+        throttled = [i for i, ex in enumerate(done) if _throttled(ex)]
         if not throttled:
             return done
         worst = max((done[i] for i in throttled), key=_retry_after)
-        if not patience.wait_for(429, worst.response_headers):
+        if not patience.wait_for(worst.status or 0, worst.response_headers):
             break
         again = _burst(run, [http.unsent(done[i]) for i in throttled], timeout, True)
         for i, ex in zip(throttled, again, strict=True):
             done[i] = ex
-    still = sum(ex.status == 429 for ex in done)
+    still = sum(_throttled(ex) for ex in done)
     raise ScenarioSkip(
-        f"not applicable: the target's rate limit refused {still} of {len(done)} requests of "
-        f"{step_label(run.index, step)} (429) even after waiting out Retry-After"
+        f"not applicable: the target refused {still} of {len(done)} requests of "
+        f"{step_label(run.index, step)} (429, or 503 with Retry-After) even after waiting out "
+        "Retry-After"
     )
+
+
+def _throttled(ex: http.Exchange) -> bool:
+    return patience.asks_to_wait(ex.status, ex.response_headers)
 
 
 def _retry_after(ex: http.Exchange) -> float:
@@ -141,7 +147,7 @@ def _repeat(run: Run, step: dict[str, Any]) -> None:
     built = [http.build(run.target, run.api, run.render(step["request"])) for _ in range(count)]
     timeout = step["request"].get("timeout", 10.0)
     done = _burst(run, built, timeout, concurrent)
-    if not expects_429(step) and any(ex.status == 429 for ex in done):
+    if not expects_429(step) and any(_throttled(ex) for ex in done):
         done = _unthrottled(run, step, done, timeout)
     findings = []
     for i, ex in enumerate(done):

@@ -26,7 +26,9 @@ class Fault:
     count: int | None = None  # None: every matching request until removed
     ratio: float = 1.0
     when: str = "before"  # after: the request is handled and committed, then its answer lost
-    retry_after: int = 1  # the Retry-After of an injected 429
+    # the Retry-After of an injected status: a 429 always has one (1 s unless given), any other
+    # status only when given
+    retry_after: int | None = None
     hits: int = 0
     _re: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
