@@ -178,6 +178,14 @@ def _limit(base: str, wait_properly: bool) -> None:
     raise AssertionError("no 429 within 20 requests")
 
 
+def _unavailable(base: str) -> None:
+    """A read answered 503 with Retry-After: 2, sent again at once."""
+    fault = {"path": PAYMENTS, "kind": "status", "status": 503, "retry_after": 2, "count": 1}
+    requests.post(f"{base}/_sim/faults", json=fault, timeout=10).raise_for_status()
+    for _ in range(2):
+        requests.get(base + PAYMENTS + "/" + NO_SUCH, headers=_headers(), timeout=10)
+
+
 CLIENTS: dict[str, tuple[Callable[[str], None], set[str]]] = {
     "careful": (careful, set()),
     "no_key": (no_key, {"client.idempotency_key"}),
@@ -185,6 +193,7 @@ CLIENTS: dict[str, tuple[Callable[[str], None], set[str]]] = {
     "float_amount": (float_amount, {"client.money"}),
     "unknown_method": (unknown_method, {"client.request_conformance"}),
     "ignores_retry_after": (lambda b: _limit(b, False), {"client.honours_retry_after"}),
+    "ignores_503_retry_after": (_unavailable, {"client.honours_retry_after"}),
     "retry_storm": (retry_storm, {"client.bounded_backoff"}),
     "polls": (polls, {"client.no_tight_polling"}),
     "signs_reserialised": (signs_reserialised, {"client.signature_raw_body"}),

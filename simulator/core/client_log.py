@@ -220,10 +220,10 @@ SAME_KEY_ON_RETRY = Rule(
 )
 HONOURS_RETRY_AFTER = Rule(
     "client.honours_retry_after",
-    "after a 429, nothing is sent before Retry-After has passed",
+    "after a 429 (or a 503 with Retry-After), nothing is sent before Retry-After has passed",
     "major",
     "http: RFC 6585 section 4, RFC 9110 section 10.2.3",
-    "on 429 wait at least Retry-After seconds (with jitter) before the next request of that "
+    "on 429 or 503 wait at least Retry-After seconds (with jitter) before the next request of that "
     "credential; do not retry at once",
 )
 BOUNDED_BACKOFF = Rule(
@@ -415,13 +415,13 @@ def judge(log: Iterable[Entry], api: str) -> list[dict[str, Any]]:
     findings.append(_finding(SAME_KEY_ON_RETRY, double, len(retries), "retries after a failure", 2))
 
     early: list[Entry] = []
-    limited = [e for e in log if e.status == 429]
+    limited = [e for e in log if e.status == 429 or (e.status == 503 and e.retry_after)]
     for limit in limited:
         wait = limit.retry_after or 0
         following = next((e for e in log if e.seq > limit.seq), None)
         if following is not None and following.at - limit.at < wait - 0.05:
             early += [limit, following]
-    findings.append(_finding(HONOURS_RETRY_AFTER, early, len(limited), "429 answers", 2))
+    findings.append(_finding(HONOURS_RETRY_AFTER, early, len(limited), "answers asking to wait", 2))
 
     judged, storms = _storms(log)
     findings.append(_finding(BOUNDED_BACKOFF, storms, judged, "failures retried", STORM_LIMIT + 2))
