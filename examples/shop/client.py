@@ -3,10 +3,11 @@
 
 The clean client makes one Idempotency-Key per intended object and sends every retry of it with
 that key and the same bytes; it retries a 5xx or a dropped connection with a doubling, jittered
-wait and gives up after a few attempts; after a 429 it waits the Retry-After it was given; it
-polls an object's status with a growing wait (a shop that can should learn of changes from
-webhooks); it counts money in Decimal and sends freefin kopecks as integers and Kaspi tenge as a
-number with two decimals; and it signs the exact bytes it sends. Grade it with:
+wait and gives up after a few attempts; after a 429 (or a 503 with Retry-After) it waits the
+Retry-After it was given; it polls an object's status with a growing wait (a shop that can
+should learn of changes from webhooks); it counts money in Decimal and sends freefin kopecks as
+integers and Kaspi tenge as a number with two decimals; and it signs the exact bytes it sends.
+Grade it with:
 
     paysim serve --grade-clients --chaos flaky &
     python examples/shop/client.py --api freefin --base-url http://127.0.0.1:8080 \\
@@ -142,7 +143,7 @@ class Shop:
                 resp = None  # the request may have been done: retry with the same key
             if resp is not None and resp.status_code < 300:
                 return dict(resp.json())
-            if resp is not None and resp.status_code == 429:
+            if resp is not None and _asks_to_wait(resp):
                 self._wait_out(resp)
                 continue
             if resp is not None and resp.status_code not in RETRYABLE:
@@ -181,10 +182,15 @@ class Shop:
         url = self.base_url.rstrip("/") + path
         for _ in range(self.attempts):
             resp = self.http.request(method, url, data=raw or None, headers=headers, timeout=10)
-            if method == "POST" or resp.status_code != 429:
+            if method == "POST" or not _asks_to_wait(resp):
                 return resp
             self._wait_out(resp)  # a read is simply sent again once the wait is over
         return resp
+
+
+def _asks_to_wait(resp: requests.Response) -> bool:
+    """A 429, or a 503 that says when to come back."""
+    return resp.status_code == 429 or (resp.status_code == 503 and "Retry-After" in resp.headers)
 
 
 def run(shop: Shop, orders: int, refund: bool = False) -> dict[str, int]:
