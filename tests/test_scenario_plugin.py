@@ -49,7 +49,7 @@ steps:
   - request: {method: POST, path: /api/v1/public/payments,
               headers: {Idempotency-Key: "{{ key }}"}, json: {amount: 10}}
     expect: {status: 201}
-    save: {pid: payment.id}
+    save: {from: "seed: POST /api/v1/public/payments 201", pid: payment.id}
   - request: {method: POST, path: /api/v1/public/payments,
               headers: {Idempotency-Key: "{{ key }}"}, json: {amount: 10}}
     expect: {status: 200, body: {payment.id: "{{ pid }}"}}

@@ -90,7 +90,7 @@ CREATE = """
       headers: {Idempotency-Key: "{{ key }}"}
       json: {amount: 1000}
     expect: {status: 201}
-    save: {pid: payment.id}
+    save: {from: "seed: POST /api/v1/public/payments 201", pid: payment.id}
 """
 
 IDEMPOTENCY = (
@@ -266,7 +266,7 @@ steps:
   - request: {method: POST, path: /api/v1/public/payments,
               json: {amount: 7, webhook_url: "{{ $webhook_url }}"}}
     expect: {status: 201}
-    save: {pid: payment.id}
+    save: {from: "seed: POST /api/v1/public/payments 201", pid: payment.id}
   - expect_webhooks: {attempts: 1, kinds: [payment.created], timeout: 2}
   - clock: {advance: 4}
   - expect_webhooks: {attempts: 1, settle: 0.2}
@@ -312,7 +312,7 @@ from: "seed#/paths"
 steps:
   - sse: {open: live}
   - request: {method: POST, path: /api/v1/public/payments, json: {amount: 9}}
-    save: {pid: payment.id}
+    save: {from: "seed: POST /api/v1/public/payments 201", pid: payment.id}
   - outcome: {object: payment, id: "{{ pid }}", status: succeeded}
   - expect_events:
       stream: live

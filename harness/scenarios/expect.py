@@ -2,8 +2,9 @@
 
 A value under a path is compared exactly, unless it is a mapping whose keys all start with
 ``$``: then each is a matcher (``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``, ``$in``,
-``$not_in``, ``$matches``, ``$exists``, ``$len``, ``$contains``, ``$type``, ``$schema``, and on
-lists ``$some`` / ``$every`` item matching ``{path: value-or-matcher}``).
+``$not_in``, ``$matches``, ``$exists``, ``$len``, ``$contains``, ``$mentions`` (the value is
+held anywhere inside), ``$type``, ``$schema``, and on lists ``$some`` / ``$every`` item
+matching ``{path: value-or-matcher}``).
 Each check returns a list of readable mismatches; empty means it holds.
 """
 
@@ -54,6 +55,15 @@ def _compare(op: str, actual: Any, arg: Any) -> bool:
         return False
 
 
+def _mentions(value: Any, wanted: Any) -> bool:
+    """Whether ``wanted`` is ``value`` or a value held anywhere inside it."""
+    if isinstance(value, dict):
+        return any(_mentions(v, wanted) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, wanted) for v in value)
+    return value == wanted and isinstance(value, bool) == isinstance(wanted, bool)
+
+
 def match(actual: Any, spec: Any) -> str | None:
     """None when ``actual`` satisfies ``spec``; else why not."""
     if not is_matcher(spec):
@@ -87,6 +97,8 @@ def match(actual: Any, spec: Any) -> str | None:
             ok = hasattr(actual, "__len__") and match(len(actual), arg) is None
         elif op == "$contains":
             ok = isinstance(actual, list | str | dict) and arg in actual
+        elif op == "$mentions":
+            ok = _mentions(actual, arg)
         elif op == "$type":
             ok = _TYPES[arg](actual)
         elif op in ("$some", "$every"):

@@ -15,12 +15,19 @@ signs its webhooks: binding, since the partner stated it.)
 
 At level ``spec`` only seed and HTTP assertions can fail; a supplement assertion that does not
 hold is a *departure from the supplement*, reported and never a failure. At ``strict`` all count.
+
+A step's inputs have sources too: every ``save`` takes its ``from:`` as assertion blocks do (its
+own, its step's, the scenario's). A value saved from a request's answer at a seed source names
+the answer (``seed: METHOD /path STATUS``) whose documented schema holds the saved field: the
+loader checks both. At level spec, a value only the supplement promises that the target does not
+give skips, as a departure, the steps that need it; it never fails them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -126,6 +133,102 @@ def blocks(step: dict[str, Any], default: str | None) -> list[tuple[str, dict[st
     return found
 
 
+def save_origin(step: dict[str, Any], default: str | None) -> str | None:
+    """The ``from:`` of a step's ``save`` (its own, the step's, the scenario's)."""
+    spec = step.get("save") or {}
+    return spec.get("from", step.get("from", default))
+
+
+def saved_paths(spec: dict[str, str] | None) -> dict[str, str]:
+    """name -> path of a ``save`` mapping, without its ``from``."""
+    return {k: v for k, v in (spec or {}).items() if k != "from"}
+
+
+def _resolved(doc: Any, node: Any) -> Any:
+    """``node`` with local ``$ref``s followed (the seeds use ``#/components/...``)."""
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        node = resolve(doc, node["$ref"].removeprefix("#"))
+    return node
+
+
+def _properties(doc: Any, schema: Any) -> set[str]:
+    """The property names a response schema documents (through ``$ref`` and ``allOf``)."""
+    schema = _resolved(doc, schema)
+    if not isinstance(schema, dict):
+        return set()
+    names = set(schema.get("properties") or {})
+    for part in schema.get("allOf") or []:
+        names |= _properties(doc, part)
+    return names
+
+
+def _template_matches(template: str, path: str) -> bool:
+    """Whether a request path (``{{ ... }}`` in it) is an instance of a seed path template."""
+    path = re.sub(r"\{\{[^{}]*\}\}", "X", path.split("?", 1)[0])
+    pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+    return re.fullmatch(pattern, path) is not None
+
+
+def _check_seed_save(step: dict[str, Any], api: str, origin: str) -> None:
+    """A value saved from an answer at a seed source: the source is that answer, and the seed
+    documents the saved field in its schema. ValueError saying what is wrong."""
+    words = origin.split(":", 1)[1].split() if ":" in origin else []
+    request = step.get("request") or {}
+    if len(words) != 3 or origin.startswith("seed#"):
+        raise ValueError(
+            f"save from {origin!r}: a value taken from an answer names the answer it comes "
+            "from ('seed: METHOD /path STATUS') or a supplement entry"
+        )
+    method, template, _status = words
+    if method.lower() != str(request.get("method", "")).lower() or not _template_matches(
+        template, str(request.get("path", ""))
+    ):
+        raise ValueError(
+            f"save from {origin!r}: the step sends {request.get('method')} "
+            f"{request.get('path')}, not that operation"
+        )
+    doc = document(api, "seed")
+    answer = _resolved(doc, resolve(doc, _operation_pointer(origin.split(":", 1)[1])))
+    schema = (((answer or {}).get("content") or {}).get("application/json") or {}).get("schema")
+    if schema is None:
+        raise ValueError(
+            f"save from {origin!r}: the seed documents no body for this answer; a value read "
+            "from it is the supplement's (supplement#/…)"
+        )
+    documented = _properties(doc, schema)
+    for name, path in saved_paths(step.get("save")).items():
+        head = str(path).removeprefix("$.").removeprefix("$")
+        key = re.split(r"[.\[]", head, maxsplit=1)[0]
+        if key.startswith("@") or not key:
+            continue  # a profile alias or the whole body: the schema is there
+        if documented and key not in documented:
+            raise ValueError(
+                f"save {name}: {key!r} is not in the seed's schema of {origin.split(':', 1)[1]}"
+                f" (it has {', '.join(sorted(documented))}); name the supplement entry that "
+                "promises it"
+            )
+
+
+def check_save(step: dict[str, Any], api: str, default: str | None) -> None:
+    """ValueError when a step's ``save`` has no source, or one that does not hold."""
+    if not step.get("save"):
+        return
+    origin = save_origin(step, default)
+    if origin is None:
+        raise ValueError(
+            "save has no 'from': say where the saved value is promised (seed: METHOD /path "
+            "STATUS, supplement#/…) on the save, the step or the scenario"
+        )
+    source = parse(origin, api)
+    if source.kind == "http":
+        raise ValueError(
+            f"save from {origin!r}: HTTP promises no field of a body; name the seed answer or "
+            "the supplement entry"
+        )
+    if source.kind == "seed" and "request" in step:
+        _check_seed_save(step, api, str(origin).strip())
+
+
 def check_scenario(doc: dict[str, Any]) -> str | None:
     """The first provenance problem of a scenario document, or None."""
     api = doc.get("api", "")
@@ -144,6 +247,7 @@ def check_scenario(doc: dict[str, Any]) -> str | None:
                     parse(origin, api)
                 except ValueError as exc:
                     raise ValueError(f"{key}: {exc}") from None
+            check_save(step, api, default)
         except ValueError as exc:
             return f"at steps[{i}]: {exc}"
     return None

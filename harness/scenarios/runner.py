@@ -23,6 +23,7 @@ from harness.scenarios.state import (
     ScenarioSkip,
     StepFailed,
     Stop,
+    step_label,
 )
 from harness.scenarios.steps_control import step_clock, step_control, step_outcome, step_receiver
 from harness.scenarios.steps_events import step_expect_events, step_expect_webhooks, step_sse
@@ -59,6 +60,8 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
                 STEPS[next(k for k in STEPS if k in step)](run, step)
             except Stop:
                 break
+            except templating.NeedsUnavailable as exc:
+                run.departures.append(_not_run(index, step, exc.value))
             except StepFailed as exc:
                 raise ScenarioFailure(
                     scenario, index, step, exc.problems, exc.exchange, exc.received
@@ -72,6 +75,15 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
         session.close()
         receiver.forget(run.token)
     return run.departures
+
+
+def _not_run(index: int, step: dict[str, Any], value: templating.Unavailable) -> Departure:
+    """The departure of a step that needs a value the target did not give."""
+    return Departure(
+        step_label(index, step),
+        [f"not run: it needs {value.name}, which only {value.source} promises"],
+        [value.source],
+    )
 
 
 def _start(

@@ -159,20 +159,33 @@ class Run:
             raise StepFailed([str(exc)]) from exc
 
 
-def save(
-    run: Run, spec: dict[str, str] | None, value: Any, ex: http.Exchange | None = None
-) -> None:
-    for name, path in (spec or {}).items():
+def save(run: Run, step: dict[str, Any], value: Any, ex: http.Exchange | None = None) -> None:
+    """Keep the step's ``save`` values. One that is missing fails the step when its source
+    binds at the run's level; else it is a departure, and the steps that need it do not run."""
+    wanted = provenance.saved_paths(step.get("save"))
+    if not wanted:
+        return
+    source = provenance.parse(provenance.save_origin(step, run.scenario.source) or "", run.api)
+    for name, path in wanted.items():
         found = paths.get(value, path)
-        if found is paths.MISSING:
-            said = ""
-            if ex is not None:
-                said = body_problem(ex) or f"answered {ex.status} without it"
-            raise StepFailed(
-                [f"save {name}: expected a value at {path!r} to go on with; {said}".rstrip("; ")],
-                ex,
+        if found is not paths.MISSING:
+            run.variables[name] = found
+            continue
+        said = ""
+        if ex is not None:
+            said = body_problem(ex) or f"answered {ex.status} without it"
+        problem = f"save {name}: expected a value at {path!r} to go on with; {said}".rstrip("; ")
+        if source.binding(run.level):
+            raise StepFailed([f"{problem} [{source}]"], ex)
+        run.departures.append(
+            Departure(
+                step_label(run.index, step),
+                [f"{problem}; the steps that need it are not run"],
+                [str(source)],
+                ex.received()[:800] if ex is not None else "",
             )
-        run.variables[name] = found
+        )
+        run.variables[name] = templating.Unavailable(name, str(source))
 
 
 def body_problem(ex: http.Exchange) -> str | None:

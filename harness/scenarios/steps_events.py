@@ -79,7 +79,7 @@ def _await(
         failing = run.judge(step, findings, received)
         if failing:
             raise StepFailed(failing, received=received)
-    save(run, step.get("save"), eventcheck.summary(records))
+    save(run, step, eventcheck.summary(records))
 
 
 def _named(run: Run, spec: dict[str, Any]) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def poll(run: Run, step: dict[str, Any], send: Callable[[], http.Exchange]) -> N
     problems = run.judge(step, findings, ex.received())
     if problems:
         raise StepFailed(problems, ex)
-    save(run, step.get("save"), ex.json, ex)
+    save(run, step, ex.json, ex)
 
 
 def _burst(
@@ -166,7 +166,7 @@ def _repeat(run: Run, step: dict[str, Any]) -> None:
     ok = [ex for ex in done if 200 <= ex.status < 300]
     if step.get("save"):
         first = (ok or done)[0]
-        save(run, step["save"], first.json, first)
+        save(run, step, first.json, first)
 
 
 def _tally(done: list[http.Exchange]) -> str:

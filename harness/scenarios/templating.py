@@ -10,6 +10,7 @@ stays an integer.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -23,6 +24,22 @@ _TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 class TemplateError(Exception):
     """A template names a value that does not exist."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Unavailable:
+    """A saved value the target did not give, where only a non-binding source promised it."""
+
+    name: str
+    source: str
+
+
+class NeedsUnavailable(Exception):
+    """A template reads an :class:`Unavailable` value: the step that needs it cannot run."""
+
+    def __init__(self, value: Unavailable) -> None:
+        super().__init__(value.name)
+        self.value = value
 
 
 def _generated(name: str) -> Any:
@@ -46,7 +63,10 @@ def lookup(expr: str, variables: Mapping[str, Any]) -> Any:
     if not head or head.group(0) not in variables:
         known = ", ".join(sorted(variables)) or "none"
         raise TemplateError(f"unknown value {{{{ {expr} }}}} (known: {known})")
-    value = paths.get(variables[head.group(0)], expr[head.end() :])
+    saved = variables[head.group(0)]
+    if isinstance(saved, Unavailable):
+        raise NeedsUnavailable(saved)
+    value = paths.get(saved, expr[head.end() :])
     if value is paths.MISSING:
         raise TemplateError(f"{{{{ {expr} }}}}: no such path in the saved value")
     return value
