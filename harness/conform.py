@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness import processes
+from harness.promises import coverage
 from harness.report.progress import ENV as PROGRESS_ENV
 from harness.report.results import (
     CONTRACT_JSON,
@@ -340,21 +341,32 @@ def print_table(summary: dict[str, Any], out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     rows = summary.get("suites", [])
     width = max([len(r["suite"]) for r in rows] + [5]) + 2
-    out.write(f"\n{'suite':<{width}}{'passed':>8}{'failed':>8}{'skipped':>9}{'seconds':>9}\n")
+    out.write(f"\n{'suite':<{width}}{'passed':>8}{'failed':>8}{'not run':>9}{'seconds':>9}\n")
     for r in rows:
         out.write(
             f"{r['suite']:<{width}}{r['passed']:>8}{r['failed']:>8}{r['skipped']:>9}"
             f"{r['seconds']:>9}\n"
         )
-    totals = summary.get("totals", {})
     gaps = summary.get("spec_gaps", {}).get("findings", [])
     open_gaps = sum(1 for g in gaps if not g.get("resolved"))
+    observed = sum(r.get("observations", 0) for r in rows)
     wall = summary.get("meta", {}).get("wall_time_s")
+    counted = "; ".join(
+        f"{kind} {c['passed']} passed, {c['failed']} failed"
+        + (f", {c['skipped']} not run" if c["skipped"] else "")
+        for kind, c in summary.get("counts", {}).items()
+    )
     out.write(
-        f"{summary.get('verdict', '').upper()}: {totals.get('passed', 0)} passed, "
-        f"{totals.get('failed', 0)} failed, {totals.get('skipped', 0)} skipped"
+        f"{summary.get('verdict', '').upper()}: {counted or 'nothing ran'}"
         + (f" in {wall} s" if wall is not None else "")
-        + (f"; spec gaps: {len(gaps)} findings, {open_gaps} open" if gaps else "")
         + "\n"
     )
+    if observed or gaps:
+        out.write(
+            f"spec gaps: {observed} observed (not failures), {len(gaps)} findings of the "
+            f"seeds, {open_gaps} open\n"
+        )
+    said = coverage.line(summary.get("coverage", {}))
+    if said:
+        out.write(said + "\n")
     out.flush()

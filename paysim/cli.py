@@ -12,7 +12,8 @@
 Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
 credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
 failed; 2 bad usage; 3 target unreachable or credentials rejected; 4 bad configuration (or
-nothing to run).
+nothing to run); 6 every check held, but the run proved less of the seed's promises than
+--require-coverage asks.
 """
 
 from __future__ import annotations
@@ -103,6 +104,14 @@ def _conform_parser(sub: Any) -> None:
         metavar="PROFILE",
         help="also run this load profile after the suites (its thresholds join the "
         "report): " + ", ".join(LOAD_PROFILES),
+    )
+    p.add_argument(
+        "--require-coverage",
+        action="append",
+        metavar="[API=]PERCENT",
+        default=[v for v in os.environ.get("PAYSIM_REQUIRE_COVERAGE", "").split(",") if v],
+        help="fail (exit 6) when the run proves less than PERCENT of the seed's promises, for "
+        "every API or the one named; repeatable [env PAYSIM_REQUIRE_COVERAGE, comma-separated]",
     )
     p.add_argument(
         "--max-time",

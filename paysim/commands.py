@@ -17,10 +17,12 @@ from typing import Any
 from harness import seedgaps
 from harness.conform import ConformRun, print_table
 from harness.preflight import PreflightError, preflight
+from harness.promises import coverage
 from harness.target import OPTIONS, collect_settings, make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_CONFIG = 0, 1, 2, 3, 4
+EXIT_SHORT_OF_COVERAGE = 6  # every check held, but less of the seed proved than required
 LOAD_PROFILES = ("smoke", "ramp", "step", "spike", "soak")
 LOAD_CREDENTIALS = (
     "freefin_key",
@@ -101,6 +103,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
         echo=args.verbose,
         max_time=args.max_time,
     )
+    required_coverage(args.require_coverage)  # a bad value is bad usage before anything runs
     run.clean()
     try:
         check_target(settings)
@@ -115,12 +118,36 @@ def cmd_conform(args: argparse.Namespace) -> int:
         code = code or (EXIT_FAILED if load_code == 1 else load_code)
     run.write_meta(exit_code=code, message=message)
     summary = _render(report, settings, apis)
+    short = coverage.shortfall(summary["coverage"], required_coverage(args.require_coverage))
+    if short and code == EXIT_OK:
+        code, message = EXIT_SHORT_OF_COVERAGE, "paysim: " + "; ".join(short)
+        run.write_meta(exit_code=code, message=message)
+        summary = _render(report, settings, apis)
     print_table(summary)
     for name in ("junit.xml", "summary.json", "report.html"):
         print(f"  {report / name}")
     if message:
         print(message, file=sys.stderr)
     return code
+
+
+def required_coverage(values: list[str] | None) -> dict[str, float]:
+    """``--require-coverage 95`` (every API) or ``kaspi=90`` -> {api or "*": percent}."""
+    required: dict[str, float] = {}
+    for value in values or []:
+        api, _, percent = value.rpartition("=")
+        try:
+            number = float(percent)
+        except ValueError:
+            number = -1.0
+        if api not in ("", "freefin", "kaspi") or not 0 <= number <= 100:
+            raise Failed(
+                f"--require-coverage {value!r}: expected PERCENT or API=PERCENT "
+                "(API freefin or kaspi, PERCENT 0 to 100)",
+                EXIT_USAGE,
+            )
+        required[api or "*"] = number
+    return required
 
 
 def _render(report: Path, settings: dict[str, Any], api: str) -> dict[str, Any]:

@@ -222,8 +222,14 @@ CHECKS: dict[str, Check] = {
 }
 
 
-# The defects of events are caught by the scenario suites (tests/test_scenario_teeth.py).
-EVENT_DEFECTS = {"kaspi.events_out_of_order", "kaspi.event_id_reused"}
+# The defects of events, refusals and the audit log are caught by the scenario suites
+# (tests/test_scenario_teeth.py).
+EVENT_DEFECTS = {
+    "kaspi.events_out_of_order",
+    "kaspi.event_id_reused",
+    "kaspi.refusal_swallowed",
+    "kaspi.audit_silent",
+}
 
 
 def test_every_defect_has_a_check() -> None:

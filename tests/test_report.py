@@ -245,11 +245,15 @@ def test_summary_names_each_failure_with_curl_and_response(tmp_path: Path) -> No
     assert scenario["response"].startswith("HTTP 201")
     assert by_suite["load smoke"]["message"] == "limit <= 1.00%, observed 2.50%"
     rows = {r["suite"]: r for r in summary["suites"]}
+    # A spec gap observed is an observation, never a skip: skipped means "not run".
     assert (
         rows["contract freefin checks"]["passed"],
         rows["contract freefin checks"]["failed"],
         rows["contract freefin checks"]["skipped"],
-    ) == (1, 1, 1)
+        rows["contract freefin checks"]["observations"],
+    ) == (1, 1, 0, 1)
+    assert summary["counts"]["contract checks"] == {"passed": 1, "failed": 1, "skipped": 0}
+    assert summary["counts"]["scenarios"]["skipped"] == 1
     assert rows["load smoke"]["failed"] == 1 and rows["scenarios kaspi/lifecycle"]["skipped"] == 1
     assert summary["scenarios"]["scenarios freefin/refunds"][0]["outcome"] == "failed"
     assert len(summary["spec_gaps"]["observed"]) == 1

@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent / "scenarios"
 # substring of one of its problems. A failure anywhere else does not count, so a pairing cannot
 # pass because something incidental broke.
 TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("freefin/webhooks.yaml", "a cancel sends payment.cancelled"): [
+        ("freefin.cancel_event_missing", "payment.cancelled arrives")
+    ],
     # freefin/idempotency.yaml
     ("freefin/idempotency.yaml", "a replay returns 200 and the same payment"): [
         ("freefin.idempotency_duplicate", "replay the same request")
@@ -215,6 +218,12 @@ TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("kaspi.events_out_of_order", "ordered by created_at"),
     ],
     # kaspi/lifecycle.yaml
+    ("kaspi/lifecycle.yaml", "an invoice Kaspi refuses to create is answered 502"): [
+        ("kaspi.refusal_swallowed", "create")
+    ],
+    ("kaspi/lifecycle.yaml", "payment actions are written to the audit log"): [
+        ("kaspi.audit_silent", "the audit log names the new invoice")
+    ],
     ("kaspi/lifecycle.yaml", "only a pending or processing invoice can be canceled"): [
         ("kaspi.cancel_any_status", "cancel again")
     ],

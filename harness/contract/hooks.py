@@ -19,6 +19,7 @@ def after_call(
     if run is None:
         return
     run.report.requests[run.api] += 1
+    run.report.statuses[(run.api, case.operation.label)][str(response.status_code)] += 1
     if response.status_code >= 500 and not documents_status(case, response.status_code):
         run.report.server_errors[run.api] += 1
 

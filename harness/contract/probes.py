@@ -11,7 +11,6 @@ import json
 import time
 from typing import Any
 
-import pytest
 import requests
 import schemathesis
 from schemathesis.specs.openapi.checks import response_headers_conformance
@@ -20,6 +19,7 @@ from harness.contract.checks import error_envelope, retry_after_on_429
 from harness.contract.context import run_of_schema
 from harness.contract.transport import call_and_check, validate
 from harness.patience import retry_after_seconds
+from harness.promises import Why, not_exercised
 
 RATE_LIMIT_ATTEMPTS = 20
 # Text as the seeds' own examples write it ("Подписка Pro · 1 месяц", "Заказ #1042"): Cyrillic,
@@ -38,7 +38,9 @@ def operation(schema: schemathesis.BaseSchema, path: str, method: str) -> Any:
     try:
         return schema[path][method]
     except LookupError:
-        pytest.skip(f"{method} {path} is not among the operations of this run")
+        raise not_exercised(
+            Why.NOT_SELECTED, f"{method} {path} is not among the operations of this run"
+        ) from None
 
 
 def call(
@@ -103,7 +105,7 @@ def rate_limit_says_when_to_retry(
         if response.status_code == 429:
             break
     else:
-        pytest.skip(f"never rate limited within {RATE_LIMIT_ATTEMPTS} requests")
+        raise not_exercised(Why.TARGET, f"never rate limited within {RATE_LIMIT_ATTEMPTS} requests")
     validate(
         case, response, checks=[retry_after_on_429, error_envelope, response_headers_conformance]
     )

@@ -17,6 +17,7 @@ from harness.contract.plugin import chosen_operation, contract_profile
 from harness.contract.stateful import run_state_machine
 from harness.contract.transport import call_and_check, validate
 from harness.outcomes import drive
+from harness.promises import Why, not_exercised
 from harness.target import Target
 
 P = "/api/v1/public"
@@ -52,6 +53,7 @@ def test_operation_positive(case: schemathesis.Case) -> None:
     call_and_check(case, keep_going=True)
 
 
+@pytest.mark.proves("money.minor_units")
 def test_operations_conform(freefin_contract: tuple[schemathesis.BaseSchema, RunContext]) -> None:
     """No check failed on any generated case of any operation."""
     failures = freefin_contract[1].report.render_failures("freefin")
@@ -70,6 +72,7 @@ def _payment(schema: schemathesis.BaseSchema, **headers: str) -> str:
     return probes.create(schema, f"{P}/payments", body, "/payment/id", **headers)
 
 
+@pytest.mark.proves("idempotency.replay")
 def test_idempotent_replay(freefin_schema: schemathesis.BaseSchema) -> None:
     """A create replayed with the same Idempotency-Key and body returns the same payment."""
     _payment(freefin_schema, **{"Idempotency-Key": f"contract-{uuid.uuid4().hex}"})
@@ -89,17 +92,21 @@ def test_free_text_in_the_seeds_own_language(freefin_schema: schemathesis.BaseSc
     probes.call(freefin_schema, "POST", f"{P}/payments", body=body)
 
 
+@pytest.mark.proves("cancel.only_pending", "payment.pending->cancelled")
 def test_cancel_only_from_pending(freefin_schema: schemathesis.BaseSchema) -> None:
     """Cancel moves a pending payment to cancelled; a second cancel is refused."""
     payment_id = _payment(freefin_schema)
     cancel = f"{P}/payments/{{id}}/cancel"
     first = probes.call(freefin_schema, "POST", cancel, obj_id=payment_id)
     if first.status_code == 409:
-        pytest.skip("the target's payments leave pending at once: nothing to cancel")
+        raise not_exercised(
+            Why.TARGET, "the target's payments leave pending at once: nothing to cancel"
+        )
     probes.call(freefin_schema, "GET", f"{P}/payments/{{id}}", obj_id=payment_id)
     probes.call(freefin_schema, "POST", cancel, obj_id=payment_id)
 
 
+@pytest.mark.proves("refund.within_amount", "refund.partial_and_full")
 def test_refunds_never_exceed_amount(
     freefin_schema: schemathesis.BaseSchema, target: Target
 ) -> None:
@@ -107,7 +114,7 @@ def test_refunds_never_exceed_amount(
     payment_id = _payment(freefin_schema)
     cannot = drive(target, "freefin", "payment", payment_id, "succeeded")
     if cannot:
-        pytest.skip(cannot)
+        raise not_exercised(Why.OUTCOME_HOOK, cannot)
     refund, payment = f"{P}/payments/{{id}}/refund", f"{P}/payments/{{id}}"
     probes.call(freefin_schema, "GET", payment, obj_id=payment_id)
     probes.call(freefin_schema, "POST", refund, obj_id=payment_id, body={"amount": AMOUNT // 3})
@@ -117,17 +124,19 @@ def test_refunds_never_exceed_amount(
     probes.call(freefin_schema, "POST", refund, obj_id=payment_id, body={"amount": 1})
 
 
+@pytest.mark.proves("rate_limit.retry_after")
 def test_rate_limit_says_when_to_retry(
     freefin_schema: schemathesis.BaseSchema, target: Target
 ) -> None:
     """Every 429 carries Retry-After; after waiting that long the request goes through."""
     if not target.freefin_limited_key:
-        pytest.skip("no --freefin-limited-key: cannot provoke a 429")
+        raise not_exercised(Why.CREDENTIAL, "no --freefin-limited-key: cannot provoke a 429")
     probes.rate_limit_says_when_to_retry(
         freefin_schema, f"{P}/banks/sbp", {"Authorization": f"Bearer {target.freefin_limited_key}"}
     )
 
 
+@pytest.mark.proves("GET /api/v1/public/events 200", "auth.bearer_key")
 def test_event_stream_requires_auth(
     freefin_contract: tuple[schemathesis.BaseSchema, RunContext],
 ) -> None:

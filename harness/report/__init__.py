@@ -40,7 +40,7 @@ def build_report(
     out.mkdir(parents=True, exist_ok=True)
     results = read_results(directory, load_dir, gaps)
     summary = build_summary(results, secrets)
-    build_junit(results, directory, redactor(secrets or {})).write(
+    build_junit(results, directory, redactor(secrets or {}), summary["coverage"]).write(
         out / "junit.xml", encoding="utf-8", xml_declaration=True
     )
     (out / "summary.json").write_text(

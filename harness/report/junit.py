@@ -3,11 +3,16 @@
 Suites, in order:
 
 - ``contract.<api>``: a case per operation x check (``contract-junit.xml`` of the contract
-  suite), spec gaps observed at the spec level as skipped cases;
+  suite); ``contract.<api>.spec_gaps``: the spec gaps observed at the spec level, as passed
+  cases with a ``spec_gap`` property (observations: a skip means "not run", and nothing else);
 - ``contract.<api>.tests``: the contract suite's own pytest tests (probes, stateful run);
 - ``scenarios.<api>.<topic>``: a case per scenario;
 - ``load.<profile>``: a case per threshold (broken: a failure; not measured: skipped);
 - ``other``: anything else pytest reported (collection errors).
+
+A test's ``proves`` (the seed promises it claims) and ``not_exercised`` (why it did not run)
+are properties of its case; the root's properties give the coverage map's figures per API
+(``seed_promises.<api>``: proved of total, failed, not exercised).
 """
 
 from __future__ import annotations
@@ -46,10 +51,23 @@ def _contract_suites(root: ET.Element, directory: Path, redact: Callable[[Any], 
 
 
 def build_junit(
-    results: RunResults, directory: Path, redact: Callable[[Any], Any] = lambda v: v
+    results: RunResults,
+    directory: Path,
+    redact: Callable[[Any], Any] = lambda v: v,
+    covered: dict[str, Any] | None = None,
 ) -> ET.ElementTree:
-    """The merged JUnit XML of a report directory's results."""
+    """The merged JUnit XML of a report directory's results (``covered``: the coverage map)."""
     root = ET.Element("testsuites", name="paysim")
+    if covered:
+        props = ET.SubElement(root, "properties")
+        for api, data in covered.items():
+            ET.SubElement(
+                props,
+                "property",
+                name=f"seed_promises.{api}",
+                value=f"proved {data['proved']} of {data['total']} ({data['percent']}%), "
+                f"failed {data['failed']}, not exercised {data['not_exercised']}",
+            )
     _contract_suites(root, directory, redact)
     for name, cases in results.suites().items():
         label = {
@@ -61,6 +79,10 @@ def build_junit(
             node = ET.SubElement(
                 suite, "testcase", classname=label, name=case.name, time=f"{case.seconds:.3f}"
             )
+            if case.properties:
+                props = ET.SubElement(node, "properties")
+                for key, value in case.properties.items():
+                    ET.SubElement(props, "property", name=key, value=redact(value))
             tag = {"failed": "failure", "error": "error", "skipped": "skipped"}.get(case.outcome)
             if tag:
                 child = ET.SubElement(node, tag, message=redact(case.message[:500]))

@@ -8,7 +8,8 @@ A run's report directory (written by ``paysim conform`` and ``paysim load --repo
 - ``load/``: a load run folder (``thresholds.json``, ``stats_stats.csv``,
   ``stats_stats_history.csv``, ``stats_failures.csv``), optional;
 - ``run.json``: what was run, against what, when, and the exit code (optional);
-- ``patience.json``: the time the run spent waiting out the target's 429s (optional).
+- ``patience.json``: the time the run spent waiting out the target's 429s (optional);
+- ``claims.json``: the seed promises each collected test claims to prove (optional).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import patience
+from harness.promises import claims
 
 PYTEST_JUNIT = "pytest-junit.xml"
 CONTRACT_JSON = "contract-summary.json"
@@ -43,6 +45,8 @@ class Case:
     seconds: float
     message: str = ""
     text: str = ""
+    # the case's JUnit properties: proves (promise ids joined by ";"), not_exercised (a Why)
+    properties: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -87,6 +91,8 @@ class RunResults:
     load: LoadRun | None
     gaps: list[dict[str, Any]]
     waits: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # api -> promise id -> the collected tests that claim it (claims.json)
+    claims: dict[str, dict[str, list[str]]] = dataclasses.field(default_factory=dict)
 
     def suites(self) -> dict[str, list[Case]]:
         """The pytest cases by suite, in a stable order: contract, scenarios, other."""
@@ -121,6 +127,9 @@ def read_pytest_junit(path: Path) -> list[Case]:
             continue  # subtest bookkeeping records
         kind, api, suite = classify(node.get("classname", ""), node.get("name", ""))
         outcome, message, text = "passed", "", ""
+        properties = {
+            p.get("name", ""): p.get("value", "") for p in node.iter("property") if p.get("name")
+        }
         for child in node:
             if child.tag in ("failure", "error", "skipped"):
                 outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
@@ -137,6 +146,7 @@ def read_pytest_junit(path: Path) -> list[Case]:
                 float(node.get("time") or 0),
                 message,
                 text,
+                properties,
             )
         )
     return cases
@@ -225,6 +235,7 @@ def read_results(
         load=read_load(load_folder) if load_folder.is_dir() else None,
         gaps=gaps or [],
         waits=patience.read(directory),
+        claims=claims.read(directory),
     )
 
 

@@ -1,7 +1,10 @@
 """The machine-readable summary of a run (``summary.json``); the HTML report is drawn from it.
 
 Top level: ``verdict`` (passed | failed), ``exit_code``, ``meta`` (what ran, against what,
-when), ``totals``, ``suites`` (per suite: kind, api, passed, failed, skipped, seconds),
+when), ``totals``, ``counts`` (passed, failed, skipped per kind: contract checks, contract
+tests, scenarios, load thresholds; skipped means not run), ``coverage`` (per API, each promise
+of the seed proved, failed or not exercised with the reason: :mod:`harness.promises.coverage`),
+``suites`` (per suite: kind, api, passed, failed, skipped, seconds),
 ``contract`` (per API: requests, operation x check results), ``scenarios`` (per suite, each
 scenario with outcome and seconds), ``load`` (profile, verdict, thresholds, per-operation
 figures, history), ``failures`` (each with its curl and the response), ``spec_gaps``
@@ -18,6 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from harness.promises import coverage
 from harness.report.results import (
     Case,
     Failure,
@@ -38,19 +42,22 @@ def _counts(cases: list[Case]) -> dict[str, int]:
 
 
 def suites(results: RunResults) -> list[dict[str, Any]]:
-    """One row per suite: the contract checks (operation x check cells; spec gaps skipped),
-    pytest's suites, then the load run's thresholds."""
+    """One row per suite: the contract checks (operation x check cells; the spec gaps observed
+    are counted apart, as observations, never as skipped), pytest's suites, then the load run's
+    thresholds. ``kind`` says what a row counts: contract checks, contract tests, scenarios or
+    load thresholds."""
     rows = []
     for api, data in results.contract.items():
         cells = [r for r in data.get("results", []) if r["passed"] or r["failed"]]
         rows.append(
             {
                 "suite": f"contract {api} checks",
-                "kind": "contract",
+                "kind": "contract checks",
                 "api": api,
                 "passed": sum(1 for r in cells if not r["failed"]),
                 "failed": sum(1 for r in cells if r["failed"]),
-                "skipped": len(data.get("spec_gaps", [])),
+                "skipped": 0,
+                "observations": len(data.get("spec_gaps", [])),
                 "seconds": data.get("wall_time_s", 0),
             }
         )
@@ -58,7 +65,7 @@ def suites(results: RunResults) -> list[dict[str, Any]]:
         rows.append(
             {
                 "suite": name,
-                "kind": cases[0].kind,
+                "kind": {"contract": "contract tests"}.get(cases[0].kind, cases[0].kind),
                 "api": cases[0].api,
                 **_counts(cases),
                 "seconds": round(sum(c.seconds for c in cases), 2),
@@ -69,7 +76,7 @@ def suites(results: RunResults) -> list[dict[str, Any]]:
         rows.append(
             {
                 "suite": f"load {results.load.profile}",
-                "kind": "load",
+                "kind": "load thresholds",
                 "api": "",
                 "passed": sum(1 for c in checks if c.get("held") is True),
                 "failed": sum(1 for c in checks if c.get("held") is False),
@@ -158,6 +165,17 @@ def load(results: RunResults) -> dict[str, Any] | None:
     }
 
 
+def _apis(results: RunResults) -> list[str]:
+    """The APIs the run tested, in a stable order."""
+    said = results.meta.get("api")
+    if said in ("freefin", "kaspi"):
+        return [said]
+    if said == "both":
+        return ["freefin", "kaspi"]
+    seen = set(results.contract) | {c.api for c in results.cases if c.api}
+    return [a for a in ("freefin", "kaspi") if a in seen]
+
+
 def redactor(secrets: Mapping[str, str]) -> Any:
     """A function that replaces each secret value by its placeholder in any JSON-like value."""
     pairs = sorted(
@@ -183,6 +201,13 @@ def build_summary(results: RunResults, secrets: Mapping[str, str] | None = None)
     rows = suites(results)
     totals = {k: sum(r[k] for r in rows) for k in ("passed", "failed", "skipped")}
     totals["departures"] = len(departures(results))
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        kind = counts.setdefault(row["kind"], {"passed": 0, "failed": 0, "skipped": 0})
+        for key in ("passed", "failed", "skipped"):
+            kind[key] += row[key]
+    apis = _apis(results)
+    covered = coverage.build(apis, results.cases, results.contract, results.claims)
     observed_gaps = [gap for data in results.contract.values() for gap in data.get("spec_gaps", [])]
     meta = dict(results.meta)
     exit_code = meta.get("exit_code")
@@ -193,6 +218,8 @@ def build_summary(results: RunResults, secrets: Mapping[str, str] | None = None)
         "exit_code": exit_code,
         "meta": meta,
         "totals": totals,
+        "counts": counts,
+        "coverage": covered,
         "suites": rows,
         "contract": results.contract,
         "scenarios": scenarios(results),

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from harness import promises
 from harness.scenarios import provenance
 
 SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
@@ -78,6 +79,21 @@ class Scenario:
     vars: dict[str, Any] = dataclasses.field(default_factory=dict)
     description: str = ""
     source: str | None = None  # the scenario's default ``from:``
+    proves: tuple[str, ...] = ()  # ids of the seed's promises it proves, as written
+
+
+def claims(scenario: Scenario) -> list[str]:
+    """The promises a scenario proves: those it names, and each seed operation's status that
+    one of its seed-sourced expectations asserts (``from: "seed: POST /v1/invoices 201"``)."""
+    found = list(scenario.proves)
+    for step in scenario.steps:
+        for key, block, origin in provenance.blocks(step, scenario.source):
+            words = str(origin).split(":", 1)[1].split() if ":" in str(origin) else []
+            if key != "expect" or not str(origin).startswith("seed:") or len(words) != 3:
+                continue
+            if isinstance(block, dict) and str(block.get("status")) == words[2]:
+                found.append(promises.operation_id(*words))
+    return list(dict.fromkeys(found))
 
 
 @cache
@@ -124,6 +140,12 @@ def validate_document(doc: Any) -> str | None:
         return f"at (top level): a scenario is a mapping, not {type(doc).__name__}"
     errors = sorted(validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
+        unknown = promises.unknown(doc["api"], list(doc.get("proves", ())))
+        if unknown:
+            return (
+                f"at proves: {', '.join(unknown)} not in the {doc['api']} seed's promises "
+                "(paysim promises lists them)"
+            )
         return provenance.check_scenario(doc)
     step_problem = _step_problem(doc)
     if step_problem:
@@ -195,6 +217,7 @@ def load_text(text: str, path: Path) -> list[Scenario]:
                 vars=doc.get("vars", {}),
                 description=doc.get("description", ""),
                 source=doc.get("from"),
+                proves=tuple(doc.get("proves", ())),
             )
         )
     if not scenarios:

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from harness.scenarios.loader import Scenario, ScenarioFormatError, load_file
+from harness.promises import Why, not_exercised
+from harness.scenarios.loader import Scenario, ScenarioFormatError, claims, load_file
 from harness.scenarios.receiver import WebhookReceiver
 from harness.scenarios.runner import Departure, ScenarioFailure, ScenarioSkip, run_scenario
 from harness.scenarios.summary import Result, Summary
@@ -122,7 +123,10 @@ def _make_call(scenario: Scenario) -> Any:
             request.node.departures = run_scenario(scenario, target, scenario_receiver)
         except ScenarioSkip as exc:
             # Reported at the scenario, not at this line of the plugin.
-            raise pytest.skip.Exception(str(exc), _use_item_location=True) from None
+            raise not_exercised(exc.why, str(exc)) from None
+        if any(d.unproved for d in request.node.departures):
+            # A seed-backed step did not run: what the scenario proves was not all exercised.
+            request.node.user_properties.append(("not_exercised", Why.TARGET.name))
 
     return run
 
@@ -133,6 +137,8 @@ class ScenarioItem(pytest.Function):
     def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
+        self.api = scenario.api
+        self.proves = claims(scenario)
         self.departures: list[Departure] = []
         for tag in scenario.tags:
             # Tags are free-form; register them so --strict-markers accepts them.

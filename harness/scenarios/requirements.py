@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.outcomes import drivers_for, pick
+from harness.promises import Why
 from harness.scenarios import http
 from harness.scenarios.loader import Scenario
 from harness.target import Target
@@ -57,11 +58,11 @@ def no_driver(api: str, spec: dict[str, Any]) -> str:
     )
 
 
-def unmet(scenario: Scenario, target: Target) -> str | None:
-    """Why the scenario cannot run on ``target``, or None when it can."""
+def unmet(scenario: Scenario, target: Target) -> tuple[Why, str] | None:
+    """Why the scenario cannot run on ``target`` (its category and the reason), or None."""
     api = scenario.api
     if api not in target.apis:
-        return f"the target is tested for {', '.join(target.apis)} only"
+        return Why.NOT_SELECTED, f"the target is tested for {', '.join(target.apis)} only"
     needs = set(scenario.requires)
     kinds = {k for step in scenario.steps for k in step}
     if kinds & {"clock", "control"}:
@@ -71,36 +72,43 @@ def unmet(scenario: Scenario, target: Target) -> str | None:
     if "sse" in kinds:
         needs.add("sse")
     if needs & {"control_api", "clock", "simulator"} and not target.control_url:
-        return "needs the simulator's control API (--control-url)"
+        return Why.CONTROL_API, "needs the simulator's control API (--control-url)"
     profile = target.profile(api)
     for feature in ("webhooks", "sse"):
         if feature in needs and not profile.has(feature):
-            return f"not applicable: the target profile says the target has no {feature}"
+            return (
+                Why.PROFILE,
+                f"not applicable: the target profile says the target has no {feature}",
+            )
     if "limited_key" in needs and not profile.has("rate_limit"):
-        return "not applicable: the target profile says no merchant has a low rate limit"
+        return (
+            Why.PROFILE,
+            "not applicable: the target profile says no merchant has a low rate limit",
+        )
     if "webhooks" in needs and not target.webhook_public_url and not _loopback(target.target_url):
         return (
+            Why.RECEIVER,
             "the target cannot reach the webhook receiver on loopback: set --webhook-listen "
-            "and --webhook-public-url"
+            "and --webhook-public-url",
         )
     if "sse" in needs and api != "freefin":
-        return "SSE is a freefin feature"
+        return Why.NOT_SELECTED, "SSE is a freefin feature"
     if "kaspi_sandbox" in needs and api != "kaspi":
-        return "the sandbox is a Kaspi feature"
+        return Why.NOT_SELECTED, "the sandbox is a Kaspi feature"
     for need, name in _CREDENTIAL_NEEDS.items():
         if need in needs:
             needed = name
             try:
                 http.credential(target, api, needed)
             except (http.CredentialMissing, ValueError) as exc:
-                return f"needs credential {needed}: {exc}"
+                return Why.CREDENTIAL, f"needs credential {needed}: {exc}"
     for name in _auths(scenario.steps):
         if name == "none":
             continue
         try:
             http.credential(target, api, name)
         except http.CredentialMissing as exc:
-            return f"needs credential {name}: {exc}"
+            return Why.CREDENTIAL, f"needs credential {name}: {exc}"
     drivers = drivers_for(target)
     for step in scenario.steps:
         spec = step.get("outcome")
@@ -109,7 +117,7 @@ def unmet(scenario: Scenario, target: Target) -> str | None:
             and pick(drivers, api, spec["object"], now="id" in spec, status=spec.get("status"))
             is None
         ):
-            return no_driver(api, spec)
+            return Why.OUTCOME_HOOK, no_driver(api, spec)
     if "outcomes" in needs and not drivers:
-        return "needs an outcome driver (--control-url or --outcome-hook)"
+        return Why.OUTCOME_HOOK, "needs an outcome driver (--control-url or --outcome-hook)"
     return None

@@ -12,7 +12,8 @@ from typing import Any
 
 import requests
 
-from harness.scenarios import http, paths, requirements, templating
+from harness.promises import Why
+from harness.scenarios import http, paths, provenance, requirements, templating
 from harness.scenarios.kaspi_endpoint import kaspi_endpoint
 from harness.scenarios.loader import Scenario
 from harness.scenarios.receiver import WebhookReceiver
@@ -36,9 +37,9 @@ __all__ = ["Departure", "ScenarioFailure", "ScenarioSkip", "run_scenario"]
 def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) -> list[Departure]:
     """Run every step; raise ScenarioSkip or ScenarioFailure. Returns the departures from the
     supplement seen on the way (at level spec they do not fail the scenario)."""
-    reason = requirements.unmet(scenario, target)
-    if reason:
-        raise ScenarioSkip(reason)
+    unmet = requirements.unmet(scenario, target)
+    if unmet:
+        raise ScenarioSkip(unmet[1], unmet[0])
     profile = target.profile(scenario.api)
     found_at = dict(profile.lists)
     if profile.webhooks.get("object"):
@@ -61,13 +62,13 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
             except Stop:
                 break
             except templating.NeedsUnavailable as exc:
-                run.departures.append(_not_run(index, step, exc.value))
+                run.departures.append(_not_run(run, step, exc.value))
             except StepFailed as exc:
                 raise ScenarioFailure(
                     scenario, index, step, exc.problems, exc.exchange, exc.received
                 ) from None
             except http.CredentialMissing as exc:
-                raise ScenarioSkip(str(exc)) from None
+                raise ScenarioSkip(str(exc), Why.CREDENTIAL) from None
     finally:
         paths.reset_aliases(aliases)
         for stream in run.streams.values():
@@ -77,12 +78,18 @@ def run_scenario(scenario: Scenario, target: Target, receiver: WebhookReceiver) 
     return run.departures
 
 
-def _not_run(index: int, step: dict[str, Any], value: templating.Unavailable) -> Departure:
+def _not_run(run: Run, step: dict[str, Any], value: templating.Unavailable) -> Departure:
     """The departure of a step that needs a value the target did not give."""
+    binding = [
+        origin
+        for _k, _b, origin in provenance.blocks(step, run.scenario.source)
+        if provenance.parse(origin, run.api).binding_at_spec
+    ]
     return Departure(
-        step_label(index, step),
+        step_label(run.index, step),
         [f"not run: it needs {value.name}, which only {value.source} promises"],
         [value.source],
+        unproved=bool(binding),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from harness.promises import Why
 from harness.scenarios import http, paths, provenance, templating
 from harness.scenarios.loader import Scenario
 from harness.scenarios.receiver import WebhookReceiver
@@ -21,7 +22,11 @@ DEFAULT_WAIT = 5.0
 
 
 class ScenarioSkip(Exception):
-    """The scenario cannot run on this target; the message says why."""
+    """The scenario cannot run on this target; the message says why, ``why`` its category."""
+
+    def __init__(self, reason: str, why: Why = Why.TARGET) -> None:
+        super().__init__(reason)
+        self.why = why
 
 
 class ScenarioFailure(Exception):
@@ -78,6 +83,9 @@ class Departure:
     problems: list[str]
     sources: list[str]
     received: str = ""
+    # A step not run for a value the target did not give, which held seed assertions: what
+    # the scenario proves was then not all exercised.
+    unproved: bool = False
 
 
 NO_RESPONSE = provenance.Source("http", "a request gets a response")

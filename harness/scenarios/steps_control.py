@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.outcomes import ControlDriver, DriverError, OutcomeUnreachable, drivers_for, pick
+from harness.promises import Why
 from harness.scenarios import http, requirements
 from harness.scenarios.state import Run, ScenarioSkip, StepFailed
 from harness.scenarios.steps_requests import poll
@@ -55,7 +56,7 @@ def step_outcome(run: Run, step: dict[str, Any]) -> None:
         drivers_for(run.target), run.api, spec["object"], now=now, status=spec.get("status")
     )
     if driver is None:
-        raise ScenarioSkip(requirements.no_driver(run.api, spec))
+        raise ScenarioSkip(requirements.no_driver(run.api, spec), Why.OUTCOME_HOOK)
     try:
         if now:
             driver.transition(run.api, spec["object"], str(spec["id"]), spec["status"])
@@ -64,7 +65,7 @@ def step_outcome(run: Run, step: dict[str, Any]) -> None:
     except OutcomeUnreachable as exc:
         what = spec.get("status") or spec.get("outcome")
         raise ScenarioSkip(
-            f"the {driver.name} cannot make a {spec['object']} {what}: {exc}"
+            f"the {driver.name} cannot make a {spec['object']} {what}: {exc}", Why.OUTCOME_HOOK
         ) from None
     except DriverError as exc:
         raise StepFailed([f"{driver.name}: {exc}"]) from exc

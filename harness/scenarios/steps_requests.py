@@ -11,6 +11,7 @@ from contextlib import suppress
 from typing import Any
 
 from harness import patience
+from harness.promises import Why
 from harness.scenarios import expect, http, paths
 from harness.scenarios.state import (
     DEFAULT_WAIT,
@@ -129,7 +130,8 @@ def _unthrottled(
     raise ScenarioSkip(
         f"not applicable: the target refused {still} of {len(done)} requests of "
         f"{step_label(run.index, step)} (429, or 503 with Retry-After) even after waiting out "
-        "Retry-After"
+        "Retry-After",
+        Why.THROTTLED,
     )
 
 

@@ -182,5 +182,14 @@ class FailureEventMissing(
         return [k for k in super().event_kinds(kinds) if not k.endswith(".failed")]
 
 
+class CancelEventMissing(
+    FreefinRules,
+    defect="freefin.cancel_event_missing",
+    description="a cancel sends payment.status_changed but not payment.cancelled",
+):
+    def event_kinds(self, kinds: list[str]) -> list[str]:
+        return [k for k in super().event_kinds(kinds) if k != "payment.cancelled"]
+
+
 def register(defects: Defects) -> None:
     defects.register(FreefinRules)

@@ -8,7 +8,7 @@ from typing import Any
 from simulator.core.clock import iso
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
-from simulator.kaspi import paging
+from simulator.kaspi import paging, rules
 
 KIND = "kp_audit"
 SYSTEM = {"type": "system", "id": "scheduler"}
@@ -25,6 +25,8 @@ def record(
     object_id: str,
     details: dict[str, Any] | None = None,
 ) -> None:
+    if not rules.of(rt).audits():
+        return
     entry_id = "aud_" + uuid.uuid4().hex[:16]
     tx.insert(
         KIND,

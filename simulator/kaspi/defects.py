@@ -48,6 +48,24 @@ def _each_object(body: Any, change: Any) -> Any:
     return out
 
 
+class RefusalSwallowed(
+    KaspiRules,
+    defect="kaspi.refusal_swallowed",
+    description="an invoice Kaspi refused is created anyway (201 instead of 502)",
+):
+    def honours_refusal(self) -> bool:
+        return False
+
+
+class AuditSilent(
+    KaspiRules,
+    defect="kaspi.audit_silent",
+    description="payment actions are not written to the audit log",
+):
+    def audits(self) -> bool:
+        return False
+
+
 class WrongType(
     KaspiRules,
     defect="kaspi.wrong_type",

@@ -89,7 +89,7 @@ def create(
         def make() -> tuple[int, dict[str, Any]]:
             require_connected(rules.of(rt), tx, merchant)
             plan = plan_for(rt, merchant, obj, tiyn, text)
-            if plan.outcome == "refused":
+            if plan.outcome == "refused" and rules.of(rt).honours_refusal():
                 raise UpstreamError(
                     "Kaspi refused to create the invoice",
                     code="kaspi_refused",

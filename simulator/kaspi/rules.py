@@ -80,6 +80,14 @@ class KaspiRules(ApiRules):
         """An active subscription is billed every period."""
         return True
 
+    def honours_refusal(self) -> bool:
+        """A create Kaspi refuses is answered 502 and makes nothing."""
+        return True
+
+    def audits(self) -> bool:
+        """Every payment action is written to the audit log."""
+        return True
+
 
 def of(rt: Runtime) -> KaspiRules:
     """The Kaspi rules in force: the clean ones, with any defect switched on in front."""
