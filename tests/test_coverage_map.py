@@ -85,9 +85,7 @@ def test_each_promise_is_proved_failed_or_not_exercised_with_its_reason() -> Non
     ]
     contract = {
         "statuses": {"GET /v1/me": {"200": 3}, "POST /v1/invoices": {"201": 2}},
-        "results": [
-            {"operation": "POST /v1/invoices", "check": "not_a_server_error", "failed": 1}
-        ],
+        "results": [{"operation": "POST /v1/invoices", "check": "not_a_server_error", "failed": 1}],
     }
     claims = {"kaspi": {"deliveries.retry": ["a deselected scenario"]}}
     result = coverage.build(["kaspi"], cases, {"kaspi": contract}, claims)
@@ -162,3 +160,6 @@ def test_a_run_reports_its_coverage_and_fails_a_required_share(tmp_path: Path) -
     case = next(c for c in junit.iter("testcase") if "audit" in (c.get("name") or ""))
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert "audit.payment_actions" in props["proves"].split(";")
+    page = (report / "report.html").read_text()
+    assert page.index("What the run proved of the seeds") < page.index('id="suites"')
+    assert "audit.payment_actions" in page and "not selected in this run" in page

@@ -8,6 +8,7 @@ from typing import Any
 
 import jinja2
 
+from harness.promises import Why
 from harness.report.charts import load_charts
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -74,5 +75,6 @@ def render_html(summary: dict[str, Any]) -> str:
         ),
         gaps=gaps,
         gap_counts=gap_counts,
+        reasons={why.name: why.value for why in Why},
         generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     )
