@@ -35,7 +35,7 @@ class ApiProfile:
     lists: dict[str, str] = dataclasses.field(default_factory=dict)
     codes: dict[str, str] = dataclasses.field(default_factory=dict)
     events: dict[str, str] = dataclasses.field(default_factory=dict)
-    webhooks: dict[str, str] = dataclasses.field(default_factory=dict)
+    webhooks: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def has(self, feature: str) -> bool:
         """Whether the target has an optional feature (unsaid: yes)."""

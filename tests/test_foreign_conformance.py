@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.foreign import run as foreign
 
@@ -58,6 +59,11 @@ KASPI_BUGS: dict[str, tuple[list[str], str]] = {
         ["--suite", "scenarios", "-k", "endpoint and sends"],
         r"(?i)count|deliver",
     ),
+    "delivery_retry_ignored": (
+        ["--suite", "scenarios", "-k", "real and time"],
+        r"the retry is delivered",
+    ),
+    "dead_letter_dropped": (["--suite", "scenarios", "-k", "real and time"], r"dead letter stays"),
     "webhook_test_unlogged": (
         ["--suite", "scenarios", "-k", "endpoint and sends"],
         r"delivery log records",
@@ -80,14 +86,34 @@ def _run(api: str, bugs: list[str], report: Path, args: list[str]) -> foreign.Ve
         return foreign.conform(api, base, report, *args)
 
 
+NO_WEBHOOKS = "profile: no webhooks"
+
+
+def _without_webhooks(api: str, report: Path) -> foreign.Verdict:
+    """The server's own profile, saying it sends no webhooks: the scenarios that need them are
+    not run, for that reason, and nothing fails."""
+    profile = yaml.safe_load(foreign.PROFILES[api].read_text(encoding="utf-8"))
+    profile[api]["features"]["webhooks"] = False
+    report.mkdir(parents=True, exist_ok=True)
+    path = report / "no-webhooks.profile.yaml"
+    path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    with foreign.serving(api) as base:
+        return foreign.conform(
+            api, base, report, "--suite", "scenarios", "-k", "webhook", profile=path
+        )
+
+
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], foreign.Verdict]:
     """Every run of the module, a few at a time: each API clean ("") and with each bug."""
     root = tmp_path_factory.mktemp("foreign")
     jobs = [(api, "") for api in BUGS] + [(api, bug) for api in BUGS for bug in sorted(BUGS[api])]
+    jobs.append(("kaspi", NO_WEBHOOKS))
 
     def one(job: tuple[str, str]) -> tuple[tuple[str, str], foreign.Verdict]:
         api, bug = job
+        if bug == NO_WEBHOOKS:
+            return job, _without_webhooks(api, root / f"{api}-no-webhooks")
         args = BUGS[api][bug][0] if bug else []
         return job, _run(api, [bug] if bug else [], root / f"{api}-{bug or 'clean'}", args)
 
@@ -105,10 +131,26 @@ def test_a_clean_independent_server_passes(
     totals = verdict.summary.get("totals", {})
     assert verdict.code == 0, verdict.failure_text() or verdict.output[-3000:]
     assert totals.get("failed") == 0 and totals.get("passed", 0) > 0, totals
+    covered = verdict.summary["coverage"][api]
+    assert covered["failed"] == 0, covered
     print(
         f"{api} clean: {totals} waited {verdict.summary['rate_limit_waits'].get('waited_s')} s "
-        f"on 429, {len(verdict.summary.get('departures', []))} departures"
+        f"on 429, {len(verdict.summary.get('departures', []))} departures; seed promises "
+        f"proved {covered['proved']} of {covered['total']} ({covered['percent']}%), not "
+        f"exercised: {covered['reasons']}"
     )
+
+
+def test_a_server_without_webhooks_that_says_so_passes_and_the_map_says_why(
+    verdicts: dict[tuple[str, str], foreign.Verdict],
+) -> None:
+    verdict = verdicts[("kaspi", NO_WEBHOOKS)]
+    assert verdict.code == 0, verdict.failure_text() or verdict.output[-3000:]
+    entries = {e["id"]: e for e in verdict.summary["coverage"]["kaspi"]["entries"]}
+    assert entries["webhooks.test"]["status"] == "not exercised"
+    assert entries["webhooks.test"]["why"] == "PROFILE"
+    skipped = verdict.summary["counts"]["scenarios"]["skipped"]
+    assert skipped >= 5 and verdict.summary["counts"]["scenarios"]["failed"] == 0
 
 
 @pytest.mark.parametrize("api", ["freefin", "kaspi"])

@@ -151,3 +151,14 @@ def test_a_missing_seed_input_fails_at_spec(
     )
     with pytest.raises(ScenarioFailure, match=r"step 1 \(create\)[\s\S]*save receipt"):
         run_scenario(_load(text), mini_target, receiver)
+
+
+def test_a_path_filter_picks_the_items_whose_field_has_a_value() -> None:
+    from harness.scenarios import expect, paths
+
+    log = {"items": [{"event_id": "e1", "id": "d1"}, {"event_id": "e2", "id": "d2"}]}
+    assert paths.get(log, "items[?event_id=e2][0].id") == "d2"
+    assert paths.get(log, "items[?event_id=e3][0].id") is paths.MISSING
+    assert expect.match(log, {"$mentions": "d2"}) is None
+    assert expect.match(log, {"$mentions": "d3"}) is not None
+    assert expect.match({"n": 1}, {"$mentions": True}) is not None  # 1 is not true

@@ -8,6 +8,7 @@ no teeth for it. Every scenario needs at least one pairing, with a defect that e
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
+from harness.profile import SIMULATOR_PROFILE
 from harness.scenarios.loader import Scenario, load_file
 from harness.scenarios.receiver import WebhookReceiver
 from harness.scenarios.runner import Departure, ScenarioFailure, run_scenario
@@ -102,6 +105,14 @@ TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("webhooks.early_retry", "not retried before 5 s"),
         ("webhooks.duplicate_delivery", "attempts: expected 3, got 4"),
         ("freefin.webhook_bad_signature", "signed:"),
+    ],
+    (
+        "kaspi/webhooks.yaml",
+        "in real time, a delivery that keeps failing is queued, given up, and retried on request",
+    ): [
+        ("webhooks.no_dead_letter", "no attempt after giving up"),
+        ("webhooks.retry_request_ignored", "the retry is delivered"),
+        ("webhooks.no_retry", "the event was tried again before"),
     ],
     ("freefin/webhooks.yaml", "a delivery that times out is retried"): [
         ("webhooks.no_retry", "attempts: expected 2, got 1")
@@ -319,9 +330,35 @@ PAIRS = [(k, defect, catcher) for k in sorted(TEETH) for defect, catcher in TEET
 @pytest.mark.server
 @pytest.mark.parametrize("key", sorted(SCENARIOS), ids=_id)
 def test_passes_on_the_clean_simulator(
-    key: tuple[str, str], sim: Target, scenario_receiver: WebhookReceiver
+    key: tuple[str, str], sim: Target, scenario_receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
-    run_scenario(SCENARIOS[key], sim, scenario_receiver)
+    with _as_needed(SCENARIOS[key], sim, tmp_path) as target:
+        run_scenario(SCENARIOS[key], target, scenario_receiver)
+
+
+# A delivery gives up within this many seconds on the simulator's schedule of the real-time
+# retry scenarios (attempts 0, 1 and 2 s in, then dead).
+FAST_SCHEDULE, GIVES_UP_WITHIN_S = [0, 1, 1], 8
+
+
+@contextlib.contextmanager
+def _as_needed(scenario: Scenario, sim: Target, tmp_path: Path) -> Iterator[Target]:
+    """The simulator as the scenario needs it: for one that waits out the retries in real time,
+    a fast retry schedule and a profile that bounds it; the documented schedule again after."""
+    if "webhook_retries_bounded" not in scenario.requires:
+        yield sim
+        return
+    profile = yaml.safe_load(SIMULATOR_PROFILE.read_text(encoding="utf-8"))
+    profile["kaspi"]["webhooks"]["gives_up_within_s"] = GIVES_UP_WITHIN_S
+    path = tmp_path / "bounded.profile.yaml"
+    path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    config = f"{sim.control_url}/webhooks/config"
+    documented = requests.get(config, timeout=5).json()["retry_schedule"]
+    requests.post(config, json={"retry_schedule": FAST_SCHEDULE}, timeout=5).raise_for_status()
+    try:
+        yield dataclasses.replace(sim, target_profile=str(path))
+    finally:
+        requests.post(config, json={"retry_schedule": documented}, timeout=5).raise_for_status()
 
 
 def _departed_at(departures: list[Departure], catcher: str) -> bool:
@@ -336,14 +373,20 @@ def _departed_at(departures: list[Departure], catcher: str) -> bool:
     ("key", "defect", "catcher"), PAIRS, ids=[f"{_id(k)}-{d}" for k, d, _ in PAIRS]
 )
 def test_fails_with_its_defect(
-    key: tuple[str, str], defect: str, catcher: str, sim: Target, scenario_receiver: WebhookReceiver
+    key: tuple[str, str],
+    defect: str,
+    catcher: str,
+    sim: Target,
+    scenario_receiver: WebhookReceiver,
+    tmp_path: Path,
 ) -> None:
     """At level spec the defect fails the scenario where the catcher is seed-backed, and is a
     departure from the supplement reported at that step where the catcher is the supplement's;
     at strict (the same check, counted) both fail."""
     _enable(sim, defect)
     try:
-        departures = run_scenario(SCENARIOS[key], sim, scenario_receiver)
+        with _as_needed(SCENARIOS[key], sim, tmp_path) as target:
+            departures = run_scenario(SCENARIOS[key], target, scenario_receiver)
     except ScenarioFailure as failure:
         assert _caught_by(failure, catcher), (
             f"{defect} made the scenario fail at {failure.step_label}, not where {catcher!r} "

@@ -24,6 +24,7 @@ class Seen:
     raw: str
     signature_valid: bool | None = None
     valid_with_other_secret: bool | None = None
+    answered: int | str | None = None  # webhooks: what the receiver answered this attempt
 
 
 def kind_of(body: Any, headers: dict[str, str] | None = None) -> str | None:
@@ -99,6 +100,9 @@ def summary(records: list[Seen]) -> dict[str, Any]:
         "bodies": [r.body for r in events],
         "count": len(events),
         "attempts": len(records),
+        "delivered": sum(
+            1 for r in records if isinstance(r.answered, int) and 200 <= r.answered < 300
+        ),
     }
 
 
@@ -137,7 +141,12 @@ def check(records: list[Seen], spec: dict[str, Any], *, webhooks: bool) -> list[
     for kind in spec.get("excludes", []):
         if kind in kinds:
             problems.append(f"excludes: {kind} was received")
-    for key, value in (("count", len(events)), ("attempts", len(records))):
+    delivered = sum(1 for r in records if isinstance(r.answered, int) and 200 <= r.answered < 300)
+    for key, value in (
+        ("count", len(events)),
+        ("attempts", len(records)),
+        ("delivered", delivered),
+    ):
         if key in spec:
             why = expect.match(value, spec[key])
             if why:

@@ -1,4 +1,5 @@
-"""Simple path expressions into JSON bodies: ``payment.refunds[0].amount``, ``items[*].id``.
+"""Simple path expressions into JSON bodies: ``payment.refunds[0].amount``, ``items[*].id``,
+``items[?event_id=evt_1][0].id`` (the items whose field has that value).
 
 ``$`` (or an empty path) is the whole value; ``[-1]`` is the last item; ``[*]`` maps the rest of
 the path over a list and gives a list back. A missing key or index gives :data:`MISSING`.
@@ -13,6 +14,7 @@ object; ``@total`` is missing.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +25,7 @@ _ALIASES: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
 )
 _ALIAS = re.compile(r"^@([a-z_]+)")
 
-_TOKEN = re.compile(r"\.?([^.\[\]]+)|\[(-?\d+|\*)\]")
+_TOKEN = re.compile(r"\.?([^.\[\]]+)|\[(-?\d+|\*)\]|\[\?([^=\[\]]+)=([^\]]*)\]")
 
 
 class _Missing:
@@ -37,28 +39,47 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-def parse(path: str) -> list[str | int]:
+@dataclasses.dataclass(frozen=True)
+class Filter:
+    """``[?field=value]``: the items of a list whose ``field`` is ``value`` (compared as text)."""
+
+    field: str
+    value: str
+
+
+def parse(path: str) -> list[str | int | Filter]:
     """Split a path into keys (str), indexes (int) and ``*``; ValueError when malformed."""
     if path in ("", "$"):
         return []
     path = path.removeprefix("$.").removeprefix("$")
-    parts: list[str | int] = []
+    parts: list[str | int | Filter] = []
     pos = 0
     while pos < len(path):
         match = _TOKEN.match(path, pos)
         if not match or match.end() == pos:
             raise ValueError(f"bad path expression {path!r} at position {pos}")
-        key, index = match.groups()
+        key, index, field, wanted = match.groups()
         if key is not None:
             parts.append(key)
+        elif field is not None:
+            parts.append(Filter(field, wanted))
         else:
             parts.append("*" if index == "*" else int(index))
         pos = match.end()
     return parts
 
 
-def _get(value: Any, parts: list[str | int]) -> Any:
+def _get(value: Any, parts: list[str | int | Filter]) -> Any:
     for i, part in enumerate(parts):
+        if isinstance(part, Filter):
+            if not isinstance(value, list):
+                return MISSING
+            value = [
+                item
+                for item in value
+                if isinstance(item, dict) and str(item.get(part.field, MISSING)) == part.value
+            ]
+            continue
         if part == "*":
             if not isinstance(value, list):
                 return MISSING

@@ -80,6 +80,12 @@ def unmet(scenario: Scenario, target: Target) -> tuple[Why, str] | None:
                 Why.PROFILE,
                 f"not applicable: the target profile says the target has no {feature}",
             )
+    if "webhook_retries_bounded" in needs and not profile.webhooks.get("gives_up_within_s"):
+        return (
+            Why.PROFILE,
+            "not applicable: the target profile bounds no webhook retries in real time "
+            "(webhooks.gives_up_within_s); the simulator's clock proves them instead",
+        )
     if "limited_key" in needs and not profile.has("rate_limit"):
         return (
             Why.PROFILE,

@@ -98,7 +98,11 @@ def _start(
 ) -> Run:
     """The run's state: the receiver path its webhooks come to, the profile's names."""
     profile = target.profile(scenario.api)
-    variables: dict[str, Any] = {"$codes": profile.codes, "$events": profile.events}
+    variables: dict[str, Any] = {
+        "$codes": profile.codes,
+        "$events": profile.events,
+        "$webhooks": profile.webhooks,
+    }
     if scenario.api == "kaspi" and requirements.uses_webhooks(scenario):
         endpoint = kaspi_endpoint(target, receiver, session)
         token = endpoint["token"]

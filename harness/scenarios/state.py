@@ -175,6 +175,7 @@ def save(run: Run, step: dict[str, Any], value: Any, ex: http.Exchange | None = 
         return
     source = provenance.parse(provenance.save_origin(step, run.scenario.source) or "", run.api)
     for name, path in wanted.items():
+        path = run.render(path)
         found = paths.get(value, path)
         if found is not paths.MISSING:
             run.variables[name] = found

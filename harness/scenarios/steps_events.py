@@ -29,6 +29,7 @@ def _webhook_records(run: Run) -> list[eventcheck.Seen]:
             d.body.decode("utf-8", "replace"),
             d.signature_valid,
             d.valid_with_other_secret,
+            d.answered,
         )
         for d in run.receiver.deliveries(run.token)
     ]

@@ -73,7 +73,7 @@ def step_request(run: Run, step: dict[str, Any]) -> None:
 
 
 def poll(run: Run, step: dict[str, Any], send: Callable[[], http.Exchange]) -> None:
-    wait = step.get("wait")
+    wait = run.render(step.get("wait"))
     deadline = time.monotonic() + (wait or {}).get("timeout", DEFAULT_WAIT)
     while True:
         ex = send()

@@ -2,7 +2,8 @@
 
 ``{{ pay.payment.id }}`` reads a saved value (a path into it); ``{{ $uuid }}`` is a fresh UUID
 at each use, ``{{ $unique }}`` a fresh short unique string; other ``$names`` come from the
-runner (``$webhook_url``). ``{{ $code.NAME }}`` and ``{{ $event.NAME }}`` are the target
+runner (``$webhook_url``; ``$webhooks``, the target profile's webhooks part).
+``{{ $code.NAME }}`` and ``{{ $event.NAME }}`` are the target
 profile's names for the supplement's error code and event kind NAME (NAME itself by default).
 A string that is exactly one template keeps the value's type, so ``amount: "{{ total }}"``
 stays an integer.

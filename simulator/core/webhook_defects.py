@@ -43,5 +43,14 @@ class DuplicateDelivery(
         return False
 
 
+class RetryRequestIgnored(
+    DeliveryRules,
+    defect="webhooks.retry_request_ignored",
+    description="a retry asked for through the API is answered but never attempted",
+):
+    def retries_on_request(self) -> bool:
+        return False
+
+
 def register(defects: Defects) -> None:
     defects.register(DeliveryRules)

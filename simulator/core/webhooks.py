@@ -224,6 +224,10 @@ class DeliveryRules(Rules):
         """The schedule's wait before the next attempt."""
         return wait
 
+    def retries_on_request(self) -> bool:
+        """A retry asked for through the API makes another attempt at once."""
+        return True
+
 
 LEASE_MARGIN_S = 10.0  # a lease outlasts the attempt's timeout by this much
 RECOVER_EVERY_S = 5.0  # how often a process looks for deliveries whose sender died

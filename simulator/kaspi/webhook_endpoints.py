@@ -157,8 +157,9 @@ def retry(rt: Runtime, merchant: Merchant, delivery_id: str) -> dict[str, Any]:
     row = webhooks.get_delivery(rt.store, delivery_id)
     if row is None or row["api"] != API or row["owner"] != merchant.id:
         raise NotFound(f"delivery {delivery_id} not found", code="not_found")
+    retries = rt.defects.rules(webhooks.DeliveryRules).retries_on_request()
     with rt.store.tx() as tx:
-        if not webhooks.retry_now(tx, delivery_id, rt.clock.now()):
+        if retries and not webhooks.retry_now(tx, delivery_id, rt.clock.now()):
             raise Conflict("an attempt of this delivery is in flight", code="delivery_in_flight")
         audit.record(
             rt,

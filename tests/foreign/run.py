@@ -47,8 +47,9 @@ def serving(api: str, bugs: Sequence[str] = ()) -> Iterator[str]:
             proc.stdout.close()
 
 
-def settings(api: str, base: str) -> dict[str, Any]:
-    """The credentials file a partner would write for this server."""
+def settings(api: str, base: str, profile: Path | None = None) -> dict[str, Any]:
+    """The credentials file a partner would write for this server (``profile``: another
+    target profile than the server's own)."""
     if api == "freefin":
         from tests.foreign.freefin import CREDENTIALS
     else:
@@ -57,7 +58,7 @@ def settings(api: str, base: str) -> dict[str, Any]:
     found.update(
         target_url=base,
         api=api,
-        target_profile=str(PROFILES[api]),
+        target_profile=str(profile or PROFILES[api]),
         outcome_hook=f"{sys.executable} {HOOK} --base {base}",
     )
     if api == "kaspi":
@@ -84,11 +85,11 @@ class Verdict:
         )
 
 
-def conform(api: str, base: str, report: Path, *args: str) -> Verdict:
+def conform(api: str, base: str, report: Path, *args: str, profile: Path | None = None) -> Verdict:
     """``paysim conform --api API`` against ``base`` with the server's own settings."""
     report.mkdir(parents=True, exist_ok=True)
     creds = report / "credentials.yaml"
-    creds.write_text(yaml.safe_dump(settings(api, base)), encoding="utf-8")
+    creds.write_text(yaml.safe_dump(settings(api, base, profile)), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSIM_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
     done = subprocess.run(

@@ -13,6 +13,8 @@ BUGS: dict[str, str] = {
     "page_size_ignored": "lists return up to 100 items whatever page_size says",
     "webhook_test_silent": "webhook test answers 202 but sends and records nothing",
     "webhook_test_unlogged": "webhook test sends the event but the delivery log never shows it",
+    "delivery_retry_ignored": "a delivery retry answers 202 but never sends the delivery again",
+    "dead_letter_dropped": "a delivery that is given up leaves the jobs queue instead of staying",
     "webhook_bad_signature": "webhook signatures are computed with a wrong key",
     "auth_ignored_get": "GET /v1/invoices/{id} answers without or with a wrong API key",
     "cross_merchant_read": "any merchant reads any invoice",

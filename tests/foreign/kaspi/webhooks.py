@@ -114,6 +114,8 @@ class Dispatcher:
                 store.update_job(
                     delivery["job_id"], job_status[delivery["status"]], delivery["attempts"]
                 )
+                if delivery["status"] == "failed" and store.bug("dead_letter_dropped"):
+                    store.jobs.pop(delivery["job_id"], None)
             if retry:
                 delay = 2.0 ** (attempt - 1)
                 store.later(delay, lambda: self.submit(delivery_id, attempt + 1, budget))
@@ -215,6 +217,8 @@ def retry_delivery(ctx: Ctx, id: str) -> Reply:
     store = ctx.store
     with store.lock:
         delivery = store.own(store.deliveries, ctx.mid, id)
+        if store.bug("delivery_retry_ignored"):
+            return 202, {"delivery_id": id}
         delivery["status"] = "pending"
         store.update_job(delivery["job_id"], "queued")
     _dispatcher(ctx).submit(id, 1, 1)
