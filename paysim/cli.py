@@ -12,7 +12,7 @@
 Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
 credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
 failed; 2 bad usage; 3 target unreachable or credentials rejected; 4 bad configuration (or
-nothing to run); 6 every check held, but the run proved less of the seed's promises than
+nothing to run); 5 nothing failed, but the run proved less of the seed's promises than
 --require-coverage asks.
 """
 
@@ -110,7 +110,7 @@ def _conform_parser(sub: Any) -> None:
         action="append",
         metavar="[API=]PERCENT",
         default=[v for v in os.environ.get("PAYSIM_REQUIRE_COVERAGE", "").split(",") if v],
-        help="fail (exit 6) when the run proves less than PERCENT of the seed's promises, for "
+        help="fail (exit 5) when the run proves less than PERCENT of the seed's promises, for "
         "every API or the one named; repeatable [env PAYSIM_REQUIRE_COVERAGE, comma-separated]",
     )
     p.add_argument(

@@ -143,11 +143,11 @@ def test_a_run_reports_its_coverage_and_fails_a_required_share(tmp_path: Path) -
         text=True,
         timeout=300,
     )
-    assert proc.returncode == 6, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.returncode == 5, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "--require-coverage asks 50%" in proc.stderr
     assert "seed promises proved: kaspi " in proc.stdout
     summary = json.loads((report / "summary.json").read_text())
-    assert summary["verdict"] == "failed" and summary["exit_code"] == 6
+    assert summary["verdict"] == "failed" and summary["exit_code"] == 5
     entries = {e["id"]: e for e in summary["coverage"]["kaspi"]["entries"]}
     assert entries["audit.payment_actions"]["status"] == PROVED
     assert entries["POST /v1/invoices 201"]["status"] == PROVED  # asserted by the scenario
