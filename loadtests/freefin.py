@@ -13,14 +13,16 @@ import hmac
 import random
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+import gevent
 from locust import task
 
 from loadtests import data
 from loadtests.base import Known, PaysimUser
 from loadtests.checks import both, error_code, has, judge, list_of, same_id, status_in
-from loadtests.idempotency import POOL, Create, record_replay
+from loadtests.idempotency import POOL, Create, Proof, record_race, record_replay
 
 PAYMENTS = "/api/v1/public/payments"
 PAYOUTS = "/api/v1/public/payouts"
@@ -54,6 +56,7 @@ class FreefinUser(PaysimUser):
 
     def on_start(self) -> None:
         self.credential = self.settings.account_index() % len(self.settings.freefin_accounts)
+        self.proof = Proof()
 
     def call(
         self,
@@ -87,17 +90,55 @@ class FreefinUser(PaysimUser):
         self.back_off(resp)
         return found
 
-    def create(self, path: str, name: str, body: dict[str, Any], check: Any, obj: str) -> Any:
-        """Create with a fresh Idempotency-Key and remember it for replays."""
+    def create(
+        self,
+        path: str,
+        name: str,
+        body: dict[str, Any],
+        check: Any,
+        obj: str,
+        fresh: Callable[[], dict[str, Any]],
+    ) -> Any:
+        """Create with a fresh Idempotency-Key and remember it for replays.
+
+        This user's first create of ``obj`` is replayed at once and followed by a race of a
+        ``fresh()`` body, so the run's duplicate counter is never judged on chance.
+        """
         raw, key = data.encode(body), str(uuid.uuid4())
         created = self.call("POST", path, name, {201}, check, raw, key)
         if created:
-            POOL.remember(Create(f"freefin {obj}", self.credential, key, raw, created[obj]["id"]))
+            made = Create(f"freefin {obj}", self.credential, key, raw, created[obj]["id"])
+            POOL.remember(made)
+            if self.proof.due(made.api):
+                self.replay(path, name, obj, made)
+                self.race(path, name, obj, data.encode(fresh()))
         return created
 
-    def replay(self, path: str, name: str, obj: str) -> bool:
-        """Send an earlier create again (same key, same bytes); False if none is known yet."""
-        create = POOL.pick(f"freefin {obj}")
+    def race(self, path: str, name: str, obj: str, raw: bytes) -> None:
+        """One new create sent twice at once (same key, same bytes): one object, or a duplicate."""
+        key = str(uuid.uuid4())
+        returned: list[str | None] = []
+
+        def seen(body: Any) -> str | None:
+            found = (body.get(obj) or {}).get("id") if isinstance(body, dict) else None
+            returned.append(found if isinstance(found, str) and found else None)
+            if not found and not error_code(body):
+                return f"race answered without a {obj} id"
+            # The later answer of the two judges the race: a second object is its failure.
+            if len(returned) == 2 and record_race(f"freefin {obj}", key, returned):
+                return "duplicate created by a race of one Idempotency-Key"
+            return None
+
+        def leg() -> None:
+            # 409: the other request holds the key (concurrent requests create one object).
+            self.call("POST", path, f"{name} [race]", {200, 201, 409}, seen, raw, key)
+
+        gevent.joinall([gevent.spawn(leg), gevent.spawn(leg)])
+
+    def replay(self, path: str, name: str, obj: str, create: Create | None = None) -> bool:
+        """Send a create again (same key, same bytes): ``create``, else an earlier one of any
+        user; False if none is known yet."""
+        create = create or POOL.pick(f"freefin {obj}")
         if create is None:
             return False
 
@@ -143,6 +184,7 @@ class FreefinShop(FreefinUser):
             body,
             both(status_in(PAYMENT_STATUSES, ("payment",)), has("payment_url")),
             "payment",
+            data.freefin_payment,
         )
         if not created:
             return
@@ -280,6 +322,7 @@ class FreefinPayoutBatch(FreefinUser):
                 data.freefin_payout(self.bank_ids),
                 status_in(PAYOUT_STATUSES, ("payout",)),
                 "payout",
+                lambda: data.freefin_payout(self.bank_ids),
             )
             if created:
                 pid = created["payout"]["id"]

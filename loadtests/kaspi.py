@@ -1,7 +1,8 @@
 """Kaspi personas: a shop's invoices, a till's QR codes, subscriptions, and a back office.
 
-Every request carries ``X-API-Key``. Shops create invoices (a share of them replayed with the
-same ``Idempotency-Key`` and body), poll them to a final state and refund a share of the paid
+Every request carries ``X-API-Key``. Shops create invoices (each user's first one replayed at
+once with the same ``Idempotency-Key`` and body and followed by a race, a share of later ones
+replayed), poll them to a final state and refund a share of the paid
 ones; tills show QR codes; a subscription service signs customers up; the back office lists
 and filters invoices, refunds and audit logs. List responses are checked lightly (a list, as
 a JSON array or inside the pagination envelope), since the seed spec gives them no schema.
@@ -12,14 +13,16 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+import gevent
 from locust import task
 
 from loadtests import data
 from loadtests.base import Known, PaysimUser
 from loadtests.checks import both, error_code, has, judge, list_of, same_id, status_in
-from loadtests.idempotency import POOL, Create, record_replay
+from loadtests.idempotency import POOL, Create, Proof, record_race, record_replay
 
 INVOICE_STATUSES = {"pending", "processing", "paid", "canceled", "refunded"}
 INVOICE_FINAL = {"paid", "canceled", "refunded"}
@@ -36,6 +39,7 @@ class KaspiUser(PaysimUser):
 
     def on_start(self) -> None:
         self.credential = self.settings.account_index() % len(self.settings.kaspi_keys)
+        self.proof = Proof()
 
     def call(
         self,
@@ -69,16 +73,52 @@ class KaspiUser(PaysimUser):
         self.back_off(resp)
         return found
 
-    def create(self, path: str, body: dict[str, Any], check: Any, kind: str) -> Any:
-        """Create with a fresh Idempotency-Key, or replay an earlier one (a share of the time)."""
+    def create(
+        self,
+        path: str,
+        body: dict[str, Any],
+        check: Any,
+        kind: str,
+        fresh: Callable[[], dict[str, Any]],
+    ) -> Any:
+        """Create with a fresh Idempotency-Key, or replay an earlier one (a share of the time).
+
+        This user's first create of ``kind`` is replayed at once and followed by a race of a
+        ``fresh()`` body, so the run's duplicate counter is never judged on chance.
+        """
         if random.random() < self.settings.replay_share and (prior := POOL.pick(kind)):
             self.replay(path, prior)
             return None
         raw, key = data.encode(body), str(uuid.uuid4())
         created = self.call("POST", path, {201}, check, raw, key)
         if created:
-            POOL.remember(Create(kind, self.credential, key, raw, created["id"]))
+            made = Create(kind, self.credential, key, raw, created["id"])
+            POOL.remember(made)
+            if self.proof.due(kind):
+                self.replay(path, made)
+                self.race(path, data.encode(fresh()), kind)
         return created
+
+    def race(self, path: str, raw: bytes, kind: str) -> None:
+        """One new create sent twice at once (same key, same bytes): one object, or a duplicate."""
+        key = str(uuid.uuid4())
+        returned: list[str | None] = []
+
+        def seen(body: Any) -> str | None:
+            found = body.get("id") if isinstance(body, dict) else None
+            returned.append(found if isinstance(found, str) and found else None)
+            if not found and not error_code(body):
+                return "race answered without an id"
+            # The later answer of the two judges the race: a second object is its failure.
+            if len(returned) == 2 and record_race(kind, key, returned):
+                return "duplicate created by a race of one Idempotency-Key"
+            return None
+
+        def leg() -> None:
+            # 409: the other request holds the key (concurrent requests create one object).
+            self.call("POST", path, {200, 201, 409}, seen, raw, key, name=f"{path} [race]")
+
+        gevent.joinall([gevent.spawn(leg), gevent.spawn(leg)])
 
     def replay(self, path: str, prior: Create) -> None:
         def verdict(body: Any) -> str | None:
@@ -111,7 +151,13 @@ class KaspiShop(KaspiUser):
     @task
     def invoice(self) -> None:
         body, outcome = data.kaspi_invoice()
-        created = self.create("/v1/invoices", body, status_in(INVOICE_STATUSES), "kaspi invoice")
+        created = self.create(
+            "/v1/invoices",
+            body,
+            status_in(INVOICE_STATUSES),
+            "kaspi invoice",
+            lambda: data.kaspi_invoice()[0],
+        )
         if not created:
             return
         iid = created["id"]
@@ -172,7 +218,7 @@ class KaspiQr(KaspiUser):
 
     @task
     def qr(self) -> None:
-        self.create("/v1/qr", data.kaspi_qr(), has("id"), "kaspi qr")
+        self.create("/v1/qr", data.kaspi_qr(), has("id"), "kaspi qr", data.kaspi_qr)
 
 
 class KaspiSubscriptions(KaspiUser):

@@ -7,7 +7,7 @@ stages can be tested without gevent; ``loadtests/locustfile.py`` wraps the chose
 ``LoadTestShape``. User counts are per API (a run of both APIs doubles them).
 
 - ``smoke``: a few users for a few seconds, the CI gate.
-  users=10, spawn_rate=10, duration=8
+  users=10, spawn_rate=10, duration=10
 - ``ramp``: a linear ramp to ``users``, a hold, then the end.
   users=40, ramp_time=60, hold=60
 - ``step``: ``steps`` plateaus, each ``step_users`` more than the last.
@@ -48,7 +48,7 @@ class Smoke(Shape):
     name: ClassVar[str] = "smoke"
     users: int = 10
     spawn_rate: float = 10.0
-    duration_s: float = 8.0
+    duration_s: float = 10.0
 
     def tick(self, run_time: float) -> Tick:
         return (self.users, self.spawn_rate) if run_time < self.duration_s else None

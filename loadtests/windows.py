@@ -54,7 +54,10 @@ def window(start: float, end: float, before: Counter[int], after: Counter[int]) 
     def pct(p: float) -> float | None:
         return percentile(inside, count, p) if count else None
 
-    return Window(round(start, 1), round(end, 1), count, pct(0.50), pct(0.95), pct(0.99))
+    # A last window closed just after a reading still spans time: at least the 0.1 s shown.
+    first = round(start, 1)
+    last = max(round(end, 1), round(first + 0.1, 1))
+    return Window(first, last, count, pct(0.50), pct(0.95), pct(0.99))
 
 
 def write(path: Path, windows: list[Window]) -> None:

@@ -12,8 +12,8 @@
 Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
 credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
 failed; 2 bad usage; 3 target unreachable or credentials rejected; 4 bad configuration (or
-nothing to run); 5 nothing failed, but the run proved less of the seed's promises than
---require-coverage asks.
+nothing to run); 5 nothing failed, but the run did not prove enough (less of the seed's
+promises than --require-coverage asks, or a gating load threshold with too few samples).
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ def _load_parser(sub: Any) -> None:
         "load",
         help="a Locust load profile with its pass/fail thresholds",
         description="Run a load profile headless against a target (the bundled simulator when "
-        "no --target-url is given). Exit 0 when every threshold held, 1 when one broke.",
+        "no --target-url is given). Exit 0 when every threshold held, 1 when one broke, 5 when "
+        "none broke but one had too few samples to be measured.",
         epilog=EPILOG,
     )
     p.add_argument(

@@ -22,8 +22,9 @@ from harness.target import OPTIONS, collect_settings, make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_CONFIG = 0, 1, 2, 3, 4
-# Nothing failed, but the run did not prove enough: less of the seeds than required.
-EXIT_INCOMPLETE = 5
+# Nothing failed, but the run did not prove enough: less of the seeds than required, or a
+# gating load threshold with too few samples to be judged.
+EXIT_INCOMPLETE = EXIT_NOT_MEASURED = 5
 LOAD_PROFILES = ("smoke", "ramp", "step", "spike", "soak")
 LOAD_CREDENTIALS = (
     "freefin_key",
@@ -176,7 +177,8 @@ def _run_load(
     simulator_args: Sequence[str] = (),
     verbose: bool = True,
 ) -> int:
-    """Run a load profile into ``out`` (replaced); returns 0 held, 1 broken, 4 bad thresholds.
+    """Run a load profile into ``out`` (replaced); returns 0 held, 1 broken, 4 bad thresholds,
+    5 a gating threshold not measured.
     ``verbose``: Locust's own output is printed as it comes (it is kept in the log either way)."""
     from harness.simproc import SimulatorProcess
     from loadtests.run import run_profile
@@ -212,7 +214,8 @@ def _run_load(
     if code == 124:
         print("paysim load: the run overran its shape and was stopped", file=sys.stderr)
         return EXIT_FAILED
-    return {0: EXIT_OK, 1: EXIT_FAILED, 2: EXIT_CONFIG}.get(code, EXIT_FAILED)
+    codes = {0: EXIT_OK, 1: EXIT_FAILED, 2: EXIT_CONFIG, 5: EXIT_NOT_MEASURED}
+    return codes.get(code, EXIT_FAILED)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -253,31 +256,43 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def load_verdict(path: Path, code: int) -> str:
-    """The thresholds of a load run, then one line: held or broken, the worst p99, the
-    duplicates counted."""
+    """The thresholds of a load run, then one line: held, broken or not measured, the worst
+    measured p99, the replays, races and duplicates counted."""
     if not path.exists():
         return f"paysim load: FAILED (exit {code}): no verdict was written; see locust.log"
-    from loadtests.thresholds import Check, format_table
+    from loadtests.thresholds import Check, format_table, needed
 
     doc = json.loads(path.read_text(encoding="utf-8"))
     checks = [Check(**c) for c in doc["checks"]]
     observed = doc.get("observed", {})
     ops = observed.get("operations", {})
-    worst = max(((float(s["p99"]), op) for op, s in ops.items() if s.get("requests")), default=None)
+    enough = needed("p99")
+    worst = max(
+        ((float(s["p99"]), op) for op, s in ops.items() if (s.get("requests") or 0) >= enough),
+        default=None,
+    )
     broken = [c.what for c in checks if c.held is False]
-    head = (
-        "PASSED: every threshold held"
-        if not broken
-        else (
+    missing = [c.what for c in checks if c.held is None and c.gating]
+    if broken:
+        head = (
             f"FAILED: {len(broken)} threshold{'s' if len(broken) != 1 else ''} broken "
             f"({', '.join(broken)})"
         )
-    )
+    elif missing:
+        head = (
+            f"NOT PASSED: {len(missing)} threshold{'s' if len(missing) != 1 else ''} not "
+            f"measured, too few samples ({', '.join(missing)})"
+        )
+    else:
+        head = "PASSED: every threshold held"
     facts = [
         f"{observed.get('requests', 0)} requests",
         f"{observed.get('failures', 0)} failed",
-        f"worst p99 {worst[0]:.0f} ms ({worst[1]})" if worst else "no latency measured",
-        f"{observed.get('duplicates', 0)} duplicates created by replays",
+        f"worst p99 {worst[0]:.0f} ms ({worst[1]})"
+        if worst
+        else f"no p99 measured (no operation made {enough} requests)",
+        f"{observed.get('replays', 0)} replays and {observed.get('races', 0)} races, "
+        f"{observed.get('duplicates', 0)} duplicates created",
     ]
     return f"{format_table(checks)}\n\npaysim load: {head}; " + ", ".join(facts)
 

@@ -303,12 +303,7 @@ def test_load_joins_the_run_report(tmp_path: Path) -> None:
         "smoke",
         "--api",
         "freefin",
-        # The shipped smoke floor (min_rps 5) is set for its default 10 users; fewer users
-        # would measure the floor, not the report.
-        "--shape-param",
-        "users=10",
-        "--shape-param",
-        "duration=3",
+        # The smoke profile's own shape: a shorter run would not earn its thresholds.
         "--report-dir",
         str(report),
         timeout=120,
@@ -317,7 +312,7 @@ def test_load_joins_the_run_report(tmp_path: Path) -> None:
     # the verdict comes last; Locust's own tables stay in the log unless -v
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("paysim load: PASSED: every threshold held;"), proc.stdout[-2000:]
-    assert "worst p99" in last and "0 duplicates" in last
+    assert "p99" in last and "0 duplicates" in last and "races" in last
     assert (
         "Aggregated" not in proc.stdout
         and "Aggregated" in (report / "load" / "locust.log").read_text()
@@ -358,5 +353,29 @@ def test_a_broken_load_run_ends_in_what_broke(tmp_path: Path) -> None:
     text = load_verdict(verdict, 1)
     last = text.splitlines()[-1]
     assert last.startswith("paysim load: FAILED: 1 threshold broken (duplicates created)")
-    assert "worst p99 912 ms (POST freefin /payments)" in last and "2 duplicates" in last
+    assert "no p99 measured (no operation made 100 requests)" in last and "2 duplicates" in last
     assert "FAILED (exit 1): no verdict" in load_verdict(tmp_path / "missing.json", 1)
+
+
+def test_a_load_run_that_did_not_earn_a_threshold_does_not_pass(tmp_path: Path) -> None:
+    from paysim.commands import load_verdict
+
+    verdict = tmp_path / "thresholds.json"
+    check = {"what": "duplicates created, kaspi (0 replays, 0 races)", "limit": "<= 0"}
+    verdict.write_text(
+        json.dumps(
+            {
+                "passed": False,
+                "observed": {
+                    "requests": 300,
+                    "operations": {"GET kaspi /v1/me": {"requests": 120, "p99": 40.0}},
+                },
+                "checks": [
+                    {**check, "observed": "0; too few", "held": None, "samples": 0, "needed": 5}
+                ],
+            }
+        )
+    )
+    last = load_verdict(verdict, 5).splitlines()[-1]
+    assert last.startswith("paysim load: NOT PASSED: 1 threshold not measured, too few samples")
+    assert "worst p99 40 ms (GET kaspi /v1/me)" in last

@@ -1,7 +1,8 @@
 """Load profiles run headless against the bundled simulator (a real server on a free port).
 
 Locust runs in child processes (``loadtests.run``): importing it here would let gevent patch
-this pytest process. Runs are a few seconds each; together well under a minute.
+this pytest process. Most runs take the smoke profile's own shape (10 s): a shorter one would
+not earn its thresholds (``loadtests.thresholds.needed``), and would not pass.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ def sim() -> Iterator[SimulatorProcess]:
 
 
 def run(sim: SimulatorProcess, out: Path, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-    kwargs.setdefault("shape_params", {"users": 10, "spawn_rate": 10, "duration": 4})
     code = run_profile("smoke", sim.url, None, bundled_credentials(), out, api=API, **kwargs)
     verdict = out / "thresholds.json"
     assert verdict.exists(), (out / "locust.log").read_text()[-3000:]
@@ -67,6 +67,14 @@ def test_smoke_profile_passes_with_reports(sim: SimulatorProcess, tmp_path: Path
         "GET kaspi /v1/invoices/{id}",
     } <= set(observed["operations"])
     assert any(c["what"] == "error rate" and c["held"] for c in verdict["checks"])
+    # every gating threshold earned: measured on at least the samples it needs
+    gating = [c for c in verdict["checks"] if c["gating"]]
+    assert gating and all(c["held"] and c["samples"] >= c["needed"] for c in gating)
+    assert {c["what"].split(" (")[0] for c in gating} >= {
+        "duplicates created, freefin",
+        "duplicates created, kaspi",
+        "throughput",
+    }
     assert int(aggregated(tmp_path)["Request Count"]) == observed["requests"]
     assert "<html" in (tmp_path / "report.html").read_text()[:500].lower()
     assert "thresholds:" in log and "BROKEN" not in log
@@ -83,13 +91,13 @@ def test_a_threshold_that_cannot_hold_fails_the_run(sim: SimulatorProcess, tmp_p
     impossible = tmp_path / "impossible.yaml"
     impossible.write_text(
         "smoke:\n  error_rate: 0.01\n  min_rps: 1000000\n"
-        "  latency_ms:\n    'GET freefin /payments/{id}': {p99: 0.001}\n"
+        "  latency_ms:\n    'GET freefin /payments/{id}': {p50: 0.001}\n"
     )
     code, verdict = run(sim, tmp_path / "run", thresholds=impossible)
     assert code == 1
     assert verdict["passed"] is False
     assert sorted(c["what"] for c in verdict["checks"] if c["held"] is False) == [
-        "GET freefin /payments/{id} p99",
+        "GET freefin /payments/{id} p50",
         "throughput (req/s)",
     ]
     assert "BROKEN" in (tmp_path / "run" / "locust.log").read_text()
@@ -104,7 +112,12 @@ def test_users_wait_out_retry_after(sim: SimulatorProcess, tmp_path: Path) -> No
     requests.post(faults, json=fault, timeout=5).raise_for_status()
     started = time.monotonic()
     try:
-        code, verdict = run(sim, tmp_path, extra_args=["--think-scale", "0"])
+        code, verdict = run(
+            sim,
+            tmp_path,
+            extra_args=["--think-scale", "0"],
+            shape_params={"users": 10, "spawn_rate": 10, "duration": 4},
+        )
     finally:
         requests.delete(faults, timeout=5).raise_for_status()
     assert time.monotonic() - started < 30
@@ -114,17 +127,13 @@ def test_users_wait_out_retry_after(sim: SimulatorProcess, tmp_path: Path) -> No
 
 
 def test_duplicates_created_by_replays_fail_the_run(sim: SimulatorProcess, tmp_path: Path) -> None:
+    """No random replays at all (share 0): each creating user's own first replay and race are
+    enough to catch it on both APIs."""
     defects = f"{sim.url}/_sim/defects"
     broken = ["freefin.idempotency_duplicate", "kaspi.idempotency_duplicate"]
     requests.post(defects, json={"enable": broken}, timeout=5).raise_for_status()
     try:
-        # long enough for both APIs' users to create and replay on a loaded machine
-        code, verdict = run(
-            sim,
-            tmp_path,
-            extra_args=["--replay-share", "0.5"],
-            shape_params={"users": 10, "spawn_rate": 10, "duration": 8},
-        )
+        code, verdict = run(sim, tmp_path, extra_args=["--replay-share", "0"])
     finally:
         requests.delete(defects, timeout=5).raise_for_status()
     assert code == 1
@@ -133,8 +142,22 @@ def test_duplicates_created_by_replays_fail_the_run(sim: SimulatorProcess, tmp_p
     assert {k.split()[0] for k, v in by_kind.items() if v["duplicates"]} == {"freefin", "kaspi"}
     assert [c["what"].split(" (")[0] for c in verdict["checks"] if c["held"] is False] == [
         "error rate",
-        "duplicates created",
+        "duplicates created, freefin",
+        "duplicates created, kaspi",
     ]
+
+
+def test_a_run_too_short_to_earn_its_thresholds_does_not_pass(
+    sim: SimulatorProcess, tmp_path: Path
+) -> None:
+    """3 s: throughput needs 5 s and the error rate 100 requests; nothing broke, and the run
+    still does not pass (exit 5), naming what it could not measure."""
+    code, verdict = run(sim, tmp_path, shape_params={"users": 5, "spawn_rate": 10, "duration": 3})
+    assert code == 5, (tmp_path / "locust.log").read_text()[-3000:]
+    assert verdict["passed"] is False
+    assert not [c for c in verdict["checks"] if c["held"] is False]
+    assert {"throughput (req/s)", "error rate"} <= set(verdict["not_measured"])
+    assert "NOT MEASURED" in (tmp_path / "locust.log").read_text()
 
 
 def test_duplicates_are_counted_across_workers(sim: SimulatorProcess, tmp_path: Path) -> None:
@@ -143,14 +166,20 @@ def test_duplicates_are_counted_across_workers(sim: SimulatorProcess, tmp_path: 
     broken = ["freefin.idempotency_duplicate", "kaspi.idempotency_duplicate"]
     requests.post(defects, json={"enable": broken}, timeout=5).raise_for_status()
     try:
-        code, verdict = run(sim, tmp_path, workers=2, extra_args=["--replay-share", "0.5"])
+        code, verdict = run(
+            sim,
+            tmp_path,
+            workers=2,
+            extra_args=["--replay-share", "0.5"],
+            shape_params={"users": 10, "spawn_rate": 10, "duration": 4},
+        )
     finally:
         requests.delete(defects, timeout=5).raise_for_status()
     assert code == 1
     observed = verdict["observed"]
     assert observed["reporting_workers"] == 2
-    assert observed["replays"] > 0 and observed["duplicates"] > 0
-    assert "duplicates created" in [
+    assert observed["replays"] > 0 and observed["races"] > 0 and observed["duplicates"] > 0
+    assert "duplicates created, freefin" in [
         c["what"].split(" (")[0] for c in verdict["checks"] if c["held"] is False
     ]
 

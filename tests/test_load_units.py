@@ -9,14 +9,26 @@ from pathlib import Path
 import pytest
 
 from loadtests.shapes import SHAPES, make_shape, parse_params
-from loadtests.thresholds import broken, evaluate, format_table, load_thresholds
+from loadtests.thresholds import (
+    broken,
+    evaluate,
+    format_table,
+    load_thresholds,
+    needed,
+    passed,
+    unmeasured,
+)
 
 OBSERVED = {
     "requests": 200,
-    "failures": 1,
+    "failures": 2,
     "rps": 20.0,
-    "replays": 10,
-    "duplicates": 0,
+    "duration_s": 10.0,
+    "apis": ["freefin"],
+    "idempotency_by_kind": {
+        "freefin payment": {"replays": 6, "races": 5, "duplicates": 0},
+        "freefin payout": {"replays": 4, "races": 1, "duplicates": 0},
+    },
     "operations": {
         "POST freefin /payments": {
             "requests": 50,
@@ -25,6 +37,14 @@ OBSERVED = {
             "p90": 9,
             "p95": 12,
             "p99": 40,
+        },
+        "GET freefin /banks/sbp": {
+            "requests": 3,
+            "failures": 0,
+            "p50": 20,
+            "p90": 30,
+            "p95": 30,
+            "p99": 30,
         },
         "GET freefin /payments/{id}": {
             "requests": 150,
@@ -81,7 +101,7 @@ def test_thresholds_hold_and_break() -> None:
     }
     assert broken(evaluate(loose, OBSERVED)) == []
     tight = {
-        "error_rate": 0.001,
+        "error_rate": 0.005,
         "min_rps": 30,
         "max_duplicates": 0,
         "latency_ms": {"*": {"p99": 100}, "POST freefin /payments": {"p95": 10}},
@@ -91,15 +111,78 @@ def test_thresholds_hold_and_break() -> None:
         "error rate",
         "throughput (req/s)",
     ]
-    dup = evaluate({"max_duplicates": 0}, {**OBSERVED, "duplicates": 2})
-    assert [c.what for c in broken(dup)] == ["duplicates created (10 replays)"]
+    dups = {"freefin payment": {"replays": 1, "races": 0, "duplicates": 2}}
+    dup = evaluate({"max_duplicates": 0}, {**OBSERVED, "idempotency_by_kind": dups})
+    # a duplicate seen breaks the threshold however few the replays
+    assert [c.what for c in broken(dup)] == ["duplicates created, freefin (1 replays, 0 races)"]
 
 
-def test_unmeasured_operations_are_shown_not_failed() -> None:
+def test_samples_needed_per_kind_of_threshold() -> None:
+    assert [needed(p) for p in ("p50", "p90", "p95", "p99")] == [2, 10, 20, 100]
+    assert needed("error_rate", 0.01) == 100 and needed("error_rate", 0.005) == 200
+    assert needed("error_rate", 0) == 100
+    assert needed("min_rps") == 5 and needed("replays") == 5 and needed("races") == 5
+
+
+def test_a_threshold_on_too_few_samples_is_not_measured_and_the_run_does_not_pass() -> None:
+    """The duplicate counter with no replays, a p99 of 50 requests, an error rate of 1 % on
+    80 requests, a throughput over 3 s: each is not measured, never held."""
+    none = {"freefin payment": {"replays": 0, "races": 0, "duplicates": 0}}
+    thin = {
+        **OBSERVED,
+        "requests": 80,
+        "failures": 0,
+        "duration_s": 3.0,
+        "idempotency_by_kind": none,
+    }
+    spec = {
+        "error_rate": 0.01,
+        "min_rps": 1,
+        "max_duplicates": 0,
+        "latency_ms": {"POST freefin /payments": {"p99": 100, "p90": 100}},
+    }
+    checks = evaluate(spec, thin)
+    assert [(c.what, c.held) for c in checks if c.held is not None] == [
+        ("POST freefin /payments p90", True)
+    ]
+    assert sorted(c.what for c in unmeasured(checks)) == [
+        "POST freefin /payments p99",
+        "duplicates created, freefin (0 replays, 0 races)",
+        "error rate",
+        "throughput (req/s)",
+    ]
+    assert not broken(checks) and not passed(checks)
+    table = format_table(checks)
+    assert "NOT MEASURED" in table and "held" in table and "0 of 5" in table
+    assert "too few: 50 requests, needs 100" in table
+    # failures beyond what the limit allows on the least sample break it however few were made
+    failing = evaluate({"error_rate": 0.01}, {"requests": 15, "failures": 2})
+    assert [(c.what, c.held) for c in failing] == [("error rate", False)]
+    one = evaluate({"error_rate": 0.01}, {"requests": 15, "failures": 1})
+    assert [c.held for c in one] == [None]
+    # races count apart from replays: enough replays and no race is not measured either
+    replays_only = {"freefin payment": {"replays": 9, "races": 0, "duplicates": 0}}
+    only = evaluate({"max_duplicates": 0}, {**OBSERVED, "idempotency_by_kind": replays_only})
+    assert [c.observed for c in unmeasured(only)] == ["0; too few: 0 races, needs 5"]
+
+
+def test_rare_operations_under_the_catch_all_are_shown_not_gating() -> None:
+    checks = evaluate({"latency_ms": {"*": {"p95": 500}}}, OBSERVED)
+    rare = next(c for c in checks if c.what == "GET freefin /banks/sbp p95")
+    assert rare.held is None and not rare.gating and rare.samples == 3
+    assert passed(checks)
+    assert "not measured (not gating)" in format_table(checks)
+
+
+def test_another_apis_operations_are_not_part_of_the_run() -> None:
     checks = evaluate({"latency_ms": {"POST kaspi /v1/invoices": {"p95": 10}}}, OBSERVED)
     kaspi = [c for c in checks if c.what.startswith("POST kaspi")]
-    assert [(c.observed, c.held) for c in kaspi] == [("no requests", None)]
-    assert "not measured" in format_table(checks)
+    assert [(c.observed, c.held, c.gating) for c in kaspi] == [("API not in this run", None, False)]
+    both = evaluate(
+        {"latency_ms": {"POST kaspi /v1/invoices": {"p95": 10}}},
+        {**OBSERVED, "apis": ["freefin", "kaspi"]},
+    )
+    assert [c.what for c in unmeasured(both)] == ["POST kaspi /v1/invoices p95"]
 
 
 def test_a_run_without_requests_fails() -> None:

@@ -113,6 +113,14 @@ THRESHOLDS = {
             "limit": "<= 500 ms",
             "observed": "no requests",
             "held": None,
+            "gating": False,
+        },
+        {
+            "what": "duplicates created",
+            "limit": "<= 0",
+            "observed": "0; too few: 0 replays",
+            "held": None,
+            "gating": True,
         },
     ],
 }
@@ -219,12 +227,16 @@ def test_merged_junit_has_contract_scenarios_and_load_thresholds(tmp_path: Path)
         "load.smoke",
     }
     load = suites["load.smoke"]
-    assert (load.get("tests"), load.get("failures"), load.get("skipped")) == ("3", "1", "1")
+    assert (load.get("tests"), load.get("failures"), load.get("skipped")) == ("4", "1", "1")
+    # A gating threshold not measured is an error: the run cannot pass on it; not a skip.
+    assert load.get("errors") == "1"
+    unmeasured = load.find("testcase/error")
+    assert unmeasured is not None and "not measured" in (unmeasured.get("message") or "")
     broken = load.find("testcase/failure")
     assert broken is not None and "observed 2.50%" in (broken.get("message") or "")
     assert suites["scenarios.freefin.refunds"].get("failures") == "1"
     assert suites["contract.freefin"].get("time") == "1.5"  # the run's wall time, kept
-    assert root.get("failures") == "3" and root.get("tests") == "9"
+    assert root.get("failures") == "3" and root.get("tests") == "10"
 
 
 def test_summary_names_each_failure_with_curl_and_response(tmp_path: Path) -> None:

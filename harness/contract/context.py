@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness.contract.apis import ApiProfile
+from harness.leftovers import Allowance
 
 if TYPE_CHECKING:
     from schemathesis import BaseSchema, Case
@@ -41,6 +42,8 @@ class RunContext:
     probed: set[str] = dataclasses.field(default_factory=set)
     # Per operation: whether the target accepts its minimal example (spec-gap classifier).
     minimal_accepted: dict[str, bool] = dataclasses.field(default_factory=dict)
+    # Per operation that makes what the seed cannot delete: how many more it may make.
+    allowances: dict[tuple[str, str], Allowance] = dataclasses.field(default_factory=dict)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     _strict: BaseSchema | None = None

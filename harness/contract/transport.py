@@ -1,23 +1,52 @@
 """Calls that respect the target's rate limit: a 429 with Retry-After is waited out, not failed.
 
 A 429 without a usable Retry-After is returned as it is, so the ``retry_after_on_429`` check
-sees it. Waits and retries are bounded (:mod:`harness.patience`).
+sees it. Waits and retries are bounded (:mod:`harness.patience`). A create of what the seed
+gives no way to delete is sent only within the run's allowance (:mod:`harness.leftovers`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from schemathesis.core.failures import FailureGroup
+from schemathesis.generation import GenerationMode
 
-from harness import patience
-from harness.contract.context import run_of
+from harness import leftovers, patience
+from harness.contract.context import operation_key, run_of
 
 
 def call_patiently(case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
     """``case.call()``, waiting and retrying while the target answers 429 with Retry-After."""
-    return patience.patiently(lambda: case.call(**kwargs), lambda r: (r.status_code, r.headers))
+    allowance = _allowance(case)
+    if allowance is not None:
+        valid = case.meta is None or case.meta.generation.mode is GenerationMode.POSITIVE
+        if not allowance.may_send(valid):
+            pytest.skip(allowance.reason())  # the operation's other cases are not sent
+        if valid and isinstance(case.body, dict):
+            case.body = {**case.body, **allowance.kind.quiet}
+    response = patience.patiently(lambda: case.call(**kwargs), lambda r: (r.status_code, r.headers))
+    if allowance is not None:
+        allowance.answered(response.status_code)
+    return response
+
+
+def _allowance(case: schemathesis.Case) -> leftovers.Allowance | None:
+    """The run's allowance for the case's operation, when it makes what cannot be deleted."""
+    run = run_of(case)
+    if run is None:
+        return None
+    key = operation_key(case)
+    kind = leftovers.undeletable(run.api, *key)
+    if kind is None:
+        return None
+    with run.lock:
+        if key not in run.allowances:
+            listed = leftovers.count(run.base_url, kind.list_path, run.auth_headers)
+            run.allowances[key] = leftovers.Allowance(kind, listed)
+        return run.allowances[key]
 
 
 def validate(case: schemathesis.Case, response: Any, **kwargs: Any) -> None:

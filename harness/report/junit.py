@@ -7,7 +7,8 @@ Suites, in order:
   cases with a ``spec_gap`` property (observations: a skip means "not run", and nothing else);
 - ``contract.<api>.tests``: the contract suite's own pytest tests (probes, stateful run);
 - ``scenarios.<api>.<topic>``: a case per scenario;
-- ``load.<profile>``: a case per threshold (broken: a failure; not measured: skipped);
+- ``load.<profile>``: a case per threshold (broken: a failure; not measured and gating: an
+  error, for the run cannot pass on it; not measured and not gating: skipped);
 - ``other``: anything else pytest reported (collection errors).
 
 A test's ``proves`` (the seed promises it claims) and ``not_exercised`` (why it did not run)
@@ -101,8 +102,11 @@ def build_junit(
             text = f"limit {check['limit']}, observed {check['observed']}"
             if check.get("held") is False:
                 ET.SubElement(node, "failure", message=f"threshold broken: {text}").text = text
+            elif check.get("held") is None and check.get("gating", True):
+                # Too few samples to judge a threshold that gates the run: the run cannot pass.
+                ET.SubElement(node, "error", message=f"not measured: {text}").text = text
             elif check.get("held") is None:
-                ET.SubElement(node, "skipped", message=f"not measured: {text}")
+                ET.SubElement(node, "skipped", message=f"not measured, not gating: {text}")
             else:
                 ET.SubElement(node, "system-out").text = text
         suite.set("time", str(run.observed.get("duration_s", 0)))

@@ -6,10 +6,17 @@ from typing import Any
 
 import requests
 
+from harness import leftovers
 from harness.scenarios import endpoint_store, http, paths
 from harness.scenarios.receiver import WebhookReceiver
 from harness.scenarios.state import ScenarioSkip
 from harness.target import Target
+
+_FIXED_ADDRESS = (
+    "give the receiver a fixed address (--webhook-listen HOST:PORT, and --webhook-public-url "
+    "when the target reaches it elsewhere) and the endpoint made then is used again in every "
+    "later run"
+)
 
 
 def kaspi_endpoint(
@@ -34,6 +41,7 @@ def kaspi_endpoint(
             receiver.set_secret(str(kept["token"]), str(kept["secret"]))
             receiver.shared[key] = dict(kept)
     if key not in receiver.shared:
+        _room_for_one(target, receiver)
         token = receiver.new_token()
         ex = http.send(
             session,
@@ -52,9 +60,7 @@ def kaspi_endpoint(
         if ex.status != 201 or not isinstance(body, dict) or not body.get("id") or not secret:
             full = (
                 "; the target may have as many endpoints as it allows, and none can be "
-                "deleted: give the receiver a fixed address (--webhook-listen HOST:PORT, and "
-                "--webhook-public-url when the target reaches it elsewhere) and the endpoint "
-                "made then is used again in every later run"
+                "deleted: " + _FIXED_ADDRESS
                 if ex.status == 409 and not receiver.stable
                 else ""
             )
@@ -73,6 +79,20 @@ def kaspi_endpoint(
         if receiver.stable:
             endpoint_store.keep(target.kaspi_url, target.kaspi_key, receiver.shared[key])
     return receiver.shared[key]
+
+
+def _room_for_one(target: Target, receiver: WebhookReceiver) -> None:
+    """A skip, when the merchant already has as many endpoints as the supplement allows: one
+    more could never be deleted (a target that does not refuse it would keep every one)."""
+    kind = leftovers.undeletable("kaspi", "POST", "/v1/webhooks")
+    assert kind is not None
+    have = leftovers.count(target.kaspi_url, kind.list_path, {"X-API-Key": target.kaspi_key})
+    if have is not None and have >= kind.cap:
+        stable = "" if receiver.stable else "; " + _FIXED_ADDRESS
+        raise ScenarioSkip(
+            f"the merchant has {have} Kaspi webhook endpoints, at most {kind.cap} "
+            f"({kind.source}), and none can be deleted: no new one is made{stable}"
+        )
 
 
 def _listed(target: Target, session: requests.Session) -> list[Any]:

@@ -51,6 +51,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
 TEST_ROUTES: list[tuple[str, str, Handler]] = [
     ("/testing/invoices/<id>/status", "POST", testing.move_invoice),
     ("/testing/plans", "POST", testing.queue_plan),
+    ("/testing/counts", "GET", testing.counts),
 ]
 
 

@@ -48,3 +48,24 @@ def queue_plan(ctx: Ctx) -> Reply:
         ctx.store.plans[kind].append((status, int(after)))
         queued = len(ctx.store.plans[kind])
     return 201, {"object": kind, "status": status, "after_ms": int(after), "queued": queued}
+
+
+def counts(ctx: Ctx) -> Reply:
+    """GET /testing/counts: what each merchant has, webhook endpoints and deliveries included
+    (what a test run leaves behind)."""
+    store = ctx.store
+    tables = {
+        "invoices": store.invoices,
+        "qrs": store.qrs,
+        "refunds": store.refunds,
+        "webhooks": store.webhooks,
+        "deliveries": store.deliveries,
+    }
+    with store.lock:
+        found: dict[str, dict[str, int]] = {}
+        for name, rows in tables.items():
+            for row in rows.values():
+                mine = found.setdefault(str(row.get("merchant_id")), dict.fromkeys(tables, 0))
+                mine[name] += 1
+        attempts = sum(int(d.get("attempts") or 0) for d in store.deliveries.values())
+    return 200, {"merchants": found, "delivery_attempts": attempts}
