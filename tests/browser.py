@@ -61,7 +61,11 @@ class Browser:
         assert port is not None, "chromium did not open its DevTools port"
         pages = requests.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
         page = next(p for p in pages if p.get("type") == "page")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
+        # No Origin header: Chromium refuses a DevTools socket from an origin it was not told
+        # to allow (--remote-allow-origins), and a client with no Origin is not a web page.
+        self.ws = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=30, suppress_origin=True
+        )
         self.call("Page.enable")
         self.call("Runtime.enable")
         return self
