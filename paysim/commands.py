@@ -97,6 +97,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
         profile=args.contract_profile,
         operations=args.contract_operation or [],
         select=args.select,
+        scenario_folders=args.scenario_folders,
         extra=args.pytest_args,
         echo=args.verbose,
         max_time=args.max_time,

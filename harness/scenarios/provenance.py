@@ -22,14 +22,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.pointer import resolve
+from paysim.documents import SPECS
 
-SPECS = Path(__file__).resolve().parent.parent.parent / "specs"
 SEEDS = {"freefin": "freefin.openapi.yaml", "kaspi": "kaspi.openapi.json"}
 SUPPLEMENTS = {"freefin": "freefin.supplement.yaml", "kaspi": "kaspi.supplement.yaml"}
 KINDS = ("seed", "supplement", "http")

@@ -1,0 +1,37 @@
+"""Where the documents live: the seed OpenAPI documents with their supplements and links
+(``specs/`` in the repository, ``paysim.specs`` once installed) and the bundled scenario suites
+(``scenarios/``, ``paysim.scenarios``).
+
+Both folders are package data, found through :mod:`importlib.resources`, so a wheel installed
+with no checkout reads them as a checkout does. Every module that needs a document asks here.
+This module imports nothing of the project, so the simulator and the harness may both ask it
+without importing each other or the command line.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+APIS = ("freefin", "kaspi")
+
+
+def _folder(package: str) -> Path:
+    # An installed wheel and a checkout both unpack to plain folders: the reader gives a Path.
+    return Path(str(files(package)))
+
+
+SPECS = _folder("paysim.specs")
+SCENARIOS = _folder("paysim.scenarios")
+
+
+def spec(name: str) -> Path:
+    """The file ``name`` among the seed documents, supplements and links."""
+    return SPECS / name
+
+
+def scenarios(api: str) -> Path:
+    """The folder of the bundled scenarios of ``api``."""
+    if api not in APIS:
+        raise ValueError(f"api must be one of {APIS}, not {api!r}")
+    return SCENARIOS / api
