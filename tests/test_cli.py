@@ -225,6 +225,25 @@ def test_bad_usage_is_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 2
 
 
+def test_a_scenario_folder_that_is_not_one_is_bad_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["conform", "--scenarios", str(tmp_path / "nowhere")])
+    assert exc.value.code == 2
+    assert "nowhere: not a folder" in capsys.readouterr().err
+
+
+def test_conform_gives_scenario_folders_to_the_suites_only(tmp_path: Path) -> None:
+    from harness.conform import ConformRun
+
+    mine = tmp_path / "mine"
+    both = ConformRun(tmp_path / "out", {}, scenario_folders=[mine]).command()
+    assert str(mine) in both and both[both.index("--scenarios") + 1] == str(mine)
+    contract = ConformRun(tmp_path / "out", {}, suite="contract", scenario_folders=[mine])
+    assert "--scenarios" not in contract.command() and str(mine) not in contract.command()
+
+
 def test_conform_end_to_end_on_a_small_selection(tmp_path: Path) -> None:
     report = tmp_path / "report"
     proc = paysim("conform", *SMALL, "--report-dir", str(report))
