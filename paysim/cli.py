@@ -1,4 +1,4 @@
-"""``paysim``: one command for the harness.
+"""paysim: one command for the harness.
 
   paysim serve      the bundled simulator (its options: paysim serve --help)
   paysim conform    contract + scenario suites against a target (default: the bundled simulator)

@@ -219,6 +219,17 @@ def test_unknown_setting_in_credentials_file_is_4(
     assert "freefin_kye" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "command",
+    ["", "serve", "proxy", "conform", "load", "report", "gaps", "webhooks check", "client-report"],
+)
+def test_help_is_plain_text(command: str) -> None:
+    # No reStructuredText markup from a docstring reaches a terminal.
+    done = paysim(*command.split(), "--help", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: paysim") and "``" not in done.stdout
+
+
 def test_bad_usage_is_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["conform", "--suite", "everything"])
