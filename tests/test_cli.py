@@ -230,6 +230,20 @@ def test_help_is_plain_text(command: str) -> None:
     assert done.stdout.startswith("usage: paysim") and "``" not in done.stdout
 
 
+@pytest.mark.parametrize(
+    ("param", "said"),
+    [("users=abc", "users='abc' is not a number"), ("users", "'users' is not name=value")],
+)
+def test_a_bad_shape_parameter_is_bad_usage_before_anything_starts(
+    param: str, said: str, tmp_path: Path
+) -> None:
+    done = paysim("load", "smoke", "--shape-param", param, "--out", str(tmp_path), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert "run folder" not in done.stdout and "simulator" not in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_usage_is_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["conform", "--suite", "everything"])
