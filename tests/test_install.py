@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness import processes
 from harness.simproc import free_port
 
 pytestmark = pytest.mark.slow
@@ -203,21 +203,25 @@ def served(installed: Installed) -> Iterator[str]:
             env=installed.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if requests.get(f"{url}/_sim/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+        deadline = time.monotonic() + 90
+        while not _healthy(url):
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                installed.work / "serve.log"
+            ).read_text()
+            time.sleep(0.2)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        processes.end(proc, grace=30)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/_sim/health", timeout=2).ok
+    except requests.RequestException:
+        return False
 
 
 def test_installed_serve_answers_a_create_with_201(installed: Installed, served: str) -> None:
