@@ -1,6 +1,6 @@
 """Where the documents live: the seed OpenAPI documents with their supplements and links
-(``specs/`` in the repository, ``paysim.specs`` once installed) and the bundled scenario suites
-(``scenarios/``, ``paysim.scenarios``).
+(``specs/`` in the repository, ``paysim.specs`` once installed), the bundled scenario suites
+(``scenarios/``, ``paysim.scenarios``) and the simulator's default seed file.
 
 Both folders are package data, found through :mod:`importlib.resources`, so a wheel installed
 with no checkout reads them as a checkout does. Every module that needs a document asks here.
@@ -11,6 +11,7 @@ without importing each other or the command line.
 from __future__ import annotations
 
 from importlib.resources import files
+from importlib.util import find_spec
 from pathlib import Path
 
 APIS = ("freefin", "kaspi")
@@ -21,8 +22,18 @@ def _folder(package: str) -> Path:
     return Path(str(files(package)))
 
 
+def _package_folder(package: str) -> Path:
+    # Found without importing it: the harness reads the simulator's seed, never its code.
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"no package {package}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 SPECS = _folder("paysim.specs")
 SCENARIOS = _folder("paysim.scenarios")
+# merchants, terminals, keys and limits the bundled simulator starts with
+DEFAULT_SEED = _package_folder("simulator") / "seed.yaml"
 
 
 def spec(name: str) -> Path:

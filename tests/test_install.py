@@ -142,10 +142,12 @@ def test_the_installed_tool_reads_its_documents_from_the_install(installed: Inst
         installed.bin("python"),
         "-c",
         "import harness, paysim.documents as d; print(d.SPECS); print(d.SCENARIOS); "
-        "print(harness.__file__)",
+        "print(d.DEFAULT_SEED); print(harness.__file__)",
     )
     assert done.returncode == 0, done.stderr
-    for line in done.stdout.split():
+    lines = done.stdout.split()
+    assert len(lines) == 4 and Path(lines[2]).is_file()
+    for line in lines:
         assert Path(line).is_relative_to(installed.venv), done.stdout
 
 
