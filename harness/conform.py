@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import paysim.documents as documents
 from harness import processes
 from harness.promises import coverage
 from harness.report.progress import ENV as PROGRESS_ENV
@@ -33,6 +34,9 @@ from harness.report.results import (
 from harness.target import OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
+# The child's pytest settings, the same from a checkout and from an installed wheel: never a
+# configuration file that happens to lie above the installed package.
+SUITES_INI = Path(__file__).with_name("suites.ini")
 PROGRESS = "progress.jsonl"
 LOG = "pytest.log"
 HEARTBEAT_S = 15.0
@@ -66,6 +70,7 @@ class ConformRun:
         profile: str = "default",
         operations: Sequence[str] = (),
         select: str | None = None,
+        scenario_folders: Sequence[Path] = (),
         extra: Sequence[str] = (),
         echo: bool = False,
         max_time: float = 1800.0,
@@ -77,6 +82,7 @@ class ConformRun:
         self.profile = profile
         self.operations = list(operations)
         self.select = select
+        self.scenario_folders = [Path(f).resolve() for f in scenario_folders]
         self.extra = list(extra)
         self.echo = echo
         self.max_time = max_time
@@ -109,7 +115,8 @@ class ConformRun:
         if self.suite in ("all", "contract"):
             paths += [str(ROOT / "harness" / "contract" / f"test_contract_{a}.py") for a in apis]
         if self.suite in ("all", "scenarios"):
-            paths += [str(ROOT / "scenarios" / a) for a in apis]
+            paths += [str(documents.scenarios(a)) for a in apis]
+            paths += [str(f) for f in self.scenario_folders]
         cmd = [
             sys.executable,
             "-m",
@@ -117,6 +124,8 @@ class ConformRun:
             *paths,
             "--rootdir",
             str(ROOT),
+            "-c",
+            str(SUITES_INI),
             "-p",
             "no:cacheprovider",
             "-p",
@@ -133,6 +142,9 @@ class ConformRun:
         ]
         for operation in self.operations:
             cmd += ["--contract-operation", operation]
+        if self.suite in ("all", "scenarios"):
+            for folder in self.scenario_folders:
+                cmd += ["--scenarios", str(folder)]
         if self.select:
             cmd += ["-k", self.select]
         return cmd + self.extra

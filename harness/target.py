@@ -16,8 +16,9 @@ from typing import Any
 import yaml
 
 from harness.profile import ApiProfile, for_target, load_cached
+from paysim.documents import DEFAULT_SEED
 
-SEED_FILE = Path(__file__).resolve().parent.parent / "simulator" / "seed.yaml"
+SEED_FILE = DEFAULT_SEED
 DEFAULT_LISTEN = "127.0.0.1:0"
 
 

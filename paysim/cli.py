@@ -1,4 +1,4 @@
-"""``paysim``: one command for the harness.
+"""paysim: one command for the harness.
 
   paysim serve      the bundled simulator (its options: paysim serve --help)
   paysim conform    contract + scenario suites against a target (default: the bundled simulator)
@@ -22,6 +22,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from harness import seedgaps
@@ -57,6 +58,14 @@ def _target_options(parser: argparse.ArgumentParser, names: Sequence[str] | None
             )
 
 
+def _folder(text: str) -> Path:
+    """An existing folder, else a usage error before anything starts."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a folder")
+    return path
+
+
 def _conform_parser(sub: Any) -> None:
     p = sub.add_parser(
         "conform",
@@ -88,6 +97,16 @@ def _conform_parser(sub: Any) -> None:
         metavar="OP",
         help="test only this operation (operationId or 'METHOD /path'); repeatable "
         "[env PAYSIM_CONTRACT_OPERATIONS]",
+    )
+    p.add_argument(
+        "--scenarios",
+        dest="scenario_folders",
+        action="append",
+        type=_folder,
+        default=[],
+        metavar="DIR",
+        help="also run the scenarios in this folder of your own, validated as the bundled "
+        "ones (repeatable)",
     )
     p.add_argument(
         "-k", dest="select", metavar="EXPRESSION", help="only tests whose names match (pytest -k)"

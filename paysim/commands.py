@@ -101,6 +101,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
         profile=args.contract_profile,
         operations=args.contract_operation or [],
         select=args.select,
+        scenario_folders=args.scenario_folders,
         extra=args.pytest_args,
         echo=args.verbose,
         max_time=args.max_time,
@@ -182,8 +183,13 @@ def _run_load(
     ``verbose``: Locust's own output is printed as it comes (it is kept in the log either way)."""
     from harness.simproc import SimulatorProcess
     from loadtests.run import run_profile
-    from loadtests.shapes import parse_params
+    from loadtests.shapes import make_shape, parse_params
 
+    try:  # a bad shape is bad usage, said before anything starts or is announced
+        params = parse_params(list(shape_params))
+        make_shape(shape or profile, params)
+    except ValueError as exc:
+        raise Failed(str(exc), EXIT_USAGE) from exc
     if out.exists() and (out / "command.txt").exists():
         shutil.rmtree(out)  # a previous run folder of ours
     print(f"paysim load: profile {profile}, API {api}; run folder {out}", flush=True)
@@ -193,10 +199,6 @@ def _run_load(
             sim = stack.enter_context(SimulatorProcess(extra_args=list(simulator_args)))
             target = sim.url
             print(f"paysim load: bundled simulator at {target}", flush=True)
-        try:
-            params = parse_params(list(shape_params))
-        except ValueError as exc:
-            raise Failed(f"bad configuration: {exc}", EXIT_CONFIG) from exc
         code = run_profile(
             profile,
             target,

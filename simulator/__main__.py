@@ -1,8 +1,8 @@
-"""``python -m simulator``: serve both APIs with gunicorn on 127.0.0.1:8080 by default.
+"""python -m simulator: serve both APIs with gunicorn on 127.0.0.1:8080 by default.
 
-gunicorn with threads (gthread), one worker process unless ``--workers N``: workers share the
+gunicorn with threads (gthread), one worker process unless --workers N: workers share the
 store and, through it, the control state. Each open SSE stream holds one thread, so
-``--threads`` bounds the number of concurrent streams plus requests per worker. Options also
+--threads bounds the number of concurrent streams plus requests per worker. Options also
 read PAYSIM_<OPTION> environment variables.
 """
 

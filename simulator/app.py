@@ -88,6 +88,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     envelopes.register(kaspi.PREFIX, kaspi.render_error)
     app.register_blueprint(control.bp)
     app.register_blueprint(ui.bp)
+    _install_index(app)
     _install_error_handlers(app, envelopes)
     app.before_request(control.guard)  # before anything else: /_sim is guarded first
     if app.config["GRADE_CLIENTS"]:  # first: its after_request runs last, on the final answer
@@ -98,6 +99,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["TICKER"]:
         rt.start()
     return app
+
+
+def _install_index(app: Flask) -> None:
+    """``GET /``: where each API, the dashboard and the control API are."""
+    index = {
+        "service": "paysim simulator",
+        "apis": {
+            "freefin": {"title": "freefin Public API", "base_path": freefin.PREFIX},
+            "kaspi": {"title": "Arzan Pay Kaspi Pay API", "base_path": kaspi.PREFIX},
+        },
+        "dashboard": f"{ui.bp.url_prefix}/",
+        "control_api": control.bp.url_prefix,
+        "health": f"{control.bp.url_prefix}/health",
+    }
+    app.add_url_rule("/", "index", lambda: index, methods=["GET"])
 
 
 def _start_settings(app: Flask, rt: Runtime) -> None:

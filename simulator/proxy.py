@@ -1,12 +1,12 @@
-"""``python -m simulator.proxy`` (``paysim proxy``): a validating proxy between a partner's client
+"""python -m simulator.proxy (paysim proxy): a validating proxy between a partner's client
 and any server of one API (the simulator, or a sandbox).
 
 Every request is forwarded as it came and its answer sent back as it came (an event stream and a
 large body pass through chunk by chunk, never held whole); on the way, both are judged against the
 seed: the request by the same client rules as the simulator's client report, the answer by the
 server rules, each finding said of the side it is about. Chaos profiles and faults act toward the
-client, as they do on the simulator. The report is at ``GET /_sim/clients/report``, so
-``paysim client-report --target-url`` reads it from the proxy as from the simulator.
+client, as they do on the simulator. The report is at GET /_sim/clients/report, so
+paysim client-report --target-url reads it from the proxy as from the simulator.
 """
 
 from __future__ import annotations

@@ -219,10 +219,54 @@ def test_unknown_setting_in_credentials_file_is_4(
     assert "freefin_kye" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "command",
+    ["", "serve", "proxy", "conform", "load", "report", "gaps", "webhooks check", "client-report"],
+)
+def test_help_is_plain_text(command: str) -> None:
+    # No reStructuredText markup from a docstring reaches a terminal.
+    done = paysim(*command.split(), "--help", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: paysim") and "``" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("param", "said"),
+    [("users=abc", "users='abc' is not a number"), ("users", "'users' is not name=value")],
+)
+def test_a_bad_shape_parameter_is_bad_usage_before_anything_starts(
+    param: str, said: str, tmp_path: Path
+) -> None:
+    done = paysim("load", "smoke", "--shape-param", param, "--out", str(tmp_path), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert "run folder" not in done.stdout and "simulator" not in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_usage_is_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["conform", "--suite", "everything"])
     assert exc.value.code == 2
+
+
+def test_a_scenario_folder_that_is_not_one_is_bad_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["conform", "--scenarios", str(tmp_path / "nowhere")])
+    assert exc.value.code == 2
+    assert "nowhere: not a folder" in capsys.readouterr().err
+
+
+def test_conform_gives_scenario_folders_to_the_suites_only(tmp_path: Path) -> None:
+    from harness.conform import ConformRun
+
+    mine = tmp_path / "mine"
+    both = ConformRun(tmp_path / "out", {}, scenario_folders=[mine]).command()
+    assert str(mine) in both and both[both.index("--scenarios") + 1] == str(mine)
+    contract = ConformRun(tmp_path / "out", {}, suite="contract", scenario_folders=[mine])
+    assert "--scenarios" not in contract.command() and str(mine) not in contract.command()
 
 
 def test_conform_end_to_end_on_a_small_selection(tmp_path: Path) -> None:

@@ -126,3 +126,21 @@ def test_script_file_is_loaded_at_start(tmp_path) -> None:  # type: ignore[no-un
     assert client.get("/_sim/defects").json["active"] == ["freefin.no_retry_after"]
     assert len(client.get("/_sim/outcomes").json["queued"]) == 1
     assert len(client.get("/_sim/faults").json["faults"]) == 1
+
+
+def test_the_root_names_the_apis_the_dashboard_and_the_control_api(api: SpecClient) -> None:
+    resp = api.client.get("/")
+    assert resp.status_code == 200 and resp.is_json
+    index = resp.json
+    assert {a: v["base_path"] for a, v in index["apis"].items()} == {
+        "freefin": FF,
+        "kaspi": "/api",
+    }
+    # every address it names is one the simulator answers
+    assert api.get(f"{index['apis']['freefin']['base_path']}/banks/sbp").status_code == 200
+    me = api.get(f"{index['apis']['kaspi']['base_path']}/v1/me", key=None,
+                 headers={"X-API-Key": "kp_test_almaty_7Hc2Vn9Qx4Lz1Bw8"})  # fmt: skip
+    assert me.status_code == 200
+    assert api.client.get(index["dashboard"]).status_code == 200
+    assert api.client.get(index["health"]).json["status"] == "ok"
+    assert index["health"].startswith(index["control_api"] + "/")

@@ -179,6 +179,23 @@ def test_a_bad_file_names_the_file_the_document_and_the_key(
     ) in done.stdout, done.stdout
 
 
+def test_a_folder_of_ones_own_is_collected_and_validated_as_the_bundled(
+    tmp_path: Path, server_url: str
+) -> None:
+    # Not named by scenario_dirs: only --scenarios makes its YAML files scenarios.
+    project = _project(tmp_path, {"mine/idem.yaml": GOOD, "theirs/bad.yaml": BAD})
+    done = _pytest(project, server_url, "--scenarios", "mine", "-k", "replay")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED mine/idem.yaml::replay returns the same payment" in done.stdout
+    assert done.stdout.count("PASSED") == 1  # collected once, though also under the rootdir
+    bad = _pytest(project, server_url, "--scenarios", "theirs", "--collect-only")
+    assert bad.returncode != 0
+    assert "bad.yaml, document 2 ('typo in a step')" in bad.stdout, bad.stdout
+    missing = _pytest(project, server_url, "--scenarios", "nowhere")
+    assert missing.returncode == 4  # pytest's usage error
+    assert "--scenarios" in missing.stderr and "not a folder" in missing.stderr
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

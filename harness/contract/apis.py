@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-SPECS = Path(__file__).resolve().parent.parent.parent / "specs"
+from paysim.documents import SPECS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,14 +6,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness import signing
-
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+from paysim.documents import SPECS
 
 
 @dataclass(frozen=True)

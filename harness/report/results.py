@@ -111,8 +111,10 @@ def classify(classname: str, name: str) -> tuple[str, str, str]:
             (p.removeprefix("test_contract_") for p in parts if p.startswith("test_contract_")), ""
         )
         return "contract", api, f"contract {api}".strip()
-    if parts and parts[0] == "scenarios" and len(parts) >= 3:
-        api, topic = parts[1], parts[2]
+    # scenarios.<api>.<topic>.yaml from a checkout, paysim.scenarios.… from an installed wheel
+    at = parts.index("scenarios") if "scenarios" in parts[:2] else -1
+    if at >= 0 and len(parts) >= at + 3:
+        api, topic = parts[at + 1], parts[at + 2]
         return "scenarios", api, f"scenarios {api}/{topic}"
     return "other", "", classname or name
 

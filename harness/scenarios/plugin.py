@@ -1,4 +1,8 @@
-"""pytest plugin: collect ``scenarios/**/*.yaml`` and run each scenario as a test item.
+"""pytest plugin: collect scenario YAML files and run each scenario as a test item.
+
+A YAML file is a scenario file when it lies in the bundled suites (:mod:`paysim.documents`), in
+a folder named by the ``scenario_dirs`` ini option (``scenarios/`` of the rootdir by default) or
+in a folder given with ``--scenarios DIR``, which is collected as well.
 
 Why not Tavern: it breaks on pytest 9.1/9.2 (it imports a private pytest module), cannot sign
 the exact raw body with HMAC without custom Python hooks, and has no concurrent steps. This runner
@@ -20,6 +24,7 @@ from typing import Any
 import pytest
 import requests
 
+import paysim.documents as documents
 from harness.promises import Why, not_exercised
 from harness.scenarios.loader import Scenario, ScenarioFormatError, claims, load_file
 from harness.scenarios.receiver import WebhookReceiver
@@ -38,6 +43,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="directory for scenario-summary.md/.json [env PAYSIM_SCENARIO_REPORT]",
     )
+    group.addoption(
+        "--scenarios",
+        dest="scenario_folders",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of scenarios of your own, collected and validated as the bundled ones "
+        "(repeatable)",
+    )
     parser.addini(
         "scenario_dirs",
         type="linelist",
@@ -48,12 +62,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SUMMARY_KEY] = Summary()
+    for folder in user_folders(config):
+        if str(folder) not in config.args:
+            config.args.append(str(folder))
     for api in ("freefin", "kaspi"):
         config.addinivalue_line("markers", f"{api}: scenarios of the {api} API")
 
 
+def user_folders(config: pytest.Config) -> list[Path]:
+    """The folders given with ``--scenarios``; one that is not a folder is a usage error."""
+    folders = [Path(d).resolve() for d in config.getoption("scenario_folders", default=[])]
+    for folder in folders:
+        if not folder.is_dir():
+            raise pytest.UsageError(f"--scenarios {folder}: not a folder")
+    return folders
+
+
 def _scenario_roots(config: pytest.Config) -> list[Path]:
-    return [(config.rootpath / d).resolve() for d in config.getini("scenario_dirs")]
+    ini = [(config.rootpath / d).resolve() for d in config.getini("scenario_dirs")]
+    return [documents.SCENARIOS, *ini, *user_folders(config)]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -29,14 +29,13 @@ import dataclasses
 import json
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.pointer import resolve
+from paysim.documents import SPECS
 
-SPECS = Path(__file__).resolve().parent.parent.parent / "specs"
 SEEDS = {"freefin": "freefin.openapi.yaml", "kaspi": "kaspi.openapi.json"}
 SUPPLEMENTS = {"freefin": "freefin.supplement.yaml", "kaspi": "kaspi.supplement.yaml"}
 KINDS = ("seed", "supplement", "http")

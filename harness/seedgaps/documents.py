@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+from paysim.documents import SPECS
+
 SEEDS = {"freefin": "freefin.openapi.yaml", "kaspi": "kaspi.openapi.json"}
 METHODS = ("get", "put", "post", "delete", "patch")
 BODY_METHODS = ("post", "put", "patch")

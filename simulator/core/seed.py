@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-DEFAULT_SEED = Path(__file__).resolve().parent.parent / "seed.yaml"
+from paysim.documents import DEFAULT_SEED
 
 _RATE = {
     "type": "object",

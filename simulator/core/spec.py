@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ import jsonschema
 import jsonschema_rs
 import yaml
 
-SPECS = Path(__file__).resolve().parent.parent.parent / "specs"
+from paysim.documents import SPECS
 
 _formats = jsonschema.FormatChecker(formats=())
 

@@ -4,6 +4,7 @@ dashboard makes is a call of the control API, from the page)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +25,41 @@ class Kind:
     control: Controllable | None = None
 
     @property
+    def singular(self) -> str:
+        """In words: ``audit-entry`` -> ``audit entry``."""
+        return self.name.replace("-", " ")
+
+    @property
     def plural(self) -> str:
-        return self.name if self.name.endswith("s") else self.name + "s"
+        """In words: ``audit-entry`` -> ``audit entries``, ``payment`` -> ``payments``."""
+        words = self.singular
+        if words.endswith("s"):
+            return words
+        if words.endswith("y") and words[-2:-1] not in "aeiou":
+            return words[:-1] + "ies"
+        return words + "s"
+
+
+def merchant_names(seed: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """(API, merchant id) -> the merchant's name in the seed."""
+    return {
+        (api, str(m["id"])): str(m.get("name") or m["id"])
+        for api in ("freefin", "kaspi")
+        for m in seed.get(api, {}).get("merchants", [])
+    }
+
+
+def money(api: str, doc: Mapping[str, Any]) -> str:
+    """An object's amount and currency as its API's seed defines the amount: freefin's an
+    integer of minor units (10000 is 100.00 RUB), Kaspi's a decimal string of tenge."""
+    amount = doc.get("amount")
+    if amount is None or isinstance(amount, bool):
+        return ""
+    text = str(amount)
+    if api == "freefin" and isinstance(amount, int):
+        whole, minor = divmod(abs(amount), 100)
+        text = f"{'-' if amount < 0 else ''}{whole}.{minor:02d}"
+    return f"{text} {doc.get('currency') or ''}".strip()
 
 
 def counts(store: Store) -> dict[tuple[str, str, str], int]:

@@ -95,7 +95,14 @@ def _shared() -> dict[str, Any]:
         "offset": rt.clock.offset,
         "token": current_app.config.get("CONTROL_TOKEN") or "",
         "kinds": KINDS,
+        "merchant_name": _namer(rt),
+        "money": data.money,
     }
+
+
+def _namer(rt: Runtime) -> Any:
+    names = data.merchant_names(rt.seed)
+    return lambda api, owner: names.get((api, owner), owner)
 
 
 @bp.get("/")
