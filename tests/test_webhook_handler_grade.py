@@ -124,12 +124,12 @@ def test_a_handler_that_asks_to_wait_is_waited_for() -> None:
     assert {f.verdict for f in grade.findings} == {"passed"}, grade.table()
 
 
-def test_without_a_probe_the_state_rules_are_skipped_not_passed() -> None:
+def test_without_a_probe_the_state_rules_are_not_exercised_not_passed() -> None:
     with shop() as base:
         grade = _grade(base, "freefin", probe=False)
     verdicts = _verdicts(grade)
-    assert verdicts["handler.applies_once"] == "skipped"
-    assert verdicts["handler.keeps_latest_state"] == "skipped"
+    assert verdicts["handler.applies_once"] == "not_exercised"
+    assert verdicts["handler.keeps_latest_state"] == "not_exercised"
     assert "failed" not in verdicts.values()
 
 
@@ -192,9 +192,10 @@ def _check(base: str, report: Path, *extra: str) -> int:
 def test_the_command_exits_by_the_grade_and_writes_its_report(tmp_path: Path) -> None:
     with shop() as base:
         clean = _check(base, tmp_path / "clean", "--state-url", f"{base}/webhooks/state")
+        unprobed = _check(base, tmp_path / "unprobed")  # the state rules not exercised
     with shop({"skip_signature"}) as base:
         broken = _check(base, tmp_path / "broken")
-    assert (clean, broken) == (0, 1)
+    assert (clean, unprobed, broken) == (0, 5, 1)
     junit = (tmp_path / "broken/handler-grade.junit.xml").read_text()
     assert junit.count("<failure") == len(SIGNATURE_RULES)
     report = json.loads((tmp_path / "broken/handler-grade.json").read_text())
