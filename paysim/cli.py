@@ -274,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clients.add_argument("--report-dir", default="reports/clients", help="default reports/clients")
     clients.add_argument(
+        "--level",
+        choices=["spec", "strict"],
+        default="spec",
+        help="spec (default): a misspelt field name is a warning; strict: a failure",
+    )
+    clients.add_argument(
         "--timeout",
         type=float,
         default=TIMEOUT_S,

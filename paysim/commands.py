@@ -343,7 +343,7 @@ def cmd_client_report(args: argparse.Namespace) -> int:
     from harness.grading.findings import FORMATS
 
     try:
-        report = clients.fetch(args.target_url, args.control_token, args.timeout)
+        report = clients.fetch(args.target_url, args.control_token, args.timeout, args.level)
     except requests.HTTPError as exc:
         raise Failed(f"{args.target_url}: {exc.response.text[:300]}", EXIT_CONFIG) from exc
     except requests.Timeout as exc:

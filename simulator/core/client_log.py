@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from simulator.core import client_rules, operations
+from simulator.core import client_rules, exam, operations
 from simulator.core.store import Store, Tx
 
 BODY_KEPT = 2000
@@ -43,6 +43,7 @@ class Entry:
     problems: list[dict[str, Any]]
     at: float
     response_problems: list[dict[str, Any]] | None  # None: the answer was not judged
+    exam: str | None = None  # the exam's situation this request met
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
@@ -59,12 +60,13 @@ class Entry:
             "message": self.error_message,
             "problems": self.problems,
             **({"response_problems": self.response_problems} if self.response_problems else {}),
+            **({"exam": self.exam} if self.exam else {}),
         }
 
 
 COLUMNS = (
     "seq, api, client, operation, method, url, headers, body, body_hash, idempotency_key, "
-    "status, retry_after, error_code, error_message, problems, at, response_problems"
+    "status, retry_after, error_code, error_message, problems, at, response_problems, exam"
 )
 
 
@@ -84,10 +86,11 @@ def record(
     at: float,
     body_judged: bool = True,
     response_problems: list[operations.Problem] | None = None,
+    situation: str | None = None,
 ) -> None:
     """One request and its answer, with the seed operation it is for and what it breaks of it
     (``body_judged``: false for a body too large to hold; ``response_problems``: what the answer
-    breaks of the seed, where it was judged)."""
+    breaks of the seed, where it was judged; ``situation``: the exam's, if it met one)."""
     operation = operations.match(api, method, path)
     if operation is None:
         name, problems = "", [operations.Problem("path", UNKNOWN_OPERATION)]
@@ -101,7 +104,7 @@ def record(
     tx.execute(
         "INSERT INTO client_requests (api, client, operation, method, url, headers, body, "
         "body_hash, idempotency_key, status, retry_after, error_code, error_message, problems, "
-        "at, response_problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "at, response_problems, exam) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             api,
             client,
@@ -121,6 +124,7 @@ def record(
             None
             if response_problems is None
             else json.dumps([p.to_dict() for p in response_problems], ensure_ascii=False),
+            situation,
         ),
     )
 
@@ -148,8 +152,10 @@ def error_of(raw: bytes) -> tuple[str, str] | None:
 
 
 def clear(store: Store) -> None:
+    """The log and the exam's progress, gone: the next request of each client starts afresh."""
     with store.tx() as tx:
         tx.execute("DELETE FROM client_requests")
+    exam.clear(store)
 
 
 def entries(store: Store, api: str | None = None) -> list[Entry]:
@@ -176,21 +182,26 @@ def entries(store: Store, api: str | None = None) -> list[Entry]:
             problems=json.loads(row[14]),
             at=row[15],
             response_problems=None if row[16] is None else json.loads(row[16]),
+            exam=row[17],
         )
         for row in rows
     ]
 
 
-def report(store: Store) -> dict[str, Any]:
-    """Every client's findings: ``{"rules", "clients": [{"api", "client", "requests",
-    "findings", "not_exercised"}]}``; ``not_exercised``: the rules the client gave nothing to
-    judge, each with how to meet its situation."""
+def report(store: Store, exam_on: bool = False, level: str = "spec") -> dict[str, Any]:
+    """Every client's findings: ``{"rules", "exam", "clients": [{"api", "client", "requests",
+    "findings", "situations", "not_exercised"}]}``; ``situations``: the exam's, met or not;
+    ``not_exercised``: the rules the client gave nothing to judge, each with how to meet its
+    situation."""
     by_client: dict[tuple[str, str], list[Entry]] = defaultdict(list)
     for entry in entries(store):
         by_client[(entry.api, entry.client)].append(entry)
+    met = exam.met(store)
     clients = []
     for (api, client), log in sorted(by_client.items()):
-        findings = client_rules.judge(log, api)
+        seen = met.get((api, client), set())
+        how = {rule.id: exam.how(rule.id, api, exam_on, seen) for rule in client_rules.RULES}
+        findings = client_rules.judge(log, api, how, level)
         missing = [
             {"rule": f["rule"], "to_meet": f["to_meet"]}
             for f in findings
@@ -202,7 +213,13 @@ def report(store: Store) -> dict[str, Any]:
                 "client": client,
                 "requests": len(log),
                 "findings": findings,
+                "situations": {
+                    s.name: s.name in seen
+                    for s in exam.SITUATIONS
+                    if exam_on and exam.applies(s, api)
+                },
                 "not_exercised": missing,
             }
         )
-    return {"rules": [rule.id for rule in client_rules.RULES], "clients": clients}
+    rules = [rule.id for rule in client_rules.RULES]
+    return {"rules": rules, "exam": exam_on, "level": level, "clients": clients}

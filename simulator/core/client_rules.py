@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator.core import operations
+from simulator.core import exam, operations
 
 if TYPE_CHECKING:
     from simulator.core.client_log import Entry
@@ -29,6 +29,7 @@ STORM_WINDOW_S, STORM_LIMIT = 2.0, 3  # more retries of one failed request than 
 EARLY_S = 0.05  # the clock's grain: a request this much before Retry-After passed is on time
 
 NOT_EXERCISED = "not_exercised"
+LEVELS = ("spec", "strict")  # spec: only what the seed says fails; strict: warnings fail too
 CREATE = "a create (freefin: POST /api/v1/public/payments; Kaspi: POST /api/v1/invoices)"
 
 
@@ -100,6 +101,16 @@ REQUEST_CONFORMANCE = Rule(
     "declared types and formats, known enum values, only the operations the seed has",
     "any request to the API",
 )
+FIELD_NAMES = Rule(
+    "client.field_names",
+    "no request field is a misspelt seed field (order_Id for order_id): its value is lost",
+    "major",
+    "seed: each operation's requestBody properties (unknown fields allowed, so ignored); a "
+    "warning at level spec, a failure at level strict",
+    "spell each field as the seed does (the finding says which it was meant to be); a field "
+    "the server does not know is dropped without a word",
+    "a request with a JSON body",
+)
 MONEY = Rule(
     "client.money",
     "amounts in the right unit and type",
@@ -156,6 +167,7 @@ RULES = (
     BOUNDED_BACKOFF,
     NO_TIGHT_POLLING,
     REQUEST_CONFORMANCE,
+    FIELD_NAMES,
     MONEY,
     SIGNATURE,
     SSE_RESUME,
@@ -198,30 +210,74 @@ def finding(
     }
 
 
-def retries(made: Sequence[Entry]) -> tuple[list[Entry], list[Entry]]:
-    """The retries after an uncertain failure, and the pairs (failure, retry) under a new key.
-    Each failure's retry is the next create of the same operation and bytes (found by group)."""
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+@dataclass
+class Retries:
+    """What the creates of one client tell of its retries."""
+
+    judged: int = 0  # situations met: uncertain failures, slow answers, a key sent again
+    retries: int = 0  # creates that asked again for an object already asked for
+    broken: list[Entry] | None = None  # (first, retry) pairs: a new key, or the key reused
+    changed: list[Entry] | None = None  # of ``broken``: the same key, another body
+
+
+def retries(made: Sequence[Entry]) -> Retries:
+    """Each uncertain failure's retry is the next create of the same operation and bytes (by
+    group); a key sent again must come with the same bytes; a create sent again while a slow
+    one was unanswered is its retry too."""
+    by_body: dict[tuple[str, str], list[int]] = defaultdict(list)
+    by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, e in enumerate(made):
-        groups[(e.operation, e.body_hash)].append(i)
-    found: list[Entry] = []
-    double: list[Entry] = []
-    for indexes in groups.values():
+        by_body[(e.operation, e.body_hash)].append(i)
+        if e.idempotency_key:
+            by_key[(e.operation, e.idempotency_key)].append(i)
+    out = Retries(broken=[], changed=[])
+    assert out.broken is not None and out.changed is not None
+    keyless_retries = 0
+    for indexes in by_body.values():
         for here, later in itertools.pairwise(indexes):
             failed, retry = made[here], made[later]
             if failed.status not in UNCERTAIN or retry.at - failed.at > RETRY_WINDOW_S:
                 continue
             if not failed.idempotency_key:  # no key at all: the idempotency_key rule's finding
+                keyless_retries += 1
                 continue
-            found.append(retry)
+            out.judged += 1
             if retry.idempotency_key != failed.idempotency_key:
-                double += [failed, retry]
-    return found, double
+                out.broken += [failed, retry]
+        for here, slow in enumerate(indexes):
+            if made[slow].exam != "slow":
+                continue
+            out.judged += 1
+            started = made[slow].at - exam.SLOW_MS / 1000
+            for earlier in reversed(indexes[:here]):
+                sent = made[earlier]
+                if sent.at <= started:
+                    break
+                if sent.idempotency_key != made[slow].idempotency_key:
+                    out.broken += [made[slow], sent]
+    for indexes in by_key.values():
+        out.retries += len(indexes) - 1
+        for here, later in itertools.pairwise(indexes):
+            first, again = made[here], made[later]
+            if again.body_hash != first.body_hash:
+                out.judged += 1
+                out.broken += [first, again]
+                out.changed += [first, again]
+    out.retries += keyless_retries
+    # uncertain failures the client never sent again: met, and nothing double
+    out.judged += sum(
+        1 for e in made if e.status in UNCERTAIN and e.idempotency_key and not _resent(e, by_body)
+    )
+    return out
+
+
+def _resent(failed: Entry, by_body: dict[tuple[str, str], list[int]]) -> bool:
+    return len(by_body[(failed.operation, failed.body_hash)]) > 1
 
 
 def storms(log: Sequence[Entry]) -> tuple[int, list[Entry]]:
-    """Failures followed by a retry, and those followed by more retries than the limit allows
-    within the window (by group of the same request; a window's end found by bisection)."""
+    """Failures (each a chance to storm), and those followed by more retries than the limit
+    allows within the window (by group of the same request; a window's end by bisection)."""
     groups: dict[tuple[str, str, str], list[Entry]] = defaultdict(list)
     for e in log:
         groups[(e.method, e.url, e.body_hash)].append(e)
@@ -230,12 +286,10 @@ def storms(log: Sequence[Entry]) -> tuple[int, list[Entry]]:
         times = [e.at for e in group]
         stormed_until = -1
         for i, failed in enumerate(group):
-            if failed.status not in UNCERTAIN or i + 1 == len(group):
-                continue
-            end = bisect.bisect_right(times, failed.at + STORM_WINDOW_S, lo=i + 1)
-            if end == i + 1:
+            if failed.status not in UNCERTAIN:
                 continue
             judged += 1
+            end = bisect.bisect_right(times, failed.at + STORM_WINDOW_S, lo=i + 1)
             if end - (i + 1) > STORM_LIMIT and i > stormed_until:
                 storm += [failed, *group[i + 1 : i + STORM_LIMIT + 2]]
                 stormed_until = end - 1
@@ -275,14 +329,16 @@ def reopened(log: Sequence[Entry], stream: str) -> tuple[int, list[Entry]]:
     opens = [e for e in log if e.operation == stream and e.status == 200]
     again = [b for a, b in itertools.pairwise(opens) if b.at - a.at <= RETRY_WINDOW_S]
     lost = [e for e in again if not e.header("Last-Event-ID") and "last_event_id=" not in e.url]
-    return len(again), lost
+    cut = sum(1 for e in opens if e.exam == "stream_cut")  # met, even if never reopened
+    return max(len(again), cut), lost
 
 
 def judge(
-    log: Sequence[Entry], api: str, how: dict[str, str] | None = None
+    log: Sequence[Entry], api: str, how: dict[str, str] | None = None, level: str = "spec"
 ) -> list[dict[str, Any]]:
     """Each rule of ``api`` judged over one client's requests (in the order they came);
-    ``how``: per rule id, what makes its situation come where it did not."""
+    ``how``: per rule id, what makes its situation come where it did not; ``level``: at spec
+    a near-miss field name is a warning, at strict a failure."""
     how = how or {}
 
     def out(rule: Rule, broken: Sequence[Entry], judged: int, what: str, per: int = 1) -> None:
@@ -291,13 +347,25 @@ def judge(
     findings: list[dict[str, Any]] = []
     creates = operations.CREATES[api]
     made = [e for e in log if e.operation in creates]
-    out(IDEMPOTENCY_KEY, [e for e in made if not e.idempotency_key], len(made), "creates")
-    found, double = retries(made)
-    out(SAME_KEY_ON_RETRY, double, len(found), "retries after a failure", 2)
+    again = retries(made)
+    keyless = [e for e in made if not e.idempotency_key]
+    out(
+        IDEMPOTENCY_KEY,
+        keyless,
+        len(made),
+        f"creates ({len(made) - again.retries} objects asked for, {again.retries} retries)",
+    )
+    double = again.broken or []
+    out(SAME_KEY_ON_RETRY, double, again.judged, "failures, slow answers and keys sent again", 2)
+    if again.changed:
+        findings[-1]["detail"] += (
+            f"; {len(again.changed) // 2} sent a key again with another body (answered "
+            f"{again.changed[1].status}): a key stands for one request, its bytes unchanged"
+        )
     judged, early = waits(log)
     out(HONOURS_RETRY_AFTER, early, judged, "answers asking to wait", 2)
     judged, storm = storms(log)
-    out(BOUNDED_BACKOFF, storm, judged, "failures retried", STORM_LIMIT + 2)
+    out(BOUNDED_BACKOFF, storm, judged, "failures met", STORM_LIMIT + 2)
     judged, tight = polls(log, operations.single_reads(api))
     out(NO_TIGHT_POLLING, tight, judged, "objects read", 2)
 
@@ -306,10 +374,26 @@ def judge(
     nonconforming = [
         e
         for e in log
-        if any(not p["money"] for p in e.problems)
+        if any(not p["money"] and not p.get("near_miss") for p in e.problems)
         or (not e.problems and e.status in (400, 422) and e.error_code in VALIDATION_CODES)
     ]
     out(REQUEST_CONFORMANCE, nonconforming, len(log), "requests")
+    with_body = [e for e in log if e.body.lstrip().startswith("{")]
+    misspelt = [e for e in with_body if any(p.get("near_miss") for p in e.problems)]
+    names = sorted(
+        {f"{p['field']} {p['message']}" for e in misspelt for p in e.problems if p.get("near_miss")}
+    )
+    out(FIELD_NAMES, misspelt if level == "strict" else [], len(with_body), "requests with a body")
+    if names:
+        findings[-1]["warnings"] = names
+        findings[-1]["detail"] += (
+            f"; {len(misspelt)} with a misspelt field name"
+            + (" (a warning at level spec, a failure at strict)" if level != "strict" else "")
+            + ": "
+            + "; ".join(names[:3])
+        )
+        if level != "strict":
+            findings[-1]["evidence"] = [e.evidence() for e in misspelt[:3]]
     with_amount = [e for e in made if '"amount' in e.body or '_amount"' in e.body]
     wrong_money = [e for e in log if any(p["money"] for p in e.problems)]
     out(MONEY, wrong_money, len(with_amount), "requests with an amount")
