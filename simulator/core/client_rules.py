@@ -221,13 +221,13 @@ class Retries:
 
 
 def retries(made: Sequence[Entry]) -> Retries:
-    """Each uncertain failure's retry is the next create of the same operation and bytes (by
+    """Each uncertain failure's retry is the next create of the same path and bytes (by
     group); a key sent again must come with the same bytes; a create sent again while a slow
     one was unanswered is its retry too."""
     by_body: dict[tuple[str, str], list[int]] = defaultdict(list)
     by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, e in enumerate(made):
-        by_body[(e.operation, e.body_hash)].append(i)
+        by_body[(e.url, e.body_hash)].append(i)
         if e.idempotency_key:
             by_key[(e.operation, e.idempotency_key)].append(i)
     out = Retries(broken=[], changed=[])
@@ -272,15 +272,18 @@ def retries(made: Sequence[Entry]) -> Retries:
 
 
 def _resent(failed: Entry, by_body: dict[tuple[str, str], list[int]]) -> bool:
-    return len(by_body[(failed.operation, failed.body_hash)]) > 1
+    return len(by_body[(failed.url, failed.body_hash)]) > 1
 
 
 def storms(log: Sequence[Entry]) -> tuple[int, list[Entry]]:
     """Failures (each a chance to storm), and those followed by more retries than the limit
     allows within the window (by group of the same request; a window's end by bisection)."""
+    failing = {(e.method, e.url, e.body_hash) for e in log if e.status in UNCERTAIN}
     groups: dict[tuple[str, str, str], list[Entry]] = defaultdict(list)
     for e in log:
-        groups[(e.method, e.url, e.body_hash)].append(e)
+        request = (e.method, e.url, e.body_hash)
+        if request in failing:
+            groups[request].append(e)
     judged, storm = 0, []
     for group in groups.values():
         times = [e.at for e in group]
