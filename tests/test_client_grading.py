@@ -279,6 +279,8 @@ def test_a_client_that_never_creates_is_incomplete_not_green(fresh: str, tmp_pat
     assert "- client.same_key_on_retry: " in markdown
     html = (tmp_path / "client-grade.html").read_text()
     assert "incomplete" in html and "every rule held" not in html
+    page = requests.get(f"{fresh}/_sim/ui/clients", timeout=10).text  # the dashboard, too
+    assert "incomplete:" in page and "every rule held" not in page and "To meet it:" in page
 
 
 def test_no_client_at_all_is_incomplete(fresh: str, tmp_path: Path) -> None:
