@@ -85,7 +85,11 @@ SITUATIONS = (
         STREAM,
     ),
 )
-BY_NAME = {s.name: s for s in SITUATIONS}
+SEND = {
+    REQUEST: "send any request",
+    CREATE: "send a create",
+    STREAM: "open the event stream (GET /api/v1/public/events)",
+}
 
 
 def applies(situation: Situation, api: str) -> bool:
@@ -184,12 +188,7 @@ def how(rule: str, api: str, exam_on: bool, met: set[str]) -> str:
             + "; ".join(s.meets for s in given)
             + ", and the client sent nothing more to judge"
         )
-    return (
-        "the exam gives "
-        + "; ".join(s.meets for s in pending)
-        + ": send "
-        + ("the event stream's GET" if pending[0].on == STREAM else "a create")
-    )
+    return "the exam gives " + "; ".join(s.meets for s in pending) + ": " + SEND[pending[0].on]
 
 
 def cut_after_first_event(chunks: Iterable[Any]) -> Iterator[Any]:
