@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from simulator.core import client_rules, exam, operations, signing
+from simulator.core import client_log, client_rules, exam, operations, signing
 from simulator.core.client_log import Entry
 from simulator.core.store import Store, open_store
 from tests.conftest import ENGINES, database
@@ -212,3 +212,27 @@ def test_the_exam_gives_each_situation_once_in_order_and_spares_retries(store: S
     assert exam.met(store)[("freefin", "c")] == {s.name for s in exam.SITUATIONS}
     exam.clear(store)
     assert exam.next_situation(store, "freefin", "c", exam.REQUEST, "x") is not None
+
+
+def test_any_bytes_a_client_sends_are_logged_and_judged_on_both_engines(store: Store) -> None:
+    body = b'{"amount": 100, "order_id": "\x00\x1b\xff\xfe"}'
+    with store.tx() as tx:
+        client_log.record(
+            tx,
+            api="freefin",
+            client="c",
+            method="POST",
+            path=PAYMENTS,
+            query={},
+            headers={"Idempotency-Key": "k\x00"},
+            body=body,
+            status=400,
+            retry_after=None,
+            error=("bad_request", "order_id: \x00"),
+            at=1.0,
+        )
+    (client,) = client_log.report(store)["clients"]
+    (entry,) = client_log.entries(store)
+    assert entry.body_hash == hashlib.sha256(body).hexdigest()  # of the bytes as sent
+    assert "\x00" not in entry.body and "\\x00" in entry.body
+    assert client["requests"] == 1

@@ -105,6 +105,7 @@ def record(
             problems = [p for p in problems if p.field.split(".")[0] != "body"]
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
     url = path + ("?" + urlencode(list(query.items())) if query else "")
+    key = next((v for k, v in headers.items() if k.lower() == "idempotency-key"), None)
     tx.execute(
         "INSERT INTO client_requests (api, client, operation, method, url, headers, body, "
         "body_hash, idempotency_key, status, retry_after, error_code, error_message, problems, "
@@ -113,16 +114,16 @@ def record(
             api,
             client,
             name,
-            method.upper(),
-            url,
+            _text(method.upper()),
+            _text(url),
             json.dumps(kept),
-            body[:BODY_KEPT].decode("utf-8", "replace"),
+            _text(body[:BODY_KEPT].decode("utf-8", "replace")),
             hashlib.sha256(body).hexdigest(),
-            next((v for k, v in headers.items() if k.lower() == "idempotency-key"), None),
+            None if key is None else _text(key),
             status,
             retry_after,
-            error[0] if error else None,
-            error[1] if error else None,
+            _text(error[0]) if error else None,
+            _text(error[1]) if error else None,
             json.dumps([p.to_dict() for p in problems], ensure_ascii=False),
             at,
             None
@@ -131,6 +132,12 @@ def record(
             situation,
         ),
     )
+
+
+def _text(value: str) -> str:
+    """What a client sent, storable by either engine: PostgreSQL's text takes no NUL, so it is
+    kept as the four characters ``\\x00`` (the hash is of the bytes as sent)."""
+    return value.replace("\x00", "\\x00")
 
 
 def masked(credential: str) -> str:
