@@ -294,3 +294,4 @@ def test_a_client_that_never_creates_is_incomplete_with_what_it_never_met(
     assert main(args) == 5
     out = capsys.readouterr().out
     assert "incomplete" in out and "not exercised" in out
+    assert "the exam: 1 of 6 situations met (never: lost_answer, dropped," in out

@@ -61,11 +61,23 @@ def grades(report: dict[str, Any], base_url: str) -> list[Grade]:
         out.append(
             Grade(
                 subject=f"API client {client['client']} ({client['api']})",
-                target=f"{client['requests']} requests to {base_url}",
+                target=f"{client['requests']} requests to {base_url}" + _exam(client),
                 findings=findings,
             )
         )
     return out
+
+
+def _exam(client: dict[str, Any]) -> str:
+    """What the client met of the exam, where one was given."""
+    situations: dict[str, bool] = client.get("situations") or {}
+    if not situations:
+        return ""
+    never = [name for name, met in situations.items() if not met]
+    met = len(situations) - len(never)
+    return f"; the exam: {met} of {len(situations)} situations met" + (
+        f" (never: {', '.join(never)})" if never else ""
+    )
 
 
 def _what_was_wrong(evidence: dict[str, Any]) -> str:

@@ -245,6 +245,7 @@ class Grade:
             "",
             f"{self.subject}: {self.outcome}: {counts['passed']} passed, {counts['failed']} "
             f"failed, {counts[NOT_EXERCISED]} not exercised",
+            printable(_mask(self.target, self.secrets)),
         ]
         return "\n".join(rows)
 
