@@ -236,3 +236,16 @@ def test_any_bytes_a_client_sends_are_logged_and_judged_on_both_engines(store: S
     assert entry.body_hash == hashlib.sha256(body).hexdigest()  # of the bytes as sent
     assert "\x00" not in entry.body and "\\x00" in entry.body
     assert client["requests"] == 1
+
+
+def test_a_body_with_backticks_and_lines_stays_inside_its_markdown_fence() -> None:
+    from harness.grading.findings import Exchange, Finding, Grade
+
+    body = b'{"order_id": "```\\n# not a heading\\n<script>x</script>\\n````"}\n\x00'
+    evidence = [Exchange("POST", "http://h/p", {}, body, status=400, answer="no")]
+    finding = Finding("r", "t", "major", False, "d", "f", "s", evidence)
+    markdown = Grade("API client", "here", [finding]).markdown()
+    fence = "`" * 5  # longer than the body's longest run (4)
+    assert markdown.count(fence) == 2 and "\x00" not in markdown
+    inside = markdown.split(fence)[1]
+    assert "# not a heading" in inside and "<script>" in inside

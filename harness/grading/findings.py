@@ -214,7 +214,7 @@ class Grade:
                 "",
                 f"## {finding.rule}: {finding.title}",
                 "",
-                _text_of(finding.as_dict(self.secrets)),
+                _text_of(finding.as_dict(self.secrets), fenced=True),
             ]
         return "\n".join(lines) + "\n"
 
@@ -250,10 +250,18 @@ class Grade:
         return "\n".join(rows)
 
 
-def _text_of(data: dict[str, Any]) -> str:
+def _text_of(data: dict[str, Any], fenced: bool = False) -> str:
+    """A failure's text; ``fenced``: its evidence in Markdown code fences longer than any run of
+    backticks a client's body holds, so that no body is read as Markdown."""
     lines = [data["detail"], "", f"Fix: {data['fix']}", f"Source: {data['source']}"]
     for item in data["evidence"]:
-        lines += ["", f"    {item['curl']}", f"    -> {item['outcome']}"]
+        shown = f"{item['curl']}\n-> {item['outcome']}"
+        if fenced:
+            longest = max((len(run) for run in re.findall("`+", shown)), default=0)
+            fence = "`" * max(3, longest + 1)
+            lines += ["", fence, shown, fence]
+        else:
+            lines += ["", *("    " + line for line in shown.split("\n"))]
     return "\n".join(lines)
 
 
