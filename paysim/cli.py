@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import seedgaps
+from harness.grading.clients import TIMEOUT_S
 from harness.grading.findings import FORMATS
 from harness.target import OPTIONS
 from paysim.commands import (
@@ -284,8 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch GET /_sim/clients/report from a simulator started with "
         "--grade-clients and write client-grade.json, .junit.xml and .md: per credential, "
         "each integration rule (Idempotency-Key on creates, the same key on a retry, "
-        "Retry-After honoured, requests that hold to the spec) with its evidence and fix. "
-        "Exit 0 when every rule held, 1 when one failed, 3 when the simulator is unreachable.",
+        "Retry-After honoured, requests that hold to the spec) with its evidence and fix, or, "
+        "when the client never met the situation a rule judges, how to meet it. Exit 0 when "
+        "every rule was exercised and held, 1 when one failed, 5 when none failed but one was "
+        "not exercised (or no client sent a request), 3 when the simulator is unreachable or "
+        "does not answer within --timeout.",
     )
     clients.add_argument(
         "--target-url",
@@ -298,6 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="the simulator's control token [env PAYSIM_CONTROL_TOKEN]",
     )
     clients.add_argument("--report-dir", default="reports/clients", help="default reports/clients")
+    clients.add_argument(
+        "--level",
+        choices=["spec", "strict"],
+        default="spec",
+        help="spec (default): a misspelt field name is a warning; strict: a failure",
+    )
+    clients.add_argument(
+        "--timeout",
+        type=float,
+        default=TIMEOUT_S,
+        help=f"seconds the simulator may take to judge the log (default {TIMEOUT_S:g})",
+    )
     clients.add_argument(
         "--format",
         action="append",
@@ -323,8 +339,9 @@ def _webhooks_parser(sub: Any) -> None:
         "tampered bodies, wrong secrets, missing or malformed signatures refused; a duplicate "
         "accepted (and, with a state probe, applied once); events out of order tolerated (and "
         "the newest state kept); unknown kinds and fields ignored; oversized and malformed "
-        "bodies answered below 500. Exit 0 when every rule held, 1 when one failed, 3 when "
-        "the handler answers nothing.",
+        "bodies answered below 500. Exit 0 when every rule was exercised and held, 1 when one "
+        "failed, 5 when none failed but one was not exercised (no state probe), 3 when the "
+        "handler answers nothing.",
         epilog="The state probe: GET STATE_URL?event_id=&object_id= (or STATE_COMMAND with "
         'those two arguments) answers {"applied": <times the event took effect>, "status": '
         "<the object's status as the handler holds it>}; 501 or exit 69 means it cannot say.",

@@ -22,8 +22,8 @@ from harness.target import OPTIONS, collect_settings, make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_CONFIG = 0, 1, 2, 3, 4
-# Nothing failed, but the run did not prove enough: less of the seeds than required, or a
-# gating load threshold with too few samples to be judged.
+# Nothing failed, but the run did not prove enough: less of the seeds than required, a gating
+# load threshold with too few samples to be judged, or a grade with a rule never exercised.
 EXIT_INCOMPLETE = EXIT_NOT_MEASURED = 5
 LOAD_PROFILES = ("smoke", "ramp", "step", "spike", "soak")
 LOAD_CREDENTIALS = (
@@ -376,7 +376,7 @@ def cmd_webhooks_check(args: argparse.Namespace) -> int:
     print(grade.table())
     written = grade.write(Path(args.report_dir), "handler-grade", args.format or FORMATS)
     print("report: " + ", ".join(str(path) for path in written))
-    return EXIT_FAILED if grade.failed else EXIT_OK
+    return grade_code([grade])
 
 
 def cmd_client_report(args: argparse.Namespace) -> int:
@@ -387,14 +387,30 @@ def cmd_client_report(args: argparse.Namespace) -> int:
     from harness.grading.findings import FORMATS
 
     try:
-        report = clients.fetch(args.target_url, args.control_token)
-    except requests.ConnectionError as exc:
-        raise Failed(f"{args.target_url} is unreachable: {exc}", EXIT_UNREACHABLE) from exc
+        report = clients.fetch(args.target_url, args.control_token, args.timeout, args.level)
     except requests.HTTPError as exc:
         raise Failed(f"{args.target_url}: {exc.response.text[:300]}", EXIT_CONFIG) from exc
+    except requests.Timeout as exc:
+        raise Failed(
+            f"{args.target_url} did not answer the report within {args.timeout:g} s",
+            EXIT_UNREACHABLE,
+        ) from exc
+    except (requests.RequestException, ValueError) as exc:
+        reason = type(exc).__name__
+        raise Failed(f"{args.target_url} is unreachable: {reason}", EXIT_UNREACHABLE) from exc
     grades = clients.grades(report, args.target_url)
     for grade in grades:
         print(grade.table(), end="\n\n")
     written = clients.write(grades, Path(args.report_dir), formats=args.format or FORMATS)
     print("report: " + ", ".join(str(path) for path in written))
-    return EXIT_FAILED if any(grade.failed for grade in grades) else EXIT_OK
+    return grade_code(grades)
+
+
+def grade_code(grades: Sequence[Any]) -> int:
+    """1 when a rule failed; else 5 when a rule was not exercised (or nothing was graded);
+    else 0."""
+    if any(grade.failed for grade in grades):
+        return EXIT_FAILED
+    if not grades or any(grade.not_exercised for grade in grades):
+        return EXIT_INCOMPLETE
+    return EXIT_OK

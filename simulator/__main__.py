@@ -106,6 +106,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the report at GET /_sim/clients/report (or: paysim client-report)",
     )
     p.add_argument(
+        "--exam",
+        action="store_true",
+        default=env("PAYSIM_EXAM", "") not in ("", "0", "false"),
+        help="[PAYSIM_EXAM] grade clients, and put each credential's client through every "
+        "situation a rule judges on its first suitable requests (a 429, lost answers, a "
+        "dropped connection, an outage, a slow answer, the event stream cut): answers change",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=int(env("PAYSIM_WORKERS", "1")),
@@ -185,6 +193,7 @@ class Server(BaseApplication):
                 "CONTROL_TOKEN": a.control_token or None,
                 "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
                 "GRADE_CLIENTS": a.grade_clients,
+                "EXAM": a.exam,
                 "CHAOS": a.chaos,
                 "WORKERS": a.workers,
             }
@@ -224,7 +233,13 @@ def banner(args: argparse.Namespace) -> str:
         f"  test keys     {args.seed_file or 'the bundled seed'} (README: Test keys)",
         f"  store         {store}",
         f"  workers {args.workers}, chaos {args.chaos}, client grading "
-        + ("on: GET /_sim/clients/report" if args.grade_clients else "off"),
+        + (
+            "on, with the exam: GET /_sim/clients/report"
+            if args.exam
+            else "on: GET /_sim/clients/report"
+            if args.grade_clients
+            else "off"
+        ),
         "  stop          Ctrl+C (or SIGTERM)",
     ]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
 from simulator.control.registry import Controllable, register
-from simulator.core import client_log, operations, webhook_defects
+from simulator.core import client_log, exam, operations, webhook_defects
 from simulator.core.errors import (
     ApiError,
     Busy,
@@ -24,6 +24,7 @@ from simulator.core.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from simulator.core.faults import Fault
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
 from simulator.core.store import open_store
@@ -47,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "LISTEN": [],  # (host, port) the server listens on: never a webhook destination
     "CONTROL_TOKEN": None,  # when set, /_sim answers only requests that carry it
     "GRADE_CLIENTS": False,  # record every API request and judge it (GET /_sim/clients/report)
+    "EXAM": False,  # and put each client through every situation a rule judges (core/exam.py)
     "WORKERS": 1,  # processes serving the same store (each gets 1/N of a rate limit)
     "CHAOS": "none",  # faults at a rate on every API: none, flaky, hostile (PUT /_sim/chaos)
 }
@@ -62,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["GRADE_CLIENTS"] = app.config["GRADE_CLIENTS"] or app.config["EXAM"]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
@@ -194,15 +197,10 @@ def _install_client_grading(app: Flask, rt: Runtime) -> None:
 
     @app.after_request
     def _record(resp: Response) -> Response:
-        path = request.path
-        if path.startswith(freefin.PREFIX + "/"):
-            api, credential = "freefin", request.headers.get("Authorization")
-        elif path.startswith(kaspi.PREFIX + "/"):
-            api, credential = "kaspi", request.headers.get("X-API-Key")
-        else:
+        who = _client_of()
+        if who is None:
             return resp
-        if not credential:
-            return resp
+        api, credential = who
         error = None
         if resp.status_code >= 400 and resp.mimetype == "application/json":
             error = client_log.error_of(resp.get_data())
@@ -221,8 +219,45 @@ def _install_client_grading(app: Flask, rt: Runtime) -> None:
                 retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
                 error=error,
                 at=time.time(),
+                situation=g.get("exam"),
             )
         return resp
+
+
+def _client_of() -> tuple[str, str] | None:
+    """(api, credential) of a request to either API that carries one."""
+    path = request.path
+    if path.startswith(freefin.PREFIX + "/"):
+        api, credential = "freefin", request.headers.get("Authorization")
+    elif path.startswith(kaspi.PREFIX + "/"):
+        api, credential = "kaspi", request.headers.get("X-API-Key")
+    else:
+        return None
+    return (api, credential) if credential else None
+
+
+def _examined(rt: Runtime) -> Fault | None:
+    """The exam's situation this request meets, as a fault to answer with (the event stream's
+    cut is made after the answer: ``g.exam_cut``)."""
+    who = _client_of()
+    if who is None:
+        return None
+    api, credential = who
+    operation = operations.match(api, request.method, request.path)
+    situation = exam.next_situation(
+        rt.store,
+        api,
+        client_log.masked(credential),
+        exam.kind_of(api, operation.name) if operation else None,
+        exam.fingerprint(request.method, request.full_path, request.get_data(cache=True)),
+    )
+    if situation is None:
+        return None
+    g.exam = situation.name
+    if not situation.fault:
+        g.exam_cut = True
+        return None
+    return Fault(path="", **situation.fault)
 
 
 def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
@@ -237,6 +272,8 @@ def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
         if request.path.startswith("/_sim"):
             return None
         fault = rt.control.match_fault(request.method, request.path)
+        if fault is None and app.config["EXAM"]:
+            fault = _examined(rt)
         if fault is None:
             return None
         if fault.kind == "latency":
@@ -249,6 +286,8 @@ def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
 
     @app.after_request
     def _lose_answer(resp: Response) -> Response:
+        if g.pop("exam_cut", False) and resp.status_code == 200 and resp.is_streamed:
+            resp.response = exam.cut_after_first_event(resp.response)
         fault = g.pop("fault_after", None)
         if fault is None or resp.status_code >= 400:
             return resp

@@ -26,10 +26,10 @@ from flask import Flask, Response, jsonify, request
 from gunicorn.app.base import BaseApplication
 
 from simulator.control import schemas
-from simulator.core import client_log, operations
+from simulator.core import client_log, client_rules, exam, operations
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound, Unauthorized
-from simulator.core.faults import CHAOS, Faults
+from simulator.core.faults import CHAOS, Fault, Faults
 from simulator.core.store import Store, open_store
 from simulator.freefin.rules import FreefinRules
 from simulator.kaspi.rules import KaspiRules
@@ -77,6 +77,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     faults = Faults()
     faults.set_chaos(config.get("CHAOS", "none"), operations.create_paths())
     token = config.get("CONTROL_TOKEN")
+    examining = bool(config.get("EXAM"))
     session = requests.Session()
     for scheme in ("http://", "https://"):  # a kept connection per serving thread
         session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=THREADS_MAX))
@@ -113,7 +114,10 @@ def create_proxy(config: dict[str, Any]) -> Flask:
         if request.method == "DELETE":
             client_log.clear(store)
             return jsonify({"status": "cleared"})
-        return jsonify(client_log.report(store))
+        level = request.args.get("level", "spec")
+        if level not in client_rules.LEVELS:
+            raise BadRequest(f"level must be one of {', '.join(client_rules.LEVELS)}")
+        return jsonify(client_log.report(store, exam_on=examining, level=level))
 
     @app.route("/_sim/chaos", methods=["GET", "PUT"])
     def _chaos() -> Response:
@@ -141,10 +145,12 @@ def create_proxy(config: dict[str, Any]) -> Flask:
         if not (request.path == mount or request.path.startswith(mount + "/")):
             raise NotFound(f"this proxy serves the {api} API under {mount}/", code="not_found")
         fault = faults.match(request.method, request.path)
+        exchange = _Exchange(api, store)
+        if fault is None and examining:
+            fault = exchange.examined()
         if fault is not None and fault.kind == "latency":
             time.sleep(fault.latency_ms / 1000)
             fault = None
-        exchange = _Exchange(api, store)
         if fault is not None and fault.when == "before":
             return exchange.finish(
                 fault_answer(fault, lambda error: _render(api, error)), judged=False
@@ -192,8 +198,11 @@ def create_proxy(config: dict[str, Any]) -> Flask:
             up.close()
             exchange.record_whole(up, whole)
             return Response(whole, status=up.status_code, headers=out_headers)
+        relayed = exchange.relay(up, stream)
+        if exchange.cut:
+            relayed = exam.cut_after_first_event(relayed)
         return Response(
-            exchange.relay(up, stream),
+            relayed,
             status=up.status_code,
             headers=out_headers,
             direct_passthrough=True,
@@ -215,6 +224,28 @@ class _Exchange:
         self.path, self.method = request.path, request.method
         self.query = request.args.to_dict()
         self.headers = dict(request.headers)
+        self.situation: str | None = None
+        self.cut = False
+
+    def examined(self) -> Fault | None:
+        """The exam's situation this request meets, as a fault (the event stream's cut:
+        ``self.cut``)."""
+        if not self.credential:
+            return None
+        situation = exam.next_situation(
+            self.store,
+            self.api,
+            client_log.masked(self.credential),
+            exam.kind_of(self.api, self.operation_name) if self.operation else None,
+            exam.fingerprint(self.method, request.full_path, request.get_data(cache=True)),
+        )
+        if situation is None:
+            return None
+        self.situation = situation.name
+        if not situation.fault:
+            self.cut = True
+            return None
+        return Fault(path="", **situation.fault)
 
     def finish(self, resp: Response, judged: bool) -> Response:
         self._record(resp.status_code, resp.headers, resp.get_data() if judged else None)
@@ -273,6 +304,7 @@ class _Exchange:
                 error=error,
                 at=time.time(),
                 response_problems=response_problems,
+                situation=self.situation,
             )
 
 
@@ -325,6 +357,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--chaos", choices=sorted(CHAOS), default="none", help="faults toward the client"
     )
+    p.add_argument(
+        "--exam",
+        action="store_true",
+        help="put each credential's client through every situation a client rule judges, on "
+        "its first suitable requests (as paysim serve --exam does): answers change",
+    )
     p.add_argument("--threads", type=int, default=32, help="each open event stream holds one")
     p.add_argument("--control-token", default=env("PAYSIM_CONTROL_TOKEN", ""))
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -369,6 +407,7 @@ class ProxyServer(BaseApplication):
                 "UPSTREAM": a.upstream,
                 "DATABASE": a.db,
                 "CHAOS": a.chaos,
+                "EXAM": a.exam,
                 "CONTROL_TOKEN": a.control_token or None,
             }
         )

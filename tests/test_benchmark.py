@@ -71,3 +71,28 @@ def test_scaleout_benchmark_runs_every_configuration(tmp_path: Path) -> None:
         assert row["rps"] > 0 and row["errors"] == 0, (name, row)
         assert row["cpu_ms"] > 0, (name, row)
         assert name in stdout
+
+
+def test_report_benchmark_grades_every_size(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_report",
+            "--sizes",
+            "1000,2000",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
+    rows = json.loads(out.read_text())
+    assert set(rows) == {"1000", "2000"}
+    for row in rows.values():
+        assert row["report_s"] > 0 and row["read_s"] > 0 and row["vs_read"] > 0
+    assert "time per request, largest log over smallest" in done.stdout

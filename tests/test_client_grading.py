@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -255,3 +257,62 @@ def test_the_command_writes_only_the_formats_asked_for(fresh: str, tmp_path: Pat
         "client-grade.junit.xml",
     ]
     assert "client.idempotency_key" in (tmp_path / "client-grade.html").read_text()
+
+
+def test_a_client_that_never_creates_is_incomplete_not_green(fresh: str, tmp_path: Path) -> None:
+    """Reads only: nothing fails, and the rules about creates and retries are not exercised;
+    the command exits 5 and says which request would meet each situation."""
+    for _ in range(2):
+        requests.get(fresh + PAYMENTS + "/" + NO_SUCH, headers=_headers(), timeout=10)
+    (client,) = _report(fresh)["clients"]
+    verdicts = {f["rule"]: f["verdict"] for f in client["findings"]}
+    assert "failed" not in verdicts.values()
+    assert verdicts["client.request_conformance"] == "passed"
+    for rule in ("client.idempotency_key", "client.same_key_on_retry", "client.bounded_backoff"):
+        assert verdicts[rule] == "not_exercised", verdicts
+    missing = {m["rule"]: m["to_meet"] for m in client["not_exercised"]}
+    assert "POST /api/v1/public/payments" in missing["client.idempotency_key"]
+    args = ["client-report", "--target-url", fresh, "--report-dir", str(tmp_path)]
+    assert main(args) == 5
+    markdown = (tmp_path / "client-grade.md").read_text()
+    assert "Incomplete:" in markdown and "## Situations never met" in markdown
+    assert "- client.same_key_on_retry: " in markdown
+    html = (tmp_path / "client-grade.html").read_text()
+    assert "incomplete" in html and "every rule held" not in html
+    page = requests.get(f"{fresh}/_sim/ui/clients", timeout=10).text  # the dashboard, too
+    assert "incomplete:" in page and "every rule held" not in page and "To meet it:" in page
+
+
+def test_no_client_at_all_is_incomplete(fresh: str, tmp_path: Path) -> None:
+    assert main(["client-report", "--target-url", fresh, "--report-dir", str(tmp_path)]) == 5
+
+
+def test_any_bytes_in_a_logged_body_are_written_in_every_format(fresh: str, tmp_path: Path) -> None:
+    """NUL, an escape character, a lone surrogate and invalid UTF-8 in a refused create."""
+    body = b'{"amount": 1.5, "order_id": "\x00\x1b[31m\xff\xfe", "x": "\\ud800"}'
+    headers = _headers(None)
+    requests.post(fresh + PAYMENTS, data=body, headers=headers, timeout=10)
+    args = ["client-report", "--target-url", fresh, "--report-dir", str(tmp_path)]
+    assert main(args) == 1  # no key, a float amount: failed, and every file written
+    junit = (tmp_path / "client-grade.junit.xml").read_text()
+    ET.fromstring(junit.split("?>", 1)[1])  # well-formed
+    assert "\\x00" in junit and "\x00" not in junit
+    data = json.loads((tmp_path / "client-grade.json").read_text())
+    assert data[0]["outcome"] == "failed"
+    for name in ("client-grade.md", "client-grade.html"):
+        text = (tmp_path / name).read_text()
+        assert "\x00" not in text and "\x1b" not in text and "\\x1b" in text
+
+
+def test_a_simulator_that_does_not_answer_the_report_is_exit_3_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as listener:  # accepts, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        args = ["client-report", "--target-url", url, "--report-dir", str(tmp_path)]
+        assert main([*args, "--timeout", "0.5"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "did not answer the report within 0.5 s" in err, err
+    assert not list(tmp_path.iterdir())

@@ -1,10 +1,11 @@
 """The example shop's API client (examples/shop/client.py), graded by the simulator's client
-report over real HTTP: the clean shop passes every rule it is judged on, and each of its
-mistakes is caught by exactly the rule meant for it, on both APIs; the chaos profiles provoke
-the failures that exercise its retry paths."""
+report over real HTTP, in plain runs against the exam (nothing scripted): the clean shop passes
+every rule with every rule exercised, and each of its mistakes is caught by exactly the rule
+meant for it, on both APIs; the chaos profiles provoke failures on a simulator without it."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import threading
@@ -19,6 +20,8 @@ import pytest
 import requests
 
 from harness.simproc import SimulatorProcess
+from paysim.cli import main
+from tests.test_proxy import ProxyProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {
@@ -34,11 +37,15 @@ CREATE_PATHS = {"freefin": "^/api/v1/public/payments$", "kaspi": "^/api/v1/invoi
 RULE_OF = {
     "no_idempotency_key": "client.idempotency_key",
     "new_key_on_retry": "client.same_key_on_retry",
+    "changed_body_retry": "client.same_key_on_retry",
     "ignores_retry_after": "client.honours_retry_after",
+    "retry_storm": "client.bounded_backoff",
     "polls_in_loop": "client.no_tight_polling",
     "signature_reserialised": "client.signature_raw_body",
     "amount_float": "client.money",
+    "field_typo": "client.field_names",
 }
+ORDERS = 3  # with a refund each: six creates, enough for every situation of the exam
 
 
 def _load() -> ModuleType:
@@ -54,26 +61,42 @@ shop_client = _load()
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def examiner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The simulator giving the exam: nothing is scripted by the tests."""
     folder = tmp_path_factory.mktemp("shop")
+    with SimulatorProcess(db_path=str(folder / "sim.db"), extra_args=["--exam"]) as proc:
+        yield proc.url
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A simulator that grades and gives no exam (chaos and hand-made faults act alone)."""
+    folder = tmp_path_factory.mktemp("plain")
     with SimulatorProcess(db_path=str(folder / "sim.db"), extra_args=["--grade-clients"]) as proc:
         yield proc.url
 
 
 @pytest.fixture
-def fresh(sim: str) -> Iterator[str]:
-    requests.delete(f"{sim}/_sim/clients/report", timeout=10).raise_for_status()
-    requests.delete(f"{sim}/_sim/faults", timeout=10).raise_for_status()
-    yield sim
-    requests.put(f"{sim}/_sim/chaos", json={"profile": "none"}, timeout=10).raise_for_status()
+def exam(examiner: str) -> str:
+    requests.delete(f"{examiner}/_sim/clients/report", timeout=10).raise_for_status()
+    return examiner
+
+
+@pytest.fixture
+def fresh(plain: str) -> Iterator[str]:
+    requests.delete(f"{plain}/_sim/clients/report", timeout=10).raise_for_status()
+    requests.delete(f"{plain}/_sim/faults", timeout=10).raise_for_status()
+    yield plain
+    requests.put(f"{plain}/_sim/chaos", json={"profile": "none"}, timeout=10).raise_for_status()
 
 
 def _shop(
-    sim: str, api: str, mistakes: frozenset[str] = frozenset(), backoff_s: float = 0.05
+    base: str, api: str, mistakes: frozenset[str] = frozenset(), backoff_s: float = 0.2
 ) -> Any:
+    """The shop's client of ``api`` at ``base`` (the simulator's or a proxy's root)."""
     key, secret = KEYS[api]
-    base = sim if api == "freefin" else sim + "/api"
-    return shop_client.Shop(api, base, key, secret, mistakes, backoff_s=backoff_s)
+    url = base if api == "freefin" else base + "/api"
+    return shop_client.Shop(api, url, key, secret, mistakes, backoff_s=backoff_s)
 
 
 def _fault(sim: str, api: str, **spec: Any) -> None:
@@ -82,14 +105,12 @@ def _fault(sim: str, api: str, **spec: Any) -> None:
 
 
 def _pay_later(sim: str, api: str, object_id: str, after_s: float) -> threading.Thread:
-    """The customer pays ``after_s`` from now (the control API, or Kaspi's sandbox)."""
+    """The customer pays ``after_s`` from now: Kaspi's sandbox (a freefin payment succeeds
+    by itself two seconds after it is made)."""
 
     def pay() -> None:
         time.sleep(after_s)
-        if api == "freefin":
-            body = {"api": "freefin", "object": "payment", "id": object_id, "status": "succeeded"}
-            requests.post(f"{sim}/_sim/transition", json=body, timeout=10)
-        else:
+        if api == "kaspi":
             requests.post(
                 f"{sim}/api/v1/sandbox/invoices/{object_id}/simulate",
                 json={"status": "paid"},
@@ -102,48 +123,47 @@ def _pay_later(sim: str, api: str, object_id: str, after_s: float) -> threading.
     return thread
 
 
-def a_day_at_the_shop(sim: str, api: str, mistakes: set[str]) -> None:
-    """One order: the create meets a 429 and then a lost answer (the work done, a 500 sent);
-    the shop waits for the payment, which comes a second later, and refunds a part."""
-    _fault(sim, api, kind="status", status=429, retry_after=1)
-    _fault(sim, api, kind="status", status=500, when="after")
-    shop = _shop(sim, api, frozenset(mistakes))
-    try:
-        created = shop.checkout("order-1042", Decimal("66.70"), 3)
-    except shop_client.GaveUp:
-        return  # refused: what the shop sent was wrong
-    payer = _pay_later(sim, api, created["id"], 1.0)
-    status = shop.wait_until_final(created["id"], 10.0)
-    payer.join()
-    assert status in ("succeeded", "paid"), status
-    shop.refund(created["id"], Decimal("10.00"))
+def a_day_at_the_shop(base: str, api: str, mistakes: set[str], customer: str = "") -> None:
+    """Three orders, each paid by its customer and then refunded in part; no fault scripted.
+    ``customer``: where the customer pays (the simulator itself, when ``base`` is a proxy)."""
+    shop = _shop(base, api, frozenset(mistakes))
+    for n in range(ORDERS):
+        try:
+            created = shop.checkout(f"order-{n}", Decimal("66.70"), 3)
+        except shop_client.GaveUp:
+            continue  # refused, or given up on: the next order
+        payer = _pay_later(customer or base, api, created["id"], 1.0)
+        status = shop.wait_until_final(created["id"], 10.0)
+        payer.join()
+        if status in ("succeeded", "paid"):
+            with contextlib.suppress(shop_client.GaveUp):
+                shop.refund(created["id"], Decimal("10.00"))
 
 
-def _findings(sim: str, api: str) -> list[dict[str, Any]]:
-    report = requests.get(f"{sim}/_sim/clients/report", timeout=10).json()
+def _client(sim: str, api: str, level: str = "spec") -> dict[str, Any]:
+    report = requests.get(f"{sim}/_sim/clients/report?level={level}", timeout=30).json()
     clients = [c for c in report["clients"] if c["api"] == api]
     assert len(clients) == 1, report
-    findings: list[dict[str, Any]] = clients[0]["findings"]
-    return findings
+    client: dict[str, Any] = clients[0]
+    return client
+
+
+def _clean(base: str, api: str, tmp_path: Path, customer: str = "") -> None:
+    a_day_at_the_shop(base, api, set(), customer)
+    client = _client(base, api)
+    verdicts = {f["rule"]: f["verdict"] for f in client["findings"]}
+    assert set(verdicts.values()) == {"passed"}, client["findings"]
+    assert all(client["situations"].values()), client["situations"]
+    for level in ("spec", "strict"):
+        args = ["client-report", "--target-url", base, "--report-dir", str(tmp_path / level)]
+        assert main([*args, "--level", level]) == 0
 
 
 @pytest.mark.parametrize("api", ["freefin", "kaspi"])
-def test_the_clean_shop_passes_every_rule_it_is_judged_on(fresh: str, api: str) -> None:
-    a_day_at_the_shop(fresh, api, set())
-    verdicts = {f["rule"]: f["verdict"] for f in _findings(fresh, api)}
-    assert "failed" not in verdicts.values(), verdicts
-    judged = {
-        "client.idempotency_key",
-        "client.same_key_on_retry",
-        "client.honours_retry_after",
-        "client.bounded_backoff",
-        "client.no_tight_polling",
-        "client.request_conformance",
-        "client.money",
-    }
-    if api == "freefin":
-        judged.add("client.signature_raw_body")
-    assert {rule for rule, v in verdicts.items() if v == "passed"} == judged, verdicts
+def test_the_clean_shop_passes_the_exam_with_no_finding(
+    exam: str, api: str, tmp_path: Path
+) -> None:
+    _clean(exam, api, tmp_path)
 
 
 CASES = [
@@ -155,14 +175,20 @@ CASES = [
 
 
 @pytest.mark.parametrize(("api", "mistake"), CASES)
-def test_each_mistake_is_caught_by_its_rule_alone(fresh: str, api: str, mistake: str) -> None:
-    a_day_at_the_shop(fresh, api, {mistake})
-    findings = _findings(fresh, api)
+def test_each_mistake_is_caught_by_its_rule_alone(exam: str, api: str, mistake: str) -> None:
+    """A plain run against the exam: the failures it needs come from the exam alone (a field
+    name's typo fails at level strict, and is a warning at spec)."""
+    a_day_at_the_shop(exam, api, {mistake})
+    level = "strict" if mistake == "field_typo" else "spec"
+    findings = _client(exam, api, level)["findings"]
     failed = {f["rule"] for f in findings if f["verdict"] == "failed"}
     assert failed == {RULE_OF[mistake]}, findings
     (finding,) = [f for f in findings if f["verdict"] == "failed"]
     assert finding["evidence"] and finding["fix"]
     assert KEYS[api][0] not in str(finding)  # the key is masked
+    if mistake == "field_typo":
+        spec = {f["rule"]: f for f in _client(exam, api)["findings"]}["client.field_names"]
+        assert spec["verdict"] == "passed" and "did you mean" in spec["detail"]
 
 
 @pytest.mark.parametrize("api", ["freefin", "kaspi"])
@@ -229,3 +255,43 @@ def test_a_lost_answer_still_did_the_work(fresh: str) -> None:
     listed = requests.get(url, headers={"X-API-Key": key}, timeout=10).json()
     assert [i["id"] for i in listed["items"]].count(again.json()["id"]) == 1
     assert len(listed["items"]) == 1
+
+
+@pytest.fixture(scope="module")
+def proxies(plain: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A proxy giving the exam before each API of a simulator that gives none."""
+    folder = tmp_path_factory.mktemp("proxies")
+    with (
+        ProxyProcess("freefin", plain, folder, "--exam") as freefin,
+        ProxyProcess("kaspi", plain + "/api", folder, "--exam") as kaspi,
+    ):
+        yield {"freefin": freefin.url, "kaspi": kaspi.url}
+
+
+@pytest.mark.parametrize("api", ["freefin", "kaspi"])
+def test_the_clean_shop_passes_the_exam_through_the_proxy(
+    proxies: dict[str, str], plain: str, api: str, tmp_path: Path
+) -> None:
+    requests.delete(f"{proxies[api]}/_sim/clients/report", timeout=10).raise_for_status()
+    _clean(proxies[api], api, tmp_path, customer=plain)
+
+
+def test_a_client_that_never_creates_is_incomplete_with_what_it_never_met(
+    exam: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop = _shop(exam, "kaspi")
+    for _ in range(2):
+        with contextlib.suppress(KeyError):  # 404: no such invoice
+            shop.status("inv_does_not_exist")
+    client = _client(exam, "kaspi")
+    assert client["situations"]["rate_limited"] and not client["situations"]["lost_answer"]
+    missing = {m["rule"]: m["to_meet"] for m in client["not_exercised"]}
+    assert (
+        "client.same_key_on_retry" in missing
+        and "send a create" in missing["client.same_key_on_retry"]
+    )
+    args = ["client-report", "--target-url", exam, "--report-dir", str(tmp_path)]
+    assert main(args) == 5
+    out = capsys.readouterr().out
+    assert "incomplete" in out and "not exercised" in out
+    assert "the exam: 1 of 6 situations met (never: lost_answer, dropped," in out

@@ -9,16 +9,17 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
 import yaml
 from werkzeug.serving import make_server
 
-from harness.grading import events, handler
+from harness.grading import delivery, events, handler
 from paysim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,9 @@ CAUGHT_BY = {
     "last_arrival_wins": {"handler.keeps_latest_state"},
     "stale_refused": {"handler.tolerates_out_of_order"},
     "slow_refunds": {"handler.accepts_valid"},
+    "slow_answers": {"handler.accepts_valid"},
+    "verify_reserialised": {"handler.verifies_raw_bytes"},
+    "refund_booked_twice": {"handler.applies_once"},
     "strict_fields": {"handler.tolerates_new_fields"},
     "crash_on_large": {"handler.survives_oversized"},
     "parse_unchecked": {"handler.survives_malformed"},
@@ -124,19 +128,19 @@ def test_a_handler_that_asks_to_wait_is_waited_for() -> None:
     assert {f.verdict for f in grade.findings} == {"passed"}, grade.table()
 
 
-def test_without_a_probe_the_state_rules_are_skipped_not_passed() -> None:
+def test_without_a_probe_the_state_rules_are_not_exercised_not_passed() -> None:
     with shop() as base:
         grade = _grade(base, "freefin", probe=False)
     verdicts = _verdicts(grade)
-    assert verdicts["handler.applies_once"] == "skipped"
-    assert verdicts["handler.keeps_latest_state"] == "skipped"
+    assert verdicts["handler.applies_once"] == "not_exercised"
+    assert verdicts["handler.keeps_latest_state"] == "not_exercised"
     assert "failed" not in verdicts.values()
 
 
 @pytest.mark.parametrize("mistake", sorted(CAUGHT_BY))
 @pytest.mark.parametrize("api", ["freefin", "kaspi"])
 def test_each_mistake_is_caught_by_its_rule_alone(api: str, mistake: str) -> None:
-    timeout = 1.0 if mistake == "slow_refunds" else None
+    timeout = 0.5 if mistake.startswith("slow_") else None
     with shop({mistake}) as base:
         grade = _grade(base, api, timeout=timeout)
     failed = {f.rule for f in grade.failed}
@@ -192,9 +196,10 @@ def _check(base: str, report: Path, *extra: str) -> int:
 def test_the_command_exits_by_the_grade_and_writes_its_report(tmp_path: Path) -> None:
     with shop() as base:
         clean = _check(base, tmp_path / "clean", "--state-url", f"{base}/webhooks/state")
+        unprobed = _check(base, tmp_path / "unprobed")  # the state rules not exercised
     with shop({"skip_signature"}) as base:
         broken = _check(base, tmp_path / "broken")
-    assert (clean, broken) == (0, 1)
+    assert (clean, unprobed, broken) == (0, 5, 1)
     junit = (tmp_path / "broken/handler-grade.junit.xml").read_text()
     assert junit.count("<failure") == len(SIGNATURE_RULES)
     report = json.loads((tmp_path / "broken/handler-grade.json").read_text())
@@ -222,3 +227,54 @@ def test_an_unreachable_handler_exits_3_and_a_missing_secret_2(
     ]
     assert main([*common, "--secret", "s"]) == 3
     assert main(common) == 2
+
+
+def test_a_handler_too_slow_to_answer_is_graded_and_its_report_written(tmp_path: Path) -> None:
+    """Slower than the sender waits (3 x --timeout): not "answers nothing" (exit 3), but a
+    failed grade with accepts_valid saying how long it waited, and the files written."""
+    with shop({"slow_answers"}) as base:
+        code = _check(base, tmp_path, "--timeout", "0.2")
+    assert code == 1
+    report = json.loads((tmp_path / "handler-grade.json").read_text())
+    valid = next(f for f in report["findings"] if f["rule"] == "handler.accepts_valid")
+    assert valid["verdict"] == "failed" and "slowest" in valid["detail"], valid
+    assert "no answer within 0.6 s" in valid["detail"]
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Keeps connections alive; answers 500 to a body that starts with "fail"; records the
+    client port of each request (a new port: a new connection)."""
+
+    protocol_version = "HTTP/1.1"
+    ports: ClassVar[list[int]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.ports.append(self.client_address[1])
+        self.send_response(500 if body.startswith(b"fail") else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_sender_opens_a_fresh_connection_after_an_error_answer() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        target = handler.HandlerTarget(url=url, api="kaspi", secret="s")
+        sender = delivery.Sender(target, events.formats()["kaspi"])
+        for body in (b"{}", b"{}", b"fail", b"{}", b"{}"):
+            assert sender.post(body, {}).status is not None
+        sender.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    ports = _Recorder.ports
+    assert ports[0] == ports[1] == ports[2]  # kept alive while it answers well
+    assert ports[3] != ports[2]  # after the 500: a new connection
+    assert ports[4] == ports[3]

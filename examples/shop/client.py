@@ -4,12 +4,13 @@
 The clean client makes one Idempotency-Key per intended object and sends every retry of it with
 that key and the same bytes; it retries a 5xx or a dropped connection with a doubling, jittered
 wait and gives up after a few attempts; after a 429 (or a 503 with Retry-After) it waits the
-Retry-After it was given; it polls an object's status with a growing wait (a shop that can
-should learn of changes from webhooks); it counts money in Decimal and sends freefin kopecks as
-integers and Kaspi tenge as a number with two decimals; and it signs the exact bytes it sends.
-Grade it with:
+Retry-After it was given; it learns of a freefin payment's end from the event stream, reopened
+with Last-Event-ID when it ends, and polls a Kaspi invoice's status with a growing wait; it
+counts money in Decimal and sends freefin kopecks as integers and Kaspi tenge as a number with
+two decimals; and it signs the exact bytes it sends. Grade it with the exam, which meets its
+first requests with every failure a rule judges:
 
-    paysim serve --grade-clients --chaos flaky &
+    paysim serve --exam &
     python examples/shop/client.py --api freefin --base-url http://127.0.0.1:8080 \\
         --key sk_test_rom001_Jq7Zt2xVw9LmN4pR --orders 20
     paysim client-report --target-url http://127.0.0.1:8080
@@ -44,6 +45,10 @@ MISTAKES = {
     "bytes sent",
     "amount_float": "amounts computed in float: freefin kopecks as 19990.0, Kaspi tenge with "
     "float noise (200.10000000000002)",
+    "changed_body_retry": "a retry keeps its Idempotency-Key but builds the body again, with the "
+    "price read again (one minor unit more)",
+    "field_typo": "the order reference is sent as order_Id (Kaspi: external_order_Id)",
+    "retry_storm": "a 5xx or a dropped connection is retried at once, with no wait",
 }
 FINAL = {
     "freefin": frozenset({"succeeded", "failed", "expired", "cancelled", "refunded"}),
@@ -67,20 +72,23 @@ class Shop:
     backoff_s: float = 0.2
     sleep: Callable[[float], None] = time.sleep
     http: requests.Session = field(default_factory=requests.Session)
+    last_event_id: str | None = None  # freefin: where the event stream resumes
 
     # -- what the shop does -----------------------------------------------------------------
 
     def checkout(self, order_id: str, unit_price: Decimal, quantity: int = 1) -> dict[str, Any]:
         """Bill an order: a freefin payment or a Kaspi sandbox invoice."""
         total = self._total(unit_price, quantity)
+        typo = "field_typo" in self.mistakes
         if self.api == "freefin":
-            body = {"amount": total, "currency": "RUB", "method": "sbp", "order_id": order_id}
+            reference = "order_Id" if typo else "order_id"
+            body = {"amount": total, "currency": "RUB", "method": "sbp", reference: order_id}
             answer = self._create("/api/v1/public/payments", body)
             return dict(answer["payment"])
         body = {
             "amount": total,
             "phone_number": "77011234567",
-            "external_order_id": order_id,
+            "external_order_Id" if typo else "external_order_id": order_id,
             "is_sandbox": True,
         }
         return self._create("/v1/invoices", body)
@@ -90,7 +98,14 @@ class Shop:
         return str(self._send("GET", path + object_id).json()["status"])
 
     def wait_until_final(self, object_id: str, timeout_s: float = 30.0) -> str:
-        """Poll until the status is final (a webhook would say it sooner and cheaper)."""
+        """freefin: read the event stream until the payment's end is told (then read it once);
+        Kaspi: poll until the status is final (a webhook would say it sooner and cheaper)."""
+        if self.api == "freefin" and "polls_in_loop" not in self.mistakes:
+            status = self.status(object_id)
+            if status not in FINAL[self.api]:
+                self.listen(object_id, timeout_s)
+                status = self.status(object_id)
+            return status
         deadline = time.monotonic() + timeout_s
         wait = 0.25
         while True:
@@ -104,6 +119,30 @@ class Shop:
             else:
                 self.sleep(wait)
                 wait = min(wait * 2, 5.0)
+
+    def listen(self, object_id: str, timeout_s: float) -> None:
+        """freefin's event stream until an event says the payment is final; a stream that
+        ends is opened again after the last event seen (Last-Event-ID)."""
+        deadline = time.monotonic() + timeout_s
+        url = self.base_url.rstrip("/") + "/api/v1/public/events"
+        while time.monotonic() < deadline:
+            headers = {"Authorization": f"Bearer {self.key}"}
+            if self.last_event_id:
+                headers["Last-Event-ID"] = self.last_event_id
+            try:
+                with self.http.get(url, headers=headers, stream=True, timeout=5) as resp:
+                    if _asks_to_wait(resp):
+                        self._wait_out(resp)
+                        continue
+                    for line in resp.iter_lines(decode_unicode=True):
+                        if line.startswith("id:"):
+                            self.last_event_id = line[3:].strip()
+                        elif line.startswith("data:") and _ends(line[5:], object_id):
+                            return
+                        if time.monotonic() > deadline:
+                            return
+            except requests.RequestException:
+                self.sleep(self.backoff_s)  # a read: opened again after a short wait
 
     def refund(self, object_id: str, amount: Decimal) -> dict[str, Any]:
         if self.api == "freefin":
@@ -137,6 +176,9 @@ class Shop:
         for attempt in range(self.attempts):
             if attempt and "new_key_on_retry" in self.mistakes:
                 key = str(uuid.uuid4())
+            if attempt and "changed_body_retry" in self.mistakes:
+                body = {**body, "amount": _one_unit_more(self.api, body["amount"])}
+                raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
             try:
                 resp = self._send("POST", path, raw, key, body)
             except requests.ConnectionError:
@@ -148,8 +190,9 @@ class Shop:
                 continue
             if resp is not None and resp.status_code not in RETRYABLE:
                 raise GaveUp(f"{path}: {resp.status_code} {resp.text[:200]}")
-            self.sleep(wait * random.uniform(0.8, 1.2))
-            wait *= 2
+            if "retry_storm" not in self.mistakes:
+                self.sleep(wait * random.uniform(0.8, 1.2))
+                wait *= 2
         raise GaveUp(f"{path}: no success in {self.attempts} attempts")
 
     def _wait_out(self, resp: requests.Response) -> None:
@@ -186,6 +229,19 @@ class Shop:
                 return resp
             self._wait_out(resp)  # a read is simply sent again once the wait is over
         return resp
+
+
+def _ends(data: str, object_id: str) -> bool:
+    """Whether an event's data says the payment ``object_id`` reached a final status."""
+    try:
+        payload = json.loads(data).get("payload") or {}
+    except (ValueError, AttributeError):
+        return False
+    return bool(payload.get("id") == object_id and payload.get("status") in FINAL["freefin"])
+
+
+def _one_unit_more(api: str, amount: Any) -> Any:
+    return amount + 1 if api == "freefin" else round(amount + 0.01, 2)
 
 
 def _asks_to_wait(resp: requests.Response) -> bool:

@@ -2,9 +2,9 @@
 """A small shop's webhook handler for both APIs (Flask), with switchable mistakes.
 
 The clean handler verifies the signature over the raw body, answers 2xx to a delivery it has
-already applied without applying it again, keeps the newest state of an object whatever order
-events arrive in, ignores kinds and fields it does not know, and answers 4xx to what it cannot
-read. Grade it with:
+already applied without applying it again (a refund is booked once), keeps the newest state of
+an object whatever order events arrive in, ignores kinds and fields it does not know, and
+answers 4xx to what it cannot read. Grade it with:
 
     python examples/shop/webhooks.py --port 8700 &
     paysim webhooks check --api freefin --url http://127.0.0.1:8700/webhooks/freefin \\
@@ -24,6 +24,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -36,12 +37,17 @@ MISTAKES = {
     "last_arrival_wins": "the last event to arrive sets the status, however old it is",
     "stale_refused": "an event older than the state held is refused (409), not ignored",
     "slow_refunds": "refunds are booked before answering, which takes longer than the timeout",
+    "slow_answers": "every event is booked before answering, which takes longer than the timeout",
+    "verify_reserialised": "the signature is checked over the parsed body dumped again "
+    "(compact), not over the bytes received",
+    "refund_booked_twice": "a refund is booked in the ledger before the duplicate check, so a "
+    "refund delivered twice doubles the refunded total",
     "strict_fields": "an event with fields the shop does not know is refused (400)",
     "crash_on_large": "a body over 512 KiB fails (500) instead of being refused",
     "parse_unchecked": "the body is parsed without a guard, so bad JSON raises (500)",
 }
 MAX_BODY = 256 * 1024
-SLOW_S = 1.5
+SLOW_S = 0.8
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ def create_app(secrets: dict[str, str], mistakes: set[str] | None = None) -> Fla
     lock = threading.Lock()
     applied: dict[str, int] = {}  # event id -> times applied
     objects: dict[str, dict[str, Any]] = {}  # object id -> {"status", "at"}
+    refunded: dict[str, Decimal] = {}  # object id -> the refunded total booked
 
     def refuse(status: int, why: str) -> Response:
         resp = jsonify({"error": why})
@@ -108,8 +115,15 @@ def create_app(secrets: dict[str, str], mistakes: set[str] | None = None) -> Fla
             if "crash_on_large" not in mistakes:
                 return refuse(413, f"bodies over {MAX_BODY} bytes are refused")
         if "skip_signature" not in mistakes:
+            signed = raw
+            if "verify_reserialised" in mistakes:
+                try:
+                    parsed = json.loads(raw)
+                except ValueError:
+                    return refuse(401, "signature does not match")
+                signed = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
             expected = (
-                "sha256=" + hmac.new(secrets[api_name].encode(), raw, hashlib.sha256).hexdigest()
+                "sha256=" + hmac.new(secrets[api_name].encode(), signed, hashlib.sha256).hexdigest()
             )
             given = request.headers.get(api.signature_header, "")
             if not hmac.compare_digest(given.encode(), expected.encode()):
@@ -133,14 +147,20 @@ def create_app(secrets: dict[str, str], mistakes: set[str] | None = None) -> Fla
             if "unknown_kind_500" in mistakes:
                 raise KeyError(kind)
             return jsonify({"ignored": kind})
-        if kind.endswith(".refunded") and "slow_refunds" in mistakes:
+        if "slow_answers" in mistakes or (
+            kind.endswith(".refunded") and "slow_refunds" in mistakes
+        ):
             time.sleep(SLOW_S)
         with lock:
+            if kind.endswith(".refunded") and "refund_booked_twice" in mistakes:
+                _book_refund(refunded, obj)
             if event_id in applied and "refuse_duplicates" in mistakes:
                 return refuse(409, "already received")
             if event_id in applied and "apply_duplicates" not in mistakes:
                 return jsonify({"duplicate": event_id})
             applied[event_id] = applied.get(event_id, 0) + 1
+            if kind.endswith(".refunded") and "refund_booked_twice" not in mistakes:
+                _book_refund(refunded, obj)
             object_id, status = obj.get("id"), obj.get("status")
             at = str(event.get("created_at", ""))
             held = objects.get(object_id) if isinstance(object_id, str) else None
@@ -159,10 +179,23 @@ def create_app(secrets: dict[str, str], mistakes: set[str] | None = None) -> Fla
         with lock:
             held = objects.get(object_id)
             return jsonify(
-                {"applied": applied.get(event_id, 0), "status": held["status"] if held else None}
+                {
+                    "applied": applied.get(event_id, 0),
+                    "status": held["status"] if held else None,
+                    "refunded": str(refunded.get(object_id, Decimal(0))),
+                }
             )
 
     return app
+
+
+def _book_refund(ledger: dict[str, Decimal], obj: dict[str, Any]) -> None:
+    """A refund event's amount added to the object's refunded total (freefin kopecks, Kaspi
+    tenge as a string)."""
+    object_id = obj.get("id")
+    amount = obj.get("amount_refunded", obj.get("refunded_amount"))
+    if isinstance(object_id, str) and amount is not None:
+        ledger[object_id] = ledger.get(object_id, Decimal(0)) + Decimal(str(amount))
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from harness.grading.events import Format
 from harness.grading.findings import Exchange
 
 UNREACHABLE = 69  # EX_UNAVAILABLE: the probe command cannot say
+CONNECT_S = 5.0
+PATIENCE = 3  # an answer is waited for this many times the timeout: a late one is still timed
 
 
 class Unreachable(Exception):
@@ -36,9 +38,14 @@ class HandlerTarget:
 
 @dataclass
 class Sender:
+    """Sends events on a kept connection, and on a new one after any error answer, failure or
+    close: a handler that answered 500 may have closed the connection it is still kept on."""
+
     target: HandlerTarget
     fmt: Format
     session: requests.Session = field(default_factory=requests.Session)
+    unreachable: bool = False  # the last send could not connect at all
+    _stale: bool = False
 
     @property
     def timeout_s(self) -> float:
@@ -56,6 +63,9 @@ class Sender:
             headers[self.fmt.signature_header] = signing.sign(raw, secret, prefix=self.fmt.prefix)
         return headers
 
+    def close(self) -> None:
+        self.session.close()
+
     def post(self, raw: bytes, headers: dict[str, str]) -> Exchange:
         """POST ``raw``; a 429 with Retry-After is waited out and sent again, as the API's own
         sender does, and the answer judged is the last one (timed on its own)."""
@@ -64,20 +74,33 @@ class Sender:
 
         def send() -> requests.Response:
             nonlocal started
+            if self._stale:
+                self.session.close()
+                self.session = requests.Session()
+            self._stale = True  # until an answer says the connection may be kept
             started = time.perf_counter()
-            return self.session.post(
+            resp = self.session.post(
                 self.target.url,
                 data=raw,
                 headers=headers,
-                timeout=self.timeout_s + 1,
+                timeout=(CONNECT_S, self.timeout_s * PATIENCE),
                 allow_redirects=False,
             )
+            closing = resp.headers.get("Connection", "").lower() == "close"
+            self._stale = resp.status_code >= 400 or closing
+            return resp
 
+        self.unreachable = False
         try:
             resp = patience.patiently(send, lambda r: (r.status_code, r.headers))
         except requests.RequestException as exc:
-            exchange.error = f"no answer: {type(exc).__name__}"
             exchange.elapsed_ms = (time.perf_counter() - started) * 1000
+            if isinstance(exc, requests.ReadTimeout):
+                waited = self.timeout_s * PATIENCE
+                exchange.error = f"no answer within {waited:g} s (ReadTimeout)"
+            else:
+                exchange.error = f"no answer: {type(exc).__name__}"
+                self.unreachable = isinstance(exc, requests.ConnectionError)
             return exchange
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
         exchange.status = resp.status_code
@@ -92,11 +115,13 @@ class Sender:
 
 
 def ok(exchange: Exchange, timeout_s: float) -> bool:
-    return (
-        exchange.status is not None
-        and 200 <= exchange.status < 300
-        and (exchange.elapsed_ms or 0) <= timeout_s * 1000
-    )
+    """Accepted in time (what the accepts_valid rule alone judges: the others, ``accepted``)."""
+    return accepted(exchange) and (exchange.elapsed_ms or 0) <= timeout_s * 1000
+
+
+def accepted(exchange: Exchange) -> bool:
+    """Answered 2xx, however long it took."""
+    return exchange.status is not None and 200 <= exchange.status < 300
 
 
 def refused(exchange: Exchange) -> bool:

@@ -1,12 +1,15 @@
-"""Findings of a grading run and the one report they make: JSON, JUnit XML and Markdown.
+"""Findings of a grading run and the one report they make: JSON, JUnit XML, Markdown, HTML.
 
-A finding is one rule judged once: its id, severity, verdict, what happened, how to fix it, and
-the exchanges that show it (as curl commands, secrets masked).
+A finding is one rule judged once: its id, severity, verdict (passed, failed, or not exercised:
+never shown as passed), what happened, how to fix it (or, not exercised, how to meet the
+situation it judges), and the exchanges that show it (as curl commands, secrets masked). Any
+text a client or server sent may hold any character: every format gets it escaped.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -21,6 +24,18 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 MASKED_HEADERS = ("authorization", "x-api-key", "x-control-token")
 BODY_SHOWN = 2000
 SEVERITIES = ("critical", "major", "minor")
+NOT_EXERCISED = "not_exercised"
+# what no report format takes as it is: C0 and C1 controls but tab and newline, DEL, and the
+# surrogates no UTF-8 file takes, the two non-characters XML 1.0 refuses
+UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character no report format may hold written as an escape
+    (``\\x00``, ``\\ufffe``), so that one control character in a logged body breaks none."""
+    return UNPRINTABLE.sub(
+        lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text
+    )
 
 
 @dataclass
@@ -48,7 +63,7 @@ class Exchange:
             if len(self.body) > BODY_SHOWN:
                 text += f"... ({len(self.body)} bytes)"
             parts += ["--data-binary", shlex.quote(text)]
-        return _mask(" ".join(parts), secrets)
+        return printable(_mask(" ".join(parts), secrets))
 
     def outcome(self) -> str:
         if self.error:
@@ -70,11 +85,12 @@ class Finding:
     rule: str
     title: str
     severity: str
-    passed: bool | None  # None: not judged (skipped), with the reason in ``detail``
+    passed: bool | None  # None: not exercised, with the reason in ``detail``
     detail: str
     fix: str
     source: str
     evidence: list[Exchange] = field(default_factory=list)
+    to_meet: str = ""  # not exercised: the situation it judges, and how to make it come
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -82,7 +98,7 @@ class Finding:
 
     @property
     def verdict(self) -> str:
-        return {True: "passed", False: "failed", None: "skipped"}[self.passed]
+        return {True: "passed", False: "failed", None: NOT_EXERCISED}[self.passed]
 
     def as_dict(self, secrets: Iterable[str] = ()) -> dict[str, Any]:
         secrets = list(secrets)
@@ -91,11 +107,12 @@ class Finding:
             "title": self.title,
             "severity": self.severity,
             "verdict": self.verdict,
-            "detail": _mask(self.detail, secrets),
+            "detail": printable(_mask(self.detail, secrets)),
             "fix": self.fix,
             "source": self.source,
+            **({"to_meet": self.to_meet} if self.passed is None and self.to_meet else {}),
             "evidence": [
-                {"curl": ex.curl(secrets), "outcome": _mask(ex.outcome(), secrets)}
+                {"curl": ex.curl(secrets), "outcome": printable(_mask(ex.outcome(), secrets))}
                 for ex in self.evidence
             ],
         }
@@ -115,28 +132,46 @@ class Grade:
         return [f for f in self.findings if f.passed is False]
 
     @property
+    def not_exercised(self) -> list[Finding]:
+        """The rules given nothing to judge: the grade is incomplete while any is left."""
+        return [f for f in self.findings if f.passed is None]
+
+    @property
     def counts(self) -> dict[str, int]:
-        out = {"passed": 0, "failed": 0, "skipped": 0}
+        out = {"passed": 0, "failed": 0, NOT_EXERCISED: 0}
         for finding in self.findings:
             out[finding.verdict] += 1
         return out
 
+    @property
+    def outcome(self) -> str:
+        """failed (a rule broke), incomplete (none broke, some were not exercised), or passed."""
+        return "failed" if self.failed else "incomplete" if self.not_exercised else "passed"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "subject": self.subject,
-            "target": _mask(self.target, self.secrets),
+            "target": printable(_mask(self.target, self.secrets)),
+            "outcome": self.outcome,
             "counts": self.counts,
             "findings": [f.as_dict(self.secrets) for f in self.findings],
         }
 
     def junit(self) -> str:
+        root = ET.Element("testsuites")
+        root.append(self.junit_suite())
+        ET.indent(root)
+        return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+    def junit_suite(self) -> ET.Element:
+        """The grade as one JUnit test suite: a case per rule; not exercised is skipped."""
         counts = self.counts
         suite = ET.Element(
             "testsuite",
             name=f"grade: {self.subject}",
             tests=str(len(self.findings)),
             failures=str(counts["failed"]),
-            skipped=str(counts["skipped"]),
+            skipped=str(counts[NOT_EXERCISED]),
             errors="0",
         )
         for finding in self.findings:
@@ -151,17 +186,15 @@ class Grade:
                     case, "failure", message=f"[{finding.severity}] {data['detail']}"
                 )
                 failure.text = _text_of(data)
-        root = ET.Element("testsuites")
-        root.append(suite)
-        ET.indent(root)
-        return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+        return suite
 
     def markdown(self) -> str:
         counts = self.counts
         lines = [
             f"# Grade of the {self.subject}: {_mask(self.target, self.secrets)}",
             "",
-            f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped.",
+            f"{self.outcome.capitalize()}: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts[NOT_EXERCISED]} not exercised.",
             "",
             "| rule | severity | verdict | what happened |",
             "| --- | --- | --- | --- |",
@@ -170,12 +203,18 @@ class Grade:
             data = finding.as_dict(self.secrets)
             detail = data["detail"].replace("|", "\\|").replace("\n", " ")
             lines.append(f"| {finding.rule} | {finding.severity} | {data['verdict']} | {detail} |")
+        if self.not_exercised:
+            lines += ["", "## Situations never met", ""]
+            lines += [
+                f"- {f.rule}: {printable(f.to_meet or f.detail)}".replace("\n", " ")
+                for f in self.not_exercised
+            ]
         for finding in self.failed:
             lines += [
                 "",
                 f"## {finding.rule}: {finding.title}",
                 "",
-                _text_of(finding.as_dict(self.secrets)),
+                _text_of(finding.as_dict(self.secrets), fenced=True),
             ]
         return "\n".join(lines) + "\n"
 
@@ -195,7 +234,7 @@ class Grade:
         width = max((len(f.rule) for f in self.findings), default=10)
         rows = [f"{'rule':<{width}}  verdict  severity  detail"]
         for finding in self.findings:
-            detail = _mask(finding.detail, self.secrets).replace("\n", " ")
+            detail = printable(_mask(finding.detail, self.secrets)).replace("\n", " ")
             rows.append(
                 f"{finding.rule:<{width}}  {finding.verdict:<7}  {finding.severity:<8}  {detail}"
             )
@@ -204,16 +243,25 @@ class Grade:
         counts = self.counts
         rows += [
             "",
-            f"{self.subject}: {counts['passed']} passed, {counts['failed']} failed, "
-            f"{counts['skipped']} skipped",
+            f"{self.subject}: {self.outcome}: {counts['passed']} passed, {counts['failed']} "
+            f"failed, {counts[NOT_EXERCISED]} not exercised",
+            printable(_mask(self.target, self.secrets)),
         ]
         return "\n".join(rows)
 
 
-def _text_of(data: dict[str, Any]) -> str:
+def _text_of(data: dict[str, Any], fenced: bool = False) -> str:
+    """A failure's text; ``fenced``: its evidence in Markdown code fences longer than any run of
+    backticks a client's body holds, so that no body is read as Markdown."""
     lines = [data["detail"], "", f"Fix: {data['fix']}", f"Source: {data['source']}"]
     for item in data["evidence"]:
-        lines += ["", f"    {item['curl']}", f"    -> {item['outcome']}"]
+        shown = f"{item['curl']}\n-> {item['outcome']}"
+        if fenced:
+            longest = max((len(run) for run in re.findall("`+", shown)), default=0)
+            fence = "`" * max(3, longest + 1)
+            lines += ["", fence, shown, fence]
+        else:
+            lines += ["", *("    " + line for line in shown.split("\n"))]
     return "\n".join(lines)
 
 
@@ -225,7 +273,10 @@ def html(grades: Sequence[Grade], title: str) -> str:
     )
     data = [g.as_dict() for g in grades]
     failed = sum(g["counts"]["failed"] for g in data)
-    return env.get_template("grade.html").render(title=title, grades=data, failed=failed)
+    missing = sum(g["counts"][NOT_EXERCISED] for g in data)
+    return env.get_template("grade.html").render(
+        title=title, grades=data, failed=failed, missing=missing
+    )
 
 
 def write_files(directory: Path, stem: str, texts: dict[str, str]) -> list[Path]:

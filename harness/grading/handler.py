@@ -5,7 +5,11 @@ The event format (body, headers, signature) is the supplement's (``events.webhoo
 say only that webhooks are signed with HMAC-SHA256. A state probe, where the partner gives one,
 says what the handler made of an event: ``GET <state-url>?event_id=&object_id=`` (or the
 command with those two arguments) answers ``{"applied": <times the event took effect>,
-"status": <the object's status as the handler knows it>}``; 501 or exit 69 means it cannot say.
+"status": <the object's status as the handler knows it>, "refunded": <the total refunded it
+holds for the object, optional>}``; 501 or exit 69 means it cannot say.
+
+Only ``accepts_valid`` judges time: every other rule judges what the answer was, however late,
+so a slow handler fails that one rule (with its timings) and is graded on the rest.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import requests
@@ -23,6 +28,7 @@ from harness.grading.delivery import (
     Probe,
     Sender,
     Unreachable,
+    accepted,
     no_5xx,
     ok,
     refused,
@@ -67,19 +73,77 @@ def check_valid(sender: Sender, probe: Probe) -> list[Finding]:
         f"answer 2xx within {sender.timeout_s:g} s to every signed event; do slow work after "
         "answering (a queue), since a late answer counts as a failure and is sent again",
     )
-    bad = []
+    bad, times = [], []
     for kind in fmt.kinds:
         exchange = sender.send(event(fmt, kind, new_object_id(fmt, kind)))
+        times.append(exchange.elapsed_ms or 0)
         if not ok(exchange, sender.timeout_s):
             bad.append((kind, exchange))
+    timing = f"slowest {max(times):.0f} ms, median {sorted(times)[len(times) // 2]:.0f} ms"
     if not bad:
-        return [make(True, f"{len(fmt.kinds)} kinds accepted, each within {sender.timeout_s:g} s")]
-    names = ", ".join(f"{kind} ({ex.outcome()})" for kind, ex in bad)
+        return [
+            make(
+                True,
+                f"{len(fmt.kinds)} kinds accepted, each within {sender.timeout_s:g} s ({timing})",
+            )
+        ]
+    names = ", ".join(f"{kind} ({ex.outcome()})" for kind, ex in bad[:5])
     return [
         make(
             False,
-            f"{len(bad)} of {len(fmt.kinds)} kinds not accepted: {names}",
+            f"{len(bad)} of {len(fmt.kinds)} kinds not accepted within {sender.timeout_s:g} s "
+            f"({timing}): {names}",
             [ex for _, ex in bad[:3]],
+        )
+    ]
+
+
+# The byte forms a valid event may come in, each signed over its own bytes.
+BYTE_FORMS: tuple[tuple[str, Callable[[dict[str, Any]], bytes]], ...] = (
+    ("indented by 2", lambda b: json.dumps(b, indent=2, ensure_ascii=False).encode()),
+    ("with spaces after , and :", lambda b: json.dumps(b, ensure_ascii=False).encode()),
+    ("non-ASCII escaped", lambda b: json.dumps(b, separators=(",", ":")).encode()),
+    (
+        "keys in reverse order",
+        lambda b: json.dumps(
+            {k: b[k] for k in reversed(list(b))}, separators=(",", ":"), ensure_ascii=False
+        ).encode(),
+    ),
+    (
+        "with a trailing newline",
+        lambda b: json.dumps(b, separators=(",", ":"), ensure_ascii=False).encode() + b"\n",
+    ),
+)
+
+
+def check_byte_forms(sender: Sender, probe: Probe) -> list[Finding]:
+    fmt = sender.fmt
+    kind = _main_kind(fmt)
+    make = _finding(
+        "handler.verifies_raw_bytes",
+        "a valid event in any byte form (spacing, escaping, key order, a trailing newline) is "
+        "accepted: the signature is checked over the bytes received",
+        "critical",
+        fmt.source(f"headers/{fmt.signature_header}"),
+        "compute the HMAC over the request body exactly as received, before parsing it; a "
+        "re-serialisation of the parsed JSON is other bytes, and a valid event is refused",
+    )
+    refused_forms = []
+    for name, render in BYTE_FORMS:
+        body = event(fmt, kind, new_object_id(fmt, kind))
+        body[fmt.object_field]["description"] = "Чай ☕ «grader»"
+        raw = render(body)
+        exchange = sender.post(raw, sender.headers(body, raw, sender.target.secret))
+        if not accepted(exchange):
+            refused_forms.append((name, exchange))
+    if not refused_forms:
+        return [make(True, f"{len(BYTE_FORMS)} byte forms of one valid event, each accepted")]
+    return [
+        make(
+            False,
+            f"{len(refused_forms)} of {len(BYTE_FORMS)} byte forms refused: "
+            + ", ".join(f"{name} ({ex.outcome()})" for name, ex in refused_forms),
+            [ex for _, ex in refused_forms[:3]],
         )
     ]
 
@@ -166,13 +230,27 @@ def check_signatures(sender: Sender, probe: Probe) -> list[Finding]:
     return out
 
 
+def _refund_kind(fmt: Format) -> tuple[str, str]:
+    """The refund event (whose double application doubles a total) and its amount field."""
+    if fmt.api == "freefin":
+        return "payment.refunded", "amount_refunded"
+    return "invoice.refunded", "refunded_amount"
+
+
+def _same_amount(held: Any, sent: Any) -> bool:
+    try:
+        return Decimal(str(held)) == Decimal(str(sent))
+    except (InvalidOperation, ValueError):
+        return False
+
+
 def check_duplicates(sender: Sender, probe: Probe) -> list[Finding]:
     fmt = sender.fmt
-    kind = _final_kinds(fmt)[1]
+    kind, amount_field = _refund_kind(fmt)
     object_id = new_object_id(fmt, kind)
     body = event(fmt, kind, object_id)
     first, second = sender.send(body), sender.send(body)
-    both = ok(first, sender.timeout_s) and ok(second, sender.timeout_s)
+    both = accepted(first) and accepted(second)
     out = [
         _finding(
             "handler.accepts_duplicate",
@@ -185,20 +263,25 @@ def check_duplicates(sender: Sender, probe: Probe) -> list[Finding]:
     ]
     make = _finding(
         "handler.applies_once",
-        "an event delivered twice takes effect once",
+        "an event delivered twice takes effect once (a refund delivered twice is booked once)",
         "critical",
         fmt.source(f"headers/{fmt.event_id_header}"),
         f"record each {fmt.event_id_header} (or the body's id) you applied, in the same "
-        "transaction as its effect, and skip one seen before",
+        "transaction as its effect (the refund booked), and skip one seen before",
     )
+    refunded = body[fmt.object_field][amount_field]
     out.append(
         _state_finding(
             make,
             probe,
             body["id"],
             object_id,
-            lambda s: s.get("applied") == 1,
-            "applied {applied} times",
+            lambda s: (
+                s.get("applied") == 1
+                and ("refunded" not in s or _same_amount(s["refunded"], refunded))
+            ),
+            "a refund of " + str(refunded) + " delivered twice: applied {applied} times, "
+            "the refunded total held {refunded}",
             [first, second],
         )
     )
@@ -214,7 +297,7 @@ def check_order(sender: Sender, probe: Probe) -> list[Finding]:
     late = event(fmt, last_kind, object_id, at=now)
     second_ex = sender.send(late)
     first_ex = sender.send(early)
-    both = ok(first_ex, sender.timeout_s) and ok(second_ex, sender.timeout_s)
+    both = accepted(first_ex) and accepted(second_ex)
     out = [
         _finding(
             "handler.tolerates_out_of_order",
@@ -290,7 +373,7 @@ def check_unknown(sender: Sender, probe: Probe) -> list[Finding]:
             "supplement#/events",
             "answer 2xx to kinds you do not handle: new kinds are added without notice, and a "
             "refusal is retried for hours",
-        )(ok(exchange, sender.timeout_s), f"kind {kind}: {exchange.outcome()}", [exchange])
+        )(accepted(exchange), f"kind {kind}: {exchange.outcome()}", [exchange])
     ]
     body = event(
         fmt, _main_kind(fmt), new_object_id(fmt, _main_kind(fmt)), api_version="2027-01-01"
@@ -304,7 +387,7 @@ def check_unknown(sender: Sender, probe: Probe) -> list[Finding]:
             "minor",
             "http: a JSON object may gain members (additionalProperties is not false)",
             "read the fields you need and ignore the rest; do not validate events strictly",
-        )(ok(exchange, sender.timeout_s), f"two new fields: {exchange.outcome()}", [exchange])
+        )(accepted(exchange), f"two new fields: {exchange.outcome()}", [exchange])
     )
     return out
 
@@ -356,6 +439,7 @@ def check_bad_payloads(sender: Sender, probe: Probe) -> list[Finding]:
 
 CHECKS: tuple[Check, ...] = (
     check_valid,
+    check_byte_forms,
     check_signatures,
     check_duplicates,
     check_order,
@@ -365,16 +449,20 @@ CHECKS: tuple[Check, ...] = (
 
 
 def grade(target: HandlerTarget, fmt: Format | None = None) -> Grade:
-    """Every check against the handler; Unreachable when it answers nothing at all."""
+    """Every check against the handler; Unreachable when it cannot be connected to at all (a
+    handler too slow to answer is graded: accepts_valid fails with its timings)."""
     fmt = fmt or formats()[target.api]
     sender = Sender(target, fmt)
-    hello = sender.send(event(fmt, _main_kind(fmt), new_object_id(fmt, _main_kind(fmt))))
-    if hello.status is None:
-        raise Unreachable(f"{target.url}: {hello.error}")
-    probe = Probe(target)
     findings: list[Finding] = []
-    for check in CHECKS:
-        findings.extend(check(sender, probe))
+    try:
+        hello = sender.send(event(fmt, _main_kind(fmt), new_object_id(fmt, _main_kind(fmt))))
+        if hello.status is None and sender.unreachable:
+            raise Unreachable(f"{target.url}: {hello.error}")
+        probe = Probe(target)
+        for check in CHECKS:
+            findings.extend(check(sender, probe))
+    finally:
+        sender.close()
     return Grade(
         subject="webhook handler",
         target=f"{target.url} ({target.api})",

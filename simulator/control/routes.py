@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from simulator.control import schemas
 from simulator.control.registry import lookup
-from simulator.core import client_log, operations, webhooks
+from simulator.core import client_log, client_rules, operations, webhooks
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound
 from simulator.core.faults import Fault
@@ -101,7 +101,10 @@ def clients_report() -> Response:
     if request.method == "DELETE":
         client_log.clear(rt.store)
         return jsonify({"status": "cleared"})
-    return jsonify(client_log.report(rt.store))
+    level = request.args.get("level", "spec")
+    if level not in client_rules.LEVELS:
+        raise BadRequest(f"level must be one of {', '.join(client_rules.LEVELS)}")
+    return jsonify(client_log.report(rt.store, exam_on=bool(app.config["EXAM"]), level=level))
 
 
 @bp.get("/clock")

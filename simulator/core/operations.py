@@ -8,6 +8,7 @@ names its field, so that a rule can take the ones it is about (money: the amount
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ DOCUMENTS = {"freefin": "freefin.openapi.yaml", "kaspi": "kaspi.openapi.json"}
 METHODS = ("get", "post", "put", "patch", "delete")
 MONEY_FIELDS = re.compile(r"(^|_)amount$")  # amount, refund_amount; never amount_refunded
 KASPI_MAX_DECIMALS = 2  # supplement: requests take a JSON number with at most two decimals
+NEAR_MISS = "is no field of the seed; did you mean"  # an unknown field one typo from a known one
+NEAR_CUTOFF = 0.8  # difflib's ratio above which two field names are one typo apart
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,18 @@ class Problem:
         place, _, name = self.field.partition(".")
         return place == "body" and bool(MONEY_FIELDS.search(name.rsplit(".", 1)[-1]))
 
+    @property
+    def near_miss(self) -> bool:
+        """An unknown field the seed allows, whose name is one typo from a field it declares."""
+        return self.message.startswith(NEAR_MISS)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "message": self.message, "money": self.money}
+        return {
+            "field": self.field,
+            "message": self.message,
+            "money": self.money,
+            "near_miss": self.near_miss,
+        }
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,7 @@ class Operation:
             found.append(Problem("body" + ("." + where if where else ""), message))
         if self.api == "kaspi" and isinstance(document, dict):
             found += _kaspi_decimals(document)
-        return found
+        return found + near_misses(schema, document, "body")
 
     def response_problems(self, status: int, content_type: str, body: bytes) -> list[Problem]:
         """What an answer breaks of the seed: a status the seed declares, whose JSON body does
@@ -158,6 +171,26 @@ def _kaspi_decimals(document: dict[str, Any]) -> list[Problem]:
         decimal = MONEY_FIELDS.search(name) and isinstance(value, float)
         if decimal and round(value, KASPI_MAX_DECIMALS) != value:
             found.append(Problem(f"body.{name}", f"{value!r} has more than two decimals"))
+    return found
+
+
+def near_misses(schema: Any, document: Any, where: str) -> list[Problem]:
+    """Fields of ``document`` its schema does not declare (and allows) whose names are one typo
+    from one it does (``order_Id`` for ``order_id``): the value is silently lost."""
+    if not isinstance(schema, dict) or not isinstance(document, dict):
+        return []
+    declared = schema.get("properties") or {}
+    found = []
+    for name, value in document.items():
+        if name in declared:
+            found += near_misses(declared[name], value, f"{where}.{name}")
+            continue
+        folded = {known.lower().replace("-", "_"): known for known in declared}
+        close = folded.get(name.lower().replace("-", "_")) or next(
+            iter(difflib.get_close_matches(name, list(declared), n=1, cutoff=NEAR_CUTOFF)), None
+        )
+        if close:
+            found.append(Problem(f"{where}.{name}", f"{NEAR_MISS} {close}?"))
     return found
 
 
