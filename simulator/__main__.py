@@ -86,6 +86,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "Default: loopback only",
     )
     p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        default=[h for h in env("PAYSIM_ALLOWED_HOSTS", "").split(",") if h],
+        help="[PAYSIM_ALLOWED_HOSTS, comma-separated] a name the control API, the dashboard "
+        "and the checkout page answer to, besides the listening address and localhost "
+        "(repeatable; '*' for any)",
+    )
+    p.add_argument(
         "--idempotency-ttl",
         type=float,
         default=float(env("PAYSIM_IDEMPOTENCY_TTL", "86400")),
@@ -182,6 +191,7 @@ class Server(BaseApplication):
                 "SSE_HEARTBEAT_S": a.sse_heartbeat,
                 "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
                 "LISTEN": [(a.host, a.port)],
+                "ALLOWED_HOSTS": a.allowed_host,
                 "CONTROL_TOKEN": a.control_token or None,
                 "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
                 "GRADE_CLIENTS": a.grade_clients,

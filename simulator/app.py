@@ -31,7 +31,7 @@ from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
 from simulator.kaspi import routes as kaspi
 from simulator.ui import views as ui
-from simulator.web import MAX_BODY_BYTES, Envelopes, fault_answer
+from simulator.web import MAX_BODY_BYTES, AllowedHosts, Envelopes, fault_answer
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "IDEMPOTENCY_TTL_S": 24 * 3600,
     "WEBHOOK_ALLOW_HOSTS": [],  # empty: loopback only
     "LISTEN": [],  # (host, port) the server listens on: never a webhook destination
+    "ALLOWED_HOSTS": [],  # names /_sim and /pay answer to, beyond LISTEN and localhost
     "CONTROL_TOKEN": None,  # when set, /_sim answers only requests that carry it
     "GRADE_CLIENTS": False,  # record every API request and judge it (GET /_sim/clients/report)
     "WORKERS": 1,  # processes serving the same store (each gets 1/N of a rate limit)
@@ -78,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     webhook_defects.register(rt.defects)
     rt.dispatcher.defects = rt.defects
     app.extensions["paysim.runtime"] = rt
+    app.extensions["paysim.hosts"] = AllowedHosts(rt.listening, app.config["ALLOWED_HOSTS"])
 
     envelopes = Envelopes(control.render_error)
     app.extensions["paysim.envelopes"] = envelopes  # also the server's own error answers

@@ -33,7 +33,15 @@ from simulator.core.faults import CHAOS, Faults
 from simulator.core.store import Store, open_store
 from simulator.freefin.rules import FreefinRules
 from simulator.kaspi.rules import KaspiRules
-from simulator.web import Envelopes, cross_site, error_response, fault_answer, json_body
+from simulator.web import (
+    AllowedHosts,
+    Envelopes,
+    cross_site,
+    error_response,
+    fault_answer,
+    foreign_host,
+    json_body,
+)
 
 log = logging.getLogger("paysim.proxy")
 
@@ -77,6 +85,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     faults = Faults()
     faults.set_chaos(config.get("CHAOS", "none"), operations.create_paths())
     token = config.get("CONTROL_TOKEN")
+    hosts = AllowedHosts(config.get("LISTEN", []), config.get("ALLOWED_HOSTS", []))
     session = requests.Session()
     for scheme in ("http://", "https://"):  # a kept connection per serving thread
         session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=THREADS_MAX))
@@ -94,7 +103,10 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     @app.before_request
     def _control_guard() -> None:
         if request.path.startswith("/_sim/") and request.path != "/_sim/health":
-            if cross_site():
+            refused = foreign_host(hosts)
+            if refused is not None:
+                raise refused
+            if cross_site(hosts):
                 raise ApiError(
                     "the control API takes no change from another site's page",
                     code="cross_site_refused",
@@ -327,6 +339,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--threads", type=int, default=32, help="each open event stream holds one")
     p.add_argument("--control-token", default=env("PAYSIM_CONTROL_TOKEN", ""))
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        default=[h for h in env("PAYSIM_ALLOWED_HOSTS", "").split(",") if h],
+        help="[PAYSIM_ALLOWED_HOSTS] a name /_sim answers to besides the listening address "
+        "and localhost (repeatable; '*' for any)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = p.parse_args(argv)
     if not args.control_token and not _loopback(args.host):
@@ -370,6 +390,8 @@ class ProxyServer(BaseApplication):
                 "DATABASE": a.db,
                 "CHAOS": a.chaos,
                 "CONTROL_TOKEN": a.control_token or None,
+                "LISTEN": [(a.host, a.port)],
+                "ALLOWED_HOSTS": a.allowed_host,
             }
         )
 
