@@ -1,7 +1,7 @@
-"""``python -m simulator``: serve both APIs with gunicorn on 127.0.0.1:8080 by default.
+"""``python -m simulator``: serve both APIs with granian on 127.0.0.1:8080 by default.
 
-gunicorn with threads (gthread), one worker process unless ``--workers N``: workers share the
-store and, through it, the control state. Each open SSE stream holds one thread, so
+One worker process unless ``--workers N``, each with ``--threads`` threads for requests: workers
+share the store and, through it, the control state. Each open SSE stream holds one thread, so
 ``--threads`` bounds the number of concurrent streams plus requests per worker. Options also
 read PAYSIM_<OPTION> environment variables.
 """
@@ -16,8 +16,7 @@ import secrets
 import sys
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
-
+from simulator import server
 from simulator.core.faults import CHAOS
 
 
@@ -151,54 +150,24 @@ def _loopback(host: str) -> bool:
         return False
 
 
-class Server(BaseApplication):
-    """gunicorn, configured in code; the app is built in the worker process (no preload)."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        super().__init__()
-
-    def load_config(self) -> None:
-        a = self.args
-        settings: dict[str, Any] = {
-            "bind": f"{a.host}:{a.port}",
-            "workers": a.workers,
-            "worker_class": "simulator.server.EnvelopeWorker",
-            "threads": a.threads,
-            "timeout": 60,
-            "graceful_timeout": 3,
-            # Longer than any client's idle gap between requests: with 5 s, a client reusing a
-            # connection just as the server closes it lost a request (seen once in a soak).
-            # Idle keep-alive connections wait in the poller, not on a thread.
-            "keepalive": 75,
-            "loglevel": a.log_level,
-            "accesslog": "-" if a.access_log else None,
-            "worker_connections": 4096,
-        }
-        for key, value in settings.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from simulator.app import create_app
-
-        a = self.args
-        return create_app(
-            {
-                "DATABASE": a.db,
-                "SEED_FILE": a.seed_file,
-                "SCRIPT_FILE": a.script,
-                "DEFECTS": a.defect,
-                "SSE_HEARTBEAT_S": a.sse_heartbeat,
-                "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
-                "LISTEN": [(a.host, a.port)],
-                "ALLOWED_HOSTS": a.allowed_host,
-                "CONTROL_TOKEN": a.control_token or None,
-                "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
-                "GRADE_CLIENTS": a.grade_clients,
-                "CHAOS": a.chaos,
-                "WORKERS": a.workers,
-            }
-        )
+def app_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The configuration each worker builds its app from (``create_app``)."""
+    a = args
+    return {
+        "DATABASE": a.db,
+        "SEED_FILE": a.seed_file,
+        "SCRIPT_FILE": a.script,
+        "DEFECTS": a.defect,
+        "SSE_HEARTBEAT_S": a.sse_heartbeat,
+        "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
+        "LISTEN": [(a.host, a.port)],
+        "ALLOWED_HOSTS": a.allowed_host,
+        "CONTROL_TOKEN": a.control_token or None,
+        "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
+        "GRADE_CLIENTS": a.grade_clients,
+        "CHAOS": a.chaos,
+        "WORKERS": a.workers,
+    }
 
 
 def banner(args: argparse.Namespace) -> str:
@@ -267,7 +236,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     print(banner(args), file=sys.stderr, flush=True)
     os.environ.setdefault("PAYSIM_BOOT_ID", secrets.token_hex(8))  # one per start, all workers
-    Server(args).run()
+    server.serve(
+        "simulator.server:simulator",
+        app_config(args),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
 
 
 if __name__ == "__main__":

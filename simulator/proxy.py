@@ -23,8 +23,8 @@ from typing import Any
 
 import requests
 from flask import Flask, Response, jsonify, request
-from gunicorn.app.base import BaseApplication
 
+from simulator import server
 from simulator.control import schemas
 from simulator.core import client_log, operations
 from simulator.core.clock import iso
@@ -451,40 +451,6 @@ def _loopback(host: str) -> bool:
         return False
 
 
-class ProxyServer(BaseApplication):
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        super().__init__()
-
-    def load_config(self) -> None:
-        a = self.args
-        for key, value in {
-            "bind": f"{a.host}:{a.port}",
-            "workers": 1,
-            "worker_class": "simulator.server.EnvelopeWorker",
-            "threads": a.threads,
-            "timeout": 0,  # an event stream is forwarded for as long as it lasts
-            "graceful_timeout": 3,
-            "keepalive": 75,
-            "loglevel": a.log_level,
-        }.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        a = self.args
-        return create_proxy(
-            {
-                "API": a.api,
-                "UPSTREAM": a.upstream,
-                "DATABASE": a.db,
-                "CHAOS": a.chaos,
-                "CONTROL_TOKEN": a.control_token or None,
-                "LISTEN": [(a.host, a.port)],
-                "ALLOWED_HOSTS": a.allowed_host,
-            }
-        )
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
@@ -494,7 +460,23 @@ def main(argv: list[str] | None = None) -> None:
         file=sys.stderr,
         flush=True,
     )
-    ProxyServer(args).run()
+    server.serve(
+        "simulator.server:proxy",
+        {
+            "API": args.api,
+            "UPSTREAM": args.upstream,
+            "DATABASE": args.db,
+            "CHAOS": args.chaos,
+            "CONTROL_TOKEN": args.control_token or None,
+            "LISTEN": [(args.host, args.port)],
+            "ALLOWED_HOSTS": args.allowed_host,
+        },
+        host=args.host,
+        port=args.port,
+        workers=1,
+        threads=args.threads,
+        log_level=args.log_level,
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -155,16 +154,32 @@ class Envelopes:
 
 def fault_answer(fault: Fault, render: Callable[[ApiError], Response]) -> Response:
     """An injected fault's answer: the connection dropped, or the error in the API's envelope
-    (a 429 with its Retry-After, 1 s unless given; another status with one when given)."""
+    (a 429 with its Retry-After, 1 s unless given; another status with one when given).
+
+    A WSGI app has no socket to drop; it announces a body it never sends, and the server cuts
+    the connection where the body should be: the client reads no answer (requests raises
+    ``ChunkedEncodingError``, a ``RequestException``) and the connection is gone."""
     if fault.kind == "drop":
-        sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
-        if isinstance(sock, socket.socket):
-            sock.shutdown(socket.SHUT_RDWR)
-        return Response(status=499)
+        return Response(
+            DroppedBody(),
+            status=502,
+            headers={"Content-Length": "1", "Connection": "close"},
+            direct_passthrough=True,
+        )
     error = ApiError("injected fault", code="injected_fault", status=fault.status)
     if fault.retry_after is not None or fault.status == 429:
         error.headers["Retry-After"] = str(1 if fault.retry_after is None else fault.retry_after)
     return render(error)
+
+
+class DroppedBody:
+    """The body of a dropped answer: none of the byte its head announces."""
+
+    def __iter__(self) -> DroppedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        raise StopIteration
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

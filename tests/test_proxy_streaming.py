@@ -237,22 +237,48 @@ def _raw(url: str, request: bytes) -> bytes:
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(request)
-        sock.shutdown(socket.SHUT_WR)
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
     return answer
 
 
-def test_a_request_with_contradictory_framing_is_refused(proxy: ProxyProcess) -> None:
+def test_a_request_with_contradictory_framing_goes_on_by_one_framing(proxy: ProxyProcess) -> None:
+    """The server reads such a request by its Transfer-Encoding alone and closes the connection
+    after the answer (RFC 9112 section 6.3); the Content-Length never reaches the proxy, so the
+    upstream gets the body that was sent, by its own length, and no second request can hide
+    behind it."""
     answer = _raw(
         proxy.url,
-        f"POST {BASE}/sink HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n".encode(),
+        f"POST {BASE}/sink HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"
+        f"GET {BASE}/hop HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
     )
-    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
-    assert b'"error"' in answer  # in the API's envelope
-    assert b'"bytes"' not in answer  # nothing reached the upstream
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"connection: close" in head.lower()
+    got = json.loads(body)
+    assert got["bytes"] == 4
+    assert got["headers"]["Content-Length"] == "4"  # the body's own length, not the one given
+    assert "Transfer-Encoding" not in got["headers"]
+    assert b"X-End-To-End" not in answer  # the smuggled request was never answered
+
+
+def test_the_app_refuses_a_request_whose_server_passed_both_framings() -> None:
+    """Where a server hands the app both headers, the proxy refuses before any upstream."""
+    from simulator.proxy import create_proxy
+
+    client = create_proxy({"API": "freefin", "UPSTREAM": "http://127.0.0.1:9"}).test_client()
+    refused = client.post(
+        f"{BASE}/payments",
+        data=b"abcd",
+        environ_overrides={"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": "4"},
+    )
+    assert refused.status_code == 400, refused.get_data(as_text=True)
+    assert "contradictory framing" in refused.get_json()["error"]["message"]
+    twice = client.post(
+        f"{BASE}/payments", data=b"abcd", environ_overrides={"CONTENT_LENGTH": "4, 5"}
+    )
+    assert twice.status_code == 400
 
 
 def test_hop_by_hop_headers_and_private_ones_stop_at_the_proxy(proxy: ProxyProcess) -> None:
