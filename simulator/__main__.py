@@ -2,8 +2,8 @@
 
 One worker process unless ``--workers N``, each with ``--threads`` threads for requests: workers
 share the store and, through it, the control state. Each open SSE stream holds one thread, so
-``--threads`` bounds the number of concurrent streams plus requests per worker. Options also
-read PAYSIM_<OPTION> environment variables.
+streams take at most half the threads, and ``--streams-per-merchant`` of them per merchant.
+Options also read PAYSIM_<OPTION> environment variables.
 """
 
 from __future__ import annotations
@@ -68,6 +68,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=int(env("PAYSIM_THREADS", "32")),
         help="[PAYSIM_THREADS] request threads, SSE streams included (default 32)",
+    )
+    p.add_argument(
+        "--streams-per-merchant",
+        type=int,
+        default=int(env("PAYSIM_STREAMS_PER_MERCHANT", "0")),
+        help="[PAYSIM_STREAMS_PER_MERCHANT] event streams one merchant may hold open per "
+        "worker (default: as many as all merchants together: half the threads). Past "
+        "either: 503 too_many_streams with Retry-After",
+    )
+    p.add_argument(
+        "--head-timeout",
+        type=float,
+        default=float(env("PAYSIM_HEAD_TIMEOUT", "10")),
+        help="[PAYSIM_HEAD_TIMEOUT] seconds a request head may take to arrive (default 10); "
+        "then the connection is closed",
     )
     p.add_argument(
         "--sse-heartbeat",
@@ -159,6 +174,8 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "SCRIPT_FILE": a.script,
         "DEFECTS": a.defect,
         "SSE_HEARTBEAT_S": a.sse_heartbeat,
+        "STREAMS_PER_MERCHANT": a.streams_per_merchant,
+        "THREADS": a.threads,
         "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
         "LISTEN": [(a.host, a.port)],
         "ALLOWED_HOSTS": a.allowed_host,
@@ -245,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
         threads=args.threads,
         log_level=args.log_level,
         access_log=args.access_log,
+        head_timeout=args.head_timeout,
     )
 
 

@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "DEFECTS": [],
     "TICKER": True,
     "SSE_HEARTBEAT_S": 25.0,
+    "STREAMS_PER_MERCHANT": 0,  # event streams one merchant may hold open per worker (0: all)
+    "THREADS": 32,  # serving threads per worker: streams take at most half of them
     "IDEMPOTENCY_TTL_S": 24 * 3600,
     "WEBHOOK_ALLOW_HOSTS": [],  # empty: loopback only
     "LISTEN": [],  # (host, port) the server listens on: never a webhook destination
@@ -66,11 +68,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    streams = max(1, int(app.config["THREADS"]) // 2)  # the rest serve requests
     rt = Runtime(
         store=open_store(app.config["DATABASE"]),
         seed=load_seed(app.config["SEED_FILE"]),
         idempotency_ttl_s=float(app.config["IDEMPOTENCY_TTL_S"]),
         sse_heartbeat_s=float(app.config["SSE_HEARTBEAT_S"]),
+        streams_per_merchant=int(app.config["STREAMS_PER_MERCHANT"]) or streams,
+        streams_total=streams,
         webhook_allow_hosts=list(app.config["WEBHOOK_ALLOW_HOSTS"]),
         listening=[(str(h), int(p)) for h, p in app.config["LISTEN"]],
         shared=int(app.config["WORKERS"]) > 1 or app.config["DATABASE"].startswith("postgres"),

@@ -3,8 +3,13 @@ over WSGI, N worker processes of ``--threads`` blocking threads each.
 
 Measured against gunicorn gthread in one run, it serves twice the reads and half again the
 writes; a request head is read by its event loop, never by a Python thread, so clients that send
-half a head and wait delay nobody (and are dropped after ``HEAD_TIMEOUT_S``); it keeps nothing on
+half a head and wait delay nobody (and are dropped after the head timeout); it keeps nothing on
 disk (no control socket, no pid file), so two instances on one machine share nothing.
+
+granian 2.8.7 has no timeout on a request's body: a WSGI read blocks its serving thread until
+the bytes come or the client leaves, so a client that stalls mid-body holds one thread that long
+(``--threads`` bounds how many; the others serve on). Reading bodies in threads of our own to
+time them out stalls granian's runtime for every request (measured), so it is not done.
 
 Each worker builds its app from the configuration the command put in ``PAYSIM_SERVER_CONFIG``
 (no state at import time, nothing pickled), and exits when its parent is gone: a server killed
@@ -34,7 +39,7 @@ CONFIG_ENV = "PAYSIM_SERVER_CONFIG"
 MAX_TARGET = 8 * 1024  # bytes of path and query: more is 414
 MAX_HEAD = 32 * 1024  # bytes of header fields: more is 431
 MAX_BUFFER = 64 * 1024  # bytes of a request head granian reads at most: more, it answers 431
-HEAD_TIMEOUT_S = 10  # a request head not whole by then: the connection is closed
+HEAD_TIMEOUT_S = 10.0  # a request head not whole by then: the connection is closed
 PARENT_POLL_S = 0.2
 
 # Names a request's environ is read by (its headers, its body's length and type): one the
@@ -56,6 +61,7 @@ def serve(
     threads: int,
     log_level: str,
     access_log: bool = False,
+    head_timeout: float = HEAD_TIMEOUT_S,
 ) -> None:
     """Serve the app ``target`` (``module:factory``, called with no argument in each worker)
     built from ``config`` until SIGINT or SIGTERM."""
@@ -77,7 +83,7 @@ def serve(
         blocking_threads=threads,
         backlog=4096,
         http1_settings=HTTP1Settings(
-            header_read_timeout=HEAD_TIMEOUT_S * 1000, max_buffer_size=MAX_BUFFER
+            header_read_timeout=int(head_timeout * 1000), max_buffer_size=MAX_BUFFER
         ),
         log_level=LogLevels(log_level),
         log_access=access_log,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from simulator.core import codec, events, idempotency, spec
-from simulator.core.errors import ApiError, BadRequest
+from simulator.core.errors import ApiError, BadRequest, TooManyStreams
 from simulator.core.runtime import Runtime
 from simulator.core.signing import mismatch_cause, verify, well_formed
 from simulator.freefin import banks, checkout, defects, payments, payouts, refunds, rules
@@ -219,14 +220,45 @@ def stream_events() -> Response:
     if not rules.of(rt).stream_resumes():
         start = events.last(rt.store)
     heartbeat = rt.sse_heartbeat_s
+    if not rt.streams.take(merchant):
+        raise TooManyStreams(
+            f"no place for another event stream: at most {rt.streams.per_owner} per merchant "
+            f"and {rt.streams.total} in all; a closed one frees its place by its next heartbeat",
+            headers={"Retry-After": str(max(1, math.ceil(heartbeat)))},
+        )
     return Response(
-        _stream(rt, merchant, start, heartbeat),
+        _Held(_stream(rt, merchant, start, heartbeat), lambda: rt.streams.give(merchant)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def _stream(rt: Runtime, merchant: str, cursor: events.Cursor, heartbeat: float) -> Iterator[str]:
+class _Held:
+    """A stream that gives its place back when the server closes it (the client gone, seen at
+    the next write), started or not."""
+
+    def __init__(self, inner: Generator[str, None, None], release: Callable[[], None]) -> None:
+        self.inner, self.release = inner, release
+        self.released = False
+
+    def __iter__(self) -> _Held:
+        return self
+
+    def __next__(self) -> str:
+        return next(self.inner)
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            if not self.released:
+                self.released = True
+                self.release()
+
+
+def _stream(
+    rt: Runtime, merchant: str, cursor: events.Cursor, heartbeat: float
+) -> Generator[str, None, None]:
     yield ": connected\n\n"
     no_ids = not rules.of(rt).stream_resumes()
     # Another process of the store writes events this one is not woken for: look every
