@@ -37,7 +37,7 @@ def _sockets(port: int, n: int, first: bytes) -> Iterator[list[socket.socket]]:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorProcess]:
-    extra = ["--threads", "8", "--head-timeout", "2", "--sse-heartbeat", "0.5"]
+    extra = ["--threads", "8", "--head-timeout", "2", "--sse-heartbeat", "30"]
     with SimulatorProcess(extra_args=[*extra, "--streams-per-merchant", "3"]) as proc:
         yield proc
 
@@ -89,7 +89,7 @@ def test_streams_over_the_merchants_cap_are_503_with_retry_after(sim: SimulatorP
     opened = [_stream(sim) for _ in range(3)]
     try:
         assert all(r.status_code == 200 for r in opened)
-        refused = _stream(sim)
+        refused = _stream(sim)  # the open ones are probed: each still read, none gives way
         assert refused.status_code == 503
         assert refused.headers["Retry-After"].isdigit()
         assert refused.json()["error"]["code"] == "too_many_streams"
@@ -100,11 +100,7 @@ def test_streams_over_the_merchants_cap_are_503_with_retry_after(sim: SimulatorP
     finally:
         for r in opened:
             r.close()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:  # closed streams give their places back
-        again = _stream(sim)
-        if again.status_code == 200:
-            again.close()
-            return
-        time.sleep(0.2)
-    pytest.fail("a closed stream's place was never given back")
+    time.sleep(0.1)  # the clients' closes reach the server
+    again = _stream(sim)  # at once: not at the streams' next heartbeat, 30 s away
+    assert again.status_code == 200, again.text
+    again.close()

@@ -78,8 +78,8 @@ class Busy(ApiError):
 
 
 class TooManyStreams(ApiError):
-    """No place for another event stream now (core.events.StreamPlaces): one closes at the
-    latest at its next heartbeat."""
+    """No place for another event stream now (core.events.StreamPlaces): every open one is
+    still read by its client."""
 
     status, code = 503, "too_many_streams"
 

@@ -41,6 +41,15 @@ class StreamPlaces:
         self.per_owner, self.total = per_owner, total
         self._lock = threading.Lock()
         self._open: dict[str, int] = {}
+        self.probes = 0  # moved when every stream should write now (see ``probe``)
+
+    def probe(self, bus: EventBus) -> None:
+        """Ask every open stream to write a heartbeat now: a stream whose client has gone is
+        only seen to be gone when written to, and then the server closes it and its place is
+        given back."""
+        with self._lock:
+            self.probes += 1
+        bus.notify()
 
     def take(self, owner: str) -> bool:
         """A place for a stream of ``owner``, if one is free."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import time
 from collections.abc import Callable, Generator
 from typing import Any
@@ -20,6 +19,8 @@ from simulator.web import credential_waived, error_response, json_body, state_me
 
 PREFIX = "/api/v1/public"
 SHARED_POLL_S = 0.2
+PROBE_WAIT_S = 0.3  # how long a stream refused a place waits for probed streams to close
+STREAM_RETRY_S = 5  # the Retry-After of a stream refused a place
 SPEC = "freefin.openapi.yaml"
 bp = Blueprint("freefin", __name__, url_prefix=PREFIX)
 
@@ -220,17 +221,31 @@ def stream_events() -> Response:
     if not rules.of(rt).stream_resumes():
         start = events.last(rt.store)
     heartbeat = rt.sse_heartbeat_s
-    if not rt.streams.take(merchant):
+    if not _place(rt, merchant):
         raise TooManyStreams(
             f"no place for another event stream: at most {rt.streams.per_owner} per merchant "
-            f"and {rt.streams.total} in all; a closed one frees its place by its next heartbeat",
-            headers={"Retry-After": str(max(1, math.ceil(heartbeat)))},
+            f"and {rt.streams.total} in all, each still read by its client",
+            headers={"Retry-After": str(STREAM_RETRY_S)},
         )
     return Response(
         _Held(_stream(rt, merchant, start, heartbeat), lambda: rt.streams.give(merchant)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _place(rt: Runtime, merchant: str) -> bool:
+    """A place for a stream of ``merchant``; when none is free, the open streams are probed,
+    and the places of those whose clients have gone are taken back, at once."""
+    if rt.streams.take(merchant):
+        return True
+    rt.streams.probe(rt.bus)
+    deadline = time.monotonic() + PROBE_WAIT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+        if rt.streams.take(merchant):
+            return True
+    return False
 
 
 class _Held:
@@ -265,6 +280,7 @@ def _stream(
     # SHARED_POLL_S, and ping only when a heartbeat's time has passed without an event.
     wait = min(heartbeat, SHARED_POLL_S) if rt.shared else heartbeat
     quiet_since = time.monotonic()
+    probed = rt.streams.probes
     while True:
         version = rt.bus.version
         batch = events.since(rt.store, "freefin", merchant, cursor)
@@ -275,6 +291,10 @@ def _stream(
         if batch:
             quiet_since = time.monotonic()
             continue
+        if rt.streams.probes != probed:  # is anyone still reading? (StreamPlaces.probe)
+            probed = rt.streams.probes
+            yield ": ping\n\n"
+            quiet_since = time.monotonic()
         if rt.bus.wait(version, wait) == version and time.monotonic() - quiet_since >= heartbeat:
             yield ": ping\n\n"
             quiet_since = time.monotonic()
