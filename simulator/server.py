@@ -20,8 +20,8 @@ The app answers the limits of the request it gets to see in the API's envelope (
 target over ``MAX_TARGET`` bytes: 414; header fields of over ``MAX_HEAD`` bytes: 431; a body
 over the API's limit: 413), saying ``Connection: close``. What granian refuses before any app
 runs, it answers itself with a bare status (``Content-Length: 0``) and closes the connection:
-a request line longer than ``MAX_BUFFER`` bytes, 414; a head longer than that or of over 100
-header fields, 431; a request it cannot parse (a bad request line, header name or
+a request line longer than ``MAX_BUFFER`` bytes, 414; a head well past it (it reads in blocks:
+91 KiB still reached the app, 180 KiB did not) or of over 100 header fields, 431; a request it cannot parse (a bad request line, header name or
 Content-Length), 400.
 """
 
