@@ -1,7 +1,9 @@
-"""Benchmark the simulator against a bare Flask + SQLite endpoint served the same way.
+"""Benchmark the simulator against a bare Flask + SQLite endpoint, in one run.
 
-Both run under gunicorn with the simulator's settings (1 worker, gthread, 32 threads); the
-client keeps N persistent connections (default 32) from worker processes of its own. The
+The bare endpoint runs twice: under gunicorn (1 worker, gthread, 32 threads; the baseline every
+ratio is taken against) and under granian as the simulator is served (1 worker, 32 blocking
+threads), so the server's share and the simulator's own cost read apart. The client keeps N
+persistent connections (default 32) from worker processes of its own. The
 figures that count are the ratios, measured in the same run on the same (shared, noisy)
 machine, and the server's CPU time per request (its whole process tree, during the window), which
 the machine's other load moves least. Run:
@@ -209,28 +211,25 @@ def _bench_seed(tmp: Path) -> Path:
     return path
 
 
-def _start_bare(tmp: Path, threads: int) -> tuple[subprocess.Popen[bytes], int]:
+SERVERS = {
+    "gunicorn": ["gunicorn", "-w", "1", "-k", "gthread", "--threads", "{threads}", "-b",
+                 "127.0.0.1:{port}", "--log-level", "warning"],
+    "granian": ["granian", "--interface", "wsgi", "--workers", "1", "--blocking-threads",
+                "{threads}", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"],
+}  # fmt: skip
+
+
+def _start_bare(
+    tmp: Path, threads: int, server: str = "gunicorn"
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = {**os.environ, "BARE_DB": str(tmp / "bare.db")}
+    env = {**os.environ, "BARE_DB": str(tmp / f"bare-{server}.db")}
+    args = [a.format(threads=threads, port=port) for a in SERVERS[server]]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "1",
-            "-k",
-            "gthread",
-            "--threads",
-            str(threads),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "benchmarks.bare_app:app",
-        ],
+        [sys.executable, "-m", *args, "benchmarks.bare_app:app"],
         cwd=ROOT,
         env=env,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(100):
         try:
@@ -239,7 +238,29 @@ def _start_bare(tmp: Path, threads: int) -> tuple[subprocess.Popen[bytes], int]:
         except requests.RequestException:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("bare app did not start")
+    raise RuntimeError(f"bare app did not start under {server}")
+
+
+def _bare(tmp: Path, server: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """The bare endpoint's create and get under ``server``."""
+    prefix = "bare" if server == "gunicorn" else f"bare_{server}"
+    proc, port = _start_bare(tmp, 32, server)
+    try:
+        made = [
+            requests.post(f"http://127.0.0.1:{port}/bare", json={"a": 1}, timeout=5).json()["id"]
+            for _ in range(50)
+        ]
+        return {
+            f"{prefix}_create": measure(
+                port, "bare_create", [], args.seconds, args.connections, server_pid=proc.pid
+            ),
+            f"{prefix}_get": measure(
+                port, "bare_get", made, args.seconds, args.connections, server_pid=proc.pid
+            ),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,23 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        bare, bare_port = _start_bare(tmp, 32)
-        try:
-            made = [
-                requests.post(
-                    f"http://127.0.0.1:{bare_port}/bare", json={"a": 1}, timeout=5
-                ).json()["id"]
-                for _ in range(50)
-            ]
-            rows["bare_create"] = measure(
-                bare_port, "bare_create", [], args.seconds, args.connections, server_pid=bare.pid
-            )
-            rows["bare_get"] = measure(
-                bare_port, "bare_get", made, args.seconds, args.connections, server_pid=bare.pid
-            )
-        finally:
-            bare.terminate()
-            bare.wait(10)
+        rows.update(_bare(tmp, "gunicorn", args))
+        rows.update(_bare(tmp, "granian", args))
         with SimulatorProcess(
             extra_args=["--seed-file", str(_bench_seed(tmp)), "--threads", "32"]
         ) as sim:

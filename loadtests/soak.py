@@ -30,7 +30,7 @@ from loadtests.run import run_profile
 
 
 def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (gunicorn's arbiter and worker)."""
+    """Resident memory of a process and its children (the server and its workers)."""
     proc = psutil.Process(pid)
     procs = [proc, *proc.children(recursive=True)]
     total = 0

@@ -1,9 +1,9 @@
-"""python -m simulator: serve both APIs with gunicorn on 127.0.0.1:8080 by default.
+"""``python -m simulator``: serve both APIs with granian on 127.0.0.1:8080 by default.
 
-gunicorn with threads (gthread), one worker process unless --workers N: workers share the
-store and, through it, the control state. Each open SSE stream holds one thread, so
---threads bounds the number of concurrent streams plus requests per worker. Options also
-read PAYSIM_<OPTION> environment variables.
+One worker process unless ``--workers N``, each with ``--threads`` threads for requests: workers
+share the store and, through it, the control state. Each open SSE stream holds one thread, so
+streams take at most half the threads, and ``--streams-per-merchant`` of them per merchant.
+Options also read PAYSIM_<OPTION> environment variables.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import secrets
 import sys
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
-
+from simulator import server
 from simulator.core.faults import CHAOS
 
 
@@ -71,6 +70,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="[PAYSIM_THREADS] request threads, SSE streams included (default 32)",
     )
     p.add_argument(
+        "--streams-per-merchant",
+        type=int,
+        default=int(env("PAYSIM_STREAMS_PER_MERCHANT", "0")),
+        help="[PAYSIM_STREAMS_PER_MERCHANT] event streams one merchant may hold open per "
+        "worker (default: as many as all merchants together: half the threads). Past "
+        "either: 503 too_many_streams with Retry-After",
+    )
+    p.add_argument(
+        "--head-timeout",
+        type=float,
+        default=float(env("PAYSIM_HEAD_TIMEOUT", "10")),
+        help="[PAYSIM_HEAD_TIMEOUT] seconds a request head may take to arrive (default 10); "
+        "then the connection is closed",
+    )
+    p.add_argument(
         "--sse-heartbeat",
         type=float,
         default=float(env("PAYSIM_SSE_HEARTBEAT", "25")),
@@ -84,6 +98,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="[PAYSIM_WEBHOOK_ALLOW_HOSTS, comma-separated] a host name, IP or "
         "network webhooks may be sent to (repeatable; '*' for any). "
         "Default: loopback only",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        default=[h for h in env("PAYSIM_ALLOWED_HOSTS", "").split(",") if h],
+        help="[PAYSIM_ALLOWED_HOSTS, comma-separated] a name the control API, the dashboard "
+        "and the checkout page answer to, besides the listening address and localhost "
+        "(repeatable; '*' for any)",
     )
     p.add_argument(
         "--idempotency-ttl",
@@ -150,54 +173,27 @@ def _loopback(host: str) -> bool:
         return False
 
 
-class Server(BaseApplication):
-    """gunicorn, configured in code; the app is built in the worker process (no preload)."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        super().__init__()
-
-    def load_config(self) -> None:
-        a = self.args
-        settings: dict[str, Any] = {
-            "bind": f"{a.host}:{a.port}",
-            "workers": a.workers,
-            "worker_class": "simulator.server.EnvelopeWorker",
-            "threads": a.threads,
-            "timeout": 60,
-            "graceful_timeout": 3,
-            # Longer than any client's idle gap between requests: with 5 s, a client reusing a
-            # connection just as the server closes it lost a request (seen once in a soak).
-            # Idle keep-alive connections wait in the poller, not on a thread.
-            "keepalive": 75,
-            "loglevel": a.log_level,
-            "accesslog": "-" if a.access_log else None,
-            "worker_connections": 4096,
-        }
-        for key, value in settings.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from simulator.app import create_app
-
-        a = self.args
-        return create_app(
-            {
-                "DATABASE": a.db,
-                "SEED_FILE": a.seed_file,
-                "SCRIPT_FILE": a.script,
-                "DEFECTS": a.defect,
-                "SSE_HEARTBEAT_S": a.sse_heartbeat,
-                "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
-                "LISTEN": [(a.host, a.port)],
-                "CONTROL_TOKEN": a.control_token or None,
-                "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
-                "GRADE_CLIENTS": a.grade_clients,
-                "EXAM": a.exam,
-                "CHAOS": a.chaos,
-                "WORKERS": a.workers,
-            }
-        )
+def app_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The configuration each worker builds its app from (``create_app``)."""
+    a = args
+    return {
+        "DATABASE": a.db,
+        "SEED_FILE": a.seed_file,
+        "SCRIPT_FILE": a.script,
+        "DEFECTS": a.defect,
+        "SSE_HEARTBEAT_S": a.sse_heartbeat,
+        "STREAMS_PER_MERCHANT": a.streams_per_merchant,
+        "THREADS": a.threads,
+        "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
+        "LISTEN": [(a.host, a.port)],
+        "ALLOWED_HOSTS": a.allowed_host,
+        "CONTROL_TOKEN": a.control_token or None,
+        "IDEMPOTENCY_TTL_S": a.idempotency_ttl,
+        "GRADE_CLIENTS": a.grade_clients,
+        "EXAM": a.exam,
+        "CHAOS": a.chaos,
+        "WORKERS": a.workers,
+    }
 
 
 def banner(args: argparse.Namespace) -> str:
@@ -272,7 +268,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     print(banner(args), file=sys.stderr, flush=True)
     os.environ.setdefault("PAYSIM_BOOT_ID", secrets.token_hex(8))  # one per start, all workers
-    Server(args).run()
+    server.serve(
+        "simulator.server:simulator",
+        app_config(args),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        head_timeout=args.head_timeout,
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
 from simulator.kaspi import routes as kaspi
 from simulator.ui import views as ui
-from simulator.web import MAX_BODY_BYTES, Envelopes, fault_answer
+from simulator.web import MAX_BODY_BYTES, AllowedHosts, Envelopes, fault_answer
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,12 @@ DEFAULTS: dict[str, Any] = {
     "DEFECTS": [],
     "TICKER": True,
     "SSE_HEARTBEAT_S": 25.0,
+    "STREAMS_PER_MERCHANT": 0,  # event streams one merchant may hold open per worker (0: all)
+    "THREADS": 32,  # serving threads per worker: streams take at most half of them
     "IDEMPOTENCY_TTL_S": 24 * 3600,
     "WEBHOOK_ALLOW_HOSTS": [],  # empty: loopback only
     "LISTEN": [],  # (host, port) the server listens on: never a webhook destination
+    "ALLOWED_HOSTS": [],  # names /_sim and /pay answer to, beyond LISTEN and localhost
     "CONTROL_TOKEN": None,  # when set, /_sim answers only requests that carry it
     "GRADE_CLIENTS": False,  # record every API request and judge it (GET /_sim/clients/report)
     "EXAM": False,  # and put each client through every situation a rule judges (core/exam.py)
@@ -68,11 +71,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    streams = max(1, int(app.config["THREADS"]) // 2)  # the rest serve requests
     rt = Runtime(
         store=open_store(app.config["DATABASE"]),
         seed=load_seed(app.config["SEED_FILE"]),
         idempotency_ttl_s=float(app.config["IDEMPOTENCY_TTL_S"]),
         sse_heartbeat_s=float(app.config["SSE_HEARTBEAT_S"]),
+        streams_per_merchant=int(app.config["STREAMS_PER_MERCHANT"]) or streams,
+        streams_total=streams,
         webhook_allow_hosts=list(app.config["WEBHOOK_ALLOW_HOSTS"]),
         listening=[(str(h), int(p)) for h, p in app.config["LISTEN"]],
         shared=int(app.config["WORKERS"]) > 1 or app.config["DATABASE"].startswith("postgres"),
@@ -81,6 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     webhook_defects.register(rt.defects)
     rt.dispatcher.defects = rt.defects
     app.extensions["paysim.runtime"] = rt
+    app.extensions["paysim.hosts"] = AllowedHosts(rt.listening, app.config["ALLOWED_HOSTS"])
 
     envelopes = Envelopes(control.render_error)
     app.extensions["paysim.envelopes"] = envelopes  # also the server's own error answers

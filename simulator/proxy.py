@@ -23,8 +23,8 @@ from typing import Any
 
 import requests
 from flask import Flask, Response, jsonify, request
-from gunicorn.app.base import BaseApplication
 
+from simulator import server
 from simulator.control import schemas
 from simulator.core import client_log, client_rules, exam, operations
 from simulator.core.clock import iso
@@ -33,7 +33,15 @@ from simulator.core.faults import CHAOS, Fault, Faults
 from simulator.core.store import Store, open_store
 from simulator.freefin.rules import FreefinRules
 from simulator.kaspi.rules import KaspiRules
-from simulator.web import Envelopes, cross_site, error_response, fault_answer, json_body
+from simulator.web import (
+    AllowedHosts,
+    Envelopes,
+    cross_site,
+    error_response,
+    fault_answer,
+    foreign_host,
+    json_body,
+)
 
 log = logging.getLogger("paysim.proxy")
 
@@ -41,20 +49,25 @@ log = logging.getLogger("paysim.proxy")
 # base URL already holds: Kaspi's base URL ends in /api, freefin's is the server's root.
 MOUNTS = {"freefin": ("/api/v1/public", ""), "kaspi": ("/api", "/api")}
 CREDENTIAL = {"freefin": "Authorization", "kaspi": "X-API-Key"}
+# Headers of one connection, not of the message (RFC 9110 section 7.6.1): never forwarded, either
+# way, nor any header a Connection header names. Framing is the proxy's own on each side.
 HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
+        "proxy-connection",
         "te",
-        "trailers",
+        "trailer",
         "transfer-encoding",
         "upgrade",
         "host",
         "content-length",
     }
 )
+# What the client holds for this proxy or its browser, never the upstream's business; and what the
+# upstream would set in the client's browser under the proxy's name.
+NOT_UPSTREAM = frozenset({"x-control-token", "cookie"})
+NOT_DOWNSTREAM = frozenset({"set-cookie", "set-cookie2"})
 JUDGED_BYTES = 1024 * 1024  # a body longer than this passes through unjudged
 CHUNK = 64 * 1024
 CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5.0, 60.0
@@ -78,6 +91,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     faults.set_chaos(config.get("CHAOS", "none"), operations.create_paths())
     token = config.get("CONTROL_TOKEN")
     examining = bool(config.get("EXAM"))
+    hosts = AllowedHosts(config.get("LISTEN", []), config.get("ALLOWED_HOSTS", []))
     session = requests.Session()
     for scheme in ("http://", "https://"):  # a kept connection per serving thread
         session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=THREADS_MAX))
@@ -95,7 +109,10 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     @app.before_request
     def _control_guard() -> None:
         if request.path.startswith("/_sim/") and request.path != "/_sim/health":
-            if cross_site():
+            refused = foreign_host(hosts)
+            if refused is not None:
+                raise refused
+            if cross_site(hosts):
                 raise ApiError(
                     "the control API takes no change from another site's page",
                     code="cross_site_refused",
@@ -144,6 +161,9 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     def _forward(path: str) -> Response:
         if not (request.path == mount or request.path.startswith(mount + "/")):
             raise NotFound(f"this proxy serves the {api} API under {mount}/", code="not_found")
+        framing = _request_framing()
+        if framing:
+            raise BadRequest(f"contradictory framing: {framing}")
         fault = faults.match(request.method, request.path)
         exchange = _Exchange(api, store)
         if fault is None and examining:
@@ -158,11 +178,8 @@ def create_proxy(config: dict[str, Any]) -> Flask:
         url = upstream + request.path.removeprefix(upstream_holds)
         if request.query_string:
             url += "?" + request.query_string.decode("latin-1")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-        streaming_up = (request.content_length or 0) > JUDGED_BYTES
-        data: Any = request.get_data(cache=True)
-        if streaming_up:  # sent on as it comes, with its length
-            data = _Sized(request.stream, request.content_length or 0)
+        headers = _forwarded(request.headers.items(), NOT_UPSTREAM)
+        data = exchange.body if exchange.body_whole else exchange.upload()
         stream = exchange.operation_name == operations.STREAMS.get(api)
         try:
             up = session.request(
@@ -178,6 +195,10 @@ def create_proxy(config: dict[str, Any]) -> Flask:
             error = ApiError("the upstream did not answer in time", code="upstream_timeout")
             error.status = 504
             return exchange.finish(_render(api, error), judged=True)
+        except requests.exceptions.InvalidHeader as exc:  # urllib3 refuses unequal lengths
+            error = ApiError(f"the upstream's answer has contradictory framing: {exc}")
+            error.code, error.status = "upstream_bad_framing", 502
+            return exchange.finish(_render(api, error), judged=True)
         except requests.RequestException as exc:
             error = ApiError(f"the upstream is unreachable: {type(exc).__name__}")
             error.code, error.status = "upstream_unreachable", 502
@@ -187,11 +208,17 @@ def create_proxy(config: dict[str, Any]) -> Flask:
             return exchange.finish(
                 fault_answer(fault, lambda error: _render(api, error)), judged=False
             )
-        out_headers = [(k, v) for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP]
-        if "content-length" in up.headers and "transfer-encoding" not in up.headers:
-            out_headers.append(("Content-Length", up.headers["content-length"]))
+        framing = _answer_framing(up)
+        if framing:  # what its body is cannot be known: nothing of it is passed on
+            up.close()
+            error = ApiError(f"the upstream's answer has contradictory framing: {framing}")
+            error.code, error.status = "upstream_bad_framing", 502
+            return exchange.finish(_render(api, error), judged=True)
+        out_headers = list(_forwarded(up.headers.items(), NOT_DOWNSTREAM).items())
         length = up.headers.get("content-length", "")
-        if not stream and length.isdigit() and int(length) <= JUDGED_BYTES:
+        if length:
+            out_headers.append(("Content-Length", length))
+        if not stream and length and int(length) <= JUDGED_BYTES:
             # a body of known, judgeable size is read whole and recorded before it is answered,
             # so that the report holds every exchange its client has seen the end of
             whole = up.raw.read(decode_content=False)
@@ -217,7 +244,7 @@ class _Exchange:
 
     def __init__(self, api: str, store: Store) -> None:
         self.api, self.store = api, store
-        self.body = request.get_data(cache=True) if _judgeable() else b""
+        self.body, self.body_whole = _first_of_body()
         self.operation = operations.match(api, request.method, request.path)
         self.operation_name = self.operation.name if self.operation else ""
         self.credential = request.headers.get(CREDENTIAL[api])
@@ -246,6 +273,13 @@ class _Exchange:
             self.cut = True
             return None
         return Fault(path="", **situation.fault)
+
+    def upload(self) -> Iterator[bytes] | _Sized:
+        """The request body, sent on as it arrives: with its length when the client gave one,
+        else chunked; what was read of it to judge goes first."""
+        if request.content_length is not None:
+            return _Sized(self.body, request.stream, request.content_length)
+        return _rest(self.body, request.stream)
 
     def finish(self, resp: Response, judged: bool) -> Response:
         self._record(resp.status_code, resp.headers, resp.get_data() if judged else None)
@@ -297,8 +331,8 @@ class _Exchange:
                 path=self.path,
                 query=self.query,
                 headers=self.headers,
-                body=self.body,
-                body_judged=_judgeable_length(self.headers),
+                body=self.body if self.body_whole else b"",
+                body_judged=self.body_whole,
                 status=status,
                 retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
                 error=error,
@@ -309,26 +343,93 @@ class _Exchange:
 
 
 class _Sized:
-    """A request body read as it arrives, whose length is known (so it is not sent chunked)."""
+    """A request body of known length read as it arrives (so it is not sent chunked): what was
+    already read, then the rest of the stream, ``CHUNK`` at a time."""
 
-    def __init__(self, stream: Any, length: int) -> None:
-        self.stream, self.length = stream, length
+    def __init__(self, first: bytes, stream: Any, length: int) -> None:
+        self.first, self.stream, self.length = first, stream, length
 
     def __len__(self) -> int:
         return self.length
 
     def read(self, size: int = -1) -> bytes:
-        data: bytes = self.stream.read(size)
-        return data
+        if self.first:
+            data, self.first = self.first, b""
+            return data
+        chunk: bytes = self.stream.read(CHUNK if size < 0 else min(size, CHUNK))
+        return chunk
 
 
-def _judgeable_length(headers: dict[str, str]) -> bool:
-    length = next((v for k, v in headers.items() if k.lower() == "content-length"), "0")
-    return not length.isdigit() or int(length) <= JUDGED_BYTES
+def _rest(first: bytes, stream: Any) -> Iterator[bytes]:
+    yield first
+    while chunk := stream.read(CHUNK):
+        yield chunk
 
 
-def _judgeable() -> bool:
-    return (request.content_length or 0) <= JUDGED_BYTES
+def _first_of_body() -> tuple[bytes, bool]:
+    """Up to ``JUDGED_BYTES`` of the request body, and whether that is all of it. A longer body
+    is left in the stream, to be sent on as it arrives, never held whole."""
+    length = request.content_length
+    if length is not None and length <= JUDGED_BYTES:
+        return request.get_data(cache=True), True
+    first = bytearray()
+    while len(first) <= JUDGED_BYTES:
+        chunk = request.stream.read(min(CHUNK, JUDGED_BYTES + 1 - len(first)))
+        if not chunk:
+            return bytes(first), True
+        first += chunk
+    return bytes(first), False
+
+
+def _forwarded(items: Any, private: frozenset[str]) -> dict[str, str]:
+    """The end-to-end headers of ``items``: neither hop-by-hop, nor named in its Connection
+    header, nor a Proxy-* one, nor ``private``."""
+    pairs = list(items)
+    named = {
+        token.strip().lower()
+        for name, value in pairs
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    return {
+        name: value
+        for name, value in pairs
+        if (low := name.lower()) not in HOP_BY_HOP
+        and low not in named
+        and low not in private
+        and not low.startswith("proxy-")
+    }
+
+
+def _request_framing() -> str | None:
+    """What makes the request's length ambiguous (RFC 9112 section 6.3), or None."""
+    encoding = request.headers.get("Transfer-Encoding")
+    lengths = request.headers.getlist("Content-Length")
+    if encoding is not None and lengths:
+        return "both Transfer-Encoding and Content-Length"
+    return _lengths_problem(lengths)
+
+
+def _answer_framing(up: requests.Response) -> str | None:
+    """What makes the upstream answer's length ambiguous, or None. requests joins repeated
+    headers with commas."""
+    length = up.headers.get("Content-Length")
+    if length is None:
+        return None
+    if "Transfer-Encoding" in up.headers:
+        return "both Transfer-Encoding and Content-Length"
+    return _lengths_problem([length])
+
+
+def _lengths_problem(lengths: list[str]) -> str | None:
+    values = {v.strip() for value in lengths for v in value.split(",")}
+    if not values:
+        return None
+    if len(values) > 1:
+        return "several Content-Length values"
+    if not next(iter(values)).isdigit():
+        return "a Content-Length that is not a number"
+    return None
 
 
 # -- the command ----------------------------------------------------------------------------
@@ -365,6 +466,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--threads", type=int, default=32, help="each open event stream holds one")
     p.add_argument("--control-token", default=env("PAYSIM_CONTROL_TOKEN", ""))
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        default=[h for h in env("PAYSIM_ALLOWED_HOSTS", "").split(",") if h],
+        help="[PAYSIM_ALLOWED_HOSTS] a name /_sim answers to besides the listening address "
+        "and localhost (repeatable; '*' for any)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = p.parse_args(argv)
     if not args.control_token and not _loopback(args.host):
@@ -380,39 +489,6 @@ def _loopback(host: str) -> bool:
         return False
 
 
-class ProxyServer(BaseApplication):
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        super().__init__()
-
-    def load_config(self) -> None:
-        a = self.args
-        for key, value in {
-            "bind": f"{a.host}:{a.port}",
-            "workers": 1,
-            "worker_class": "simulator.server.EnvelopeWorker",
-            "threads": a.threads,
-            "timeout": 0,  # an event stream is forwarded for as long as it lasts
-            "graceful_timeout": 3,
-            "keepalive": 75,
-            "loglevel": a.log_level,
-        }.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        a = self.args
-        return create_proxy(
-            {
-                "API": a.api,
-                "UPSTREAM": a.upstream,
-                "DATABASE": a.db,
-                "CHAOS": a.chaos,
-                "EXAM": a.exam,
-                "CONTROL_TOKEN": a.control_token or None,
-            }
-        )
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
@@ -422,7 +498,23 @@ def main(argv: list[str] | None = None) -> None:
         file=sys.stderr,
         flush=True,
     )
-    ProxyServer(args).run()
+    server.serve(
+        "simulator.server:proxy",
+        {
+            "API": args.api,
+            "UPSTREAM": args.upstream,
+            "DATABASE": args.db,
+            "CHAOS": args.chaos,
+            "CONTROL_TOKEN": args.control_token or None,
+            "LISTEN": [(args.host, args.port)],
+            "ALLOWED_HOSTS": args.allowed_host,
+        },
+        host=args.host,
+        port=args.port,
+        workers=1,
+        threads=args.threads,
+        log_level=args.log_level,
+    )
 
 
 if __name__ == "__main__":

@@ -1,126 +1,186 @@
-"""The gunicorn worker the simulator runs in: gthread, with HTTP-level errors in the API's envelope.
+"""The HTTP server the simulator and the proxy run on: granian (Rust, hyper) serving the Flask app
+over WSGI, N worker processes of ``--threads`` blocking threads each.
 
-gunicorn answers a request it cannot parse (a malformed Content-Length, a bad request line,
-oversized headers) itself, with an HTML page, before the application sees it. This worker
-renders those answers through the application's own envelopes instead, chosen by the request's
-path: the parsed one, else the path at the start of what was read (a request line too long or
-a head too large never becomes a request), so a client of either API gets the error body it was
-promised.
+Measured against gunicorn gthread in one run (benchmarks/bench_simulator.py), it serves the
+simulator's reads twice as fast and its creates 1.2 times; a request head is read by its event
+loop, never by a Python thread, so clients that send half a head and wait delay nobody (and are
+dropped after the head timeout); it keeps nothing on disk (no control socket, no pid file), so
+two instances on one machine share nothing.
 
-A body refused for its size (413) is left unread, and gunicorn closes such a connection: the
-answer says ``Connection: close`` so the client does not send its next request into it.
+granian 2.8.7 has no timeout on a request's body: a WSGI read blocks its serving thread until
+the bytes come or the client leaves, so a client that stalls mid-body holds one thread that long
+(``--threads`` bounds how many; the others serve on). Reading bodies in threads of our own to
+time them out stalls granian's runtime for every request (measured), so it is not done.
+
+Each worker builds its app from the configuration the command put in ``PAYSIM_SERVER_CONFIG``
+(no state at import time, nothing pickled), and exits when its parent is gone: a server killed
+with -9 leaves no worker holding its port or its store.
+
+The app answers the limits of the request it gets to see in the API's envelope (a request
+target over ``MAX_TARGET`` bytes: 414; header fields of over ``MAX_HEAD`` bytes: 431; a body
+over the API's limit: 413), saying ``Connection: close``. What granian refuses before any app
+runs, it answers itself with a bare status (``Content-Length: 0``) and closes the connection:
+a request line longer than ``MAX_BUFFER`` bytes, 414; a head well past it (it reads in blocks:
+91 KiB still reached the app, 180 KiB did not) or of over 100 header fields, 431; a request it
+cannot parse (a bad request line, header name or Content-Length), 400.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gunicorn import util
-from gunicorn.http import message
-from gunicorn.workers.gthread import ThreadWorker
-
 from simulator.core.errors import ApiError
 
-_local = threading.local()
-_CODES = {
-    400: "bad_request",
-    403: "forbidden",
-    414: "uri_too_long",
-    417: "expectation_failed",
-    431: "headers_too_large",
-    500: "internal_error",
-    501: "not_implemented",
-}
+CONFIG_ENV = "PAYSIM_SERVER_CONFIG"
+MAX_TARGET = 8 * 1024  # bytes of path and query: more is 414
+MAX_HEAD = 32 * 1024  # bytes of header fields: more is 431
+MAX_BUFFER = 64 * 1024  # bytes of a request head granian reads at most: more, it answers 431
+HEAD_TIMEOUT_S = 10.0  # a request head not whole by then: the connection is closed
+PARENT_POLL_S = 0.2
+
+# Names a request's environ is read by (its headers, its body's length and type): one the
+# server's process environment holds is not the request's, unless the request says it again.
+_CGI = ("HTTP_", "CONTENT_", "REMOTE_", "SERVER_", "REQUEST_", "PATH_INFO", "QUERY_STRING")
+_CODES = {413: "payload_too_large", 414: "uri_too_long", 431: "headers_too_large"}
+
+StartResponse = Callable[..., Any]
+Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-class EnvelopeWorker(ThreadWorker):
-    """gthread, whose own error answers carry the simulated API's error envelope."""
+def serve(
+    target: str,
+    config: dict[str, Any],
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    log_level: str,
+    access_log: bool = False,
+    head_timeout: float = HEAD_TIMEOUT_S,
+) -> None:
+    """Serve the app ``target`` (``module:factory``, called with no argument in each worker)
+    built from ``config`` until SIGINT or SIGTERM."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
 
-    def init_process(self) -> None:
-        util.write_error = _write_error  # gunicorn's handle_error writes through this
-        message.Request.parse = _remembering(message.Request.parse)
-        super().init_process()
-
-    def load_wsgi(self) -> None:
-        super().load_wsgi()
-        self.flask: Any = getattr(self, "wsgi")  # noqa: B009 (gunicorn sets it untyped)
-        self.wsgi = _closing_after_413(self.flask)
-
-    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
-        parsed = req if req is not None else getattr(exc, "req", None)
-        path = getattr(parsed, "path", None) or _path_of(getattr(_local, "head", b""))
-        _local.app, _local.path = self.flask, path or "/"
-        try:
-            super().handle_error(req, client, addr, exc)
-        finally:
-            _local.app = _local.path = None
-
-
-def _remembering(parse: Callable[..., Any]) -> Callable[..., Any]:
-    """gunicorn's parse of a request, keeping the first bytes read for handle_error."""
-
-    def parsed(self: Any, unreader: Any) -> Any:
-        _local.head = b""
-        first = unreader.read()
-        if first:
-            _local.head = bytes(first[:1024])
-            unreader.unread(first)
-        return parse(self, unreader)
-
-    return parsed
-
-
-def _path_of(head: bytes) -> str | None:
-    """The path of a request line at the start of ``head`` (``GET /api/v1/x?q HTTP/1.1``)."""
-    parts = head.split(b"\r\n", 1)[0].split(b" ")
-    if len(parts) < 2 or not parts[1].startswith(b"/"):
-        return None
-    return parts[1].split(b"?", 1)[0].decode("latin-1")
+    os.environ[CONFIG_ENV] = json.dumps(config)
+    Granian(
+        target,
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        workers=workers,
+        blocking_threads=threads,
+        backlog=4096,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(head_timeout * 1000), max_buffer_size=MAX_BUFFER
+        ),
+        log_level=LogLevels(log_level),
+        log_access=access_log,
+        workers_kill_timeout=3,
+        respawn_failed_workers=True,  # a worker killed is replaced, as the others serve on
+        respawn_interval=0.5,
+    ).serve()
 
 
-def _closing_after_413(app: Any) -> Any:
-    """The WSGI app, whose 413 answers close the connection and say so."""
+def worker_config() -> dict[str, Any]:
+    """The configuration ``serve`` was given, in a worker process; and from here on the worker
+    follows its parent: it exits as soon as the parent is gone."""
+    _follow_parent()
+    config: dict[str, Any] = json.loads(os.environ.pop(CONFIG_ENV))
+    config["LISTEN"] = [tuple(pair) for pair in config.get("LISTEN", [])]
+    return config
 
-    def wsgi(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
-            if status.startswith("413"):
-                owner = getattr(start_response, "__self__", None)  # gunicorn's Response
-                if owner is not None and hasattr(owner, "force_close"):
-                    owner.force_close()
+
+def _follow_parent() -> None:
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)  # what is acknowledged is committed; nothing else is owed
+
+    threading.Thread(target=watch, name="paysim-parent-watch", daemon=True).start()
+
+
+def edge(app: Any) -> Wsgi:
+    """``app`` (a Flask app with ``paysim.envelopes``) behind the request limits the server
+    leaves to it: 414 and 431 in the envelope of the request's path, and 413s that close. An
+    environment variable of the server's named as a header (``HTTP_X_API_KEY``) is no header of
+    the request's (granian cannot tell them apart: a request that sends that very value is read
+    as one without it)."""
+
+    inherited = {k: v for k, v in os.environ.items() if k.startswith(_CGI)}
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        for key, value in inherited.items():  # granian starts each environ from os.environ
+            if environ.get(key) == value:
+                del environ[key]
+        refused = _over_limits(environ)
+        if refused is not None:
+            status, message = refused
+            return _answer(app, environ.get("PATH_INFO") or "/", status, message, start_response)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status.startswith("413"):  # its body is left unread: the connection cannot go on
+                headers = [(k, v) for k, v in headers if k.lower() != "connection"]
+                headers.append(("Connection", "close"))
             return start_response(status, headers, exc_info)
 
-        return app(environ, start)
+        result: Iterable[bytes] = app(environ, start)
+        return result
 
     return wsgi
 
 
-def render(app: Any, path: str, status: int, message: str) -> bytes:
-    """The raw HTTP answer of ``status`` in the envelope of the API that ``path`` belongs to."""
-    error = ApiError(
-        message or "bad request", code=_CODES.get(status, "bad_request"), status=status
-    )
-    with app.test_request_context(path):
-        resp = app.extensions["paysim.envelopes"].render(path, error)
-    body = resp.get_data()
-    head = (
-        f"HTTP/1.1 {status} {resp.status.split(' ', 1)[-1]}\r\nConnection: close\r\n"
-        f"Content-Type: {resp.content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode("latin-1") + body
-
-
-def _write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
-    app = getattr(_local, "app", None)
-    if app is None:
-        return _html_error(sock, status_int, reason, mesg)
-    try:
-        raw = render(app, _local.path or "/", status_int, mesg)
-    except Exception:  # never worse than gunicorn's own answer
-        return _html_error(sock, status_int, reason, mesg)
-    util.write_nonblock(sock, raw)
+def _over_limits(environ: dict[str, Any]) -> tuple[int, str] | None:
+    target = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
+    if target > MAX_TARGET:
+        return 414, f"the request target is over {MAX_TARGET} bytes"
+    size = sum(len(k) - 1 + len(str(v)) for k, v in environ.items() if k.startswith("HTTP_"))
+    if size > MAX_HEAD:
+        return 431, f"the request's header fields are over {MAX_HEAD} bytes"
     return None
 
 
-_html_error = util.write_error
+def _answer(
+    app: Any, path: str, status: int, message: str, start_response: StartResponse
+) -> list[bytes]:
+    error = ApiError(message, code=_CODES.get(status, "bad_request"), status=status)
+    with app.test_request_context(path):
+        resp = app.extensions["paysim.envelopes"].render(path, error)
+    body: bytes = resp.get_data()
+    start_response(
+        f"{status} {resp.status.split(' ', 1)[-1]}",
+        [
+            ("Content-Type", resp.content_type),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ],
+    )
+    return [body]
+
+
+def simulator() -> Wsgi:
+    """The simulator's app in a worker (granian's factory)."""
+    from simulator.app import create_app
+
+    return edge(create_app(worker_config()))
+
+
+def proxy() -> Wsgi:
+    """``paysim proxy``'s app in its worker (granian's factory)."""
+    from simulator.proxy import create_proxy
+
+    return edge(create_proxy(worker_config()))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
-import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, request
 
@@ -153,28 +154,106 @@ class Envelopes:
 
 def fault_answer(fault: Fault, render: Callable[[ApiError], Response]) -> Response:
     """An injected fault's answer: the connection dropped, or the error in the API's envelope
-    (a 429 with its Retry-After, 1 s unless given; another status with one when given)."""
+    (a 429 with its Retry-After, 1 s unless given; another status with one when given).
+
+    A WSGI app has no socket to drop; it announces a body it never sends, and the server cuts
+    the connection where the body should be: the client reads no answer (requests raises
+    ``ChunkedEncodingError``, a ``RequestException``) and the connection is gone."""
     if fault.kind == "drop":
-        sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
-        if isinstance(sock, socket.socket):
-            sock.shutdown(socket.SHUT_RDWR)
-        return Response(status=499)
+        return Response(
+            DroppedBody(),
+            status=502,
+            headers={"Content-Length": "1", "Connection": "close"},
+            direct_passthrough=True,
+        )
     error = ApiError("injected fault", code="injected_fault", status=fault.status)
     if fault.retry_after is not None or fault.status == 429:
         error.headers["Retry-After"] = str(1 if fault.retry_after is None else fault.retry_after)
     return render(error)
 
 
+class DroppedBody:
+    """The body of a dropped answer: none of the byte its head announces."""
+
+    def __iter__(self) -> DroppedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        raise StopIteration
+
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def cross_site() -> bool:
+class AllowedHosts:
+    """The names a browser may reach the control API, the dashboard and the checkout page by:
+    the listening address, ``localhost`` and the names given (``--allowed-host``; ``*`` for any).
+
+    A page on a name that resolves to 127.0.0.1 (DNS rebinding) is same-origin with itself, so
+    its requests carry its own name in ``Host``; answering only to known names stops it. An
+    IP literal cannot be rebound: when listening on every address (0.0.0.0, ::), any is taken;
+    with no listening address (the app in-process), the loopback ones are.
+    """
+
+    def __init__(self, listening: Iterable[tuple[str, int]], names: Iterable[str] = ()) -> None:
+        self.names = {"localhost"} | {_name(n) for n in names}
+        self.any_ip = False
+        hosts = [str(host) for host, _ in listening] or ["127.0.0.1", "::1"]
+        for host in hosts:
+            self.names.add(_name(host))
+            ip = _ip(host)
+            self.any_ip |= ip is not None and ip.is_unspecified
+
+    def allows(self, host: str) -> bool:
+        """Whether a ``Host`` header (a name or IP, with or without its port) is one of them."""
+        if "*" in self.names:
+            return True
+        try:
+            name = urlsplit("//" + host).hostname
+        except ValueError:
+            return False
+        if not name:
+            return False
+        name = _name(name)
+        return name in self.names or (self.any_ip and _ip(name) is not None)
+
+
+def _name(host: str) -> str:
+    return host.strip("[]").rstrip(".").lower()
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def foreign_host(hosts: AllowedHosts) -> ApiError | None:
+    """The error of a request whose ``Host`` is none of ``hosts``, or None."""
+    if hosts.allows(request.host):
+        return None
+    return ApiError(
+        f"this server does not answer to the name {request.host!r} here; "
+        "start it with --allowed-host to add one",
+        code="host_not_allowed",
+        status=403,
+    )
+
+
+def cross_site(hosts: AllowedHosts) -> bool:
     """A change asked for by a page of another site. A browser says where a request comes from
     (``Sec-Fetch-Site``, ``Origin``); without this, any web page the user has open could reset
-    or reconfigure a simulator on their machine. Tools (curl, the harness) send neither."""
+    or reconfigure a simulator on their machine. Tools (curl, the harness) send neither. An
+    ``Origin`` counts as this site only if it is the request's own origin and its name is one
+    of ``hosts``."""
     if request.method in SAFE_METHODS:
         return False
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return True
     origin = request.headers.get("Origin")
-    return origin is not None and origin.rstrip("/") != request.host_url.rstrip("/")
+    if origin is None:
+        return False
+    if origin.rstrip("/") != request.host_url.rstrip("/"):
+        return True
+    return not hosts.allows(urlsplit(origin).netloc)

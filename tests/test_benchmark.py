@@ -34,6 +34,8 @@ def test_benchmark_runs_every_case(tmp_path: Path) -> None:
     assert set(rows) == {
         "bare_create",
         "bare_get",
+        "bare_granian_create",
+        "bare_granian_get",
         "payment_create",
         "payment_create_held",
         "payment_get",

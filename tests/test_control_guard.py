@@ -107,3 +107,99 @@ def test_the_proxys_control_routes_refuse_another_sites_page_too() -> None:
     assert refused.status_code == 403
     assert proxy.get("/_sim/chaos").get_json()["profile"] == "none"  # nothing changed
     assert proxy.put("/_sim/chaos", json={"profile": "flaky"}).status_code == 200
+
+
+# -- the names it answers to (DNS rebinding) ------------------------------------------------
+
+REBOUND = {
+    "Host": "evil.example:8080",
+    "Origin": "http://evil.example:8080",
+    "Sec-Fetch-Site": "same-origin",  # the rebound page is same-origin with itself
+}
+
+
+def _app(**config: object) -> FlaskClient:
+    return create_app({"TICKER": False, "DB_PATH": ":memory:", **config}).test_client()
+
+
+def test_a_rebound_name_can_neither_change_nor_read_the_simulator(
+    open_client: FlaskClient,
+) -> None:
+    refused = open_client.post("/_sim/clock/advance", json={"seconds": 60}, headers=REBOUND)
+    assert refused.status_code == 403, refused.get_data(as_text=True)
+    assert refused.get_json()["error"]["code"] == "host_not_allowed"
+    assert open_client.get("/_sim/clock").get_json()["offset_s"] == 0  # nothing moved
+    for path in ("/_sim/defects", "/_sim/ui/", "/_sim/events?api=freefin", "/pay/pay_x"):
+        answer = open_client.get(path, headers={"Host": "evil.example:8080"})
+        assert answer.status_code == 403, path
+        assert answer.get_json()["error"]["code"] == "host_not_allowed", path
+
+
+def test_the_simulated_apis_and_health_answer_to_any_name(open_client: FlaskClient) -> None:
+    headers = {"Host": "sandbox.partner.example"}
+    assert open_client.get("/_sim/health", headers=headers).status_code == 200
+    assert open_client.get("/api/v1/public/payments/x", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("config", "host", "allowed"),
+    [
+        ({}, "localhost", True),
+        ({}, "localhost:8080", True),
+        ({}, "LOCALHOST.", True),
+        ({}, "127.0.0.1:8080", True),  # in-process: the loopback addresses
+        ({}, "[::1]:8080", True),
+        ({}, "sim.example", False),
+        ({}, "127.0.0.1.nip.io", False),
+        ({"LISTEN": [("10.1.2.3", 8080)]}, "10.1.2.3:8080", True),
+        ({"LISTEN": [("10.1.2.3", 8080)]}, "10.1.2.4:8080", False),
+        ({"LISTEN": [("10.1.2.3", 8080)]}, "127.0.0.1:8080", False),
+        ({"LISTEN": [("0.0.0.0", 8080)]}, "192.168.1.20:8080", True),  # no IP can be rebound
+        ({"LISTEN": [("0.0.0.0", 8080)]}, "sim.example", False),
+        ({"ALLOWED_HOSTS": ["sim.example"]}, "sim.example:8080", True),
+        ({"ALLOWED_HOSTS": ["sim.example"]}, "other.example", False),
+        ({"ALLOWED_HOSTS": ["*"]}, "anything.example", True),
+    ],
+)
+def test_the_control_api_answers_to_its_address_localhost_and_the_names_given(
+    config: dict[str, object], host: str, allowed: bool
+) -> None:
+    answer = _app(**config).get("/_sim/defects", headers={"Host": host})
+    assert (answer.status_code == 200) is allowed, answer.get_data(as_text=True)
+
+
+def test_an_origin_by_an_allowed_name_is_same_site_another_is_not() -> None:
+    client = _app(ALLOWED_HOSTS=["sim.example"])
+    own = {"Host": "sim.example:8080", "Origin": "http://sim.example:8080"}
+    assert client.post("/_sim/reset", headers=own).status_code == 200
+    other = {"Host": "sim.example:8080", "Origin": "http://localhost:8080"}
+    answer = client.post("/_sim/reset", headers=other)
+    assert answer.get_json()["error"]["code"] == "cross_site_refused"
+
+
+def test_the_proxys_control_routes_answer_to_known_names_only() -> None:
+    from simulator.proxy import create_proxy
+
+    proxy = create_proxy(
+        {"API": "freefin", "UPSTREAM": "http://127.0.0.1:9", "LISTEN": [("127.0.0.1", 8090)]}
+    ).test_client()
+    refused = proxy.put("/_sim/chaos", json={"profile": "hostile"}, headers=REBOUND)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "host_not_allowed"
+    assert proxy.get("/_sim/chaos", headers={"Host": "evil.example"}).status_code == 403
+    assert proxy.get("/_sim/chaos", headers={"Host": "127.0.0.1:8090"}).status_code == 200
+
+
+def test_a_real_server_refuses_the_rebound_reset() -> None:
+    """The request a DNS-rebound page sends, over a real socket (as curl -H 'Host: ...')."""
+    import requests
+
+    from harness.simproc import SimulatorProcess
+
+    with SimulatorProcess(extra_args=["--allowed-host", "sim.test"]) as sim:
+        refused = requests.post(f"{sim.url}/_sim/reset", headers=REBOUND, timeout=10)
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "host_not_allowed"
+        given = {"Host": f"sim.test:{sim.port}"}
+        assert requests.post(f"{sim.url}/_sim/reset", headers=given, timeout=10).ok
+        assert requests.post(f"{sim.url}/_sim/reset", timeout=10).ok  # 127.0.0.1:port

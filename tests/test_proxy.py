@@ -1,7 +1,8 @@
 """The validating proxy (paysim proxy) between a client and the simulator, both real servers on
 loopback: requests and answers pass through unchanged (an event stream as it is written, a large
-body whole), the client rules judge the client as the simulator does, the server rules judge the
-upstream, each finding said of its side, and faults act toward the client."""
+body sent on: tests/test_proxy_streaming.py holds framing and memory), the client rules judge
+the client as the simulator does, the server rules judge the upstream, each finding said of its
+side, and faults act toward the client."""
 
 from __future__ import annotations
 

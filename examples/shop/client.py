@@ -181,8 +181,8 @@ class Shop:
                 raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
             try:
                 resp = self._send("POST", path, raw, key, body)
-            except requests.ConnectionError:
-                resp = None  # the request may have been done: retry with the same key
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                resp = None  # the answer was lost, the request may have been done: same key
             if resp is not None and resp.status_code < 300:
                 return dict(resp.json())
             if resp is not None and _asks_to_wait(resp):

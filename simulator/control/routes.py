@@ -18,7 +18,7 @@ from simulator.core.errors import ApiError, BadRequest, NotFound
 from simulator.core.faults import Fault
 from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
-from simulator.web import cross_site, json_body
+from simulator.web import cross_site, foreign_host, json_body
 
 bp = Blueprint("control", __name__, url_prefix="/_sim")
 
@@ -43,16 +43,23 @@ TOKEN_HEADER = "X-Control-Token"
 
 OPEN = ("/_sim/health",)  # tells nothing, changes nothing
 OWN_GUARD = ("/_sim/ui",)  # the dashboard: the same token, also from its cookie (simulator.ui)
+HOST_GUARDED = ("/_sim", "/pay/")  # the control API, the dashboard, the checkout page
 
 
 def guard() -> Response | None:
     """Before every request of the app: under /_sim (every control blueprint, the Kaspi session
-    control too), a change from another site's page is refused, and with a control token
+    control too) and on the checkout page, a request by a name the server does not answer to is
+    refused; under /_sim, so is a change from another site's page, and with a control token
     configured the request must carry it."""
     path = request.path
+    hosts = current_app.extensions["paysim.hosts"]
+    if path.startswith(HOST_GUARDED) and path not in OPEN:
+        refused = foreign_host(hosts)
+        if refused is not None:
+            return render_error(refused)
     if not (path == "/_sim" or path.startswith("/_sim/")) or path in OPEN:
         return None
-    if cross_site():
+    if cross_site(hosts):
         return render_error(
             ApiError(
                 "the control API takes no change from another site's page",

@@ -77,5 +77,12 @@ class Busy(ApiError):
     status, code, message = 503, "temporarily_unavailable", "busy: nothing was done, retry"
 
 
+class TooManyStreams(ApiError):
+    """No place for another event stream now (core.events.StreamPlaces): every open one is
+    still read by its client."""
+
+    status, code = 503, "too_many_streams"
+
+
 class InternalError(ApiError):
     status, code, message = 500, "internal_error", "internal error"

@@ -32,6 +32,46 @@ class EventBus:
         return self._version
 
 
+class StreamPlaces:
+    """How many event streams may be open at once in this process: ``per_owner`` for one
+    merchant, ``total`` in all. Each open stream holds a serving thread while it waits, so the
+    total stays under the threads, and one merchant cannot take every place."""
+
+    def __init__(self, per_owner: int, total: int) -> None:
+        self.per_owner, self.total = per_owner, total
+        self._lock = threading.Lock()
+        self._open: dict[str, int] = {}
+        self.probes = 0  # moved when every stream should write now (see ``probe``)
+
+    def probe(self, bus: EventBus) -> None:
+        """Ask every open stream to write a heartbeat now: a stream whose client has gone is
+        only seen to be gone when written to, and then the server closes it and its place is
+        given back."""
+        with self._lock:
+            self.probes += 1
+        bus.notify()
+
+    def take(self, owner: str) -> bool:
+        """A place for a stream of ``owner``, if one is free."""
+        with self._lock:
+            if self._open.get(owner, 0) >= self.per_owner or sum(self._open.values()) >= self.total:
+                return False
+            self._open[owner] = self._open.get(owner, 0) + 1
+            return True
+
+    def give(self, owner: str) -> None:
+        with self._lock:
+            left = self._open.get(owner, 0) - 1
+            if left > 0:
+                self._open[owner] = left
+            else:
+                self._open.pop(owner, None)
+
+    def held(self, owner: str) -> int:
+        with self._lock:
+            return self._open.get(owner, 0)
+
+
 def record(
     tx: Tx,
     bus: EventBus,

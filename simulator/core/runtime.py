@@ -10,7 +10,7 @@ from typing import Any
 
 from simulator.core.clock import Clock
 from simulator.core.defects import Defects
-from simulator.core.events import EventBus
+from simulator.core.events import EventBus, StreamPlaces
 from simulator.core.faults import Faults
 from simulator.core.outcomes import OutcomeQueue
 from simulator.core.ratelimit import RateLimiter
@@ -34,6 +34,8 @@ class Runtime:
     outcomes: OutcomeQueue = field(default_factory=OutcomeQueue)
     idempotency_ttl_s: float = 24 * 3600
     sse_heartbeat_s: float = 25.0
+    streams_per_merchant: int = 16
+    streams_total: int = 16
     webhook_allow_hosts: list[str] = field(default_factory=list)
     listening: list[tuple[str, int]] = field(default_factory=list)
     on_reset: list[Callable[[], None]] = field(default_factory=list)
@@ -48,6 +50,7 @@ class Runtime:
         if self.webhook_allow_hosts:
             self.webhook_config.allow_hosts = list(self.webhook_allow_hosts)
         self.webhook_config.own = list(self.listening)
+        self.streams = StreamPlaces(self.streams_per_merchant, self.streams_total)
         self.scheduler = Scheduler(self.store)
         self.dispatcher = Dispatcher(self.store, self.clock, self.webhook_config)
         self.control = SharedControl(self, self.shared)

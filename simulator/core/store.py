@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -154,6 +156,29 @@ class FairLock:
                 self._held = False
 
 
+class WriterLock:
+    """The write turn across the processes of one SQLite file (``--workers``): an exclusive
+    ``flock`` on ``<db>-writer.lock``, taken by one thread per process at a time (after
+    ``FairLock``). A writer of another process waits in the kernel, woken when the turn is
+    free, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms with no
+    order between the waiters. The kernel lets it go with the process, kill -9 included."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path + "-writer.lock"
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 class Store:
     """SQLite store. A file path (WAL, a connection per thread) or ``:memory:`` (one shared
     connection behind a lock, for tests)."""
@@ -166,6 +191,9 @@ class Store:
         self._memory = path == ":memory:"
         self._lock = threading.RLock()
         self._write_lock = FairLock()
+        self._writers: contextlib.AbstractContextManager[None] = (
+            contextlib.nullcontext() if self._memory else WriterLock(path)
+        )
         self._shared: sqlite3.Connection | None = None
         with self.tx() as tx:
             tx.execute(migrate.TABLE)
@@ -237,10 +265,11 @@ class Store:
 
     @contextlib.contextmanager
     def _write_tx(self, rows: bool = False) -> Iterator[Tx]:
-        """Writers of this process queue, in arrival order, before ``BEGIN IMMEDIATE``: SQLite's
-        own busy handler sleeps in steps of up to 100 ms, which would put those sleeps into p99.
+        """Writers of this process queue, in arrival order, then take the turn of the file's
+        processes, before ``BEGIN IMMEDIATE``: SQLite's own busy handler sleeps in steps of up
+        to 100 ms, which would put those sleeps into p99.
         """
-        with self._write_lock, self._connection() as conn:
+        with self._write_lock, self._writers, self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             tx = Tx(conn)
             try:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from simulator.core import codec, events, idempotency, spec
-from simulator.core.errors import ApiError, BadRequest
+from simulator.core.errors import ApiError, BadRequest, TooManyStreams
 from simulator.core.runtime import Runtime
 from simulator.core.signing import mismatch_cause, verify, well_formed
 from simulator.freefin import banks, checkout, defects, payments, payouts, refunds, rules
@@ -19,6 +19,8 @@ from simulator.web import credential_waived, error_response, json_body, state_me
 
 PREFIX = "/api/v1/public"
 SHARED_POLL_S = 0.2
+PROBE_WAIT_S = 0.3  # how long a stream refused a place waits for probed streams to close
+STREAM_RETRY_S = 5  # the Retry-After of a stream refused a place
 SPEC = "freefin.openapi.yaml"
 bp = Blueprint("freefin", __name__, url_prefix=PREFIX)
 
@@ -219,20 +221,66 @@ def stream_events() -> Response:
     if not rules.of(rt).stream_resumes():
         start = events.last(rt.store)
     heartbeat = rt.sse_heartbeat_s
+    if not _place(rt, merchant):
+        raise TooManyStreams(
+            f"no place for another event stream: at most {rt.streams.per_owner} per merchant "
+            f"and {rt.streams.total} in all, each still read by its client",
+            headers={"Retry-After": str(STREAM_RETRY_S)},
+        )
     return Response(
-        _stream(rt, merchant, start, heartbeat),
+        _Held(_stream(rt, merchant, start, heartbeat), lambda: rt.streams.give(merchant)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def _stream(rt: Runtime, merchant: str, cursor: events.Cursor, heartbeat: float) -> Iterator[str]:
+def _place(rt: Runtime, merchant: str) -> bool:
+    """A place for a stream of ``merchant``; when none is free, the open streams are probed,
+    and the places of those whose clients have gone are taken back, at once."""
+    if rt.streams.take(merchant):
+        return True
+    rt.streams.probe(rt.bus)
+    deadline = time.monotonic() + PROBE_WAIT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+        if rt.streams.take(merchant):
+            return True
+    return False
+
+
+class _Held:
+    """A stream that gives its place back when the server closes it (the client gone, seen at
+    the next write), started or not."""
+
+    def __init__(self, inner: Generator[str, None, None], release: Callable[[], None]) -> None:
+        self.inner, self.release = inner, release
+        self.released = False
+
+    def __iter__(self) -> _Held:
+        return self
+
+    def __next__(self) -> str:
+        return next(self.inner)
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            if not self.released:
+                self.released = True
+                self.release()
+
+
+def _stream(
+    rt: Runtime, merchant: str, cursor: events.Cursor, heartbeat: float
+) -> Generator[str, None, None]:
     yield ": connected\n\n"
     no_ids = not rules.of(rt).stream_resumes()
     # Another process of the store writes events this one is not woken for: look every
     # SHARED_POLL_S, and ping only when a heartbeat's time has passed without an event.
     wait = min(heartbeat, SHARED_POLL_S) if rt.shared else heartbeat
     quiet_since = time.monotonic()
+    probed = rt.streams.probes
     while True:
         version = rt.bus.version
         batch = events.since(rt.store, "freefin", merchant, cursor)
@@ -243,6 +291,10 @@ def _stream(rt: Runtime, merchant: str, cursor: events.Cursor, heartbeat: float)
         if batch:
             quiet_since = time.monotonic()
             continue
+        if rt.streams.probes != probed:  # is anyone still reading? (StreamPlaces.probe)
+            probed = rt.streams.probes
+            yield ": ping\n\n"
+            quiet_since = time.monotonic()
         if rt.bus.wait(version, wait) == version and time.monotonic() - quiet_since >= heartbeat:
             yield ": ping\n\n"
             quiet_since = time.monotonic()

@@ -1,0 +1,106 @@
+"""Slow and greedy clients delay nobody else: a thousand connections that send half a request
+head, heads that never end (closed after --head-timeout), bodies that stall (one thread each),
+and event streams past their cap (503 with Retry-After, in the envelope)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from harness.simproc import SimulatorProcess
+from tests.conftest import KEY_A1, KEY_B
+
+pytestmark = pytest.mark.server
+FF = "/api/v1/public"
+H = {"Authorization": f"Bearer {KEY_A1}"}
+HALF_HEAD = b"POST /api/v1/public/payments HTTP/1.1\r\nHost: x\r\nContent-"
+
+
+@contextlib.contextmanager
+def _sockets(port: int, n: int, first: bytes) -> Iterator[list[socket.socket]]:
+    opened: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(first)
+            opened.append(sock)
+        yield opened
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimulatorProcess]:
+    extra = ["--threads", "8", "--head-timeout", "2", "--sse-heartbeat", "30"]
+    with SimulatorProcess(extra_args=[*extra, "--streams-per-merchant", "3"]) as proc:
+        yield proc
+
+
+def _served(sim: SimulatorProcess) -> None:
+    """The API, the control API and the dashboard each answer."""
+    assert requests.get(f"{sim.url}/_sim/health", timeout=5).ok
+    made = requests.post(f"{sim.url}{FF}/payments", json={"amount": 700}, headers=H, timeout=5)
+    assert made.status_code == 201, made.text
+    assert requests.get(f"{sim.url}/_sim/ui/", timeout=5).ok
+
+
+def test_a_thousand_half_open_connections_delay_nobody(sim: SimulatorProcess) -> None:
+    with _sockets(sim.port, 1000, HALF_HEAD):
+        _served(sim)
+
+
+def test_a_head_that_never_ends_is_closed_after_the_timeout(sim: SimulatorProcess) -> None:
+    with _sockets(sim.port, 1, HALF_HEAD) as (sock,):
+        sock.settimeout(6)  # a server that waited 10 s (the default) would time out here
+        got = b""
+        while chunk := sock.recv(4096):
+            got += chunk
+        assert got == b"" or got.startswith(b"HTTP/1.1 408"), got[:200]
+
+
+def test_a_stalled_body_holds_one_thread_and_the_others_serve(sim: SimulatorProcess) -> None:
+    """granian has no body timeout (simulator/server.py): a body that stalls holds its thread
+    until its client leaves, and the other threads serve on."""
+    head = (
+        f"POST {FF}/payments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A1}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    ).encode()
+    with _sockets(sim.port, 4, head):  # half the threads wait for their bodies
+        _served(sim)
+    _served(sim)
+
+
+def _stream(sim: SimulatorProcess, key: str = KEY_A1) -> requests.Response:
+    return requests.get(
+        f"{sim.url}{FF}/events",
+        headers={"Authorization": f"Bearer {key}"},
+        stream=True,
+        timeout=10,
+    )
+
+
+def test_streams_over_the_merchants_cap_are_503_with_retry_after(sim: SimulatorProcess) -> None:
+    opened = [_stream(sim) for _ in range(3)]
+    try:
+        assert all(r.status_code == 200 for r in opened)
+        refused = _stream(sim)  # the open ones are probed: each still read, none gives way
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"].isdigit()
+        assert refused.json()["error"]["code"] == "too_many_streams"
+        other = _stream(sim, KEY_B)  # another merchant has its own
+        assert other.status_code == 200
+        other.close()
+        _served(sim)  # streams never take every thread
+    finally:
+        for r in opened:
+            r.close()
+    time.sleep(0.1)  # the clients' closes reach the server
+    again = _stream(sim)  # at once: not at the streams' next heartbeat, 30 s away
+    assert again.status_code == 200, again.text
+    again.close()
