@@ -22,6 +22,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+BUNDLED_HEARTBEAT_S = 5
+
+
 class SimulatorProcess:
     """The simulator in a child process: ``with SimulatorProcess() as sim: sim.url``."""
 
@@ -59,6 +62,10 @@ class SimulatorProcess:
             self.db_path,
             "--log-level",
             "warning",
+            # A ping every 5 s, within the seed's 25, so a run proves the heartbeat without
+            # waiting 25 s for it; a later --sse-heartbeat in extra_args wins.
+            "--sse-heartbeat",
+            str(BUNDLED_HEARTBEAT_S),
             *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor

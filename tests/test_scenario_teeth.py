@@ -33,6 +33,9 @@ TEETH: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("freefin/webhooks.yaml", "a cancel sends payment.cancelled"): [
         ("freefin.cancel_event_missing", "payment.cancelled arrives")
     ],
+    ("freefin/lifecycle.yaml", "the event stream sends a heartbeat within 25 seconds"): [
+        ("freefin.sse_no_heartbeat", "a heartbeat arrives")
+    ],
     # freefin/idempotency.yaml
     ("freefin/idempotency.yaml", "a replay returns 200 and the same payment"): [
         ("freefin.idempotency_duplicate", "replay the same request")

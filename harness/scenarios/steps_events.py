@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.scenarios import eventcheck, http, provenance
+from harness.scenarios import eventcheck, expect, http, provenance
 from harness.scenarios.sse import SSEStream
 from harness.scenarios.state import (
     DECLARED_SIGNATURE,
@@ -145,4 +145,26 @@ def step_expect_events(run: Run, step: dict[str, Any]) -> None:
     if name not in run.streams:
         raise StepFailed([f"no open SSE stream {name!r}"])
     stream = run.streams[name]
+    if "heartbeats" in spec:
+        _await_heartbeats(run, step, spec, stream)
+        if not set(spec) - {"heartbeats", "stream", "timeout", "from"}:
+            return
     _await(run, step, spec, lambda: _sse_records(stream), False)
+
+
+def _await_heartbeats(
+    run: Run, step: dict[str, Any], spec: dict[str, Any], stream: SSEStream
+) -> None:
+    """Wait until the stream's comment lines (``: ping``) satisfy ``heartbeats``."""
+    deadline = time.monotonic() + spec.get("timeout", DEFAULT_WAIT)
+    while True:
+        pings = sum(1 for c in stream.comments if c == "ping")  # the seed's heartbeat, ': ping'
+        why = expect.match(pings, spec["heartbeats"])
+        if why is None or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    if why is not None:
+        source = run.blocks(step, "expect_events")[0][1]
+        failing = run.judge(step, [Finding(f"heartbeats: {why}", source)])
+        if failing:
+            raise StepFailed(failing, received=f"comments: {stream.comments[:5]}")

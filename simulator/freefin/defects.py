@@ -164,6 +164,15 @@ class SseNoResume(
         return False
 
 
+class SseNoHeartbeat(
+    FreefinRules,
+    defect="freefin.sse_no_heartbeat",
+    description="a quiet event stream sends no ': ping' heartbeat",
+):
+    def stream_heartbeat(self, seconds: float) -> float:
+        return 86_400.0
+
+
 class PayoutAnyBank(
     FreefinRules,
     defect="freefin.payout_any_bank",

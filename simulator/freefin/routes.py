@@ -220,7 +220,7 @@ def stream_events() -> Response:
     start = events.at(rt.store, int(resume)) if resume is not None else events.last(rt.store)
     if not rules.of(rt).stream_resumes():
         start = events.last(rt.store)
-    heartbeat = rt.sse_heartbeat_s
+    heartbeat = rules.of(rt).stream_heartbeat(rt.sse_heartbeat_s)
     if not _place(rt, merchant):
         raise TooManyStreams(
             f"no place for another event stream: at most {rt.streams.per_owner} per merchant "

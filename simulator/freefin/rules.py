@@ -52,6 +52,10 @@ class FreefinRules(ApiRules):
         """Amounts are integers of kopecks."""
         return body
 
+    def stream_heartbeat(self, seconds: float) -> float:
+        """Seconds between two ': ping' lines of a quiet event stream."""
+        return seconds
+
     def stream_resumes(self) -> bool:
         """The event stream sends ``id:`` lines and resumes after Last-Event-ID."""
         return True
