@@ -1,8 +1,8 @@
-"""``python -m simulator``: serve both APIs with granian on 127.0.0.1:8080 by default.
+"""python -m simulator: serve both APIs with granian on 127.0.0.1:8080 by default.
 
-One worker process unless ``--workers N``, each with ``--threads`` threads for requests: workers
-share the store and, through it, the control state. Each open SSE stream holds one thread, so
-streams take at most half the threads, and ``--streams-per-merchant`` of them per merchant.
+One worker process unless --workers N, each with --threads threads for requests: workers share
+the store and, through it, the control state. Each open SSE stream holds one thread, so streams
+take at most half the threads, and --streams-per-merchant of them per merchant.
 Options also read PAYSIM_<OPTION> environment variables.
 """
 
