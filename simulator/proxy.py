@@ -264,7 +264,9 @@ class _Exchange:
             self.api,
             client_log.masked(self.credential),
             exam.kind_of(self.api, self.operation_name) if self.operation else None,
-            exam.fingerprint(self.method, request.full_path, request.get_data(cache=True)),
+            # What was read of the body to judge: reading the rest here would take it from
+            # the upstream, to which it is sent on as it arrives.
+            exam.fingerprint(self.method, request.full_path, self.body),
         )
         if situation is None:
             return None
@@ -505,6 +507,7 @@ def main(argv: list[str] | None = None) -> None:
             "UPSTREAM": args.upstream,
             "DATABASE": args.db,
             "CHAOS": args.chaos,
+            "EXAM": args.exam,
             "CONTROL_TOKEN": args.control_token or None,
             "LISTEN": [(args.host, args.port)],
             "ALLOWED_HOSTS": args.allowed_host,

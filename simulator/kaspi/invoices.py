@@ -84,17 +84,45 @@ def create(
     tiyn = money.to_tiyn(body["amount"])
     text = body.get("description" if obj == "invoice" else "comment")
     fp = idempotency.fingerprint(obj, body)
+    try:
+        return _create(rt, merchant, obj, body, key, tiyn, text, fp)
+    except _Refused as refused:
+        if rt.control.shared:
+            # The refusal's transaction was rolled back, and with it, in the store every
+            # process shares, the taking of its queued outcome: take it for good.
+            rt.control.pop_outcome("kaspi", obj, merchant.id)
+        raise UpstreamError(
+            "Kaspi refused to create the invoice",
+            code="kaspi_refused",
+            details={"reason": refused.reason or "kaspi_rejected"},
+        ) from None
+
+
+class _Refused(Exception):
+    """Kaspi refuses the create: nothing is made, the queued outcome is spent."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _create(
+    rt: Runtime,
+    merchant: Merchant,
+    obj: str,
+    body: dict[str, Any],
+    key: str | None,
+    tiyn: int,
+    text: Any,
+    fp: str,
+) -> tuple[int, dict[str, Any], bool]:
     with rt.store.tx(rows=True) as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
             require_connected(rules.of(rt), tx, merchant)
             plan = plan_for(rt, merchant, obj, tiyn, text)
             if plan.outcome == "refused" and rules.of(rt).honours_refusal():
-                raise UpstreamError(
-                    "Kaspi refused to create the invoice",
-                    code="kaspi_refused",
-                    details={"reason": plan.reason or "kaspi_rejected"},
-                )
+                raise _Refused(plan.reason)
             doc = new(rt, tx, merchant, obj, tiyn, body, plan)
             audit.record(
                 rt,
