@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -65,7 +66,7 @@ def _guarded() -> BaseResponse | None:
         return None
     given = request.args.get("token")
     if given is not None:  # once, from a link: kept in a cookie, dropped from the address
-        response = redirect(request.path)
+        response = redirect(quote(request.path))  # a %0A in the path stays one
         if hmac.compare_digest(given.encode(), str(token).encode()):
             response.set_cookie(
                 COOKIE, given, httponly=True, samesite="Strict", path=bp.url_prefix or "/"
