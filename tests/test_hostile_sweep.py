@@ -206,3 +206,21 @@ def test_hostile_tokens_and_paths_meet_the_control_guard() -> None:
             if status not in (302, 401):
                 wrong.append(f"{target!r}: {status} {answer[:200]!r}")
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("token", [None, "s3cret"])
+def test_control_inputs_the_proxy_refuses_are_4xx(token: str | None) -> None:
+    """A pattern RE2 refuses and a token of any bytes are the proxy's 4xx, never its 500."""
+    from simulator.proxy import create_proxy
+
+    config = {"API": "freefin", "UPSTREAM": "http://127.0.0.1:9", "CONTROL_TOKEN": token}
+    client = create_proxy(config).test_client()
+    auth = {"X-Control-Token": token} if token else {}
+    for path in ["(", r"(?=x)", r"(a)\1"]:
+        body = {"path": path, "kind": "status", "status": 503}
+        answer = client.post("/_sim/faults", json=body, headers=auth)
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+        assert set(answer.json) == {"error"}
+    for given in ["é", "s3cret\u00ff", "\u0001"]:
+        answer = client.get("/_sim/faults", headers={"X-Control-Token": given})
+        assert answer.status_code == (401 if token else 200), answer.get_data(as_text=True)
