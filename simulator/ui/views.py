@@ -22,6 +22,7 @@ from simulator.control.routes import TOKEN_HEADER
 from simulator.core import client_log
 from simulator.core.clock import iso
 from simulator.core.faults import CHAOS
+from simulator.core.retention import pruned
 from simulator.core.runtime import Runtime
 from simulator.freefin import payments, payouts
 from simulator.kaspi import audit, catalog, invoices, subscriptions
@@ -98,6 +99,9 @@ def _shared() -> dict[str, Any]:
         "kinds": KINDS,
         "merchant_name": _namer(rt),
         "money": data.money,
+        "pruned": pruned(rt.store),
+        "iso": iso,
+        "retention": rt.retention,
     }
 
 
