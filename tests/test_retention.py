@@ -45,8 +45,8 @@ def test_a_week_of_simulated_time_is_kept_and_what_is_older_pruned(
     assert _count(rt, "events") > 0 and _count(rt, "client_requests") == 1
     assert api.client.post("/_sim/clock/advance", json={"seconds": 2 * DAY}).status_code == 200
     assert _count(rt, "events") == 0
-    assert _count(rt, "client_requests") == 0
     assert _count(rt, "idempotency") == 0  # expired after a day
+    assert _count(rt, "client_requests") == 1  # on the wall clock: a day old at most
     page = api.client.get("/_sim/ui/").get_data(as_text=True)
     assert 'id="pruned"' in page and "events" in page and "7 days" in page
 
@@ -78,7 +78,9 @@ def test_the_ticker_prunes_now_and_then(graded: Flask) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_deliveries_are_pruned_only_once_final(request: pytest.FixtureRequest, engine: str) -> None:
+def test_deliveries_once_final_and_the_client_log_by_its_own_clock(
+    request: pytest.FixtureRequest, engine: str
+) -> None:
     store = open_store(database(request, engine, ":memory:") or ":memory:")
     with store.tx() as tx:
         for n, status in enumerate(["delivered", "dead", "retrying", "queued"] * 3):
@@ -88,14 +90,24 @@ def test_deliveries_are_pruned_only_once_final(request: pytest.FixtureRequest, e
                 "'{}', ?, '[]', ?)",
                 (f"d{n}", status, 0.0 if n < 4 else 100 * DAY),
             )
-    gone = prune(store, 100 * DAY, Retention(max_rows=2))
+        for at in [0.0, 4 * DAY, 9 * DAY]:
+            tx.execute(
+                "INSERT INTO client_requests (api, client, operation, method, url, headers, "
+                "body, body_hash, status, at) VALUES ('freefin', 'c', '', 'GET', '/', '{}', '', "
+                "'', 200, ?)",
+                (at,),
+            )
+    gone = prune(store, 100 * DAY, 10 * DAY, Retention(max_rows=2))
     with store.read() as tx:
         left = sorted(r[0] for r in tx.execute("SELECT status FROM deliveries"))
     # of the first four, older than a week, the final two go; of the final rest, all but the
     # newest two; nothing still retrying or queued, whatever its age
     assert left == ["dead", "delivered", *["queued"] * 3, *["retrying"] * 3]
     assert gone["deliveries"] == 4
-    assert gone["events"] == gone["client_requests"] == gone["idempotency"] == 0
+    assert gone["events"] == gone["idempotency"] == 0
+    assert gone["client_requests"] == 1  # older than a week of the wall clock: the first
+    with store.read() as tx:
+        assert [r[0] for r in tx.execute("SELECT at FROM client_requests")] == [4 * DAY, 9 * DAY]
     store.close()
 
 

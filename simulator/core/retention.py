@@ -1,9 +1,11 @@
 """What the store keeps of what only grows: events, webhook deliveries, idempotency records and
 the client log, pruned by age and by count, so that a long run levels off.
 
-By age: what is older than ``max_age_s`` of simulated time (a week by default) goes: an event or
-a client's request by when it was made, a delivery once it is final (delivered or dead, never
-one still retrying), an idempotency record once it has expired. By count: past the newest
+By age: what is older than ``max_age_s`` (a week by default) goes: an event by when it was made
+on the simulated clock, a delivery once it is final (delivered or dead, never one still
+retrying), an idempotency record once it has expired, a client's request by when it was made on
+the wall clock (the log's own: moving the simulated clock a week on leaves a client's log
+whole). By count: past the newest
 ``max_rows`` of a table (100,000 by default), the oldest go, whatever their age. What was pruned,
 and when last, is kept in meta (``pruned``): the dashboard says so.
 """
@@ -33,12 +35,14 @@ class Table:
     stamp: str  # the column of its time, on the simulated clock
     order: str | None  # the column of its insertion order (None: the store's own, Tx.insertion)
     only: str = "1=1"  # what of it may go at all
+    age: str = "simulated"  # which clock its stamp is on (simulated, wall), or "expiry"
 
-    def prune(self, tx: Tx, now: float, keep: Retention) -> int:
+    def prune(self, tx: Tx, now: float, wall: float, keep: Retention) -> int:
         order = self.order or tx.insertion
+        before = {"simulated": now - keep.max_age_s, "wall": wall - keep.max_age_s}
         gone = tx.execute(
             f"DELETE FROM {self.name} WHERE {self.only} AND {self.stamp} < ?",
-            (now - keep.max_age_s if self.name != "idempotency" else now,),
+            (before.get(self.age, now),),
         ).rowcount
         newest = (  # the oldest row of those kept by count; NULL when there are fewer
             f"SELECT {order} FROM {self.name} WHERE {self.only} "
@@ -54,16 +58,16 @@ class Table:
 TABLES = (
     Table("events", "created_at", "seq"),
     Table("deliveries", "created_at", None, FINAL),
-    Table("idempotency", "expires_at", "expires_at"),  # by age: expired, whatever max_age_s
-    Table("client_requests", "at", "seq"),
+    Table("idempotency", "expires_at", "expires_at", age="expiry"),
+    Table("client_requests", "at", "seq", age="wall"),
 )
 
 
-def prune(store: Store, now: float, keep: Retention) -> dict[str, int]:
-    """Prune every table that only grows; the rows each lost (what was pruned is added to
-    ``meta.pruned``)."""
+def prune(store: Store, now: float, wall: float, keep: Retention) -> dict[str, int]:
+    """Prune every table that only grows (``now``: simulated time, ``wall``: the wall clock's);
+    the rows each lost (what was pruned is added to ``meta.pruned``)."""
     with store.tx() as tx:
-        gone = {table.name: table.prune(tx, now, keep) for table in TABLES}
+        gone = {table.name: table.prune(tx, now, wall, keep) for table in TABLES}
         if any(gone.values()):
             pruned: dict[str, Any] = tx.get_meta("pruned", {})
             for name, rows in gone.items():

@@ -73,7 +73,8 @@ class Runtime:
     def prune(self) -> dict[str, int]:
         """Events, deliveries, idempotency records and the client log past their retention."""
         self._pruned_at = time.monotonic()
-        return prune(self.store, self.clock.now(), self.retention)
+        now = self.clock.now()
+        return prune(self.store, now, now - self.clock.offset, self.retention)
 
     def advance(self, seconds: float) -> float:
         with self.control.change():
