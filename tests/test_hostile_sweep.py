@@ -224,3 +224,16 @@ def test_control_inputs_the_proxy_refuses_are_4xx(token: str | None) -> None:
     for given in ["é", "s3cret\u00ff", "\u0001"]:
         answer = client.get("/_sim/faults", headers={"X-Control-Token": given})
         assert answer.status_code == (401 if token else 200), answer.get_data(as_text=True)
+
+
+def test_the_contract_suite_generates_nul_where_strings_are_allowed() -> None:
+    from harness.contract.loader import PROFILES, schemathesis_config
+
+    for profile in PROFILES:
+        config = schemathesis_config(
+            base_url="http://127.0.0.1:9",
+            scheme="ApiKeyAuth",
+            credentials={"api_key": "k"},
+            profile=profile,
+        )
+        assert config.projects.default.generation.allow_x00
