@@ -159,6 +159,9 @@ def _sample(sim: SimulatorProcess, counter: Counter, started: float) -> dict[str
     size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
         rows = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}
+        rows["deliveries_pending"] = conn.execute(  # not final: kept whatever their age
+            "SELECT COUNT(*) FROM deliveries WHERE status NOT IN ('delivered', 'dead')"
+        ).fetchone()[0]
     clock = requests.get(f"{sim.url}/_sim/clock", timeout=30).json()
     with counter.lock:
         counts = dict(counter.counts)
@@ -219,7 +222,8 @@ def main() -> None:
     for name, sample in picked.items():
         print(f"{name:>9}: {sample['requests']} requests, {sample['sim_days']} simulated days, "
               f"RSS {sample['rss_mb']} MB, store {sample['store_mb']} MB, "
-              f"events {sample['events']}, deliveries {sample['deliveries']}, "
+              f"events {sample['events']}, deliveries {sample['deliveries']} "
+              f"({sample['deliveries_pending']} pending), "
               f"client log {sample['client_requests']}")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(samples, indent=2))

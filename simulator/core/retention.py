@@ -32,7 +32,7 @@ class Retention:
 @dataclass(frozen=True)
 class Table:
     name: str
-    stamp: str  # the column of its time, on the simulated clock
+    stamp: str  # the column of its time, on the clock ``age`` names
     order: str | None  # the column of its insertion order (None: the store's own, Tx.insertion)
     only: str = "1=1"  # what of it may go at all
     age: str = "simulated"  # which clock its stamp is on (simulated, wall), or "expiry"
