@@ -190,6 +190,19 @@ def test_no_hostile_byte_reaches_a_5xx(sim: SimulatorProcess, method: str, rule:
     assert not wrong, "\n".join(wrong)
 
 
+def test_what_the_sweep_logged_is_read_back(sim: SimulatorProcess) -> None:
+    """The client log took every hostile request with a known key, and the report and the
+    dashboard read it back (a NUL is logged as ``\\x00`` on either engine)."""
+    body = json.dumps({"amount": 1000, "description": "a\u0000b"}).encode()
+    status, _, _ = _send(sim.port, "POST", f"{FF}/payments".encode(), _credentials(FF), body)
+    assert status < 500
+    report = json.loads(_send(sim.port, "GET", b"/_sim/clients/report", {}, b"")[2])
+    (client,) = [c for c in report["clients"] if c["api"] == "freefin"]
+    assert client["requests"] > 100 and report["refused"]["freefin"] > 0
+    status, _, page = _send(sim.port, "GET", b"/_sim/ui/clients", {}, b"")
+    assert status == 200 and b"refused" in page
+
+
 def test_hostile_tokens_and_paths_meet_the_control_guard() -> None:
     """With a control token, the guard of /_sim and of the dashboard answers any bytes in the
     token, its cookie and the path with a 401 or a redirect, never a 5xx."""
