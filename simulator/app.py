@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
@@ -245,6 +245,19 @@ def _client_of() -> tuple[str, str] | None:
     return (api, credential) if credential else None
 
 
+def _known(api: str, credential: str) -> bool:
+    """Whether the API knows this credential."""
+    state = current_app.extensions[f"paysim.{api}"]
+    try:
+        if api == "freefin":
+            state.terminals.authenticate(credential)
+        else:
+            state.merchants.authenticate(credential)
+    except ApiError:
+        return False
+    return True
+
+
 def _examined(rt: Runtime) -> Fault | None:
     """The exam's situation this request meets, as a fault to answer with (the event stream's
     cut is made after the answer: ``g.exam_cut``)."""
@@ -252,6 +265,8 @@ def _examined(rt: Runtime) -> Fault | None:
     if who is None:
         return None
     api, credential = who
+    if not _known(api, credential):  # refused anyway: no situation, no row of its own
+        return None
     operation = operations.match(api, request.method, request.path)
     situation = exam.next_situation(
         rt.store,

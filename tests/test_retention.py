@@ -151,3 +151,17 @@ def test_a_reset_clears_the_client_log_only_when_asked(graded: Flask) -> None:
     assert api.client.post("/_sim/reset", json={"client_log": True}).status_code == 200
     assert _count(rt, "client_requests") == 0
     assert api.client.get("/_sim/clients/report").json["clients"] == []
+
+
+def test_the_exam_keeps_nothing_of_unknown_keys() -> None:
+    app = create_app({"TICKER": False, "EXAM": True})
+    try:
+        client = app.test_client()
+        for _ in range(30):
+            bad = {"Authorization": f"Bearer sk_test_{uuid.uuid4().hex[:6]}_{uuid.uuid4().hex}"}
+            body = {"amount": 1000, "order_id": "x"}
+            assert client.post(f"{FF}/payments", json=body, headers=bad).status_code == 401
+        rt: Runtime = app.extensions["paysim.runtime"]
+        assert _count(rt, "client_exam") == 0 and _count(rt, "client_requests") == 0
+    finally:
+        app.extensions["paysim.runtime"].stop()
