@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
@@ -25,6 +25,7 @@ from simulator.core.errors import (
     PayloadTooLarge,
 )
 from simulator.core.faults import Fault
+from simulator.core.retention import MAX_ROWS, WEEK_S, Retention
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
 from simulator.core.store import open_store
@@ -54,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
     "EXAM": False,  # and put each client through every situation a rule judges (core/exam.py)
     "WORKERS": 1,  # processes serving the same store (each gets 1/N of a rate limit)
     "CHAOS": "none",  # faults at a rate on every API: none, flaky, hostile (PUT /_sim/chaos)
+    # what the store keeps of events, deliveries, idempotency records and the client log
+    # (core/retention.py): a week of simulated time, and the newest rows of each table
+    "RETENTION_AGE_S": WEEK_S,
+    "RETENTION_ROWS": MAX_ROWS,
 }
 
 # Werkzeug's own HTTP errors, named by the error classes of the same status.
@@ -82,6 +87,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         webhook_allow_hosts=list(app.config["WEBHOOK_ALLOW_HOSTS"]),
         listening=[(str(h), int(p)) for h, p in app.config["LISTEN"]],
         shared=int(app.config["WORKERS"]) > 1 or app.config["DATABASE"].startswith("postgres"),
+        retention=Retention(
+            max_age_s=float(app.config["RETENTION_AGE_S"]),
+            max_rows=int(app.config["RETENTION_ROWS"]),
+        ),
     )
     rt.limiter.share = max(1, int(app.config["WORKERS"]))  # each worker its part of the rate
     webhook_defects.register(rt.defects)
@@ -243,6 +252,19 @@ def _client_of() -> tuple[str, str] | None:
     return (api, credential) if credential else None
 
 
+def _known(api: str, credential: str) -> bool:
+    """Whether the API knows this credential."""
+    state = current_app.extensions[f"paysim.{api}"]
+    try:
+        if api == "freefin":
+            state.terminals.authenticate(credential)
+        else:
+            state.merchants.authenticate(credential)
+    except ApiError:
+        return False
+    return True
+
+
 def _examined(rt: Runtime) -> Fault | None:
     """The exam's situation this request meets, as a fault to answer with (the event stream's
     cut is made after the answer: ``g.exam_cut``)."""
@@ -250,6 +272,8 @@ def _examined(rt: Runtime) -> Fault | None:
     if who is None:
         return None
     api, credential = who
+    if not _known(api, credential):  # refused anyway: no situation, no row of its own
+        return None
     operation = operations.match(api, request.method, request.path)
     situation = exam.next_situation(
         rt.store,

@@ -119,7 +119,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
                     status=403,
                 )
             given = request.headers.get("X-Control-Token", "")
-            if token and not secrets.compare_digest(given, token):
+            if token and not secrets.compare_digest(given.encode(), str(token).encode()):
                 raise Unauthorized("the control API needs X-Control-Token", code="unauthorized")
 
     @app.get("/_sim/health")

@@ -98,3 +98,11 @@ def test_report_benchmark_grades_every_size(tmp_path: Path) -> None:
     for row in rows.values():
         assert row["report_s"] > 0 and row["read_s"] > 0 and row["vs_read"] > 0
     assert "time per request, largest log over smallest" in done.stdout
+
+
+def test_soak_benchmark_samples_memory_store_and_rows(tmp_path: Path) -> None:
+    stdout, rows = bench("benchmarks.bench_soak", tmp_path / "soak.json", "--days", "8")
+    assert len(rows) == 11 and rows[-1]["requests"] > 0  # the start and every tenth
+    assert {"rss_mb", "store_mb", "events", "deliveries", "client_requests"} <= set(rows[-1])
+    assert rows[-1]["sim_days"] >= 7  # the clock moved as asked
+    assert "half-way:" in stdout and "end:" in stdout

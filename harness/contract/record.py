@@ -14,6 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from harness.grading.findings import fence_for, printable
+
 # A JSON member whose name says it holds a secret: "secret", "signing_secret", "api_key", ...
 _ANSWERED_SECRET = re.compile(
     r'("(?:[a-z_]*secret|[a-z_]*api_key|[a-z_]*token|password)"\s*:\s*)"[^"]*"', re.IGNORECASE
@@ -93,8 +95,9 @@ class Report:
             return
         tally.failed += 1
         message = failure.message + (f"\nanswer: {answer}" if answer else "")
-        tally.failures.setdefault(
-            failure.title, (self.redact(message), _expandable(self.redact(curl)))
+        tally.failures.setdefault(  # a target's answer may hold any character: XML takes few
+            failure.title,
+            (printable(self.redact(message)), printable(_expandable(self.redact(curl)))),
         )
 
     def add_gap(self, gap: SpecGap) -> None:
@@ -218,11 +221,16 @@ class Report:
                 ]
             for row in data["results"]:
                 for failure in row["failures"]:
-                    lines += [
-                        f"FAIL {row['operation']} [{row['check']}] {failure['title']}",
-                        *("    " + ln for ln in failure["message"].splitlines()[:8]),
-                        f"    reproduce: {failure['curl']}",
+                    said = [
+                        *failure["message"].splitlines()[:8],
+                        f"reproduce: {failure['curl']}",
                     ]
+                    lines.append(f"FAIL {row['operation']} [{row['check']}] {failure['title']}")
+                    if full:  # Markdown: what the target answered, shown as it is
+                        fence = fence_for("\n".join(said))
+                        lines += ["", fence, *said, fence, ""]
+                    else:
+                        lines += ["    " + ln for ln in said]
             if full and not data["failed_checks"]:
                 lines.append("none")
             if data["spec_gaps"]:

@@ -38,6 +38,23 @@ def printable(text: str) -> str:
     )
 
 
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~<>&])")
+
+
+def md_text(text: str) -> str:
+    """``text`` as Markdown that shows it and nothing else, on one line: every character
+    Markdown (or the HTML it may hold) reads as markup escaped with a backslash, so that no
+    value a client or a server sent becomes a link, a table cell or a tag."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", printable(text)).replace("\n", " ")
+
+
+def fence_for(text: str) -> str:
+    """A Markdown code fence longer than any run of backticks in ``text``: what it encloses is
+    shown as it is, never read as Markdown or HTML."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 @dataclass
 class Exchange:
     """One request the grader saw or sent, and the answer to it."""
@@ -191,7 +208,7 @@ class Grade:
     def markdown(self) -> str:
         counts = self.counts
         lines = [
-            f"# Grade of the {self.subject}: {_mask(self.target, self.secrets)}",
+            f"# Grade of the {self.subject}: {md_text(_mask(self.target, self.secrets))}",
             "",
             f"{self.outcome.capitalize()}: {counts['passed']} passed, {counts['failed']} failed, "
             f"{counts[NOT_EXERCISED]} not exercised.",
@@ -201,14 +218,11 @@ class Grade:
         ]
         for finding in self.findings:
             data = finding.as_dict(self.secrets)
-            detail = data["detail"].replace("|", "\\|").replace("\n", " ")
+            detail = md_text(data["detail"])
             lines.append(f"| {finding.rule} | {finding.severity} | {data['verdict']} | {detail} |")
         if self.not_exercised:
             lines += ["", "## Situations never met", ""]
-            lines += [
-                f"- {f.rule}: {printable(f.to_meet or f.detail)}".replace("\n", " ")
-                for f in self.not_exercised
-            ]
+            lines += [f"- {f.rule}: {md_text(f.to_meet or f.detail)}" for f in self.not_exercised]
         for finding in self.failed:
             lines += [
                 "",
@@ -253,12 +267,12 @@ class Grade:
 def _text_of(data: dict[str, Any], fenced: bool = False) -> str:
     """A failure's text; ``fenced``: its evidence in Markdown code fences longer than any run of
     backticks a client's body holds, so that no body is read as Markdown."""
-    lines = [data["detail"], "", f"Fix: {data['fix']}", f"Source: {data['source']}"]
+    detail = md_text(data["detail"]) if fenced else data["detail"]  # fenced: Markdown
+    lines = [detail, "", f"Fix: {data['fix']}", f"Source: {data['source']}"]
     for item in data["evidence"]:
         shown = f"{item['curl']}\n-> {item['outcome']}"
         if fenced:
-            longest = max((len(run) for run in re.findall("`+", shown)), default=0)
-            fence = "`" * max(3, longest + 1)
+            fence = fence_for(shown)
             lines += ["", fence, shown, fence]
         else:
             lines += ["", *("    " + line for line in shown.split("\n"))]

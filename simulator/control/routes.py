@@ -91,7 +91,11 @@ def health() -> Response:
 
 @bp.post("/reset")
 def reset() -> Response:
-    _rt().reset()
+    body = schemas.check(schemas.RESET, json_body(required=False))
+    rt = _rt()
+    rt.reset()
+    if body.get("client_log"):
+        client_log.clear(rt.store)
     return jsonify({"status": "reset"})
 
 

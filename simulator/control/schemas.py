@@ -62,6 +62,11 @@ FAULT = {
         "retry_after": {"type": "integer", "minimum": 0, "maximum": 3600},
     },
 }
+RESET = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"client_log": {"type": "boolean"}},  # also clear the client log and exam
+}
 CHAOS: dict[str, Any] = {
     "type": "object",
     "required": ["profile"],

@@ -3,7 +3,10 @@ rules (``client_rules``) judged over them (``GET /_sim/clients/report``; on with
 ``--grade-clients``).
 
 The log lives in its own table, which ``/_sim/reset`` leaves alone: a partner's suite may reset
-between tests and still want one report at the end (``DELETE /_sim/clients/report`` clears it).
+between tests and still want one report at the end (``DELETE /_sim/clients/report``, or a reset
+with ``{"client_log": true}``, clears it). A request whose credential the server refused (401)
+is only counted, per API: whoever tries thousands of keys grows no log. The log is pruned as
+``core/retention.py`` says.
 """
 
 from __future__ import annotations
@@ -95,6 +98,13 @@ def record(
     """One request and its answer, with the seed operation it is for and what it breaks of it
     (``body_judged``: false for a body too large to hold; ``response_problems``: what the answer
     breaks of the seed, where it was judged; ``situation``: the exam's, if it met one)."""
+    if status == 401:  # a credential the server refused: counted, not kept
+        tx.execute(
+            "INSERT INTO client_refused (api, requests) VALUES (?, 1) ON CONFLICT (api) "
+            "DO UPDATE SET requests = client_refused.requests + 1",
+            (api,),
+        )
+        return
     operation = operations.match(api, method, path)
     if operation is None:
         name, problems = "", [operations.Problem("path", UNKNOWN_OPERATION)]
@@ -141,9 +151,14 @@ def _text(value: str) -> str:
 
 
 def masked(credential: str) -> str:
-    """A credential as the client report names it: enough to tell keys apart, never the key."""
+    """A credential as the client report names it, never the key: a digest of all of it, so
+    that distinct keys keep distinct names, between its first 8 and last 4 characters where it
+    is long enough to keep most of it hidden (``sk_test_#1f0c9a7e42…pR4x``)."""
     credential = credential.removeprefix("Bearer ").strip()
-    return credential[:8] + "…" + credential[-4:] if len(credential) > 16 else "…"
+    digest = hashlib.blake2b(credential.encode("utf-8", "surrogatepass"), digest_size=5)
+    if len(credential) <= 16:
+        return f"#{digest.hexdigest()}"
+    return _text(f"{credential[:8]}#{digest.hexdigest()}…{credential[-4:]}")
 
 
 def error_of(raw: bytes) -> tuple[str, str] | None:
@@ -166,7 +181,15 @@ def clear(store: Store) -> None:
     """The log and the exam's progress, gone: the next request of each client starts afresh."""
     with store.tx() as tx:
         tx.execute("DELETE FROM client_requests")
+        tx.execute("DELETE FROM client_refused")
     exam.clear(store)
+
+
+def refused(store: Store) -> dict[str, int]:
+    """The requests, per API, whose credential the server refused."""
+    with store.read() as tx:
+        rows = tx.execute("SELECT api, requests FROM client_refused ORDER BY api").fetchall()
+    return {row[0]: int(row[1]) for row in rows}
 
 
 def entries(store: Store, api: str | None = None) -> list[Entry]:
@@ -260,4 +283,10 @@ def report(store: Store, exam_on: bool = False, level: str = "spec") -> dict[str
             }
         )
     rules = [rule.id for rule in client_rules.RULES]
-    return {"rules": rules, "exam": exam_on, "level": level, "clients": clients}
+    return {
+        "rules": rules,
+        "exam": exam_on,
+        "level": level,
+        "clients": clients,
+        "refused": refused(store),
+    }

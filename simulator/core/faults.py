@@ -1,18 +1,51 @@
 """Fault injection per route: added latency, a given 4xx/5xx, or a dropped connection; before the
 request is handled, or after (the work is done and committed, and the answer is lost: what makes
 a client's retry a duplicate unless it keeps its Idempotency-Key). Chaos profiles are sets of
-such faults at a rate."""
+such faults at a rate.
+
+A fault's path is a pattern a tester sends, matched against every request: it is compiled by
+RE2, whose matching takes time linear in the path whatever the pattern (Python's ``re``
+backtracks: ``^/api/(a+)+$`` against a long path of ``a`` held a worker for a minute). What RE2
+cannot match linearly (look-arounds, back-references) is refused when the fault is added.
+Matching runs outside the faults' lock, which only counts the fault that fired."""
 
 from __future__ import annotations
 
 import random
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import re2
+
 KINDS = ("latency", "status", "drop")
+MAX_PATTERN = 1000  # characters of a fault's path pattern
+
+
+def _options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the tester's 400, not the server's log
+    return options
+
+
+RE2_OPTIONS = _options()
+
+
+def compile_path(pattern: str) -> Any:
+    """A fault's path pattern, compiled for linear-time matching; ValueError when RE2 refuses
+    it (a syntax it does not take, or a pattern too large)."""
+    if len(pattern) > MAX_PATTERN:
+        raise ValueError(f"path must be at most {MAX_PATTERN} characters")
+    try:
+        return re2.compile(pattern, RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        raise ValueError(f"path is not a pattern RE2 matches in linear time: {detail}") from None
+
+
 WHEN = ("before", "after")
 
 
@@ -30,7 +63,7 @@ class Fault:
     # status only when given
     retry_after: int | None = None
     hits: int = 0
-    _re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _re: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -41,7 +74,7 @@ class Fault:
             raise ValueError("ratio must be between 0 and 1")
         if self.kind == "status" and not 400 <= self.status <= 599:
             raise ValueError("status must be a 4xx or 5xx")
-        self._re = re.compile(self.path)
+        self._re = compile_path(self.path)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -94,19 +127,22 @@ class Faults:
             return {"profile": self.chaos_profile, "faults": [f.to_dict() for f in self._chaos]}
 
     def match(self, method: str, path: str) -> Fault | None:
-        """The first fault that fires for this request (and count it)."""
+        """The first fault that fires for this request (and count it). The patterns run on a
+        copy of the list, outside the lock; the lock only counts."""
         with self._lock:
-            for fault in self._faults + self._chaos:
-                if fault.method and fault.method.upper() != method.upper():
-                    continue
-                if not fault._re.search(path):
-                    continue
+            faults = self._faults + self._chaos
+        for fault in faults:
+            if fault.method and fault.method.upper() != method.upper():
+                continue
+            if not fault._re.search(path):
+                continue
+            with self._lock:
                 if fault.count is not None and fault.hits >= fault.count:
                     continue
                 if fault.ratio < 1 and self._random.random() >= fault.ratio:
                     continue
                 fault.hits += 1
-                return fault
+            return fault
         return None
 
 

@@ -39,6 +39,14 @@ def translate(sql: str) -> str:
     return QMARK.sub("%s", sql.replace("%", "%%"))
 
 
+def storable(value: Any) -> Any:
+    """A value PostgreSQL's text can hold: it takes no NUL, which a client can put in an id, a
+    filter or a field (SQLite's text takes it). Kept as the four characters ``\\x00``, as the
+    client log keeps it: a lookup by such a value finds nothing, as on SQLite, instead of
+    failing the request."""
+    return value.replace("\x00", "\\x00") if type(value) is str and "\x00" in value else value
+
+
 class PgTx(Tx):
     insertion = "seq"
     skip_locked = " FOR UPDATE SKIP LOCKED"
@@ -52,6 +60,10 @@ class PgTx(Tx):
             self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
 
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Any:
+        if isinstance(params, dict):
+            params = {name: storable(value) for name, value in params.items()}
+        elif params:
+            params = tuple(storable(value) for value in params)
         return self.conn.execute(translate(sql), params or None)
 
 

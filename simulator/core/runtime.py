@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from simulator.core.events import EventBus, StreamPlaces
 from simulator.core.faults import Faults
 from simulator.core.outcomes import OutcomeQueue
 from simulator.core.ratelimit import RateLimiter
+from simulator.core.retention import Retention, prune
 from simulator.core.scheduler import Scheduler
 from simulator.core.shared import SharedControl
 from simulator.core.store import Store
@@ -40,6 +42,7 @@ class Runtime:
     listening: list[tuple[str, int]] = field(default_factory=list)
     on_reset: list[Callable[[], None]] = field(default_factory=list)
     shared: bool = False  # other processes use the same store (--workers, PostgreSQL)
+    retention: Retention = field(default_factory=Retention)
 
     def __post_init__(self) -> None:
         hooks = self.seed.get("webhooks", {})
@@ -59,13 +62,22 @@ class Runtime:
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._pruned_at = 0.0  # monotonic time of the last pruning
 
     def tick(self) -> None:
-        """Run due transitions, then send due webhooks."""
+        """Run due transitions, then send due webhooks; prune what is kept, now and then."""
         self.control.refresh()  # another process may have moved the clock
         with self._tick_lock:
             self.scheduler.run_due(self.clock.now())
         self.dispatcher.run_due()
+        if time.monotonic() - self._pruned_at >= self.retention.every_s:
+            self.prune()
+
+    def prune(self) -> dict[str, int]:
+        """Events, deliveries, idempotency records and the client log past their retention."""
+        self._pruned_at = time.monotonic()
+        now = self.clock.now()
+        return prune(self.store, now, now - self.clock.offset, self.retention)
 
     def advance(self, seconds: float) -> float:
         with self.control.change():
@@ -73,6 +85,7 @@ class Runtime:
             with self.store.tx() as tx:
                 tx.set_meta("clock_offset", offset)
         self.tick()
+        self.prune()  # what the move made older than its retention goes at once
         return offset
 
     def reset(self) -> None:

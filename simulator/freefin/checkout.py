@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, request
 
@@ -62,4 +63,4 @@ def settle(payment_id: str) -> Response:
             )
         except ApiError as error:
             return Response(escape(error.message), error.status, mimetype="text/plain")
-    return redirect(f"/pay/{payment_id}", code=303)  # type: ignore[return-value]
+    return redirect(f"/pay/{quote(payment_id, safe='')}", code=303)  # type: ignore[return-value]

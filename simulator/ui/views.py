@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -21,6 +22,7 @@ from simulator.control.routes import TOKEN_HEADER
 from simulator.core import client_log
 from simulator.core.clock import iso
 from simulator.core.faults import CHAOS
+from simulator.core.retention import pruned
 from simulator.core.runtime import Runtime
 from simulator.freefin import payments, payouts
 from simulator.kaspi import audit, catalog, invoices, subscriptions
@@ -65,7 +67,7 @@ def _guarded() -> BaseResponse | None:
         return None
     given = request.args.get("token")
     if given is not None:  # once, from a link: kept in a cookie, dropped from the address
-        response = redirect(request.path)
+        response = redirect(quote(request.path))  # a %0A in the path stays one
         if hmac.compare_digest(given.encode(), str(token).encode()):
             response.set_cookie(
                 COOKIE, given, httponly=True, samesite="Strict", path=bp.url_prefix or "/"
@@ -97,6 +99,9 @@ def _shared() -> dict[str, Any]:
         "kinds": KINDS,
         "merchant_name": _namer(rt),
         "money": data.money,
+        "pruned": pruned(rt.store),
+        "iso": iso,
+        "retention": rt.retention,
     }
 
 
