@@ -98,3 +98,15 @@ def test_report_benchmark_grades_every_size(tmp_path: Path) -> None:
     for row in rows.values():
         assert row["report_s"] > 0 and row["read_s"] > 0 and row["vs_read"] > 0
     assert "time per request, largest log over smallest" in done.stdout
+
+
+def test_record_benchmark_runs_both_configurations(tmp_path: Path) -> None:
+    stdout, rows = bench("benchmarks.bench_record", tmp_path / "record.json")
+    assert set(rows) == {
+        f"{config} {case}"
+        for config in ("proxied", "recording")
+        for case in ("payment_get", "payment_create_held")
+    }
+    for name, row in rows.items():
+        assert row["rps"] > 0 and row["errors"] == 0, (name, row)
+        assert name in stdout
