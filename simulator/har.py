@@ -73,8 +73,11 @@ def entry(
     wait_s: float,
     receive_s: float,
     stream: bool = False,
+    by_proxy: bool = False,
 ) -> dict[str, Any]:
-    """One HAR entry. ``response_body`` None: not recorded (too long, encoded, or cut)."""
+    """One HAR entry. ``response_body`` None: not recorded (too long, encoded, or dropped);
+    ``by_proxy``: the answer is the proxy's own (a fault, an unreachable upstream), not the
+    server's (``_answeredBy: proxy``)."""
     req_headers = headers_of(request_headers)
     res_headers = headers_of(response_headers)
     mime = next((h["value"] for h in res_headers if h["name"].lower() == "content-type"), "")
@@ -118,6 +121,7 @@ def entry(
         },
         "cache": {},
         "timings": {"send": 0, "wait": wait_ms, "receive": receive_ms},
+        **({"_answeredBy": "proxy"} if by_proxy else {}),
     }
 
 

@@ -289,7 +289,9 @@ class _Exchange:
 
     def finish(self, resp: Response, judged: bool) -> Response:
         self._record(resp.status_code, resp.headers, resp.get_data() if judged else None)
-        self._har(resp.status_code, resp.headers.items(), resp.get_data())
+        # a dropped answer's body is never sent; any other the proxy made is recorded whole
+        body = None if resp.direct_passthrough else resp.get_data()
+        self._har(resp.status_code, resp.headers.items(), body, by_proxy=True)
         return resp
 
     def record_whole(self, up: requests.Response, body: bytes) -> None:
@@ -317,7 +319,14 @@ class _Exchange:
                 self._record(up.status_code, up.headers, answer, judged=True)
             self._har(up.status_code, up.headers.items(), answer, stream=stream)
 
-    def _har(self, status: int, headers: Any, answer: bytes | None, stream: bool = False) -> None:
+    def _har(
+        self,
+        status: int,
+        headers: Any,
+        answer: bytes | None,
+        stream: bool = False,
+        by_proxy: bool = False,
+    ) -> None:
         """The exchange as a HAR entry, when the proxy records."""
         if self.recorder is None:
             return
@@ -338,6 +347,7 @@ class _Exchange:
                 wait_s=answered - self.began,
                 receive_s=ended - answered,
                 stream=stream,
+                by_proxy=by_proxy,
             )
         )
 

@@ -3,6 +3,7 @@ timings, credentials masked as the client report masks them, an event stream as 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -112,3 +113,21 @@ def test_events_of_keeps_events_and_drops_heartbeats() -> None:
         {"id": "7", "event": "payment", "data": '{"a": 1}'},
         {"data": "x\ny"},
     ]
+
+
+def test_an_answer_the_proxy_made_is_marked_as_its_own(recorded: tuple[ProxyProcess, Path]) -> None:
+    proxy, session = recorded
+    for kind, extra in (("status", {"status": 503}), ("drop", {})):
+        fault = {"path": "^/api/v1/public/payments$", "kind": kind, "when": "after", "count": 1}
+        assert requests.post(proxy.url + "/_sim/faults", json={**fault, **extra}, timeout=5).ok
+        auth = {"Authorization": f"Bearer {KEY}", "Idempotency-Key": str(uuid.uuid4())}
+        body = {"amount": 900, "currency": "RUB", "method": "sbp", "order_id": f"rec-{kind}"}
+        with contextlib.suppress(requests.RequestException):  # the dropped answer
+            requests.post(proxy.url + PAYMENTS, json=body, headers=auth, timeout=10)
+        again = requests.post(proxy.url + PAYMENTS, json=body, headers=auth, timeout=10)
+        assert again.status_code == 200  # the retry finds the work done
+    entries = _entries(session)[-4:]
+    assert [e["response"]["status"] for e in entries] == [503, 200, 502, 200]
+    assert [e.get("_answeredBy") for e in entries] == ["proxy", None, "proxy", None]
+    assert "text" in entries[0]["response"]["content"]
+    assert "text" not in entries[2]["response"]["content"]
