@@ -1,0 +1,198 @@
+"""paysim replay: a session of the example shop recorded against the simulator (paysim proxy
+--record) sent again to the independent freefin server: no difference when it is clean; the
+exchanges a switched-on bug changes reported; a recorded retry still a retry; ids, keys and
+signatures re-made."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from harness import signing
+from harness.replay import session
+from harness.replay.mapping import Ids, Keys
+from harness.replay.runner import Replay
+from harness.simproc import SimulatorProcess
+from harness.target import make_target
+from tests.foreign import run as foreign
+from tests.test_proxy import KEY, ProxyProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "ss_rom001_e8c1b7a2f4d94c6e"  # the bundled seed's secret of KEY's terminal
+sys.path.insert(0, str(ROOT / "examples" / "shop"))
+import client as shop_client  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def har(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shop's session: three orders checked out and read, the second create's answer lost
+    after the work was done (the shop retries it with its key), an unknown payment read."""
+    folder = tmp_path_factory.mktemp("replay")
+    recorded = folder / "shop.har"
+    with (
+        SimulatorProcess(db_path=str(folder / "sim.db")) as sim,
+        ProxyProcess("freefin", sim.url, folder, "--record", str(recorded)) as proxy,
+    ):
+        shop = shop_client.Shop("freefin", proxy.url, KEY, SECRET, backoff_s=0.01)
+        for n in range(3):
+            if n == 1:
+                fault = {"path": "/payments$", "kind": "status", "status": 503, "when": "after"}
+                requests.post(proxy.url + "/_sim/faults", json={**fault, "count": 1}, timeout=5)
+            paid = shop.checkout(f"order-{n}", Decimal("66.70"), 3)
+            assert shop.status(paid["id"]) == "pending"
+        assert (
+            shop.http.get(
+                proxy.url + "/api/v1/public/payments/00000000-0000-4000-8000-000000000000",
+                headers={"Authorization": f"Bearer {KEY}"},
+                timeout=5,
+            ).status_code
+            == 404
+        )
+    return recorded
+
+
+def _replay(har: Path, base: str, report: Path) -> tuple[int, str, dict[str, object]]:
+    creds = report.parent / f"{report.name}.yaml"
+    creds.write_text(yaml.safe_dump(foreign.settings("freefin", base)), encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "paysim",
+            "replay",
+            str(har),
+            "--credentials-file",
+            str(creds),
+            "--speed",
+            "0",
+            "--report-dir",
+            str(report),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    summary = json.loads((report / "summary.json").read_text()) if done.returncode < 2 else {}
+    return done.returncode, done.stdout + done.stderr, summary
+
+
+def test_the_shop_session_replays_on_the_foreign_server_without_a_difference(
+    har: Path, tmp_path: Path
+) -> None:
+    entries = session.read(har)
+    assert [e.status for e in entries] == [201, 200, 503, 200, 200, 201, 200, 404]
+    with foreign.serving("freefin") as base:
+        code, output, summary = _replay(har, base, tmp_path / "clean")
+    assert code == 0, output
+    assert "8 exchanges" in output and "0 differ" in output
+    assert summary["failures"] == []
+    for name in ("junit.xml", "summary.json", "report.html"):
+        assert (tmp_path / "clean" / name).exists()
+    assert "sk_test_fbk001" not in (tmp_path / "clean" / "report.html").read_text()
+
+
+def test_a_bug_of_the_server_is_reported_at_the_exchange_it_changed(
+    har: Path, tmp_path: Path
+) -> None:
+    with foreign.serving("freefin", ["create_200"]) as base:
+        code, output, summary = _replay(har, base, tmp_path / "bugged")
+    assert code == 1, output
+    changed = {line.split(":")[0] for line in output.splitlines() if "status 201, now 200" in line}
+    assert changed == {"#1 POST /api/v1/public/payments", "#6 POST /api/v1/public/payments"}
+    assert "2 of 8 exchanges differ" in output
+    assert len(summary["failures"]) == 2  # type: ignore[arg-type]
+
+
+def test_a_recorded_retry_is_still_a_retry(har: Path) -> None:
+    entries = session.read(har)
+    first, retry = entries[2], entries[3]
+    assert first.headers["idempotency-key"] == retry.headers["idempotency-key"]
+    for bugs, same in (((), True), (("replay_duplicates",), False)):
+        with foreign.serving("freefin", bugs) as base:
+            replay = Replay(make_target(foreign.settings("freefin", base)), speed=0)
+            outcomes = replay.run(entries)
+        made = [o.body["payment"]["id"] for o in outcomes[2:4]]
+        assert (made[0] == made[1]) is same, made
+        assert bool(outcomes[3].differences) is not same  # a second object: 201, not 200
+
+
+def test_ids_keys_and_signatures_are_made_again(har: Path) -> None:
+    entries = session.read(har)
+    target = make_target(
+        {
+            "target_url": "http://127.0.0.1:1",
+            "freefin_key": "k_target_0001_abcdef",
+            "freefin_signing_secret": "target-secret",
+        }
+    )
+    replay = Replay(target, speed=0)
+    recorded_id = entries[1].path.rsplit("/", 1)[1]
+    replay.ids.add(recorded_id, "new-payment-id")
+    url, headers, body = replay._request(entries[1])
+    assert url == "http://127.0.0.1:1/api/v1/public/payments/new-payment-id"
+    assert headers["authorization"] == "Bearer k_target_0001_abcdef"
+    _url, headers, body = replay._request(entries[0])
+    assert headers["x-freefin-signature"] == signing.sign(body or b"", "target-secret")
+    assert headers["idempotency-key"] != entries[0].headers["idempotency-key"]
+
+
+def test_ids_are_learnt_from_parallel_answers_and_applied_everywhere() -> None:
+    ids = Ids()
+    ids.learn(
+        {"payment": {"id": "pay-old-1", "status": "pending", "refunds": [{"payment_id": "x"}]}},
+        {"payment": {"id": "pay-new-1", "status": "pending", "refunds": [{"payment_id": "y"}]}},
+    )
+    assert ids.known == {"pay-old-1": "pay-new-1"}  # a value shorter than an id is left alone
+    assert ids.apply('/p/pay-old-1?ref=pay-old-1 {"id":"pay-old-1"}') == (
+        '/p/pay-new-1?ref=pay-new-1 {"id":"pay-new-1"}'
+    )
+    keys = Keys()
+    assert keys("a") == keys("a") != keys("b")
+
+
+def test_a_file_that_is_not_a_session_is_bad_configuration(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.har"
+    bad.write_text("{}", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "paysim", "replay", str(bad), "--target-url", "http://127.0.0.1:1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 4, done.stderr
+    assert "not a HAR file" in done.stderr
+
+
+def test_a_target_that_answers_nothing_is_unreachable(har: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "paysim",
+            "replay",
+            str(har),
+            "--target-url",
+            "http://127.0.0.1:1",
+            "--freefin-key",
+            "k",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
