@@ -9,6 +9,7 @@
   paysim client-report    the simulator's grade of each API client (serve --grade-clients)
   paysim proxy      a validating proxy before any server: grades the client and the server
   paysim replay     a recorded session (proxy --record) sent again to another server, diffed
+  paysim scenario from-har   a recorded session as a YAML scenario
 
 Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
 credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
@@ -42,6 +43,7 @@ from paysim.commands import (
     cmd_load,
     cmd_replay,
     cmd_report,
+    cmd_scenario_from_har,
     cmd_serve,
     cmd_webhooks_check,
 )
@@ -363,6 +365,31 @@ def _replay_parser(sub: Any) -> None:
     )
     _target_options(p)
     p.set_defaults(func=cmd_replay)
+    scenario = sub.add_parser(
+        "scenario",
+        help="scenarios made from what was recorded",
+        description="Scenarios made from what was recorded.",
+    )
+    actions = scenario.add_subparsers(dest="action", required=True, metavar="ACTION")
+    har = actions.add_parser(
+        "from-har",
+        help="a recorded session (proxy --record) as a YAML scenario",
+        description="Write a session recorded by paysim proxy --record as one YAML scenario, "
+        "validated as the bundled ones: a step per exchange, each Idempotency-Key a fresh "
+        "value shared by its retries, the ids earlier answers made saved and sent again, and "
+        "each assertion's from: the seed answer that documents it (its status, its required "
+        "enums, numbers and booleans) or the supplement's error code. Run it with paysim "
+        "conform --scenarios DIR. Exit 0 when written, 4 on a bad file.",
+    )
+    har.add_argument("file", help="the HAR file")
+    har.add_argument("--out", metavar="FILE", help="write the YAML here (default stdout)")
+    har.add_argument("--name", help="the scenario's name (default: from the file's name)")
+    har.add_argument(
+        "--recorded-profile",
+        metavar="FILE",
+        help="the target profile of the server the session was recorded against",
+    )
+    har.set_defaults(func=cmd_scenario_from_har)
 
 
 def _webhooks_parser(sub: Any) -> None:

@@ -477,3 +477,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if message:
         print(message, file=sys.stderr)
     return code
+
+
+def cmd_scenario_from_har(args: argparse.Namespace) -> int:
+    """A recorded session written as a YAML scenario (stdout, or --out)."""
+    from harness.profile import ProfileError
+    from harness.profile import load as load_profile
+    from harness.replay import session
+    from harness.replay.scenario import from_har
+    from harness.scenarios.loader import ScenarioFormatError
+
+    try:
+        exchanges = session.read(args.file)
+        was = load_profile(args.recorded_profile) if args.recorded_profile else None
+        name = args.name or f"recorded session {Path(args.file).stem}"
+        text = from_har(exchanges, name, was.api(exchanges[0].api) if was else None)
+    except (session.SessionError, ProfileError, ScenarioFormatError, OSError, ValueError) as exc:
+        raise Failed(f"bad configuration: {exc}", EXIT_CONFIG) from exc
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"paysim scenario: {len(exchanges)} steps written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -19,6 +20,11 @@ from harness import signing
 from harness.replay import session
 from harness.replay.mapping import Ids, Keys
 from harness.replay.runner import Replay
+from harness.replay.scenario import from_har
+from harness.scenarios.loader import Scenario, load_file, load_text
+from harness.scenarios.receiver import WebhookReceiver
+from harness.scenarios.runner import run_scenario
+from harness.scenarios.state import ScenarioFailure
 from harness.simproc import SimulatorProcess
 from harness.target import make_target
 from tests.foreign import run as foreign
@@ -58,7 +64,7 @@ def har(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return recorded
 
 
-def _replay(har: Path, base: str, report: Path) -> tuple[int, str, dict[str, object]]:
+def _replay(har: Path, base: str, report: Path) -> tuple[int, str, dict[str, Any]]:
     creds = report.parent / f"{report.name}.yaml"
     creds.write_text(yaml.safe_dump(foreign.settings("freefin", base)), encoding="utf-8")
     done = subprocess.run(
@@ -109,7 +115,7 @@ def test_a_bug_of_the_server_is_reported_at_the_exchange_it_changed(
     changed = {line.split(":")[0] for line in output.splitlines() if "status 201, now 200" in line}
     assert changed == {"#1 POST /api/v1/public/payments", "#6 POST /api/v1/public/payments"}
     assert "2 of 8 exchanges differ" in output
-    assert len(summary["failures"]) == 2  # type: ignore[arg-type]
+    assert len(summary["failures"]) == 2
 
 
 def test_a_recorded_retry_is_still_a_retry(har: Path) -> None:
@@ -196,3 +202,57 @@ def test_a_target_that_answers_nothing_is_unreachable(har: Path, tmp_path: Path)
         check=False,
     )
     assert done.returncode == 3, done.stdout + done.stderr
+
+
+def _scenario(har: Path) -> Scenario:
+    text = from_har(session.read(har), "the shop's session")
+    return load_text(text, Path("shop.yaml"))[0]
+
+
+def test_a_generated_scenario_names_its_sources_and_keeps_the_retry(har: Path) -> None:
+    scenario = _scenario(har)
+    steps = scenario.steps
+    assert len(steps) == 8
+    retried = [s["request"]["headers"]["Idempotency-Key"] for s in steps[2:4]]
+    assert retried[0] == retried[1]
+    assert "expect" not in steps[2]  # the recording proxy's own 503
+    assert steps[3]["expect"][0] == {
+        "from": "seed: POST /api/v1/public/payments 200",
+        "status": 200,
+    }
+    assert steps[1]["request"]["path"] == "/api/v1/public/payments/{{ payment_id_1 }}"
+    assert steps[0]["save"] == {
+        "from": "seed: POST /api/v1/public/payments 201",
+        "payment_id_1": "payment.id",
+    }
+    assert {
+        "from": "supplement#/error_codes/not_found",
+        "body": {"error.code": "{{ $code.not_found }}"},
+    } in steps[7]["expect"]
+
+
+def test_a_generated_scenario_passes_on_the_simulator_and_fails_on_the_bugged_server(
+    har: Path, tmp_path: Path
+) -> None:
+    scenario = _scenario(har)
+    with SimulatorProcess(db_path=str(tmp_path / "sim.db")) as sim, WebhookReceiver() as rcv:
+        run_scenario(scenario, make_target({}, bundled_url=sim.url), rcv)
+    with foreign.serving("freefin") as base, WebhookReceiver() as rcv:
+        run_scenario(scenario, make_target(foreign.settings("freefin", base)), rcv)
+    bugged = pytest.raises(ScenarioFailure, match="expected 201, got 200")
+    with foreign.serving("freefin", ["create_200"]) as base, WebhookReceiver() as rcv, bugged:
+        run_scenario(scenario, make_target(foreign.settings("freefin", base)), rcv)
+
+
+def test_from_har_writes_the_file_the_loader_accepts(har: Path, tmp_path: Path) -> None:
+    out = tmp_path / "recorded.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "paysim", "scenario", "from-har", str(har), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [s.name for s in load_file(out)] == ["recorded session shop"]

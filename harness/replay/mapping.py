@@ -7,25 +7,9 @@ import re
 import uuid
 from typing import Any
 
+from harness.scenarios.http import CREDENTIALS
 from harness.target import Target, bundled_credentials
 
-# The target's credentials a recorded one may stand for, per API, in the order they are handed
-# to credentials the recording does not name; each with the setting holding its signing secret.
-ROLES = {
-    "freefin": (
-        ("freefin_key", "freefin_signing_secret"),
-        ("freefin_key_2", ""),
-        ("freefin_signed_key", "freefin_signed_secret"),
-        ("freefin_key_b", ""),
-        ("freefin_limited_key", ""),
-    ),
-    "kaspi": (
-        ("kaspi_key", ""),
-        ("kaspi_key_b", ""),
-        ("kaspi_key_unconnected", ""),
-        ("kaspi_limited_key", ""),
-    ),
-}
 SHORTEST_ID = 6  # a shorter value is not taken for an id (it would be found everywhere)
 
 
@@ -90,33 +74,32 @@ def _masked_matches(masked: str, key: str) -> bool:
 
 
 class Credentials:
-    """Recorded (masked) credential -> the target's (key, signing secret). A recorded credential
-    of the bundled simulator's stands for the target's credential of the same role; any other
-    takes the next role not taken."""
+    """Recorded (masked) credential -> the role it plays (the scenarios' names: ``key_a``,
+    ``key_2``, ...) and the target's key and signing secret of that role. A recorded credential
+    of the bundled simulator's plays the role it has there; any other the next role not
+    taken."""
 
     def __init__(self, target: Target) -> None:
         self.target = target
         self.bundled = bundled_credentials()
-        self.chosen: dict[str, tuple[str, str]] = {}
+        self.chosen: dict[str, str] = {}
 
-    def __call__(self, api: str, recorded: str) -> tuple[str, str] | None:
-        if recorded in self.chosen:
-            return self.chosen[recorded]
-        roles = ROLES[api]
-        taken = set(self.chosen.values())
-        role = next(
-            (r for r in roles if _masked_matches(recorded, self.bundled.get(r[0], ""))), None
-        )
-        if role is None:
-            role = next(
-                (r for r in roles if getattr(self.target, r[0]) and self._pair(r) not in taken),
-                None,
+    def role(self, api: str, recorded: str) -> str:
+        if recorded not in self.chosen:
+            roles = CREDENTIALS[api]
+            known = (
+                r
+                for r, (key, _s) in roles.items()
+                if _masked_matches(recorded, self.bundled.get(key, ""))
             )
-        if role is None or not getattr(self.target, role[0]):
-            return None
-        self.chosen[recorded] = self._pair(role)
+            taken = set(self.chosen.values())
+            free = (r for r in roles if r not in taken)
+            self.chosen[recorded] = next(known, None) or next(free, "key_a")
         return self.chosen[recorded]
 
-    def _pair(self, role: tuple[str, str]) -> tuple[str, str]:
-        key, secret = role
-        return getattr(self.target, key), getattr(self.target, secret) if secret else ""
+    def __call__(self, api: str, recorded: str) -> tuple[str, str] | None:
+        key_field, secret_field = CREDENTIALS[api][self.role(api, recorded)]
+        key = getattr(self.target, key_field)
+        if not key:
+            return None
+        return key, (getattr(self.target, secret_field) if secret_field else "") or ""
