@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from harness.scenarios.receiver import WebhookReceiver
 from harness.scenarios.runner import run_scenario
 from harness.scenarios.state import ScenarioFailure
 from harness.simproc import SimulatorProcess
-from harness.target import make_target
+from harness.target import bundled_credentials, make_target
 from tests.foreign import run as foreign
 from tests.test_proxy import KEY, ProxyProcess
 
@@ -256,3 +257,58 @@ def test_from_har_writes_the_file_the_loader_accepts(har: Path, tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert [s.name for s in load_file(out)] == ["recorded session shop"]
+
+
+def test_a_replayed_event_stream_must_say_what_the_recorded_one_said(tmp_path: Path) -> None:
+    recorded = tmp_path / "stream.har"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    sim_args = ["--sse-heartbeat", "0.3"]
+    with (
+        SimulatorProcess(db_path=str(tmp_path / "a.db"), extra_args=sim_args) as sim,
+        ProxyProcess("freefin", sim.url, tmp_path, "--record", str(recorded)) as proxy,
+    ):
+        paid = requests.post(
+            proxy.url + "/api/v1/public/payments",
+            json={"amount": 500},
+            headers={**auth, "Idempotency-Key": "stream-1"},
+            timeout=5,
+        ).json()["payment"]["id"]
+        with requests.get(
+            proxy.url + "/api/v1/public/events", headers=auth, stream=True, timeout=10
+        ) as stream:
+            for line in stream.iter_lines(decode_unicode=True):
+                if line.startswith("data:") and paid in line and "succeeded" in line:
+                    break
+        deadline = time.monotonic() + 15
+        while len(session.read(recorded)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    exchanges = session.read(recorded)
+    assert exchanges[1].stream and exchanges[1].events
+    with SimulatorProcess(db_path=str(tmp_path / "b.db")) as other:
+        replay = Replay(make_target({}, bundled_url=other.url), speed=0, stream_wait_s=8)
+        outcomes = replay.run(exchanges)
+    assert [o.differences for o in outcomes] == [[], []]
+    with foreign.serving("freefin") as base:  # its payments stay pending unless planned
+        replay = Replay(make_target(foreign.settings("freefin", base)), speed=0, stream_wait_s=2)
+        outcomes = replay.run(exchanges)
+    assert outcomes[0].differences == []
+    assert any("succeeded: not sent" in d for d in outcomes[1].differences), outcomes[1]
+
+
+def test_a_kaspi_session_replays_under_the_targets_base_url(tmp_path: Path) -> None:
+    recorded = tmp_path / "kaspi.har"
+    key = bundled_credentials()["kaspi_key"]
+    with (
+        SimulatorProcess(db_path=str(tmp_path / "k.db")) as sim,
+        ProxyProcess("kaspi", sim.url + "/api", tmp_path, "--record", str(recorded)) as proxy,
+    ):
+        shop = shop_client.Shop("kaspi", proxy.url + "/api", key)
+        for n in range(2):
+            shop.status(shop.checkout(f"order-{n}", Decimal("66.70"), 3)["id"])
+    exchanges = session.read(recorded)
+    assert [(e.method, e.path.count("/")) for e in exchanges] == [("POST", 2), ("GET", 3)] * 2
+    for bugs, differing in (((), []), (("create_200",), [0, 2])):
+        with foreign.serving("kaspi", bugs) as base:
+            replay = Replay(make_target(foreign.settings("kaspi", base)), speed=0)
+            outcomes = replay.run(exchanges)
+        assert [n for n, o in enumerate(outcomes) if o.differs] == differing, outcomes

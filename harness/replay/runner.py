@@ -69,6 +69,7 @@ class Replay:
     target: Target
     recorded_profiles: Callable[[str], ApiProfile] = lambda api: ApiProfile()
     speed: float = 1.0  # 0: no waits
+    stream_wait_s: float = STREAM_WAIT_S
     sleep: Callable[[float], None] = time.sleep
     http: requests.Session = dataclasses.field(default_factory=requests.Session)
     ids: Ids = dataclasses.field(default_factory=Ids)
@@ -160,9 +161,9 @@ class Replay:
 
     def _events(self, resp: requests.Response, rec: Recorded) -> list[dict[str, str]]:
         """The stream's events until it has said every recorded event about this session's
-        objects (or ``STREAM_WAIT_S`` passed)."""
+        objects (or ``stream_wait_s`` passed)."""
         wanted = [w for _kind, w in wanted_events(rec.events, self.ids)]
-        deadline = time.monotonic() + STREAM_WAIT_S
+        deadline = time.monotonic() + self.stream_wait_s
         events: list[dict[str, str]] = []
         current: dict[str, str] = {}
         try:
