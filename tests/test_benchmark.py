@@ -110,3 +110,10 @@ def test_record_benchmark_runs_both_configurations(tmp_path: Path) -> None:
     for name, row in rows.items():
         assert row["rps"] > 0 and row["errors"] == 0, (name, row)
         assert name in stdout
+
+
+def test_replay_benchmark_replays_the_whole_session(tmp_path: Path) -> None:
+    stdout, rows = bench("benchmarks.bench_replay", tmp_path / "replay.json", "--exchanges", "40")
+    assert rows["exchanges"] == 40 and rows["differences"] == 0
+    assert rows["replay_s"] > 0 and rows["plain_s"] > 0
+    assert "40 exchanges: replayed in" in stdout

@@ -11,6 +11,7 @@ from harness.scenarios.http import CREDENTIALS
 from harness.target import Target, bundled_credentials
 
 SHORTEST_ID = 6  # a shorter value is not taken for an id (it would be found everywhere)
+TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{SHORTEST_ID},}}")  # what an id may be: letters, digits, _ -
 
 
 class Ids:
@@ -18,7 +19,6 @@ class Ids:
 
     def __init__(self) -> None:
         self.known: dict[str, str] = {}
-        self._pattern: re.Pattern[str] | None = None
 
     def learn(self, recorded: Any, replayed: Any, key: str = "") -> None:
         """Walk both answers side by side; an ``id`` or ``*_id`` string that differs is mapped."""
@@ -41,16 +41,12 @@ class Ids:
 
     def add(self, recorded: str, replayed: str) -> None:
         self.known[recorded] = replayed
-        self._pattern = None
 
     def apply(self, text: str) -> str:
-        """``text`` with every recorded id replaced by its new one."""
+        """``text`` with every recorded id (a whole token of it) replaced by its new one."""
         if not self.known:
             return text
-        if self._pattern is None:
-            names = sorted(self.known, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(n) for n in names))
-        return self._pattern.sub(lambda m: self.known[m.group(0)], text)
+        return TOKEN.sub(lambda m: self.known.get(m.group(0), m.group(0)), text)
 
     def value(self, recorded: Any) -> Any:
         """A recorded value as the new target would say it (an id mapped)."""
