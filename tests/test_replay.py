@@ -18,7 +18,9 @@ import requests
 import yaml
 
 from harness import signing
+from harness.profile import ApiProfile
 from harness.replay import session
+from harness.replay.diff import Answer, differences
 from harness.replay.mapping import Ids, Keys
 from harness.replay.runner import Replay
 from harness.replay.scenario import from_har
@@ -312,3 +314,36 @@ def test_a_kaspi_session_replays_under_the_targets_base_url(tmp_path: Path) -> N
             replay = Replay(make_target(foreign.settings("kaspi", base)), speed=0)
             outcomes = replay.run(exchanges)
         assert [n for n, o in enumerate(outcomes) if o.differs] == differing, outcomes
+
+
+def test_answers_are_compared_through_each_sides_profile() -> None:
+    ids = Ids()
+    ids.add("inv_recorded_1", "inv_replayed_1")
+    theirs = ApiProfile(codes={"not_found": "invoice_missing"}, lists={"items": "data"})
+    ours = ApiProfile(lists={"items": "items", "total": "pagination.total"})
+    missing = Answer(404, {"error": "not_found"}), Answer(404, {"error": "invoice_missing"})
+    assert differences("kaspi", *missing, ids, ours, theirs) == []
+    assert differences("kaspi", *missing, ids, ours, ApiProfile()) == [
+        "error code not_found, now invoice_missing"
+    ]
+    listed = Answer(200, {"items": [{"id": "inv_recorded_1", "status": "pending"}]})
+    same = Answer(200, {"data": [{"id": "inv_replayed_1", "status": "pending"}]})
+    moved = Answer(200, {"data": [{"id": "inv_replayed_1", "status": "paid"}]})
+    assert differences("kaspi", listed, same, ids, ours, theirs) == []
+    assert differences("kaspi", listed, moved, ids, ours, theirs) == [
+        "items.0.status: 'pending', now 'paid'"
+    ]
+    optional = Answer(201, {"payment": {"amount": 100, "amount_usdt": 1.5}})
+    assert (
+        differences("freefin", optional, Answer(201, {"payment": {"amount": 100}}), ids, ours, ours)
+        == []
+    )
+    assert (
+        differences(
+            "freefin", optional, Answer(201, {"payment": {"amount": "100.00"}}), ids, ours, ours
+        )
+        == []
+    )
+    assert differences(
+        "freefin", optional, Answer(201, {"payment": {"amount": 101}}), ids, ours, ours
+    ) == ["payment.amount: 100, now 101"]
