@@ -22,7 +22,7 @@ from harness.profile import ApiProfile
 from harness.replay import session
 from harness.replay.diff import Answer, differences
 from harness.replay.mapping import Ids, Keys
-from harness.replay.runner import Replay
+from harness.replay.runner import Outcome, Replay
 from harness.replay.scenario import from_har
 from harness.scenarios.loader import Scenario, load_file, load_text
 from harness.scenarios.receiver import WebhookReceiver
@@ -347,3 +347,21 @@ def test_answers_are_compared_through_each_sides_profile() -> None:
     assert differences(
         "freefin", optional, Answer(201, {"payment": {"amount": 101}}), ids, ours, ours
     ) == ["payment.amount: 100, now 101"]
+
+
+class _Paced(Replay):
+    """A replay that sends nothing: what it waits is what is judged."""
+
+    def one(self, rec: session.Recorded) -> Outcome:
+        return Outcome(rec, rec.status, 0.0, [])
+
+
+@pytest.mark.parametrize(("speed", "waits"), [(1, [1.0, 3.0]), (4, [0.25, 0.75]), (0, [])])
+def test_recorded_waits_are_kept_or_compressed(har: Path, speed: float, waits: list[float]) -> None:
+    exchanges = session.read(har)[:3]
+    for n, rec in enumerate(exchanges):
+        rec.started = 1000.0 + [0, 1, 3][n]
+    slept: list[float] = []  # a sleep that takes no time: each wait is due from the start
+    target = make_target({"target_url": "http://127.0.0.1:1"})
+    _Paced(target, speed=speed, sleep=slept.append).run(exchanges)
+    assert slept == pytest.approx(waits, abs=0.05)
