@@ -1,6 +1,6 @@
 """A session written as HAR 1.2 (``paysim proxy --record FILE``): one entry per exchange, in the
-order the requests came (``_seq``), with timings; credentials masked as the client report masks
-them; an event stream's answer kept as its events.
+order the requests came (``_seq``), with timings; credentials (and a body's ``secret``) masked as
+the client report masks them; an event stream's answer kept as its events.
 
 The file is a valid HAR document after every entry: each entry is written over the closing
 brackets, which are written again after it, so a proxy stopped at any moment leaves a file that
@@ -22,6 +22,7 @@ VERSION = "1.2"
 MASKED_HEADERS = frozenset(
     {"authorization", "x-api-key", "x-control-token", "cookie", "set-cookie"}
 )
+SECRET_FIELD = "secret"  # Kaspi shows a webhook endpoint's signing secret once, in its answer
 TEXT_KEPT = 1024 * 1024  # an answer longer than this is recorded by its size alone
 _HEAD = b'{"log":{"version":"1.2","creator":{"name":"paysim proxy","version":"1"},"entries":['
 _TAIL = b"\n]}}\n"
@@ -41,6 +42,29 @@ def headers_of(pairs: Any) -> list[dict[str, str]]:
             value = scheme + masked(value)
         out.append({"name": name, "value": value})
     return out
+
+
+def without_secrets(body: bytes) -> bytes:
+    """A JSON body with each ``secret`` field masked as a credential is (other bodies as they
+    are; only a body that names the field is parsed)."""
+    if f'"{SECRET_FIELD}"'.encode() not in body:
+        return body
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: masked(v) if k == SECRET_FIELD and isinstance(v, str) else walk(v)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return orjson.dumps(walk(doc))
 
 
 def events_of(text: str) -> list[dict[str, str]]:
@@ -83,7 +107,7 @@ def entry(
     mime = next((h["value"] for h in res_headers if h["name"].lower() == "content-type"), "")
     content: dict[str, Any] = {"size": len(response_body or b""), "mimeType": mime}
     if response_body is not None and len(response_body) <= TEXT_KEPT:
-        content["text"] = response_body.decode("utf-8", "replace")
+        content["text"] = without_secrets(response_body).decode("utf-8", "replace")
         if stream:
             content["_events"] = events_of(content["text"])
     request: dict[str, Any] = {
@@ -101,7 +125,8 @@ def entry(
             (h["value"] for h in req_headers if h["name"].lower() == "content-type"),
             "application/octet-stream",
         )
-        request["postData"] = {"mimeType": kind, "text": request_body.decode("utf-8", "replace")}
+        text = without_secrets(request_body).decode("utf-8", "replace")
+        request["postData"] = {"mimeType": kind, "text": text}
     wait_ms, receive_ms = round(wait_s * 1000, 3), round(receive_s * 1000, 3)
     return {
         "_seq": seq,

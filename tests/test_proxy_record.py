@@ -131,3 +131,27 @@ def test_an_answer_the_proxy_made_is_marked_as_its_own(recorded: tuple[ProxyProc
     assert [e.get("_answeredBy") for e in entries] == ["proxy", None, "proxy", None]
     assert "text" in entries[0]["response"]["content"]
     assert "text" not in entries[2]["response"]["content"]
+
+
+def test_a_signing_secret_in_a_body_is_masked() -> None:
+    secret = "whsec_" + "ab" * 24
+    body = json.dumps({"id": "we_1", "secret": secret, "events": ["x"]}).encode()
+    item = har.entry(
+        seq=1,
+        started=0.0,
+        method="POST",
+        url="http://127.0.0.1/api/v1/webhook-endpoints",
+        query=[],
+        request_headers=[("X-API-Key", "kp_test_almaty_7Hc2Vn9Qx4Lz1Bw8")],
+        request_body=json.dumps({"url": "https://shop.example/hook", "secret": secret}).encode(),
+        status=201,
+        response_headers=[("Content-Type", "application/json")],
+        response_body=body,
+        wait_s=0.0,
+        receive_s=0.0,
+    )
+    text = json.dumps(item)
+    assert secret not in text and "kp_test_almaty_7Hc2Vn9Qx4Lz1Bw8" not in text
+    answer = json.loads(item["response"]["content"]["text"])
+    assert answer["id"] == "we_1" and answer["secret"].startswith("whsec_a")
+    assert har.without_secrets(b'{"amount": 1}') == b'{"amount": 1}'
