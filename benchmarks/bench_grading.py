@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = ("payment_get", "payment_create_held")
 
 
-def _proxy(upstream: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _proxy(upstream: str, tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -39,9 +39,10 @@ def _proxy(upstream: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
             "--port",
             str(port),
             "--db",
-            str(tmp / "proxy.db"),
+            str(tmp / f"proxy-{port}.db"),
             "--log-level",
             "warning",
+            *extra,
         ],
         cwd=ROOT,
     )

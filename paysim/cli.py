@@ -8,6 +8,8 @@
   paysim webhooks check   grade a partner's webhook handler (signatures, duplicates, order)
   paysim client-report    the simulator's grade of each API client (serve --grade-clients)
   paysim proxy      a validating proxy before any server: grades the client and the server
+  paysim replay     a recorded session (proxy --record) sent again to another server, diffed
+  paysim scenario from-har   a recorded session as a YAML scenario
 
 Target settings come from options, else PAYSIM_<NAME> environment variables, else a YAML
 credentials file (--credentials-file). Exit codes: 0 every check held; 1 a check or threshold
@@ -39,7 +41,9 @@ from paysim.commands import (
     cmd_conform,
     cmd_gaps,
     cmd_load,
+    cmd_replay,
     cmd_report,
+    cmd_scenario_from_har,
     cmd_serve,
     cmd_webhooks_check,
 )
@@ -279,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument("--specs", default=str(seedgaps.SPECS), help="folder of the documents")
     gaps.set_defaults(func=cmd_gaps)
     _webhooks_parser(sub)
+    _replay_parser(sub)
     clients = sub.add_parser(
         "client-report",
         help="the simulator's grade of each API client (started with --grade-clients)",
@@ -322,6 +327,69 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clients.set_defaults(func=cmd_client_report)
     return parser
+
+
+def _replay_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="a recorded session sent again to another server, with its differences",
+        description="Send a session recorded by paysim proxy --record (HAR) again, in order, "
+        "to --target-url: ids the earlier answers created are mapped to the ids the target "
+        "creates (in paths, queries and bodies), each Idempotency-Key is re-issued one to one "
+        "(a recorded retry stays a retry), credentials are the target's (a recorded credential "
+        "of the bundled simulator's stands for the target's of the same role) and freefin "
+        "signatures are made again with its secret. Each exchange whose status, error code or "
+        "seed fields (its enums, numbers, booleans, and the session's ids) differ is reported, "
+        "normalised by the target profiles, in conform's report files. Exit 0 when none "
+        "differs, 1 when one does, 3 when the target answers nothing, 4 on a bad file or "
+        "setting.",
+        epilog=EPILOG,
+    )
+    p.add_argument("file", help="the HAR file")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="the recorded waits divided by this (default 1: kept; 0: no waits)",
+    )
+    p.add_argument(
+        "--recorded-profile",
+        metavar="FILE",
+        help="the target profile of the server the session was recorded against (default: "
+        "the supplements' names)",
+    )
+    p.add_argument(
+        "--report-dir",
+        default="reports/replay",
+        help="where junit.xml, summary.json and report.html go (default reports/replay)",
+    )
+    _target_options(p)
+    p.set_defaults(func=cmd_replay)
+    scenario = sub.add_parser(
+        "scenario",
+        help="scenarios made from what was recorded",
+        description="Scenarios made from what was recorded.",
+    )
+    actions = scenario.add_subparsers(dest="action", required=True, metavar="ACTION")
+    har = actions.add_parser(
+        "from-har",
+        help="a recorded session (proxy --record) as a YAML scenario",
+        description="Write a session recorded by paysim proxy --record as one YAML scenario, "
+        "validated as the bundled ones: a step per exchange, each Idempotency-Key a fresh "
+        "value shared by its retries, the ids earlier answers made saved and sent again, and "
+        "each assertion's from: the seed answer that documents it (its status, its required "
+        "enums, numbers and booleans) or the supplement's error code. Run it with paysim "
+        "conform --scenarios DIR. Exit 0 when written, 4 on a bad file.",
+    )
+    har.add_argument("file", help="the HAR file")
+    har.add_argument("--out", metavar="FILE", help="write the YAML here (default stdout)")
+    har.add_argument("--name", help="the scenario's name (default: from the file's name)")
+    har.add_argument(
+        "--recorded-profile",
+        metavar="FILE",
+        help="the target profile of the server the session was recorded against",
+    )
+    har.set_defaults(func=cmd_scenario_from_har)
 
 
 def _webhooks_parser(sub: Any) -> None:

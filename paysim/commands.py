@@ -414,3 +414,89 @@ def grade_code(grades: Sequence[Any]) -> int:
     if not grades or any(grade.not_exercised for grade in grades):
         return EXIT_INCOMPLETE
     return EXIT_OK
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """A recorded session sent again to --target-url; its differences in conform's report."""
+    from harness.profile import ProfileError
+    from harness.profile import load as load_profile
+    from harness.replay import report as replay_report
+    from harness.replay import session
+    from harness.replay.runner import Replay, Unreachable
+
+    started = time.time()
+    settings = settings_of(args)
+    try:
+        exchanges = session.read(args.file)
+        was = load_profile(args.recorded_profile) if args.recorded_profile else None
+    except (session.SessionError, ProfileError, OSError) as exc:
+        raise Failed(f"bad configuration: {exc}", EXIT_CONFIG) from exc
+    if not settings.get("target_url"):
+        raise Failed("bad configuration: replay needs --target-url", EXIT_CONFIG)
+    apis = sorted({e.api for e in exchanges})
+    settings.setdefault("api", apis[0] if len(apis) == 1 else "both")
+    check_target(settings)
+    target = make_target(settings)
+    replay = Replay(target, speed=args.speed)
+    if was is not None:
+        replay.recorded_profiles = was.api
+    try:
+        outcomes = replay.run(exchanges)
+    except Unreachable as exc:
+        raise Failed(f"the target answered nothing: {exc}", EXIT_UNREACHABLE) from exc
+    differing = [o for o in outcomes if o.differs]
+    code = EXIT_FAILED if differing else EXIT_OK
+    message = (
+        f"paysim replay: {len(differing)} of {len(outcomes)} exchanges differ" if differing else ""
+    )
+    report = Path(args.report_dir).resolve()
+    meta = {
+        "command": "replay",
+        "session": str(args.file),
+        "target": target.target_url,
+        "api": settings["api"],
+        "exchanges": len(outcomes),
+        "differences": len(differing),
+        "speed": args.speed,
+        "exit_code": code,
+        "message": message,
+        "wall_time_s": round(time.time() - started, 1),
+    }
+    replay_report.write(report, outcomes, meta, secrets_of(settings))
+    for outcome in differing:
+        print(f"{outcome.recorded.title}: " + "; ".join(outcome.differences))
+    print(
+        f"paysim replay: {len(outcomes)} exchanges against {target.target_url} in "
+        f"{meta['wall_time_s']} s, {len(differing)} differ"
+    )
+    for name in ("junit.xml", "summary.json", "report.html"):
+        print(f"  {report / name}")
+    if message:
+        print(message, file=sys.stderr)
+    return code
+
+
+def cmd_scenario_from_har(args: argparse.Namespace) -> int:
+    """A recorded session written as a YAML scenario (stdout, or --out)."""
+    from harness.profile import ProfileError
+    from harness.profile import load as load_profile
+    from harness.replay import session
+    from harness.replay.scenario import from_har
+    from harness.scenarios.loader import ScenarioFormatError
+
+    try:
+        exchanges = session.read(args.file)
+        was = load_profile(args.recorded_profile) if args.recorded_profile else None
+        name = args.name or f"recorded session {Path(args.file).stem}"
+        text = from_har(exchanges, name, was.api(exchanges[0].api) if was else None)
+    except (session.SessionError, ProfileError, ScenarioFormatError, OSError, ValueError) as exc:
+        raise Failed(f"bad configuration: {exc}", EXIT_CONFIG) from exc
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"paysim scenario: {len(exchanges)} steps written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 from flask import Flask, Response, jsonify, request
 
-from simulator import server
+from simulator import har, server
 from simulator.control import schemas
 from simulator.core import client_log, client_rules, exam, operations
 from simulator.core.clock import iso
@@ -92,6 +92,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     token = config.get("CONTROL_TOKEN")
     examining = bool(config.get("EXAM"))
     hosts = AllowedHosts(config.get("LISTEN", []), config.get("ALLOWED_HOSTS", []))
+    recorder = har.Recorder(config["RECORD"]) if config.get("RECORD") else None
     session = requests.Session()
     for scheme in ("http://", "https://"):  # a kept connection per serving thread
         session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=THREADS_MAX))
@@ -165,7 +166,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
         if framing:
             raise BadRequest(f"contradictory framing: {framing}")
         fault = faults.match(request.method, request.path)
-        exchange = _Exchange(api, store)
+        exchange = _Exchange(api, store, recorder)
         if fault is None and examining:
             fault = exchange.examined()
         if fault is not None and fault.kind == "latency":
@@ -203,6 +204,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
             error = ApiError(f"the upstream is unreachable: {type(exc).__name__}")
             error.code, error.status = "upstream_unreachable", 502
             return exchange.finish(_render(api, error), judged=True)
+        exchange.answered = time.perf_counter()
         if fault is not None and up.status_code < 400:  # the work is done; the answer is lost
             up.close()
             return exchange.finish(
@@ -242,14 +244,18 @@ class _Exchange:
     """One request and its answer, recorded once the answer is known (or, for an event
     stream, as soon as it opens)."""
 
-    def __init__(self, api: str, store: Store) -> None:
-        self.api, self.store = api, store
+    def __init__(self, api: str, store: Store, recorder: har.Recorder | None = None) -> None:
+        self.api, self.store, self.recorder = api, store, recorder
+        self.seq = recorder.next_seq() if recorder else 0
+        self.started, self.began = time.time(), time.perf_counter()
+        self.answered: float | None = None  # when the upstream's answer head came
         self.body, self.body_whole = _first_of_body()
         self.operation = operations.match(api, request.method, request.path)
         self.operation_name = self.operation.name if self.operation else ""
         self.credential = request.headers.get(CREDENTIAL[api])
         self.path, self.method = request.path, request.method
         self.query = request.args.to_dict()
+        self.url, self.pairs = request.url, list(request.args.items(multi=True))
         self.headers = dict(request.headers)
         self.situation: str | None = None
         self.cut = False
@@ -285,11 +291,15 @@ class _Exchange:
 
     def finish(self, resp: Response, judged: bool) -> Response:
         self._record(resp.status_code, resp.headers, resp.get_data() if judged else None)
+        # a dropped answer's body is never sent; any other the proxy made is recorded whole
+        body = None if resp.direct_passthrough else resp.get_data()
+        self._har(resp.status_code, resp.headers.items(), body, by_proxy=True)
         return resp
 
     def record_whole(self, up: requests.Response, body: bytes) -> None:
         encoded = up.headers.get("Content-Encoding", "identity") != "identity"
         self._record(up.status_code, up.headers, None if encoded else body, judged=True)
+        self._har(up.status_code, up.headers.items(), None if encoded else body)
 
     def relay(self, up: requests.Response, stream: bool) -> Iterator[bytes]:
         if stream:
@@ -305,10 +315,43 @@ class _Exchange:
                 yield chunk
         finally:
             up.close()
+            encoded = up.headers.get("Content-Encoding", "identity") != "identity"
+            answer = bytes(kept) if whole and not encoded else None
             if not stream:
-                encoded = up.headers.get("Content-Encoding", "identity") != "identity"
-                answer = bytes(kept) if whole and not encoded else None
                 self._record(up.status_code, up.headers, answer, judged=True)
+            self._har(up.status_code, up.headers.items(), answer, stream=stream)
+
+    def _har(
+        self,
+        status: int,
+        headers: Any,
+        answer: bytes | None,
+        stream: bool = False,
+        by_proxy: bool = False,
+    ) -> None:
+        """The exchange as a HAR entry, when the proxy records."""
+        if self.recorder is None:
+            return
+        ended = time.perf_counter()
+        answered = self.answered or ended
+        self.recorder.write(
+            har.entry(
+                seq=self.seq,
+                started=self.started,
+                method=self.method,
+                url=self.url,
+                query=self.pairs,
+                request_headers=self.headers.items(),
+                request_body=self.body if self.body_whole else None,
+                status=status,
+                response_headers=headers,
+                response_body=answer,
+                wait_s=answered - self.began,
+                receive_s=ended - answered,
+                stream=stream,
+                by_proxy=by_proxy,
+            )
+        )
 
     def _record(
         self, status: int, headers: Any, answer: bytes | None, judged: bool = False
@@ -476,6 +519,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="[PAYSIM_ALLOWED_HOSTS] a name /_sim answers to besides the listening address "
         "and localhost (repeatable; '*' for any)",
     )
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every exchange to FILE as HAR 1.2 (credentials masked; an event stream as "
+        "its events), for paysim replay",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = p.parse_args(argv)
     if not args.control_token and not _loopback(args.host):
@@ -511,6 +560,7 @@ def main(argv: list[str] | None = None) -> None:
             "CONTROL_TOKEN": args.control_token or None,
             "LISTEN": [(args.host, args.port)],
             "ALLOWED_HOSTS": args.allowed_host,
+            "RECORD": args.record,
         },
         host=args.host,
         port=args.port,

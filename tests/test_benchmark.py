@@ -106,3 +106,22 @@ def test_soak_benchmark_samples_memory_store_and_rows(tmp_path: Path) -> None:
     assert {"rss_mb", "store_mb", "events", "deliveries", "client_requests"} <= set(rows[-1])
     assert rows[-1]["sim_days"] >= 7  # the clock moved as asked
     assert "half-way:" in stdout and "end:" in stdout
+
+
+def test_record_benchmark_runs_both_configurations(tmp_path: Path) -> None:
+    stdout, rows = bench("benchmarks.bench_record", tmp_path / "record.json")
+    assert set(rows) == {
+        f"{config} {case}"
+        for config in ("proxied", "recording")
+        for case in ("payment_get", "payment_create_held")
+    }
+    for name, row in rows.items():
+        assert row["rps"] > 0 and row["errors"] == 0, (name, row)
+        assert name in stdout
+
+
+def test_replay_benchmark_replays_the_whole_session(tmp_path: Path) -> None:
+    stdout, rows = bench("benchmarks.bench_replay", tmp_path / "replay.json", "--exchanges", "40")
+    assert rows["exchanges"] == 40 and rows["differences"] == 0
+    assert rows["replay_s"] > 0 and rows["plain_s"] > 0
+    assert "40 exchanges: replayed in" in stdout
