@@ -37,6 +37,7 @@ from typing import Any
 from simulator.core.errors import ApiError
 
 CONFIG_ENV = "PAYSIM_SERVER_CONFIG"
+SERVER_PID_ENV = "PAYSIM_SERVER_PID"  # the process a worker must outlive by no time at all
 MAX_TARGET = 8 * 1024  # bytes of path and query: more is 414
 MAX_HEAD = 32 * 1024  # bytes of header fields: more is 431
 MAX_BUFFER = 64 * 1024  # bytes of a request head granian reads at most: more, it answers 431
@@ -72,6 +73,7 @@ def serve(
     from granian.log import LogLevels
 
     os.environ[CONFIG_ENV] = json.dumps(config)
+    os.environ[SERVER_PID_ENV] = str(os.getpid())
     Granian(
         target,
         factory=True,
@@ -104,7 +106,9 @@ def worker_config() -> dict[str, Any]:
 
 
 def _follow_parent() -> None:
-    parent = os.getppid()
+    # The server's pid, not whatever parent this worker has by now: a server killed while its
+    # worker was still starting left it a child of init, which it would have taken for its own.
+    parent = int(os.environ.get(SERVER_PID_ENV) or os.getppid())
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -73,3 +75,18 @@ def test_a_stop_is_graceful_and_prompt() -> None:
         assert time.monotonic() - started < 10
     finally:
         sim.close()
+
+
+def test_a_worker_whose_server_died_while_it_started_exits_at_once() -> None:
+    """A worker that reaches its app after its server is gone (its parent is init by then)
+    exits instead of serving on, orphaned."""
+    code = (
+        "import os, time\n"
+        "os.environ['PAYSIM_SERVER_PID'] = str(2**22 + 7)\n"  # no such process: the server gone
+        "from simulator.server import _follow_parent\n"
+        "_follow_parent()\n"
+        "time.sleep(20)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], timeout=30, check=False)
+    assert done.returncode == 1 and time.monotonic() - started < 15
