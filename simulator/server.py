@@ -22,7 +22,8 @@ over the API's limit: 413), saying ``Connection: close``. What granian refuses b
 runs, it answers itself with a bare status (``Content-Length: 0``) and closes the connection:
 a request line longer than ``MAX_BUFFER`` bytes, 414; a head well past it (it reads in blocks:
 91 KiB still reached the app, 180 KiB did not) or of over 100 header fields, 431; a request it
-cannot parse (a bad request line, header name or Content-Length), 400.
+cannot parse (a bad request line, header name or Content-Length, a control character in a
+header value, a request target that is not UTF-8), 400.
 """
 
 from __future__ import annotations
