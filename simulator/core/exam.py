@@ -117,19 +117,11 @@ def next_situation(
     if kind is None:
         return None
     with store.read() as tx:
-        rows = tx.execute(
-            "SELECT situation, hits, fingerprint FROM client_exam WHERE api=? AND client=?",
-            (api, client),
-        ).fetchall()
-    chosen = _choose({r[0]: (int(r[1]), r[2]) for r in rows}, kind, fingerprint)
+        chosen = _choose(_met(tx, api, client), kind, fingerprint)
     if chosen is None:
         return None
     with store.tx() as tx:  # again under the write lock: two requests at once meet one each
-        rows = tx.execute(
-            "SELECT situation, hits, fingerprint FROM client_exam WHERE api=? AND client=?",
-            (api, client),
-        ).fetchall()
-        chosen = _choose({r[0]: (int(r[1]), r[2]) for r in rows}, kind, fingerprint)
+        chosen = _choose(_met(tx, api, client), kind, fingerprint)
         if chosen is None:
             return None
         tx.execute(
@@ -139,6 +131,15 @@ def next_situation(
             (api, client, chosen.name, fingerprint),
         )
     return chosen
+
+
+def _met(tx: Any, api: str, client: str) -> dict[str, tuple[int, str]]:
+    """situation -> (hits, fingerprint of the request that met it) of one client."""
+    rows = tx.execute(
+        "SELECT situation, hits, fingerprint FROM client_exam WHERE api=? AND client=?",
+        (api, client),
+    ).fetchall()
+    return {r[0]: (int(r[1]), r[2]) for r in rows}
 
 
 def _choose(met: dict[str, tuple[int, str]], kind: str, fingerprint: str) -> Situation | None:
