@@ -3,19 +3,20 @@ the defects that break them, declared once here and named per API.
 
 Each API's rules class extends ``ApiRules`` with its own; its ``defects.py`` calls
 ``declare_shared_defects`` with its descriptions (the names carry the API's:
-freefin.isolation_broken, kaspi.isolation_broken) and adds the defects only it has.
+freefin.isolation_broken, kaspi.isolation_broken) and adds the defects only it has. A shared
+defect is a plain subclass of ``ApiRules`` below, overriding the one rule it breaks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from simulator.core.defects import Rules
 
 
 class ApiRules(Rules):
     api = ""  # "freefin" or "kaspi": the prefix of its idempotency scopes and defect names
+    read_endpoint = ""  # the read the read defects show on (auth_ignored lets it in unsigned)
 
     # HTTP
     def credential_required(self, method: str, endpoint: str | None) -> bool:
@@ -88,91 +89,140 @@ class ApiRules(Rules):
         return secret
 
 
-Change = Callable[..., Any]  # (self, the rule it overrides, *the rule's arguments) -> answer
+# The shared defects. Each is the override of one rule, written once; each API declares it on
+# its rules under its own name and words (``declare_shared_defects``). ``super()`` is whatever
+# stands behind the defect in the rules in force: the clean rule, or another defect's change.
 
 
-def _bad_signature(self: ApiRules, inherited: Change, secret: str) -> str | None:
-    signing = inherited(secret)
-    return None if signing is None else signing + "-wrong"
+class AuthIgnored(ApiRules):
+    def credential_required(self, method: str, endpoint: str | None) -> bool:
+        return not (method == "GET" and endpoint == self.read_endpoint)
 
 
-def _breakages(read: str) -> dict[str, tuple[str, Change]]:
-    """Each shared defect: the rule it overrides and how it changes the rule's answer."""
-    return {
-        "auth_ignored": (
-            "credential_required",
-            lambda self, inherited, method, endpoint: not (method == "GET" and endpoint == read),
-        ),
-        "no_retry_after": ("retry_after", lambda self, inherited, wait: {}),
-        "method_not_405": ("allow_of_405", lambda self, inherited, allow: None),
-        "allow_header_wrong": (
-            "allow_of_options",
-            lambda self, inherited, allow: inherited(allow) + ", DELETE",
-        ),
-        "undocumented_status": ("read_status", lambda self, inherited: 203),
-        "content_type_wrong": (
-            "read_content_type",
-            lambda self, inherited: "text/html; charset=utf-8",
-        ),
-        "idempotency_duplicate": ("replays", lambda self, inherited: False),
-        "idempotency_global_scope": (
-            "idempotency_scope",
-            lambda self, inherited, owner, operation: f"{self.api}:*:{operation}",
-        ),
-        "idempotency_stores_errors": ("refusal_spends_key", lambda self, inherited: True),
-        "isolation_broken": ("visible", lambda self, inherited, owner, merchant: True),
-        "resource_unavailable": (
-            "readable",
-            lambda self, inherited, created, now: now >= created + 1,
-        ),
-        "cancel_any_status": ("cancelable", lambda self, inherited, status: True),
-        "refund_any_status": ("refundable", lambda self, inherited, status: True),
-        "refund_over_remainder": (
-            "within_remainder",
-            lambda self, inherited, amount, remainder: True,
-        ),
-        "events_out_of_order": (
-            "event_kinds",
-            lambda self, inherited, kinds: list(reversed(inherited(kinds))),
-        ),
-        "event_id_reused": ("event_id", lambda self, inherited, fresh, first: first or fresh),
-        "webhook_unsigned": ("webhook_secret", lambda self, inherited, secret: None),
-        "webhook_bad_signature": ("webhook_secret", _bad_signature),
-    }
+class NoRetryAfter(ApiRules):
+    def retry_after(self, wait: int) -> dict[str, str]:
+        return {}
 
 
-def _override(method: str, change: Change) -> tuple[Change, list[type]]:
-    """The method a defect class puts in place of ``method``: ``change`` given the rule it
-    overrides (whatever stands behind the class in the rules in force) as ``inherited``."""
-    owner: list[type] = []  # the class, once made
+class MethodNot405(ApiRules):
+    def allow_of_405(self, allow: str) -> str | None:
+        return None
 
-    def rule(self: ApiRules, *args: Any) -> Any:
-        return change(self, getattr(super(owner[0], self), method), *args)
 
-    return rule, owner
+class AllowHeaderWrong(ApiRules):
+    def allow_of_options(self, allow: str) -> str:
+        return super().allow_of_options(allow) + ", DELETE"
+
+
+class UndocumentedStatus(ApiRules):
+    def read_status(self) -> int:
+        return 203
+
+
+class ContentTypeWrong(ApiRules):
+    def read_content_type(self) -> str:
+        return "text/html; charset=utf-8"
+
+
+class IdempotencyDuplicate(ApiRules):
+    def replays(self) -> bool:
+        return False
+
+
+class IdempotencyGlobalScope(ApiRules):
+    def idempotency_scope(self, owner: str, operation: str) -> str:
+        return f"{self.api}:*:{operation}"
+
+
+class IdempotencyStoresErrors(ApiRules):
+    def refusal_spends_key(self) -> bool:
+        return True
+
+
+class IsolationBroken(ApiRules):
+    def visible(self, owner: str, merchant: str) -> bool:
+        return True
+
+
+class ResourceUnavailable(ApiRules):
+    def readable(self, created: float, now: float) -> bool:
+        return now >= created + 1
+
+
+class CancelAnyStatus(ApiRules):
+    def cancelable(self, status: str) -> bool:
+        return True
+
+
+class RefundAnyStatus(ApiRules):
+    def refundable(self, status: str) -> bool:
+        return True
+
+
+class RefundOverRemainder(ApiRules):
+    def within_remainder(self, amount: int, remainder: int) -> bool:
+        return True
+
+
+class EventsOutOfOrder(ApiRules):
+    def event_kinds(self, kinds: list[str]) -> list[str]:
+        return list(reversed(super().event_kinds(kinds)))
+
+
+class EventIdReused(ApiRules):
+    def event_id(self, fresh: str, first: str | None) -> str:
+        return first or fresh
+
+
+class WebhookUnsigned(ApiRules):
+    def webhook_secret(self, secret: str) -> str | None:
+        return None
+
+
+class WebhookBadSignature(ApiRules):
+    def webhook_secret(self, secret: str) -> str | None:
+        signing = super().webhook_secret(secret)
+        return None if signing is None else signing + "-wrong"
+
+
+SHARED_DEFECTS: dict[str, type[ApiRules]] = {
+    "auth_ignored": AuthIgnored,
+    "no_retry_after": NoRetryAfter,
+    "method_not_405": MethodNot405,
+    "allow_header_wrong": AllowHeaderWrong,
+    "undocumented_status": UndocumentedStatus,
+    "content_type_wrong": ContentTypeWrong,
+    "idempotency_duplicate": IdempotencyDuplicate,
+    "idempotency_global_scope": IdempotencyGlobalScope,
+    "idempotency_stores_errors": IdempotencyStoresErrors,
+    "isolation_broken": IsolationBroken,
+    "resource_unavailable": ResourceUnavailable,
+    "cancel_any_status": CancelAnyStatus,
+    "refund_any_status": RefundAnyStatus,
+    "refund_over_remainder": RefundOverRemainder,
+    "events_out_of_order": EventsOutOfOrder,
+    "event_id_reused": EventIdReused,
+    "webhook_unsigned": WebhookUnsigned,
+    "webhook_bad_signature": WebhookBadSignature,
+}
 
 
 def declare_shared_defects(
-    base: type[ApiRules], read: str, descriptions: Mapping[str, str]
+    base: type[ApiRules], descriptions: Mapping[str, str]
 ) -> list[type[ApiRules]]:
-    """Declare on ``base`` the shared defects named in ``descriptions`` (``auth_ignored`` lets a
-    GET of the endpoint ``read`` in without a credential). Keep the classes returned: a class
-    is found through its base only while something holds it."""
-    table = _breakages(read)
-    unknown = set(descriptions) - set(table)
+    """Declare on ``base`` the shared defects named in ``descriptions``, each a class that puts
+    the shared override in front of ``base``'s rules. Keep the classes returned: a class is
+    found through its base only while something holds it."""
+    unknown = set(descriptions) - set(SHARED_DEFECTS)
     if unknown:
         raise KeyError(f"no shared defect {', '.join(sorted(unknown))}")
-    declared: list[type[ApiRules]] = []
-    for name, description in descriptions.items():
-        method, change = table[name]
-        rule, owner = _override(method, change)
-        cls = type(
-            "".join(part.title() for part in name.split("_")),
-            (base,),
-            {method: rule, "__module__": base.__module__},
+    return [
+        type(
+            SHARED_DEFECTS[name].__name__,
+            (SHARED_DEFECTS[name], base),
+            {"__module__": base.__module__},
             defect=f"{base.api}.{name}",
             description=description,
         )
-        owner.append(cls)
-        declared.append(cls)
-    return declared
+        for name, description in descriptions.items()
+    ]

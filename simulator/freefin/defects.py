@@ -12,7 +12,6 @@ from simulator.freefin.rules import FreefinRules
 
 SHARED = declare_shared_defects(
     FreefinRules,
-    read="freefin.get_payment",
     descriptions={
         "auth_ignored": "GET /payments/{id} answers without credentials",
         "no_retry_after": "429 responses lack Retry-After",

@@ -18,6 +18,7 @@ MAX_KEY = 64
 
 class FreefinRules(ApiRules):
     api = "freefin"
+    read_endpoint = "freefin.get_payment"
 
     # requests and answers
     def error_body(self, error: ApiError) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from simulator.kaspi.rules import KaspiRules
 
 SHARED = declare_shared_defects(
     KaspiRules,
-    read="kaspi.get_invoice",
     descriptions={
         "auth_ignored": "GET /v1/invoices/{id} answers without X-API-Key",
         "no_retry_after": "429 responses lack Retry-After",

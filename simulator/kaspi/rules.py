@@ -17,6 +17,7 @@ CANCELABLE = ("pending", "processing")
 
 class KaspiRules(ApiRules):
     api = "kaspi"
+    read_endpoint = "kaspi.get_invoice"
 
     # requests and answers
     def error_body(self, error: ApiError, timestamp: str) -> dict[str, Any]:
