@@ -116,7 +116,7 @@ class _Writer:
             "request": request,
         }
         if rec.by_proxy or rec.stream:
-            return step  # the proxy's own answer, or a stream: sent again, not asserted
+            return step  # not the API's answer, or a stream: sent again, not asserted
         template = provenance.seed_template(self.api, rec.method, rec.path)
         origin = _seed_answer(self.api, rec.method, template, rec.status)
         code = error_code(rec.answer, self.recorded)
