@@ -185,6 +185,8 @@ def test_only_the_merchants_own_credentials_are_exported(graded: Flask) -> None:
     credential = next(h for h in entry["request"]["headers"] if h["name"] == "Authorization")
     assert credential["value"] == "Bearer " + client_log.masked(KEY)
     assert client.get("/_sim/ui/freefin/merchant/nobody/session.har").status_code == 404
+    listing = client.get(f"/_sim/ui/freefin/payment?merchant={FREEFIN_MERCHANT}")
+    assert f"/_sim/ui/freefin/merchant/{FREEFIN_MERCHANT}/session.har" in listing.text
 
 
 def test_with_the_client_log_off_there_is_no_session_to_export() -> None:
