@@ -19,7 +19,7 @@ import gc
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -290,7 +290,7 @@ def session(store: Store, api: str, clients: list[str]) -> list[tuple[Entry, Ans
     ]
 
 
-def _reader() -> Any:
+def _reader() -> Callable[[Any], Entry]:
     """A row of ``COLUMNS`` -> its Entry."""
     seen: dict[str, Any] = {}
 
