@@ -18,6 +18,7 @@ import requests
 from flask import Flask
 
 from harness.replay import session
+from harness.replay.runner import Replay
 from harness.replay.scenario import from_har
 from harness.scenarios.loader import load_text
 from harness.scenarios.receiver import WebhookReceiver
@@ -117,6 +118,22 @@ def test_a_scenario_made_of_the_export_passes_on_the_simulator(
     assert scenario.steps[1]["request"]["path"].endswith("{{ payment_id_1 }}")
     with SimulatorProcess(db_path=str(tmp_path / "sim.db")) as sim, WebhookReceiver() as rcv:
         run_scenario(scenario, make_target({}, bundled_url=sim.url), rcv)
+
+
+def test_a_kaspi_merchants_export_replays_under_the_targets_base_url(tmp_path: Path) -> None:
+    out = tmp_path / "kaspi.har"
+    with SimulatorProcess(db_path=str(tmp_path / "k.db"), extra_args=["--grade-clients"]) as sim:
+        shop = shop_client.Shop("kaspi", sim.url + "/api", KASPI_KEY)
+        for n in range(2):
+            shop.status(shop.checkout(f"order-{n}", Decimal("66.70"), 3)["id"])
+        out.write_bytes(_export(sim.url, "kaspi", KASPI_MERCHANT).content)
+    exchanges = session.read(out)
+    assert [(e.method, e.path.count("/")) for e in exchanges] == [("POST", 2), ("GET", 3)] * 2
+    for bugs, differing in (((), []), (("create_200",), [0, 2])):
+        with foreign.serving("kaspi", bugs) as base:
+            replay = Replay(make_target(foreign.settings("kaspi", base)), speed=0)
+            outcomes = replay.run(exchanges)
+        assert [n for n, o in enumerate(outcomes) if o.differs] == differing, outcomes
 
 
 # -- what the log keeps of an answer, in-process ---------------------------------------------
