@@ -206,6 +206,21 @@ def test_only_the_merchants_own_credentials_are_exported(graded: Flask) -> None:
     assert f"/_sim/ui/freefin/merchant/{FREEFIN_MERCHANT}/session.har" in listing.text
 
 
+def test_an_answer_a_fault_made_is_marked_and_a_slow_one_is_the_apis(graded: Flask) -> None:
+    client = graded.test_client()
+    auth = {"Authorization": f"Bearer {KEY}"}
+    for fault in (
+        {"path": "/banks/sbp$", "kind": "status", "status": 502, "count": 1},
+        {"path": "/banks/sbp$", "kind": "latency", "latency_ms": 50, "count": 1},
+    ):
+        assert client.post("/_sim/faults", json=fault).status_code in (200, 201)
+        client.get("/api/v1/public/banks/sbp", headers=auth)
+    faulted, slow = _entries(graded, "freefin", FREEFIN_MERCHANT)
+    assert faulted["response"]["status"] == 502 and faulted["_answeredBy"] == "fault"
+    assert slow["response"]["status"] == 200 and "_answeredBy" not in slow
+    assert slow["time"] >= 50
+
+
 def test_with_the_client_log_off_there_is_no_session_to_export() -> None:
     app = create_app({"TICKER": False})
     answer = app.test_client().get(f"/_sim/ui/freefin/merchant/{FREEFIN_MERCHANT}/session.har")
