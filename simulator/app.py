@@ -209,7 +209,12 @@ def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
 
 
 def _install_client_grading(app: Flask, rt: Runtime) -> None:
-    """Every request to an API, recorded against its credential after its answer."""
+    """Every request to an API, recorded against its credential after its answer (with the
+    answer's body, unless it streams)."""
+
+    @app.before_request
+    def _started() -> None:
+        g.started = time.perf_counter()
 
     @app.after_request
     def _record(resp: Response) -> Response:
@@ -221,6 +226,12 @@ def _install_client_grading(app: Flask, rt: Runtime) -> None:
         if resp.status_code >= 400 and resp.mimetype == "application/json":
             error = client_log.error_of(resp.get_data())
         retry_after = resp.headers.get("Retry-After")
+        answer = client_log.answered(
+            None if resp.is_streamed else resp.get_data(),
+            resp.headers.get("Content-Type", ""),
+            fault=g.get("faulted", False),
+            took=time.perf_counter() - g.started if "started" in g else None,
+        )
         with rt.store.tx() as tx:
             client_log.record(
                 tx,
@@ -236,6 +247,7 @@ def _install_client_grading(app: Flask, rt: Runtime) -> None:
                 error=error,
                 at=time.time(),
                 situation=g.get("exam"),
+                answer=answer,
             )
         return resp
 
@@ -313,6 +325,7 @@ def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
         if fault.when == "after":
             g.fault_after = fault  # the request is handled first; its answer is lost after
             return None
+        g.faulted = True
         return fault_answer(fault, lambda error: envelopes.render(request.path, error))
 
     @app.after_request
@@ -322,4 +335,5 @@ def _install_faults(app: Flask, rt: Runtime, envelopes: Envelopes) -> None:
         fault = g.pop("fault_after", None)
         if fault is None or resp.status_code >= 400:
             return resp
+        g.faulted = True
         return fault_answer(fault, lambda error: envelopes.render(request.path, error))

@@ -1,31 +1,40 @@
-"""A session written as HAR 1.2 (``paysim proxy --record FILE``): one entry per exchange, in the
-order the requests came (``_seq``), with timings; credentials (and a body's ``secret``) masked as
-the client report masks them; an event stream's answer kept as its events.
+"""A session written as HAR 1.2 (``paysim proxy --record FILE``; a merchant's session exported
+from the dashboard, out of the client log): one entry per exchange, in the order the requests
+came (``_seq``), with timings; credentials (and a body's ``secret``) masked as the client report
+masks them; an event stream's answer kept as its events.
 
-The file is a valid HAR document after every entry: each entry is written over the closing
-brackets, which are written again after it, so a proxy stopped at any moment leaves a file that
-any HAR reader opens.
+The proxy's file is a valid HAR document after every entry: each entry is written over the
+closing brackets, which are written again after it, so a proxy stopped at any moment leaves a
+file that any HAR reader opens. What the client log did not keep of an exchange (a body past its
+cap, an event stream's events, the answer's other headers) the exported entry says in its
+``comment``, and a cut body is marked ``_truncated``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from simulator.core.client_log import masked
+from simulator.core import client_log
+from simulator.core.client_log import masked, without_secrets
 
 VERSION = "1.2"
 MASKED_HEADERS = frozenset(
     {"authorization", "x-api-key", "x-control-token", "cookie", "set-cookie"}
 )
-SECRET_FIELD = "secret"  # Kaspi shows a webhook endpoint's signing secret once, in its answer
 TEXT_KEPT = 1024 * 1024  # an answer longer than this is recorded by its size alone
-_HEAD = b'{"log":{"version":"1.2","creator":{"name":"paysim proxy","version":"1"},"entries":['
 _TAIL = b"\n]}}\n"
+STREAM_UNKEPT = "an event stream: the client log keeps none of its events"
+FROM_LOG = (
+    "exported from the simulator's client log: of each answer only its Content-Type is kept of "
+    "its headers; what else an entry lacks its comment says"
+)
 
 
 def iso(at: float) -> str:
@@ -42,29 +51,6 @@ def headers_of(pairs: Any) -> list[dict[str, str]]:
             value = scheme + masked(value)
         out.append({"name": name, "value": value})
     return out
-
-
-def without_secrets(body: bytes) -> bytes:
-    """A JSON body with each ``secret`` field masked as a credential is (other bodies as they
-    are; only a body that names the field is parsed)."""
-    if f'"{SECRET_FIELD}"'.encode() not in body:
-        return body
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return body
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                k: masked(v) if k == SECRET_FIELD and isinstance(v, str) else walk(v)
-                for k, v in node.items()
-            }
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    return orjson.dumps(walk(doc))
 
 
 def events_of(text: str) -> list[dict[str, str]]:
@@ -150,6 +136,62 @@ def entry(
     }
 
 
+def _head(creator: str, comment: str = "") -> bytes:
+    said = {"comment": comment} if comment else {}
+    log = {"version": VERSION, "creator": {"name": creator, "version": "1"}, **said}
+    return orjson.dumps({"log": log})[:-2] + b',"entries":['
+
+
+def document(entries: list[dict[str, Any]], creator: str, comment: str = "") -> bytes:
+    """A whole HAR document of ``entries``: the same head and tail as the proxy's file."""
+    return _head(creator, comment) + b",\n".join(orjson.dumps(e) for e in entries) + _TAIL
+
+
+def from_log(
+    logged: client_log.Entry, answer: client_log.Answered, base_url: str
+) -> dict[str, Any]:
+    """A request of the client log and its answer as a HAR entry (the credential as the log
+    names it: masked). An answer a fault made in the API's place is ``_answeredBy: fault``."""
+    credential = "Bearer " + logged.client if logged.api == "freefin" else logged.client
+    name = "Authorization" if logged.api == "freefin" else "X-API-Key"
+    took = answer.took or 0.0
+    body = logged.body.encode()
+    stream = answer.content_type.startswith("text/event-stream")
+    item = entry(
+        seq=logged.seq,
+        started=logged.at - took,
+        method=logged.method,
+        url=base_url + logged.url,
+        query=parse_qsl(urlsplit(logged.url).query, keep_blank_values=True),
+        request_headers=list(logged.headers.items()),
+        request_body=body or None,
+        status=logged.status,
+        response_headers=[("Content-Type", answer.content_type)] if answer.content_type else [],
+        response_body=None if answer.text is None else answer.text.encode(),
+        wait_s=took,
+        receive_s=0.0,
+        stream=stream,
+    )
+    item["request"]["headers"].append({"name": name, "value": credential})
+    unkept = []
+    if body and hashlib.sha256(body).hexdigest() != logged.body_hash:
+        item["request"]["postData"]["_truncated"] = True
+        unkept.append(f"the request body past its first {client_log.BODY_KEPT} bytes")
+    content, response = item["response"]["content"], item["response"]
+    if answer.size is not None:
+        content["size"] = response["bodySize"] = answer.size
+    if answer.cut:
+        content["_truncated"] = True
+        unkept.append(f"the answer past its first {client_log.ANSWER_KEPT} bytes")
+    elif answer.text is None:
+        unkept.append(STREAM_UNKEPT if stream else "the answer's body")
+    if answer.fault:
+        item["_answeredBy"] = "fault"
+    if unkept:
+        item["comment"] = "not kept: " + "; ".join(unkept)
+    return item
+
+
 class Recorder:
     """A HAR file that exchanges are appended to, from any thread."""
 
@@ -158,7 +200,7 @@ class Recorder:
         self._seq = 0
         self._count = 0
         self._file = Path(path).open("wb")  # noqa: SIM115 - open as long as the proxy
-        self._file.write(_HEAD + _TAIL)
+        self._file.write(_head("paysim proxy") + _TAIL)
         self._file.flush()
 
     def next_seq(self) -> int:

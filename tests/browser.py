@@ -98,8 +98,14 @@ class Browser:
         if headers:
             self.call("Network.enable")
             self.call("Network.setExtraHTTPHeaders", headers=headers)
+        # the page being left is marked: until the new one stands, the old one (complete too)
+        # would answer every question about "the page"
+        self.run("window.paysimLeft = true")
         self.call("Page.navigate", url=url)
-        self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'")
+        self.wait_for(
+            "!window.paysimLeft && document.readyState === 'complete' "
+            "&& location.href !== 'about:blank'"
+        )
 
     def run(self, script: str) -> Any:
         """The value of ``script`` in the page (awaited when it is a promise)."""

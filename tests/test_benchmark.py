@@ -125,3 +125,31 @@ def test_replay_benchmark_replays_the_whole_session(tmp_path: Path) -> None:
     assert rows["exchanges"] == 40 and rows["differences"] == 0
     assert rows["replay_s"] > 0 and rows["plain_s"] > 0
     assert "40 exchanges: replayed in" in stdout
+
+
+def test_client_log_benchmark_writes_every_answer_beside_none(tmp_path: Path) -> None:
+    out = tmp_path / "client_log.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_client_log",
+            "--requests",
+            "20",
+            "--rounds",
+            "1",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
+    rows = json.loads(out.read_text())
+    answers = ("no answer", "payment answer", "secret answer", "list answer")
+    assert set(rows) == {f"sqlite {name}" for name in answers}
+    assert rows["sqlite no answer"]["vs_no_answer"] == 1.0
+    assert rows["sqlite list answer"]["bytes_per_row"] > rows["sqlite no answer"]["bytes_per_row"]
+    assert "vs no answer" in done.stdout

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.server
 H = {"Authorization": f"Bearer {KEY_A1}"}
 TOKEN = "dash-" + uuid.uuid4().hex
 TERMINAL_A1 = "0b6a3f12-9c4d-4e8a-b1f7-5d2c8e9a4b01"  # KEY_A1's terminal (simulator/seed.yaml)
+MERCHANT_A = "6f0c2a4e-1b7d-4c39-9a51-2d8e6b0f3a11"  # its merchant
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +216,27 @@ def test_the_client_report_shows_a_client_that_sent_no_idempotency_key(
     findings = _text(page, ".findings")
     assert "client.idempotency_key" in findings and "failed" in findings
     shot("client-report")
+
+
+def test_a_merchants_session_is_exported_from_its_link_on_the_overview(
+    sim: SimulatorProcess, page: Browser, shot: Any
+) -> None:
+    pid = _pending_payment(sim)
+    page.open(f"{sim.url}/_sim/ui/")
+    link = f"#merchants a.session[href*='/freefin/merchant/{MERCHANT_A}/']"
+    assert _text(page, link) == "session as HAR"
+    shot("overview-session-link")
+    got = page.run(
+        f"fetch(document.querySelector({link!r}).href).then(async r => ("
+        "{type: r.headers.get('Content-Type'), saved: r.headers.get('Content-Disposition'),"
+        " har: await r.json()}))"
+    )
+    assert got["type"] == "application/json"
+    assert got["saved"].startswith('attachment; filename="paysim-freefin-')
+    entries = got["har"]["log"]["entries"]
+    made = [e for e in entries if pid in e["response"]["content"].get("text", "")]
+    assert made and made[0]["request"]["method"] == "POST"
+    assert [e["_seq"] for e in entries] == sorted(e["_seq"] for e in entries)
 
 
 def test_the_dashboard_only_reads_every_change_is_the_control_apis() -> None:

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from harness.simproc import SimulatorProcess
-from simulator.core import migrate
+from simulator.core import client_log, migrate
 from simulator.core.store import open_store
 from tests.conftest import ENGINES, FF, KEY_A1, database
 
@@ -192,7 +192,47 @@ def test_migrations_apply_once_and_are_recorded(
             versions = [tuple(r) for r in rows.fetchall()]
         store.close()
     assert versions == [(m.version, m.name) for m in migrate.plan(engine)]
-    assert [v for v, _ in versions] == [1, 2, 3, 4, 5, 6]
+    assert [v for v, _ in versions] == [1, 2, 3, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_client_logs_answers_read_back_alike_on_either_engine(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    """An answer as migration 0007 keeps it: masked, cut at its cap, its size, its type, whether
+    a fault made it, how long it took; a NUL byte (which PostgreSQL's text refuses) stored."""
+    store = open_store(str(database(request, engine, str(tmp_path / "a.db"))))
+    answers = [
+        client_log.answered(b'{"secret": "whsec_0123456789abcdef"}', "application/json"),
+        client_log.answered(b"a\x00b" * client_log.ANSWER_KEPT, "text/plain", True, 0.25),
+        client_log.answered(None, "text/event-stream"),
+    ]
+    try:
+        with store.tx() as tx:
+            for answer in answers:
+                client_log.record(
+                    tx,
+                    api="kaspi",
+                    client="c",
+                    method="GET",
+                    path="/api/v1/me",
+                    query={},
+                    headers={},
+                    body=b"",
+                    status=200,
+                    retry_after=None,
+                    error=None,
+                    at=1.0,
+                    answer=answer,
+                )
+        read = [answer for _entry, answer in client_log.session(store, "kaspi", ["c"])]
+    finally:
+        store.close()
+    assert read == answers
+    masked, cut, stream = read
+    assert "whsec_0123456789abcdef" not in (masked.text or "") and not masked.cut
+    assert cut.cut and cut.size == 3 * client_log.ANSWER_KEPT and cut.fault and cut.took == 0.25
+    assert stream.text is None and not stream.cut
 
 
 def test_each_engine_gets_its_own_dialect_of_a_step() -> None:

@@ -21,9 +21,11 @@ from harness import signing
 from harness.profile import ApiProfile
 from harness.replay import session
 from harness.replay.diff import Answer, differences
-from harness.replay.mapping import Ids, Keys
+from harness.replay.mapping import Credentials, Ids, Keys
 from harness.replay.runner import Outcome, Replay
 from harness.replay.scenario import from_har
+from harness.scenarios import provenance
+from harness.scenarios.http import CREDENTIALS
 from harness.scenarios.loader import Scenario, load_file, load_text
 from harness.scenarios.receiver import WebhookReceiver
 from harness.scenarios.runner import run_scenario
@@ -365,3 +367,26 @@ def test_recorded_waits_are_kept_or_compressed(har: Path, speed: float, waits: l
     target = make_target({"target_url": "http://127.0.0.1:1"})
     _Paced(target, speed=speed, sleep=slept.append).run(exchanges)
     assert slept == pytest.approx(waits, abs=0.05)
+
+
+def test_the_seed_answers_a_scenario_names_are_asked_of_provenance() -> None:
+    assert (
+        provenance.seed_template("freefin", "GET", "/api/v1/public/payments/{{ payment_id_1 }}")
+        == "/api/v1/public/payments/{id}"
+    )
+    assert provenance.seed_template("freefin", "DELETE", "/api/v1/public/payments/p1") is None
+    fields = provenance.answer_fields("freefin", "seed: POST /api/v1/public/payments 201")
+    assert fields is not None and "payment" in fields
+    with pytest.raises(KeyError):
+        provenance.answer_fields("freefin", "seed: POST /api/v1/public/payments 299")
+
+
+def test_a_masked_credential_of_the_bundled_simulator_keeps_its_role() -> None:
+    from simulator.core.client_log import masked
+
+    bundled = bundled_credentials()
+    for api in ("freefin", "kaspi"):
+        roles = Credentials(make_target({"target_url": "http://127.0.0.1:1"}))
+        for role, (field, _secret) in reversed(CREDENTIALS[api].items()):
+            scheme = "Bearer " if api == "freefin" else ""
+            assert roles.role(api, scheme + masked(bundled[field])) == role

@@ -64,8 +64,10 @@ class Keys:
 
 
 def _masked_matches(masked: str, key: str) -> bool:
-    """Whether a credential masked as the reports mask it (head…tail) may be ``key``."""
+    """Whether a credential masked as the reports mask it (``head#digest…tail``) may be
+    ``key``."""
     head, sep, tail = masked.removeprefix("Bearer ").partition("…")
+    head = head.partition("#")[0]
     return bool(sep and head and tail and key.startswith(head) and key.endswith(tail))
 
 

@@ -123,7 +123,7 @@ class Replay:
         outcome = Outcome(rec, resp.status_code, took, [], _curl(rec, url, headers, body), text)
         outcome.body = now.body
         if rec.by_proxy:
-            outcome.note = "the recorded answer was the recording proxy's own (a fault)"
+            outcome.note = "the recorded answer was not the API's (the proxy's or a fault's)"
             return outcome
         outcome.differences = differences(
             rec.api,

@@ -27,14 +27,6 @@ from harness.scenarios.loader import load_text
 from harness.target import make_target
 
 
-def _template(api: str, method: str, path: str) -> str | None:
-    """The seed's path template this request path is an instance of."""
-    for template, operations in (provenance.document(api, "seed").get("paths") or {}).items():
-        if method.lower() in operations and provenance._template_matches(template, path):
-            return str(template)
-    return None
-
-
 def _seed_answer(api: str, method: str, template: str | None, status: int) -> str | None:
     """``seed: METHOD /path STATUS`` when the seed documents that answer."""
     if template is None:
@@ -48,11 +40,7 @@ def _seed_answer(api: str, method: str, template: str | None, status: int) -> st
 
 
 def _documented(api: str, origin: str) -> set[str]:
-    doc = provenance.document(api, "seed")
-    pointer = provenance._operation_pointer(origin.split(":", 1)[1])
-    answer = provenance._resolved(doc, provenance.resolve(doc, pointer))
-    schema = (((answer or {}).get("content") or {}).get("application/json") or {}).get("schema")
-    return provenance._properties(doc, schema) if schema is not None else set()
+    return provenance.answer_fields(api, origin) or set()
 
 
 def _leaves(body: Any, path: str = "") -> list[tuple[str, str, Any]]:
@@ -128,8 +116,8 @@ class _Writer:
             "request": request,
         }
         if rec.by_proxy or rec.stream:
-            return step  # the proxy's own answer, or a stream: sent again, not asserted
-        template = _template(self.api, rec.method, rec.path)
+            return step  # not the API's answer, or a stream: sent again, not asserted
+        template = provenance.seed_template(self.api, rec.method, rec.path)
         origin = _seed_answer(self.api, rec.method, template, rec.status)
         code = error_code(rec.answer, self.recorded)
         expects: list[dict[str, Any]] = []

@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 # Where each API is served behind the proxy (and the bundled simulator): freefin under the
 # server's root, Kaspi under its base URL, whose path ends in /api.
 MOUNTS = (("freefin", "/api/v1/public", ""), ("kaspi", "/api/", "/api"))
+# Who answered in the API's place (``_answeredBy``): the recording proxy (a fault of its own, an
+# upstream it did not reach), or, in a session exported from the simulator, a fault it injected.
+NOT_THE_API = ("proxy", "fault")
 
 
 class SessionError(ValueError):
@@ -35,7 +38,7 @@ class Recorded:
     answer_text: str | None
     events: list[dict[str, str]]
     stream: bool
-    by_proxy: bool  # the answer was the recording proxy's own (a fault), not the server's
+    by_proxy: bool  # the answer was not the API's: the recording proxy's, or a fault's
     seconds: float
 
     @property
@@ -97,7 +100,7 @@ def read(path: str | Path) -> list[Recorded]:
                     answer_text=content.get("text"),
                     events=list(content.get("_events", [])),
                     stream=str(content.get("mimeType", "")).startswith("text/event-stream"),
-                    by_proxy=entry.get("_answeredBy") == "proxy",
+                    by_proxy=entry.get("_answeredBy") in NOT_THE_API,
                     seconds=float(entry.get("time", 0)) / 1000,
                 )
             )

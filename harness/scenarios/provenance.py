@@ -168,6 +168,25 @@ def _template_matches(template: str, path: str) -> bool:
     return re.fullmatch(pattern, path) is not None
 
 
+def seed_template(api: str, method: str, path: str) -> str | None:
+    """The seed's path template of ``method`` that a request path (``{{ ... }}`` in it standing
+    for any value) is an instance of, or None."""
+    for template, operations in (document(api, "seed").get("paths") or {}).items():
+        if method.lower() in operations and _template_matches(template, path):
+            return str(template)
+    return None
+
+
+def answer_fields(api: str, origin: str) -> set[str] | None:
+    """The property names the seed documents in the JSON body of the answer ``origin`` names
+    (``seed: METHOD /path STATUS``); None when the seed documents no body for it. KeyError when
+    the seed has no such answer."""
+    doc = document(api, "seed")
+    answer = _resolved(doc, resolve(doc, _operation_pointer(origin.split(":", 1)[1])))
+    schema = (((answer or {}).get("content") or {}).get("application/json") or {}).get("schema")
+    return None if schema is None else _properties(doc, schema)
+
+
 def _check_seed_save(step: dict[str, Any], api: str, origin: str) -> None:
     """A value saved from an answer at a seed source: the source is that answer, and the seed
     documents the saved field in its schema. ValueError saying what is wrong."""
@@ -186,15 +205,12 @@ def _check_seed_save(step: dict[str, Any], api: str, origin: str) -> None:
             f"save from {origin!r}: the step sends {request.get('method')} "
             f"{request.get('path')}, not that operation"
         )
-    doc = document(api, "seed")
-    answer = _resolved(doc, resolve(doc, _operation_pointer(origin.split(":", 1)[1])))
-    schema = (((answer or {}).get("content") or {}).get("application/json") or {}).get("schema")
-    if schema is None:
+    documented = answer_fields(api, origin)
+    if documented is None:
         raise ValueError(
             f"save from {origin!r}: the seed documents no body for this answer; a value read "
             "from it is the supplement's (supplement#/…)"
         )
-    documented = _properties(doc, schema)
     for name, path in saved_paths(step.get("save")).items():
         head = str(path).removeprefix("$.").removeprefix("$")
         key = re.split(r"[.\[]", head, maxsplit=1)[0]

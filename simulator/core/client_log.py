@@ -7,6 +7,9 @@ between tests and still want one report at the end (``DELETE /_sim/clients/repor
 with ``{"client_log": true}``, clears it). A request whose credential the server refused (401)
 is only counted, per API: whoever tries thousands of keys grows no log. The log is pruned as
 ``core/retention.py`` says.
+
+Each row also keeps the answer the request got (``answered``), secrets masked and cut at
+``ANSWER_KEPT`` bytes, so that one merchant's session can be exported as HAR (``session``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import gc
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +30,8 @@ from simulator.core import client_rules, exam, operations
 from simulator.core.store import Store, Tx
 
 BODY_KEPT = 2000
+ANSWER_KEPT = 16 * 1024  # bytes of an answer kept in its row; a longer one is cut, and says so
+SECRET_FIELD = "secret"  # Kaspi shows a webhook endpoint's signing secret once, in its answer
 KEPT_HEADERS = ("content-type", "idempotency-key", "x-freefin-signature", "last-event-id")
 UNKNOWN_OPERATION = "no operation of the seed has this method and path"
 
@@ -75,6 +80,36 @@ COLUMNS = (
     "seq, api, client, operation, method, url, headers, body, body_hash, idempotency_key, "
     "status, retry_after, error_code, error_message, problems, at, response_problems, exam"
 )
+ANSWER_COLUMNS = "answer, answer_size, answer_type, answer_fault, took"
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What a logged request was answered: the body as kept (None: none kept, such as an event
+    stream's, or a row from before answers were kept), its whole size in bytes, its
+    Content-Type, whether a fault answered in the API's place, and the seconds it took."""
+
+    text: str | None
+    size: int | None
+    content_type: str
+    fault: bool
+    took: float | None
+
+    @property
+    def cut(self) -> bool:
+        """Whether the body kept is shorter than the one sent."""
+        return self.text is not None and (self.size or 0) > ANSWER_KEPT
+
+
+def answered(
+    body: bytes | None, content_type: str, fault: bool = False, took: float | None = None
+) -> Answered:
+    """An answer as a row keeps it: secrets masked (before the cut, which would leave the JSON
+    unreadable), then at most ``ANSWER_KEPT`` bytes."""
+    if body is None:
+        return Answered(None, None, content_type, fault, took)
+    kept = without_secrets(body)[:ANSWER_KEPT].decode("utf-8", "replace")
+    return Answered(_text(kept), len(body), content_type, fault, took)
 
 
 def record(
@@ -94,10 +129,12 @@ def record(
     body_judged: bool = True,
     response_problems: list[operations.Problem] | None = None,
     situation: str | None = None,
+    answer: Answered | None = None,
 ) -> None:
     """One request and its answer, with the seed operation it is for and what it breaks of it
     (``body_judged``: false for a body too large to hold; ``response_problems``: what the answer
-    breaks of the seed, where it was judged; ``situation``: the exam's, if it met one)."""
+    breaks of the seed, where it was judged; ``situation``: the exam's, if it met one;
+    ``answer``: the answer as kept, made by ``answered``)."""
     if status == 401:  # a credential the server refused: counted, not kept
         tx.execute(
             "INSERT INTO client_refused (api, requests) VALUES (?, 1) ON CONFLICT (api) "
@@ -119,7 +156,8 @@ def record(
     tx.execute(
         "INSERT INTO client_requests (api, client, operation, method, url, headers, body, "
         "body_hash, idempotency_key, status, retry_after, error_code, error_message, problems, "
-        "at, response_problems, exam) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"at, response_problems, exam, {ANSWER_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             api,
             client,
@@ -140,8 +178,15 @@ def record(
             if response_problems is None
             else json.dumps([p.to_dict() for p in response_problems], ensure_ascii=False),
             situation,
+            *_answer_row(answer),
         ),
     )
+
+
+def _answer_row(answer: Answered | None) -> tuple[Any, ...]:
+    if answer is None:
+        return (None, None, None, 0, None)
+    return (answer.text, answer.size, answer.content_type, int(answer.fault), answer.took)
 
 
 def _text(value: str) -> str:
@@ -159,6 +204,29 @@ def masked(credential: str) -> str:
     if len(credential) <= 16:
         return f"#{digest.hexdigest()}"
     return _text(f"{credential[:8]}#{digest.hexdigest()}…{credential[-4:]}")
+
+
+def without_secrets(body: bytes) -> bytes:
+    """A JSON body with each ``secret`` field masked as a credential is (other bodies as they
+    are; only a body that names the field is parsed)."""
+    if f'"{SECRET_FIELD}"'.encode() not in body:
+        return body
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: masked(v) if k == SECRET_FIELD and isinstance(v, str) else walk(v)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return orjson.dumps(walk(doc))
 
 
 def error_of(raw: bytes) -> tuple[str, str] | None:
@@ -199,6 +267,31 @@ def entries(store: Store, api: str | None = None) -> list[Entry]:
     sql = f"SELECT {COLUMNS} FROM client_requests{where} ORDER BY seq"
     with store.read() as tx:
         rows = tx.execute(sql, (api,) if api else ()).fetchall()
+    make = _reader()
+    return [make(row) for row in rows]
+
+
+def session(store: Store, api: str, clients: list[str]) -> list[tuple[Entry, Answered]]:
+    """The requests of these clients (masked credentials) of one API, in the order they came,
+    each with its answer."""
+    if not clients:
+        return []
+    marks = ", ".join("?" for _ in clients)
+    sql = (
+        f"SELECT {COLUMNS}, {ANSWER_COLUMNS} FROM client_requests "
+        f"WHERE api=? AND client IN ({marks}) ORDER BY seq"
+    )
+    with store.read() as tx:
+        rows = tx.execute(sql, (api, *clients)).fetchall()
+    make = _reader()
+    return [
+        (make(row), Answered(row[18], row[19], row[20] or "", bool(row[21]), row[22]))
+        for row in rows
+    ]
+
+
+def _reader() -> Callable[[Any], Entry]:
+    """A row of ``COLUMNS`` -> its Entry."""
     seen: dict[str, Any] = {}
 
     def parsed(text: str) -> Any:
@@ -208,8 +301,8 @@ def entries(store: Store, api: str | None = None) -> list[Entry]:
             seen[text] = orjson.loads(text)
         return seen[text]
 
-    return [
-        Entry(
+    def make(row: Any) -> Entry:
+        return Entry(
             seq=row[0],
             api=row[1],
             client=row[2],
@@ -229,8 +322,8 @@ def entries(store: Store, api: str | None = None) -> list[Entry]:
             response_problems=None if row[16] is None else parsed(row[16]),
             exam=row[17],
         )
-        for row in rows
-    ]
+
+    return make
 
 
 @contextlib.contextmanager

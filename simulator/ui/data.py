@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.control.registry import Controllable
-from simulator.core import webhooks
+from simulator.core import client_log, webhooks
 from simulator.core.clock import iso
 from simulator.core.store import Store
 
@@ -47,6 +47,17 @@ def merchant_names(seed: Mapping[str, Any]) -> dict[tuple[str, str], str]:
         for api in ("freefin", "kaspi")
         for m in seed.get(api, {}).get("merchants", [])
     }
+
+
+def merchant_clients(seed: Mapping[str, Any], api: str, merchant: str) -> list[str] | None:
+    """The clients (credentials as the client log names them) of one merchant of the seed:
+    freefin's terminals' keys, Kaspi's API key; None for a merchant the seed does not have."""
+    for m in seed.get(api, {}).get("merchants", []):
+        if str(m["id"]) == merchant:
+            terminals = m.get("terminals", [])
+            keys = [t["key"] for t in terminals] if api == "freefin" else [m["api_key"]]
+            return [client_log.masked(str(key)) for key in keys]
+    return None
 
 
 def money(api: str, doc: Mapping[str, Any]) -> str:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from simulator import har
 from simulator.control.registry import lookup
 from simulator.control.routes import TOKEN_HEADER
 from simulator.core import client_log
@@ -149,7 +151,12 @@ def listing(api: str, name: str) -> str | tuple[str, int]:
     merchant, status = request.args.get("merchant"), request.args.get("status")
     items = data.objects(_rt().store, kind.store_kind, merchant, status)
     return render_template(
-        "ui/objects.html", kind=kind, items=items, merchant=merchant, status=status
+        "ui/objects.html",
+        kind=kind,
+        items=items,
+        merchant=merchant,
+        status=status,
+        grading=bool(current_app.config.get("GRADE_CLIENTS")),
     )
 
 
@@ -191,6 +198,37 @@ def clients() -> str:
     grading = bool(current_app.config.get("GRADE_CLIENTS"))
     report = client_log.report(_rt().store) if grading else {"clients": []}
     return render_template("ui/clients.html", grading=grading, report=report)
+
+
+@bp.get("/<api>/merchant/<merchant>/session.har")
+def session_har(api: str, merchant: str) -> Response:
+    """One merchant's session, every request its credentials made and its answer, in order,
+    as HAR 1.2 (what ``paysim replay`` and ``paysim scenario from-har`` read)."""
+    rt = _rt()
+    clients = data.merchant_clients(rt.seed, api, merchant)
+    if clients is None:
+        return _json_error(404, f"the seed has no {api} merchant {merchant}")
+    if not current_app.config.get("GRADE_CLIENTS"):
+        return _json_error(
+            409, "the client log is off: start the simulator with --grade-clients to keep sessions"
+        )
+    base = request.host_url.rstrip("/")
+    logged = client_log.session(rt.store, api, clients)
+    body = har.document(
+        [har.from_log(entry, answer, base) for entry, answer in logged],
+        creator="paysim simulator",
+        comment=har.FROM_LOG,
+    )
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"paysim-{api}-{merchant}.har")
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _json_error(status: int, message: str) -> Response:
+    return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
 
 
 def url(kind: Kind, **args: Any) -> str:
