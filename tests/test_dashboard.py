@@ -214,7 +214,8 @@ def test_the_client_report_shows_a_client_that_sent_no_idempotency_key(
     assert made.status_code == 201
     page.open(f"{sim.url}/_sim/ui/clients")
     findings = _text(page, ".findings")
-    assert "client.idempotency_key" in findings and "failed" in findings
+    shown = f"{page.run('location.href')}: {_text(page, 'main')}"
+    assert "client.idempotency_key" in findings and "failed" in findings, shown
     shot("client-report")
 
 
