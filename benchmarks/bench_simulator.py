@@ -17,6 +17,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -121,6 +122,13 @@ def _cpu(pid: int) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's children that have been waited for: the
+    client processes of every ``measure`` so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(
     port: int,
     make: str,
@@ -131,8 +139,10 @@ def measure(
     server_pid: int | None = None,
 ) -> dict[str, float]:
     """Throughput and latency of one case; with ``server_pid``, also the server's CPU per
-    request, the figure least moved by whatever else the machine is running."""
+    request, the figure least moved by whatever else the machine is running; and the client's
+    CPU per request (its processes share the machine's cores with the server)."""
     cpu_before = _cpu(server_pid) if server_pid else 0.0
+    client_before = _children_cpu()
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     per = max(1, conns // procs)
@@ -145,10 +155,19 @@ def measure(
     for w in workers:
         w.join()
     cpu = _cpu(server_pid) - cpu_before if server_pid else 0.0
+    client = _children_cpu() - client_before
     lat = sorted(x for r in results for x in r[0])
     errors = sum(r[1] for r in results)
     if not lat:
-        return {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": errors, "cpu_ms": 0.0}
+        return {
+            "rps": 0.0,
+            "p50_ms": 0.0,
+            "p99_ms": 0.0,
+            "errors": errors,
+            "cpu_ms": 0.0,
+            "client_cpu_ms": 0.0,
+            "cores": 0.0,
+        }
     q = statistics.quantiles(lat, n=100)
     return {
         "rps": len(lat) / seconds,
@@ -156,6 +175,8 @@ def measure(
         "p99_ms": q[98] * 1000,
         "errors": errors,
         "cpu_ms": cpu / len(lat) * 1000,
+        "client_cpu_ms": client / len(lat) * 1000,
+        "cores": (cpu + client) / seconds,  # of the machine's, busy with this case
     }
 
 
@@ -170,7 +191,7 @@ def report(
     width = max(22, *(len(name) + 2 for name in rows))
     print(
         f"{'case':<{width}}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{against:>10}"
-        f"{'cpu ms/req':>12}"
+        f"{'cpu ms/req':>12}{'client ms/req':>15}{'cores':>7}"
     )
     for name, row in rows.items():
         base = baseline(name)
@@ -178,6 +199,7 @@ def report(
         print(
             f"{name:<{width}}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
             f"{int(row['errors']):>8}{row['ratio']:>9.0%}{row['cpu_ms']:>12.2f}"
+            f"{row.get('client_cpu_ms', 0.0):>15.2f}{row.get('cores', 0.0):>7.2f}"
         )
     if json_path:
         Path(json_path).write_text(json.dumps(rows, indent=2), encoding="utf-8")
