@@ -30,7 +30,9 @@ def bench(module: str, out: Path, *args: str) -> tuple[str, dict[str, Any]]:
 
 
 def test_benchmark_runs_every_case(tmp_path: Path) -> None:
-    stdout, rows = bench("benchmarks.bench_simulator", tmp_path / "bench.json", "--payments", "50")
+    stdout, rows = bench(
+        "benchmarks.bench_simulator", tmp_path / "bench.json", "--payments", "50", "--rounds", "2"
+    )
     assert set(rows) == {
         "bare_create",
         "bare_get",
