@@ -170,6 +170,9 @@ class _PlacedInput:
     def readline(self, size: int | None = None) -> bytes:
         return self._held(lambda: self._inner.readline(size))
 
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        return list(self)
+
     def __iter__(self) -> Iterator[bytes]:
         while line := self.readline():
             yield line
