@@ -108,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
                                 server_pid=sim.proc.pid,
                             )
                             served = row["rps"] * args.seconds
+                            proxy_cpu = _cpu(proxy.pid) - before
+                            row["cores"] += proxy_cpu / args.seconds
                             if served:
-                                row["cpu_ms"] += (_cpu(proxy.pid) - before) / served * 1000
+                                row["cpu_ms"] += proxy_cpu / served * 1000
                             rows[f"proxied {case}"] = row
                     finally:
                         proxy.terminate()

@@ -67,7 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=int(env("PAYSIM_THREADS", "32")),
-        help="[PAYSIM_THREADS] request threads, SSE streams included (default 32)",
+        help="[PAYSIM_THREADS] request threads, SSE streams included, a quarter at most waiting on "
+        "request bodies (default 32)",
     )
     p.add_argument(
         "--streams-per-merchant",

@@ -7,10 +7,16 @@ loop, never by a Python thread, so clients that send half a head and wait delay 
 dropped after the head timeout); it keeps nothing on disk (no control socket, no pid file), so
 two instances on one machine share nothing.
 
-granian 2.8.7 has no timeout on a request's body: a WSGI read blocks its serving thread until
-the bytes come or the client leaves, so a client that stalls mid-body holds one thread that long
-(``--threads`` bounds how many; the others serve on). Reading bodies in threads of our own to
-time them out stalls granian's runtime for every request (measured), so it is not done.
+granian 2.8.7 has no timeout on a request's body (its source: ``wsgi.input.read`` waits on the
+runtime with no deadline, and its HTTP/1 settings time out only the head): a WSGI read blocks
+its serving thread until the bytes come or the client leaves. Reading bodies in threads of our
+own to time them out stalls granian's runtime for every request (measured), and serving the
+app over ASGI, where the body is read by the event loop under a timeout, cost 2 to 3 times the
+CPU per request of WSGI (the bare endpoint, measured in one run), so neither is done. Instead
+the simulator bounds how many threads wait on bodies (``BodyPlaces``: a quarter of them); a
+read that finds none free within ``BODY_WAIT_S`` is answered 503 ``temporarily_unavailable``
+with Retry-After, in the API's envelope, and the connection closes (at 32 connections of
+creates on 8 threads, none was refused). A stalled body holds its place until its client leaves.
 
 Each worker builds its app from the configuration the command put in ``PAYSIM_SERVER_CONFIG``
 (no state at import time, nothing pickled), and exits when its parent is gone: a server killed
@@ -32,10 +38,10 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from simulator.core.errors import ApiError
+from simulator.core.errors import ApiError, Busy
 
 CONFIG_ENV = "PAYSIM_SERVER_CONFIG"
 SERVER_PID_ENV = "PAYSIM_SERVER_PID"  # the process a worker must outlive by no time at all
@@ -44,6 +50,7 @@ MAX_HEAD = 32 * 1024  # bytes of header fields: more is 431
 MAX_BUFFER = 64 * 1024  # bytes of a request head granian reads at most: more, it answers 431
 HEAD_TIMEOUT_S = 10.0  # a request head not whole by then: the connection is closed
 PARENT_POLL_S = 0.2
+BODY_WAIT_S = 1.0  # how long a body read waits for a place before it is refused
 
 # Names a request's environ is read by (its headers, its body's length and type): one the
 # server's process environment holds is not the request's, unless the request says it again.
@@ -119,9 +126,62 @@ def _follow_parent() -> None:
     threading.Thread(target=watch, name="paysim-parent-watch", daemon=True).start()
 
 
-def edge(app: Any) -> Wsgi:
+class BodyPlaces:
+    """How many serving threads may wait on request bodies at once: a read that finds no place
+    free within ``BODY_WAIT_S`` is refused (``Busy``), so clients that stall mid-body hold at
+    most these threads, and the rest serve everything else."""
+
+    def __init__(self, places: int) -> None:
+        self.places = places
+        self._free = threading.BoundedSemaphore(places)
+
+    def take(self) -> bool:
+        """A place, waited for a moment: a body that has arrived holds its place only while
+        its thread reads it (and gets the interpreter back), so under load one comes free."""
+        return self._free.acquire(timeout=BODY_WAIT_S)
+
+    def give(self) -> None:
+        self._free.release()
+
+
+class _PlacedInput:
+    """``wsgi.input`` whose every read holds one of the ``BodyPlaces`` while it waits."""
+
+    def __init__(self, inner: Any, places: BodyPlaces) -> None:
+        self._inner = inner
+        self._places = places
+        self.refused = False
+
+    def _held(self, read: Callable[[], bytes]) -> bytes:
+        if not self._places.take():
+            self.refused = True
+            raise Busy(
+                "too many request bodies are arriving at once; nothing was done, retry",
+                headers={"Retry-After": "1"},
+            )
+        try:
+            return read()
+        finally:
+            self._places.give()
+
+    def read(self, size: int | None = None) -> bytes:
+        return self._held(lambda: self._inner.read(size))
+
+    def readline(self, size: int | None = None) -> bytes:
+        return self._held(lambda: self._inner.readline(size))
+
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        return list(self)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+
+def edge(app: Any, bodies: BodyPlaces | None = None) -> Wsgi:
     """``app`` (a Flask app with ``paysim.envelopes``) behind the request limits the server
-    leaves to it: 414 and 431 in the envelope of the request's path, and 413s that close. An
+    leaves to it: 414 and 431 in the envelope of the request's path, and 413s that close; with
+    ``bodies``, a body read past its places refused, and its connection closed. An
     environment variable of the server's named as a header (``HTTP_X_API_KEY``) is no header of
     the request's (granian cannot tell them apart: a request that sends that very value is read
     as one without it)."""
@@ -136,9 +196,13 @@ def edge(app: Any) -> Wsgi:
         if refused is not None:
             status, message = refused
             return _answer(app, environ.get("PATH_INFO") or "/", status, message, start_response)
+        placed = None
+        if bodies is not None and "wsgi.input" in environ:
+            placed = environ["wsgi.input"] = _PlacedInput(environ["wsgi.input"], bodies)
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if status.startswith("413"):  # its body is left unread: the connection cannot go on
+            # its body is left unread: the connection cannot go on
+            if status.startswith("413") or (placed is not None and placed.refused):
                 headers = [(k, v) for k, v in headers if k.lower() != "connection"]
                 headers.append(("Connection", "close"))
             return start_response(status, headers, exc_info)
@@ -181,7 +245,8 @@ def simulator() -> Wsgi:
     """The simulator's app in a worker (granian's factory)."""
     from simulator.app import create_app
 
-    return edge(create_app(worker_config()))
+    config = worker_config()
+    return edge(create_app(config), BodyPlaces(max(1, int(config.get("THREADS", 32)) // 4)))
 
 
 def proxy() -> Wsgi:

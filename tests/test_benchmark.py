@@ -30,7 +30,9 @@ def bench(module: str, out: Path, *args: str) -> tuple[str, dict[str, Any]]:
 
 
 def test_benchmark_runs_every_case(tmp_path: Path) -> None:
-    stdout, rows = bench("benchmarks.bench_simulator", tmp_path / "bench.json", "--payments", "50")
+    stdout, rows = bench(
+        "benchmarks.bench_simulator", tmp_path / "bench.json", "--payments", "50", "--rounds", "2"
+    )
     assert set(rows) == {
         "bare_create",
         "bare_get",
@@ -46,6 +48,7 @@ def test_benchmark_runs_every_case(tmp_path: Path) -> None:
     for name, row in rows.items():
         assert row["rps"] > 0 and row["errors"] == 0, (name, row)
         assert row["ratio"] > 0
+        assert row["cpu_ms"] > 0 and row["client_cpu_ms"] > 0, (name, row)
         assert name in stdout
 
 
@@ -62,7 +65,7 @@ def test_grading_benchmark_runs_every_configuration(tmp_path: Path) -> None:
 
 
 def test_scaleout_benchmark_runs_every_configuration(tmp_path: Path) -> None:
-    stdout, rows = bench("benchmarks.bench_scaleout", tmp_path / "scaleout.json")
+    stdout, rows = bench("benchmarks.bench_scaleout", tmp_path / "scaleout.json", "--rounds", "2")
     assert set(rows) == {"bare get", "bare create"} | {
         f"{engine} x{workers} {case}"
         for engine in ("sqlite", "postgresql")
@@ -71,7 +74,7 @@ def test_scaleout_benchmark_runs_every_configuration(tmp_path: Path) -> None:
     }
     for name, row in rows.items():
         assert row["rps"] > 0 and row["errors"] == 0, (name, row)
-        assert row["cpu_ms"] > 0, (name, row)
+        assert row["cpu_ms"] > 0 and row["cores"] > 0, (name, row)
         assert name in stdout
 
 

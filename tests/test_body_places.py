@@ -1,0 +1,100 @@
+"""A quarter of the serving threads may wait on request bodies (simulator/server.py): a read
+that finds no place free in time is refused in the API's envelope and closes its connection,
+on both APIs."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from simulator import server
+from simulator.app import create_app
+from simulator.server import BodyPlaces, edge
+from tests.conftest import KEY_A1
+
+KASPI_KEY = "kp_test_almaty_7Hc2Vn9Qx4Lz1Bw8"
+REQUESTS = {
+    "freefin": (
+        "/api/v1/public/payments",
+        {"amount": 700},
+        {"HTTP_AUTHORIZATION": f"Bearer {KEY_A1}"},
+    ),
+    "kaspi": (
+        "/api/v1/invoices",
+        {"amount": 10000, "phone_number": "77011234567", "external_order_id": "o1"},
+        {"HTTP_X_API_KEY": KASPI_KEY},
+    ),
+}
+
+
+class _Leaky(BodyPlaces):
+    """A broken cap: every read finds a place."""
+
+    def take(self) -> bool:
+        return True
+
+    def give(self) -> None:
+        pass
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    monkeypatch.setattr(server, "BODY_WAIT_S", 0.05)
+    app = create_app({"TICKER": False})
+    yield app
+    app.extensions["paysim.runtime"].stop()
+
+
+def _post(wsgi: Any, api: str) -> tuple[int, dict[str, str], Any]:
+    path, body, headers = REQUESTS[api]
+    raw = json.dumps(body).encode()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8080",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:8080",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(raw),
+        "wsgi.input_terminated": True,
+        **headers,
+    }
+    started: list[Any] = []
+    out = b"".join(wsgi(environ, lambda status, hdrs, exc=None: started.extend([status, hdrs])))
+    return int(started[0][:3]), dict(started[1]), json.loads(out)
+
+
+def _refuses_past_its_places(app: Flask, places: BodyPlaces, api: str) -> None:
+    wsgi = edge(app, places)
+    assert places.take()  # a stalled body holds the only place
+    try:
+        status, headers, body = _post(wsgi, api)
+        assert status == 503, body
+        assert headers["Retry-After"] == "1"
+        assert headers["Connection"] == "close"
+        code = body["error"]["code"] if api == "freefin" else body["error"]
+        assert code == "temporarily_unavailable"
+    finally:
+        places.give()
+    status, headers, _ = _post(wsgi, api)  # the place back: served, the connection kept
+    assert status == 201
+    assert "Connection" not in headers
+
+
+@pytest.mark.parametrize("api", ["freefin", "kaspi"])
+def test_a_body_past_the_places_is_refused_in_the_envelope(app: Flask, api: str) -> None:
+    _refuses_past_its_places(app, BodyPlaces(1), api)
+
+
+def test_the_check_fails_a_cap_that_leaks(app: Flask) -> None:
+    with pytest.raises(AssertionError):
+        _refuses_past_its_places(app, _Leaky(1), "freefin")
