@@ -226,6 +226,10 @@ def _install_client_grading(app: Flask, rt: Runtime) -> None:
         if resp.status_code >= 400 and resp.mimetype == "application/json":
             error = client_log.error_of(resp.get_data())
         retry_after = resp.headers.get("Retry-After")
+        try:
+            body = request.get_data(cache=True)
+        except Busy:  # unread by the view, and no place to wait on it now: logged as unread
+            body = b""
         answer = client_log.answered(
             None if resp.is_streamed else resp.get_data(),
             resp.headers.get("Content-Type", ""),
@@ -241,7 +245,7 @@ def _install_client_grading(app: Flask, rt: Runtime) -> None:
                 path=request.path,
                 query=request.args.to_dict(),
                 headers=dict(request.headers),
-                body=request.get_data(cache=True),
+                body=body,
                 status=resp.status_code,
                 retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
                 error=error,

@@ -98,3 +98,42 @@ def test_a_body_past_the_places_is_refused_in_the_envelope(app: Flask, api: str)
 def test_the_check_fails_a_cap_that_leaks(app: Flask) -> None:
     with pytest.raises(AssertionError):
         _refuses_past_its_places(app, _Leaky(1), "freefin")
+
+
+def test_a_graded_request_whose_body_found_no_place_keeps_its_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With client grading on, a request answered without its body read (a 405 here) is logged
+    after its answer: a body that finds no place then is logged as unread, and the answer
+    stands (it once became a 500)."""
+    monkeypatch.setattr(server, "BODY_WAIT_S", 0.05)
+    graded = create_app({"TICKER": False, "GRADE_CLIENTS": True})
+    places = BodyPlaces(1)
+    assert places.take()
+    raw = b'{"amount": 700}'
+    environ = {
+        "REQUEST_METHOD": "PUT",
+        "PATH_INFO": "/api/v1/public/payments",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8080",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:8080",
+        "HTTP_AUTHORIZATION": f"Bearer {KEY_A1}",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(raw),
+        "wsgi.input_terminated": True,
+    }
+    started: list[Any] = []
+    try:
+        b"".join(edge(graded, places)(environ, lambda s, h, e=None: started.extend([s, h])))
+        rt = graded.extensions["paysim.runtime"]
+        with rt.store.tx() as tx:
+            logged = tx.execute("SELECT status, body FROM client_requests").fetchall()
+    finally:
+        places.give()
+        graded.extensions["paysim.runtime"].stop()
+    assert started[0].startswith("405"), started
+    assert [tuple(row) for row in logged] == [(405, "")]
