@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import paysim.documents as documents
 from harness import processes
+from harness.level import Level
 from harness.promises import coverage
 from harness.report.progress import ENV as PROGRESS_ENV
 from harness.report.results import (
@@ -92,7 +93,7 @@ class ConformRun:
             "command": "conform",
             "target": settings.get("target_url") or "bundled simulator",
             "api": settings.get("api", "both"),
-            "contract_level": settings.get("contract_level", "spec"),
+            "contract_level": str(settings.get("contract_level", Level.SPEC)),
             "contract_profile": profile,
             "suite": suite,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from harness.level import CHOICES as LEVELS
+from harness.level import Level
 from harness.profile import ApiProfile, for_target, load_cached
 from paysim.documents import DEFAULT_SEED
 
@@ -64,7 +66,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "contract_level",
         "spec (the seed documents alone) or strict (plus supplements)",
-        choices=("spec", "strict"),
+        choices=LEVELS,
     ),
     Option("freefin_key", "freefin bearer key of merchant A, terminal 1", secret=True),
     Option("freefin_signing_secret", "signing secret of that terminal", secret=True),
@@ -119,7 +121,7 @@ class Target:
     control_url: str | None = None
     control_token: str = ""
     api: str = "both"
-    contract_level: str = "spec"
+    contract_level: str = Level.SPEC
     freefin_key: str = ""
     freefin_signing_secret: str = ""
     freefin_key_2: str = ""
@@ -141,6 +143,11 @@ class Target:
     @property
     def apis(self) -> tuple[str, ...]:
         return ("freefin", "kaspi") if self.api == "both" else (self.api,)
+
+    @property
+    def level(self) -> Level:
+        """The level this target is held to."""
+        return Level.of(self.contract_level)
 
     def profile(self, api: str) -> ApiProfile:
         """This target's profile for ``api`` (its incidental choices)."""
@@ -208,8 +215,7 @@ def make_target(settings: Mapping[str, Any], bundled_url: str | None = None) -> 
     values = dict(settings)
     if values.get("api", "both") not in ("freefin", "kaspi", "both"):
         raise ValueError(f"api must be freefin, kaspi or both, not {values['api']!r}")
-    if values.get("contract_level", "spec") not in ("spec", "strict"):
-        raise ValueError("contract_level must be spec or strict")
+    values["contract_level"] = Level.of(values.get("contract_level", Level.SPEC))
     bundled = bundled_url is not None
     if bundled:
         values["target_url"] = bundled_url

@@ -30,6 +30,8 @@ from typing import Any
 from harness import seedgaps
 from harness.grading.clients import TIMEOUT_S
 from harness.grading.findings import FORMATS
+from harness.level import CHOICES as LEVELS
+from harness.level import Level
 from harness.target import OPTIONS
 from paysim.commands import (
     EPILOG,
@@ -309,8 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     clients.add_argument("--report-dir", default="reports/clients", help="default reports/clients")
     clients.add_argument(
         "--level",
-        choices=["spec", "strict"],
-        default="spec",
+        choices=LEVELS,
+        default=Level.SPEC.value,
         help="spec (default): a misspelt field name is a warning; strict: a failure",
     )
     clients.add_argument(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.contract.apis import ApiProfile
 from harness.leftovers import Allowance
+from harness.level import Level
 
 if TYPE_CHECKING:
     from schemathesis import BaseSchema, Case
@@ -25,7 +26,7 @@ class RunContext:
     """One API under test: its profile, level, credentials and what the run has seen."""
 
     profile: ApiProfile
-    level: str
+    level: Level
     base_url: str
     auth_headers: dict[str, str]
     other_merchant_headers: dict[str, str]

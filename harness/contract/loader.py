@@ -22,6 +22,7 @@ import schemathesis
 import yaml
 
 from harness.contract.apis import ApiProfile
+from harness.level import SUPPLEMENT, Level
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
@@ -204,7 +205,7 @@ def contract(api: str, level: str) -> dict[str, Any]:
 
     profile = APIS[api]
     doc = read_document(profile.spec_file)
-    if level == "strict" and profile.supplement_file.exists():
+    if Level.of(level).binds(SUPPLEMENT) and profile.supplement_file.exists():
         doc = deep_merge(doc, supplement_overlay(profile, doc))
     doc = apply_global_statements(doc, profile)
     links = read_document(profile.links_file)
@@ -221,7 +222,7 @@ def chaining_contract(api: str) -> dict[str, Any]:
     supplement calls valid are valid for the seed too, so generating them (positive data only)
     holds the target to nothing more; responses are still checked against the seed.
     """
-    spec, strict = contract(api, "spec"), contract(api, "strict")
+    spec, strict = contract(api, Level.SPEC), contract(api, Level.STRICT)
     doc = copy.deepcopy(spec)
     components = doc.setdefault("components", {})
     for section in ("schemas", "parameters"):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.level import Level
 from harness.target import OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -32,7 +33,7 @@ RUN_TIMEOUT_S = 600
 
 def pytest_args(
     api: str = "both",
-    level: str = "spec",
+    level: str = Level.SPEC,
     profile: str = "default",
     report_dir: Path | str | None = None,
     *,
@@ -54,7 +55,7 @@ def pytest_args(
         "--api",
         api,
         "--contract-level",
-        level,
+        Level.of(level).value,
         "--contract-profile",
         profile,
     ]
@@ -80,7 +81,7 @@ def _environment(settings: Mapping[str, str]) -> dict[str, str]:
 def run_contract(
     target: Mapping[str, str] | None = None,
     api: str = "both",
-    level: str = "spec",
+    level: str = Level.SPEC,
     profile: str = "default",
     report_dir: Path | str | None = None,
     *,

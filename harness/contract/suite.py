@@ -16,6 +16,7 @@ from harness.contract.loader import (
     schemathesis_config,
 )
 from harness.contract.record import Report
+from harness.level import SUPPLEMENT, Level
 from harness.target import Target
 
 
@@ -42,7 +43,7 @@ def open_run(
         )
 
     def strict_factory() -> schemathesis.BaseSchema:
-        return schemathesis.openapi.from_dict(contract_copy(api, "strict"), config=config())
+        return schemathesis.openapi.from_dict(contract_copy(api, Level.STRICT), config=config())
 
     def chaining_factory() -> schemathesis.BaseSchema:
         raw = copy.deepcopy(chaining_contract(api))
@@ -50,19 +51,20 @@ def open_run(
         return schemathesis.openapi.from_dict(raw, config=config(positive_only=True))
 
     record.secrets.update(auth.secret_placeholders(target))
-    record.levels[api] = target.contract_level
+    level = target.level
+    record.levels[api] = level
     run = RunContext(
         profile=api_profile,
-        level=target.contract_level,
+        level=level,
         base_url=url,
         auth_headers=headers_a,
         other_merchant_headers=headers_b,
         signing_secret=target.freefin_signing_secret if api == "freefin" else "",
         report=record,
         strict_factory=strict_factory,
-        chaining_factory=chaining_factory if target.contract_level == "spec" else None,
+        chaining_factory=None if level.binds(SUPPLEMENT) else chaining_factory,
     )
-    raw = contract_copy(api, target.contract_level)
+    raw = contract_copy(api, level)
     record.not_applicable[api] = never_applicable(raw)
     register(raw, run)
     return schemathesis.openapi.from_dict(raw, config=config()), run

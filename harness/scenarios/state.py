@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from harness.level import Level
 from harness.promises import Why
 from harness.scenarios import http, paths, provenance, templating
 from harness.scenarios.loader import Scenario
@@ -134,8 +135,8 @@ class Run:
         return self.scenario.api
 
     @property
-    def level(self) -> str:
-        return self.target.contract_level
+    def level(self) -> Level:
+        return self.target.level
 
     def blocks(self, step: dict[str, Any], key: str) -> list[tuple[Any, provenance.Source]]:
         """The step's ``key`` blocks (rendered) with their sources."""
