@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import shutil
@@ -253,50 +252,10 @@ def cmd_load(args: argparse.Namespace) -> int:
         build_report(out, load_dir=out, secrets=secrets_of(settings))
         report = out
     print(f"  report: {report / 'report.html'}; Locust's log: {out / 'locust.log'}")
+    from loadtests.thresholds import load_verdict
+
     print(load_verdict(out / "thresholds.json", code), flush=True)  # the verdict, last
     return code
-
-
-def load_verdict(path: Path, code: int) -> str:
-    """The thresholds of a load run, then one line: held, broken or not measured, the worst
-    measured p99, the replays, races and duplicates counted."""
-    if not path.exists():
-        return f"paysim load: FAILED (exit {code}): no verdict was written; see locust.log"
-    from loadtests.thresholds import Check, format_table, needed
-
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    checks = [Check(**c) for c in doc["checks"]]
-    observed = doc.get("observed", {})
-    ops = observed.get("operations", {})
-    enough = needed("p99")
-    worst = max(
-        ((float(s["p99"]), op) for op, s in ops.items() if (s.get("requests") or 0) >= enough),
-        default=None,
-    )
-    broken = [c.what for c in checks if c.held is False]
-    missing = [c.what for c in checks if c.held is None and c.gating]
-    if broken:
-        head = (
-            f"FAILED: {len(broken)} threshold{'s' if len(broken) != 1 else ''} broken "
-            f"({', '.join(broken)})"
-        )
-    elif missing:
-        head = (
-            f"NOT PASSED: {len(missing)} threshold{'s' if len(missing) != 1 else ''} not "
-            f"measured, too few samples ({', '.join(missing)})"
-        )
-    else:
-        head = "PASSED: every threshold held"
-    facts = [
-        f"{observed.get('requests', 0)} requests",
-        f"{observed.get('failures', 0)} failed",
-        f"worst p99 {worst[0]:.0f} ms ({worst[1]})"
-        if worst
-        else f"no p99 measured (no operation made {enough} requests)",
-        f"{observed.get('replays', 0)} replays and {observed.get('races', 0)} races, "
-        f"{observed.get('duplicates', 0)} duplicates created",
-    ]
-    return f"{format_table(checks)}\n\npaysim load: {head}; " + ", ".join(facts)
 
 
 # --- report and gaps ------------------------------------------------------------------------
