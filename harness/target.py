@@ -32,6 +32,7 @@ class Option:
     help: str
     secret: bool = False
     choices: tuple[str, ...] = ()  # a closed set, listed in --help
+    load: bool = False  # the load personas take it too (paysim load, the locustfile)
 
     @property
     def flag(self) -> str:
@@ -47,10 +48,12 @@ OPTIONS: tuple[Option, ...] = (
         "target_url",
         "server root of the implementation (freefin paths live under it); "
         "absent: the bundled simulator is started on a free port",
+        load=True,
     ),
     Option(
         "kaspi_url",
         "Kaspi API base URL (the spec's server, ending in /api); default: <target_url>/api",
+        load=True,
     ),
     Option("control_url", "simulator control API (/_sim); default for the bundled simulator"),
     Option(
@@ -62,21 +65,29 @@ OPTIONS: tuple[Option, ...] = (
         "api",
         "which API to test: freefin, kaspi or both (default both)",
         choices=("freefin", "kaspi", "both"),
+        load=True,
     ),
     Option(
         "contract_level",
         "spec (the seed documents alone) or strict (plus supplements)",
         choices=LEVELS,
     ),
-    Option("freefin_key", "freefin bearer key of merchant A, terminal 1", secret=True),
-    Option("freefin_signing_secret", "signing secret of that terminal", secret=True),
+    Option("freefin_key", "freefin bearer key of merchant A, terminal 1", secret=True, load=True),
+    Option("freefin_signing_secret", "signing secret of that terminal", secret=True, load=True),
     Option("freefin_key_2", "freefin key of another terminal of merchant A", secret=True),
-    Option("freefin_signed_key", "freefin key of a terminal that requires signatures", secret=True),
-    Option("freefin_signed_secret", "signing secret of that terminal", secret=True),
-    Option("freefin_key_b", "freefin key of merchant B (isolation checks)", secret=True),
+    Option(
+        "freefin_signed_key",
+        "freefin key of a terminal that requires signatures",
+        secret=True,
+        load=True,
+    ),
+    Option("freefin_signed_secret", "signing secret of that terminal", secret=True, load=True),
+    Option("freefin_key_b", "freefin key of merchant B (isolation checks)", secret=True, load=True),
     Option("freefin_limited_key", "freefin key of a merchant with a low rate limit", secret=True),
-    Option("kaspi_key", "Kaspi X-API-Key of merchant A", secret=True),
-    Option("kaspi_key_b", "Kaspi X-API-Key of merchant B (isolation checks)", secret=True),
+    Option("kaspi_key", "Kaspi X-API-Key of merchant A", secret=True, load=True),
+    Option(
+        "kaspi_key_b", "Kaspi X-API-Key of merchant B (isolation checks)", secret=True, load=True
+    ),
     Option(
         "kaspi_key_unconnected", "Kaspi key of a merchant whose Kaspi is not connected", secret=True
     ),
@@ -110,6 +121,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("credentials_file", "YAML file with any of these settings"),
 )
+
+LOAD_OPTIONS = tuple(opt for opt in OPTIONS if opt.load)
+LOAD_CREDENTIALS = tuple(opt.name for opt in LOAD_OPTIONS if opt.secret)
 
 
 @dataclasses.dataclass
@@ -152,6 +166,12 @@ class Target:
     def profile(self, api: str) -> ApiProfile:
         """This target's profile for ``api`` (its incidental choices)."""
         return for_target(self.target_profile, self.bundled).api(api)
+
+
+def default_of(name: str) -> str:
+    """A setting's default when none is given ("" where the target must say)."""
+    found = next(f for f in dataclasses.fields(Target) if f.name == name)
+    return "" if found.default in (dataclasses.MISSING, None) else str(found.default)
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -17,23 +17,15 @@ from harness import seedgaps
 from harness.conform import ConformRun, print_table
 from harness.preflight import PreflightError, preflight
 from harness.promises import coverage
-from harness.target import OPTIONS, collect_settings, make_target
+from harness.target import LOAD_CREDENTIALS, OPTIONS, collect_settings, make_target
+from loadtests.shapes import SHAPES
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_CONFIG = 0, 1, 2, 3, 4
 # Nothing failed, but the run did not prove enough: less of the seeds than required, a gating
 # load threshold with too few samples to be judged, or a grade with a rule never exercised.
 EXIT_INCOMPLETE = EXIT_NOT_MEASURED = 5
-LOAD_PROFILES = ("smoke", "ramp", "step", "spike", "soak")
-LOAD_CREDENTIALS = (
-    "freefin_key",
-    "freefin_signing_secret",
-    "freefin_signed_key",
-    "freefin_signed_secret",
-    "freefin_key_b",
-    "kaspi_key",
-    "kaspi_key_b",
-)
+LOAD_PROFILES = tuple(SHAPES)  # a profile names its shape and its thresholds
 EPILOG = "Every target option also reads PAYSIM_<NAME> (--freefin-key: PAYSIM_FREEFIN_KEY)."
 
 
