@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from harness import processes
+from harness import child, processes
 from harness.simproc import free_port
 from loadtests.shapes import make_shape
 
@@ -58,11 +58,7 @@ def run_profile(
     shape_obj = make_shape(shape or profile, shape_params)  # fail early on a bad shape
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
-    }
-    env.update({f"PAYSIM_{k.upper()}": v for k, v in (credentials or {}).items() if v})
+    env = child.environment(credentials or {})
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     master = [
         *base,
