@@ -15,9 +15,10 @@ from typing import Any
 
 from harness import seedgaps
 from harness.conform import ConformRun, print_table
+from harness.masking import placeholders
 from harness.preflight import PreflightError, preflight
 from harness.promises import coverage
-from harness.target import LOAD_CREDENTIALS, OPTIONS, collect_settings, make_target
+from harness.target import LOAD_CREDENTIALS, collect_settings, make_target
 from loadtests.shapes import SHAPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,13 +50,7 @@ def secrets_of(settings: dict[str, Any]) -> dict[str, str]:
     """Secret value -> the variable that holds it, for masking in reports."""
     from harness.target import bundled_credentials
 
-    values = {**bundled_credentials(), **{k: str(v) for k, v in settings.items()}}
-    secret = {o.name: o.env for o in OPTIONS if o.secret}
-    return {
-        value: "${" + secret[name] + "}"
-        for name, value in values.items()
-        if name in secret and value
-    }
+    return placeholders({**bundled_credentials(), **settings})
 
 
 def check_target(settings: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ goes on the wire, generated or not.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -15,7 +16,7 @@ import requests
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
-from harness import signing
+from harness import masking, signing
 from harness.contract.context import run_of
 from harness.target import Target
 
@@ -126,16 +127,4 @@ def credentials(target: Target, api: str) -> tuple[dict[str, str], dict[str, str
 
 def secret_placeholders(target: Target) -> dict[str, str]:
     """Secret values -> the environment variable to write in their place in curl commands."""
-    names = (
-        "freefin_key",
-        "freefin_key_b",
-        "freefin_limited_key",
-        "kaspi_key",
-        "kaspi_key_b",
-        "kaspi_limited_key",
-    )
-    return {
-        getattr(target, name): f"${{PAYSIM_{name.upper()}}}"
-        for name in names
-        if getattr(target, name)
-    }
+    return masking.placeholders(dataclasses.asdict(target))

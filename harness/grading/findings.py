@@ -19,6 +19,8 @@ from typing import Any
 
 import jinja2
 
+from harness.masking import HIDDEN, Masker, hidden
+
 FORMATS = ("json", "junit", "md", "html")  # what a grade is written as
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MASKED_HEADERS = ("authorization", "x-api-key", "x-control-token")
@@ -73,7 +75,7 @@ class Exchange:
         parts = ["curl", "-X", self.method, shlex.quote(self.url)]
         for name, value in self.headers.items():
             if name.lower() in MASKED_HEADERS:
-                value = "***"
+                value = HIDDEN
             parts += ["-H", shlex.quote(f"{name}: {value}")]
         if self.body:
             text = self.body[:BODY_SHOWN].decode("utf-8", "replace")
@@ -91,10 +93,7 @@ class Exchange:
 
 
 def _mask(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    return Masker(hidden(secrets)).text(text)
 
 
 @dataclass
