@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.contract.record import Report
-from harness.grading.findings import Exchange
+from harness.grading.findings import Evidence
 from harness.masking import Masker, hidden, placeholders
 from harness.report import build_report
 
@@ -42,7 +42,7 @@ def _shown(tmp_path: Path) -> dict[str, str]:
     """What each writer shows of a text that holds the key."""
     tmp_path.mkdir(exist_ok=True)
     report = Report(secrets={KEY: "${PAYSIM_FREEFIN_KEY}"})
-    curl = Exchange("GET", f"http://127.0.0.1:1/?k={KEY}", {}, b"").curl([KEY])
+    curl = Evidence("GET", f"http://127.0.0.1:1/?k={KEY}", {}, b"").curl([KEY])
     (tmp_path / "run.json").write_text(f'{{"target": "{KEY}"}}', encoding="utf-8")
     summary = build_report(tmp_path, secrets={KEY: "${PAYSIM_FREEFIN_KEY}"})
     return {

@@ -58,7 +58,7 @@ def fence_for(text: str) -> str:
 
 
 @dataclass
-class Exchange:
+class Evidence:
     """One request the grader saw or sent, and the answer to it."""
 
     method: str
@@ -105,7 +105,7 @@ class Finding:
     detail: str
     fix: str
     source: str
-    evidence: list[Exchange] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     to_meet: str = ""  # not exercised: the situation it judges, and how to make it come
 
     def __post_init__(self) -> None:

@@ -34,7 +34,7 @@ from harness.grading.delivery import (
     refused,
 )
 from harness.grading.events import Format, event, formats, new_object_id
-from harness.grading.findings import Exchange, Finding, Grade
+from harness.grading.findings import Evidence, Finding, Grade
 
 OVERSIZED_BYTES = 1024 * 1024
 __all__ = ["HandlerTarget", "Unreachable", "grade"]
@@ -46,7 +46,7 @@ Check = Callable[[Sender, Probe], list[Finding]]
 
 
 def _finding(rule: str, title: str, severity: str, source: str, fix: str) -> Callable[..., Finding]:
-    def make(passed: bool | None, detail: str, evidence: list[Exchange] | None = None) -> Finding:
+    def make(passed: bool | None, detail: str, evidence: list[Evidence] | None = None) -> Finding:
         return Finding(rule, title, severity, passed, detail, fix, source, evidence or [])
 
     return make
@@ -341,7 +341,7 @@ def _state_finding(
     object_id: str,
     holds: Callable[[dict[str, Any]], bool],
     shown: str,
-    evidence: list[Exchange],
+    evidence: list[Evidence],
 ) -> Finding:
     if not probe.given:
         return make(None, "no state probe given (--state-url or --state-command)")

@@ -69,7 +69,7 @@ class ScenarioFailure(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
-class Finding:
+class Mismatch:
     """One assertion that did not hold, and where the assertion comes from."""
 
     problem: str
@@ -146,7 +146,9 @@ class Run:
                 found.append((self.render(block), provenance.parse(origin, self.api)))
         return found
 
-    def judge(self, step: dict[str, Any], findings: list[Finding], received: str = "") -> list[str]:
+    def judge(
+        self, step: dict[str, Any], findings: list[Mismatch], received: str = ""
+    ) -> list[str]:
         """The problems that fail the step at the run's level; the rest become departures."""
         failing = [f for f in findings if f.source.binding(self.level)]
         departing = [f for f in findings if not f.source.binding(self.level)]

@@ -54,7 +54,7 @@ class Resolution:
 
 
 @dataclasses.dataclass(frozen=True)
-class Finding:
+class SeedGap:
     """One thing a seed document leaves open or contradicts."""
 
     api: str
