@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from harness.contract.apis import ApiProfile
+from harness.apis import ApiFacts
 from harness.leftovers import Allowance
 from harness.level import Level
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class RunContext:
     """One API under test: its profile, level, credentials and what the run has seen."""
 
-    profile: ApiProfile
+    profile: ApiFacts
     level: Level
     base_url: str
     auth_headers: dict[str, str]

@@ -6,8 +6,8 @@ import copy
 
 import schemathesis
 
+from harness.apis import FACTS
 from harness.contract import auth, checks, hooks, triage  # noqa: F401 - registers checks, hooks
-from harness.contract.apis import PROFILES
 from harness.contract.context import RUN_MARKER, RunContext, register, token_of
 from harness.contract.loader import (
     chaining_contract,
@@ -22,14 +22,15 @@ from harness.target import Target
 
 def base_url(target: Target, api: str) -> str:
     """Where the API's paths live on the target."""
-    return target.target_url if api == "freefin" else target.kaspi_url
+    url: str = getattr(target, FACTS[api].url_setting)
+    return url
 
 
 def open_run(
     target: Target, api: str, record: Report, profile: str = "default"
 ) -> tuple[schemathesis.BaseSchema, RunContext]:
     """The Schemathesis schema of ``api`` at the target's contract level, tied to its run."""
-    api_profile = PROFILES[api]
+    api_profile = FACTS[api]
     entry, headers_a, headers_b = auth.credentials(target, api)
     url = base_url(target, api)
 
@@ -59,7 +60,7 @@ def open_run(
         base_url=url,
         auth_headers=headers_a,
         other_merchant_headers=headers_b,
-        signing_secret=target.freefin_signing_secret if api == "freefin" else "",
+        signing_secret=auth.signing_secret(target, api),
         report=record,
         strict_factory=strict_factory,
         chaining_factory=None if level.binds(SUPPLEMENT) else chaining_factory,

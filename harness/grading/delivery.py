@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from harness import patience, signing
-from harness.grading.events import Format
+from harness.apis.facts import WebhookFormat
 from harness.grading.findings import Evidence
 
 UNREACHABLE = 69  # EX_UNAVAILABLE: the probe command cannot say
@@ -42,7 +42,7 @@ class Sender:
     close: a handler that answered 500 may have closed the connection it is still kept on."""
 
     target: HandlerTarget
-    fmt: Format
+    fmt: WebhookFormat
     session: requests.Session = field(default_factory=requests.Session)
     unreachable: bool = False  # the last send could not connect at all
     _stale: bool = False

@@ -4,75 +4,16 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import yaml
-
-from harness import signing
-from paysim.documents import SPECS
+from harness.apis import FACTS
+from harness.apis.facts import WebhookFormat
 
 
-@dataclass(frozen=True)
-class Format:
-    """How one API's webhooks look on the wire (its supplement's ``events.webhooks``)."""
-
-    api: str
-    signature_header: str
-    event_id_header: str
-    event_header: str
-    kind_field: str
-    object_field: str
-    kinds: tuple[str, ...]
-    extra_headers: dict[str, str] = field(default_factory=dict)
-    prefix: str = signing.PREFIX
-    timeout_s: float = 5.0
-
-    def source(self, what: str) -> str:
-        return f"supplement#/events/webhooks/{what}"
-
-
-def _supplement(api: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(
-        (SPECS / f"{api}.supplement.yaml").read_text(encoding="utf-8")
-    )
-    return loaded
-
-
-def _kinds(api: str) -> tuple[str, ...]:
-    doc = _supplement(api)
-    if api == "freefin":
-        enum = doc["components"]["schemas"]["Event"]["properties"]["kind"]["enum"]
-        return tuple(enum)
-    kinds: list[str] = []
-    for key in doc["events"]["kinds"]:  # "qr.created / qr.status_changed / ..." lists several
-        kinds.extend(part.strip() for part in str(key).split("/"))
-    return tuple(kinds)
-
-
-def formats() -> dict[str, Format]:
-    return {
-        "freefin": Format(
-            api="freefin",
-            signature_header="X-Freefin-Signature",
-            event_id_header="X-Freefin-Event-Id",
-            event_header="X-Freefin-Event",
-            kind_field="kind",
-            object_field="payload",
-            kinds=_kinds("freefin"),
-        ),
-        "kaspi": Format(
-            api="kaspi",
-            signature_header="X-Arzan-Signature",
-            event_id_header="X-Arzan-Event-Id",
-            event_header="X-Arzan-Event",
-            kind_field="event",
-            object_field="data",
-            kinds=_kinds("kaspi"),
-            extra_headers={"X-Arzan-Webhook-Id": "wh_grader"},
-        ),
-    }
+def formats() -> dict[str, WebhookFormat]:
+    """Each API's webhook format, as the API states it."""
+    return {api: facts.webhooks() for api, facts in FACTS.items()}
 
 
 # -- the objects events carry -----------------------------------------------------------------
@@ -164,7 +105,7 @@ def _kaspi_object(kind: str, object_id: str, at: datetime) -> dict[str, Any]:
     }
 
 
-def new_object_id(fmt: Format, kind: str) -> str:
+def new_object_id(fmt: WebhookFormat, kind: str) -> str:
     obj = kind.partition(".")[0]
     if fmt.api == "freefin":
         return str(uuid.uuid4())
@@ -174,7 +115,7 @@ def new_object_id(fmt: Format, kind: str) -> str:
 
 
 def event(
-    fmt: Format, kind: str, object_id: str, at: datetime | None = None, **extra: Any
+    fmt: WebhookFormat, kind: str, object_id: str, at: datetime | None = None, **extra: Any
 ) -> dict[str, Any]:
     at = at or datetime.now(UTC)
     make = _freefin_object if fmt.api == "freefin" else _kaspi_object

@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 
+from harness.apis.facts import WebhookFormat
 from harness.grading.delivery import (
     HandlerTarget,
     Probe,
@@ -33,7 +34,7 @@ from harness.grading.delivery import (
     ok,
     refused,
 )
-from harness.grading.events import Format, event, formats, new_object_id
+from harness.grading.events import event, formats, new_object_id
 from harness.grading.findings import Evidence, Finding, Grade
 
 OVERSIZED_BYTES = 1024 * 1024
@@ -52,11 +53,11 @@ def _finding(rule: str, title: str, severity: str, source: str, fix: str) -> Cal
     return make
 
 
-def _main_kind(fmt: Format) -> str:
+def _main_kind(fmt: WebhookFormat) -> str:
     return fmt.kinds[0]  # payment.created / invoice.created
 
 
-def _final_kinds(fmt: Format) -> tuple[str, str]:
+def _final_kinds(fmt: WebhookFormat) -> tuple[str, str]:
     """(the first event of an object, a later one that ends it) for the out-of-order check."""
     if fmt.api == "freefin":
         return "payment.created", "payment.succeeded"
@@ -230,7 +231,7 @@ def check_signatures(sender: Sender, probe: Probe) -> list[Finding]:
     return out
 
 
-def _refund_kind(fmt: Format) -> tuple[str, str]:
+def _refund_kind(fmt: WebhookFormat) -> tuple[str, str]:
     """The refund event (whose double application doubles a total) and its amount field."""
     if fmt.api == "freefin":
         return "payment.refunded", "amount_refunded"
@@ -448,7 +449,7 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def grade(target: HandlerTarget, fmt: Format | None = None) -> Grade:
+def grade(target: HandlerTarget, fmt: WebhookFormat | None = None) -> Grade:
     """Every check against the handler; Unreachable when it cannot be connected to at all (a
     handler too slow to answer is graded: accepts_valid fails with its timings)."""
     fmt = fmt or formats()[target.api]

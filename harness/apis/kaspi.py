@@ -1,0 +1,120 @@
+"""Arzan Pay Kaspi: the facts of its API (paths under /v1 at its base URL, amounts as strings)."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from harness.apis.documents import files, supplement
+from harness.apis.facts import ApiFacts, ObjectRef, WebhookFormat, graph
+
+DOCUMENTS = files("kaspi")
+WEBHOOK_SIGNATURE_HEADER = "X-Arzan-Signature"
+EVENT_ID_HEADER = "X-Arzan-Event-Id"
+
+
+@cache
+def webhooks() -> WebhookFormat:
+    """Kaspi's webhooks: the event kinds are the keys of the supplement's ``events.kinds``."""
+    kinds: list[str] = []
+    for key in supplement("kaspi")["events"]["kinds"]:  # "qr.created / qr.status_changed"
+        kinds.extend(part.strip() for part in str(key).split("/"))
+    return WebhookFormat(
+        api="kaspi",
+        signature_header=WEBHOOK_SIGNATURE_HEADER,
+        event_id_header=EVENT_ID_HEADER,
+        event_header="X-Arzan-Event",
+        kind_field="event",
+        object_field="data",
+        kinds=tuple(kinds),
+        extra_headers={"X-Arzan-Webhook-Id": "wh_grader"},
+    )
+
+
+_TWO_DECIMALS = re.compile(r"^-?\d+\.\d{2}$")
+
+
+def _is_two_decimal_string(value: Any) -> bool:
+    return isinstance(value, str) and bool(_TWO_DECIMALS.match(value))
+
+
+def _kaspi_envelope_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return 'expected {"error": <string>, "message": <string>, "details"?, "timestamp"?}'
+    for field in ("error", "message"):
+        if not isinstance(body.get(field), str):
+            return f"{field} must be a string, got {body.get(field)!r}"
+    if "details" in body and body["details"] is not None and not isinstance(body["details"], dict):
+        return f"details must be an object, got {body['details']!r}"
+    if "timestamp" in body and not isinstance(body["timestamp"], str):
+        return f"timestamp must be a date-time string, got {body['timestamp']!r}"
+    return None
+
+
+_KASPI_PAYMENT = graph(
+    {
+        "pending": {"processing", "paid", "canceled"},
+        "processing": {"paid", "canceled"},
+        "paid": {"refunded"},
+    }
+)
+
+FACTS = ApiFacts(
+    name="kaspi",
+    url_setting="kaspi_url",  # the seed's server, ending in /api
+    key_header=("X-API-Key", ""),
+    credentials={
+        "key_a": ("kaspi_key", None),
+        "key_b": ("kaspi_key_b", None),
+        "unconnected": ("kaspi_key_unconnected", None),
+        "limited": ("kaspi_limited_key", None),
+    },
+    signature_header=None,  # the API signs no request
+    webhook_signature_header=WEBHOOK_SIGNATURE_HEADER,
+    webhook_event_id_header=EVENT_ID_HEADER,
+    webhooks=webhooks,
+    spec_file=DOCUMENTS.seed,
+    supplement_file=DOCUMENTS.supplement,
+    links_file=DOCUMENTS.links,
+    security_scheme="ApiKeyAuth",
+    # The Kaspi document states its security scheme globally but says nothing of rate limits.
+    global_statuses={
+        "401": {"description": "API key missing or invalid (security scheme)"},
+        "403": {"description": "API key not allowed (security scheme)"},
+    },
+    error_schema_ref="#/components/schemas/Error",
+    parameter_statuses={},
+    transitions={
+        # pending -> processing -> paid -> refunded; pending/processing -> canceled (a failed
+        # payment too); QR payments live the same way.
+        "invoice": _KASPI_PAYMENT,
+        "qr": _KASPI_PAYMENT,
+    },
+    objects={
+        ("POST", "/v1/invoices"): (ObjectRef("invoice"),),
+        ("GET", "/v1/invoices/{id}"): (ObjectRef("invoice"),),
+        ("POST", "/v1/invoices/{id}/cancel"): (ObjectRef("invoice", id_from_path=True),),
+        ("POST", "/v1/sandbox/invoices/{id}/simulate"): (ObjectRef("invoice", id_from_path=True),),
+        ("POST", "/v1/qr"): (ObjectRef("qr"),),
+    },
+    idempotent_creates={
+        ("POST", "/v1/invoices"): "/id",
+        ("POST", "/v1/qr"): "/id",
+        ("POST", "/v1/refunds"): "/id",
+    },
+    object_reads=frozenset({("GET", "/v1/invoices/{id}")}),
+    preconditions={
+        ("POST", "/v1/invoices/{id}/cancel"): ("invoice", frozenset({"pending", "processing"})),
+        ("POST", "/v1/invoices/{id}/refund"): ("invoice", frozenset({"paid"})),
+    },
+    money_fields=frozenset({"amount", "refunded_amount", "amount_refunded"}),
+    amount_check=_is_two_decimal_string,
+    amount_format='a string with two decimals ("10000.00")',
+    envelope_problem=_kaspi_envelope_problem,
+    parent_read="/v1/invoices/{id}",
+    roots=frozenset({("POST", "/v1/invoices"), ("POST", "/v1/qr")}),
+    # The supplement's `idempotency.header`: "Idempotency-Key (1..255 characters)"; the seed
+    # gives the key no bounds at all.
+    strict_parameters={"IdempotencyKey": {"schema": {"minLength": 1, "maxLength": 255}}},
+)
