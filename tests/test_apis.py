@@ -74,3 +74,17 @@ def test_a_signed_request_uses_the_header_its_api_states(monkeypatch: pytest.Mon
     spec["sign"] = {"secret": "s3cret-value"}
     headers = http.build(target, "kaspi", spec).headers
     assert headers["X-Kaspi-Signature"] == signing.sign(b"{}", "s3cret-value")
+
+
+def test_the_graders_events_are_built_from_the_api_facts(monkeypatch: pytest.MonkeyPatch) -> None:
+    fmt = FACTS["kaspi"].webhooks()
+    sent = events.event(fmt, "invoice.paid", events.new_object_id(fmt, "invoice.paid"))
+    assert sent[fmt.object_field]["status"] == "paid"
+    assert sent[fmt.object_field]["id"].startswith("inv_")
+    changed = dataclasses.replace(
+        FACTS["kaspi"], event_object=lambda kind, i, at: {"id": i}, new_id=lambda kind: "x"
+    )
+    monkeypatch.setitem(FACTS, "kaspi", changed)
+    assert events.event(fmt, "invoice.paid", events.new_object_id(fmt, "k"))[fmt.object_field] == {
+        "id": "x"
+    }

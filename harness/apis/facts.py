@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from harness import signing
+
+
+def iso(moment: datetime) -> str:
+    """A timestamp as both APIs write one: UTC, milliseconds, ``Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +72,9 @@ class ApiFacts:
     webhook_event_id_header: str
     # Reads the supplement: the webhooks' format, with the event kinds it names.
     webhooks: Callable[[], WebhookFormat]
+    # An object as an event of ``kind`` carries it (kind, id, when), and a new id of one.
+    event_object: Callable[[str, str, datetime], dict[str, Any]]
+    new_id: Callable[[str], str]
     spec_file: Path
     supplement_file: Path
     links_file: Path

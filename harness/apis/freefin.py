@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from harness.apis.documents import files, supplement
-from harness.apis.facts import ApiFacts, ObjectRef, WebhookFormat, graph
+from harness.apis.facts import ApiFacts, ObjectRef, WebhookFormat, graph, iso
 
 DOCUMENTS = files("freefin")
 # One header signs both ways: a terminal's requests and the webhooks sent to it.
@@ -45,6 +47,57 @@ def _freefin_envelope_problem(body: Any) -> str | None:
 
 FF = "/api/v1/public"
 
+# The status an object has in an event, by what the event says of it.
+EVENT_STATUS = {
+    "created": "pending",
+    "status_changed": "processing",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "expired": "expired",
+    "cancelled": "cancelled",
+    "refunded": "refunded",
+}
+
+
+def event_object(kind: str, object_id: str, at: datetime) -> dict[str, Any]:
+    """The object an event of ``kind`` carries, as the seed describes it."""
+    obj, _, what = kind.partition(".")
+    if obj == "payout":
+        status = {"succeeded": "succeeded", "failed": "failed"}.get(what, "pending")
+        return {
+            "id": object_id,
+            "merchant_id": "7f000000-0000-4000-8000-000000000001",
+            "terminal_id": "7f000000-0000-4000-8000-000000000002",
+            "amount": 150000,
+            "currency": "RUB",
+            "method": "sbp",
+            "status": status,
+            "recipient": {"phone": "+79001234567", "bank_id": "100000000111"},
+            "created_at": iso(at),
+        }
+    status = EVENT_STATUS.get(what, "processing")
+    return {
+        "id": object_id,
+        "merchant_id": "7f000000-0000-4000-8000-000000000001",
+        "terminal_id": "7f000000-0000-4000-8000-000000000002",
+        "order_id": "order-" + object_id[:8],
+        "amount": 10000,
+        "amount_refunded": 10000 if status == "refunded" else 0,
+        "currency": "RUB",
+        "method": "sbp",
+        "status": status,
+        "created_at": iso(at),
+        "expires_at": iso(at + timedelta(minutes=15)),
+        "metadata": {},
+        "refunds": [],
+    }
+
+
+def new_id(kind: str) -> str:
+    """A new id of the object an event of ``kind`` carries: a UUID."""
+    return str(uuid.uuid4())
+
+
 FACTS = ApiFacts(
     name="freefin",
     url_setting="target_url",  # the server root: the paths carry /api/v1/public
@@ -60,6 +113,8 @@ FACTS = ApiFacts(
     webhook_signature_header=SIGNATURE_HEADER,
     webhook_event_id_header=EVENT_ID_HEADER,
     webhooks=webhooks,
+    event_object=event_object,
+    new_id=new_id,
     spec_file=DOCUMENTS.seed,
     supplement_file=DOCUMENTS.supplement,
     links_file=DOCUMENTS.links,

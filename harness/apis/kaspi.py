@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from harness.apis.documents import files, supplement
-from harness.apis.facts import ApiFacts, ObjectRef, WebhookFormat, graph
+from harness.apis.facts import ApiFacts, ObjectRef, WebhookFormat, graph, iso
 
 DOCUMENTS = files("kaspi")
 WEBHOOK_SIGNATURE_HEADER = "X-Arzan-Signature"
@@ -60,6 +62,56 @@ _KASPI_PAYMENT = graph(
     }
 )
 
+# The status an object has in an event, by what the event says of it.
+EVENT_STATUS = {
+    "created": "pending",
+    "status_changed": "processing",
+    "paid": "paid",
+    "canceled": "canceled",
+    "refunded": "refunded",
+}
+
+
+def event_object(kind: str, object_id: str, at: datetime) -> dict[str, Any]:
+    """The object an event of ``kind`` carries, as the seed describes it."""
+    obj, _, what = kind.partition(".")
+    if obj == "webhook":
+        return {"webhook_id": "wh_grader", "message": "a test event"}
+    if obj == "subscription":
+        return {
+            "id": object_id,
+            "status": "active",
+            "amount": "5000.00",
+            "phone_number": "77011234567",
+            "invoice_id": "inv_" + uuid.uuid4().hex[:8],
+            "created_at": iso(at),
+        }
+    status = EVENT_STATUS.get(what, "processing")
+    return {
+        "id": object_id,
+        "external_order_id": "order-" + object_id[-8:],
+        "amount": "10000.00",
+        "refunded_amount": "10000.00" if status == "refunded" else "0.00",
+        "currency": "KZT",
+        "status": status,
+        "description": "grader",
+        "phone_number": "77011234567",
+        "kaspi_invoice_id": str(uuid.uuid4().int)[:12],
+        "payment_url": f"https://pay.kaspi.kz/pay/{object_id}",
+        "is_sandbox": True,
+        "created_at": iso(at),
+        "updated_at": iso(at),
+    }
+
+
+def new_id(kind: str) -> str:
+    """A new id of the object an event of ``kind`` carries: its kind's prefix, then hex."""
+    obj = kind.partition(".")[0]
+    return {"invoice": "inv_", "qr": "qr_", "subscription": "sub_"}.get(obj, "x_") + (
+        uuid.uuid4().hex[:12]
+    )
+
+
 FACTS = ApiFacts(
     name="kaspi",
     url_setting="kaspi_url",  # the seed's server, ending in /api
@@ -74,6 +126,8 @@ FACTS = ApiFacts(
     webhook_signature_header=WEBHOOK_SIGNATURE_HEADER,
     webhook_event_id_header=EVENT_ID_HEADER,
     webhooks=webhooks,
+    event_object=event_object,
+    new_id=new_id,
     spec_file=DOCUMENTS.seed,
     supplement_file=DOCUMENTS.supplement,
     links_file=DOCUMENTS.links,
