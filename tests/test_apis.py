@@ -11,7 +11,7 @@ from harness import signing
 from harness.apis import FACTS, documents
 from harness.contract import auth
 from harness.grading import events
-from harness.scenarios import http, receiver
+from harness.scenarios import eventcheck, http, receiver
 from harness.target import OPTIONS, make_target
 from paysim.documents import APIS
 
@@ -88,3 +88,15 @@ def test_the_graders_events_are_built_from_the_api_facts(monkeypatch: pytest.Mon
     assert events.event(fmt, "invoice.paid", events.new_object_id(fmt, "k"))[fmt.object_field] == {
         "id": "x"
     }
+
+
+def test_the_scenarios_find_an_event_kind_where_the_api_keeps_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert eventcheck.kind_of({"event": "invoice.paid"}) == "invoice.paid"
+    assert eventcheck.kind_of({}, {"X-Arzan-Event": "invoice.paid"}) == "invoice.paid"
+    fmt = dataclasses.replace(FACTS["kaspi"].webhooks(), kind_field="what", event_header="X-What")
+    monkeypatch.setitem(FACTS, "kaspi", dataclasses.replace(FACTS["kaspi"], webhooks=lambda: fmt))
+    assert eventcheck.kind_of({"event": "invoice.paid"}) is None
+    assert eventcheck.kind_of({"what": "invoice.paid"}) == "invoice.paid"
+    assert eventcheck.kind_of({}, {"x-what": "invoice.paid"}) == "invoice.paid"

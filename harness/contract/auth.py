@@ -22,7 +22,7 @@ from harness.contract.context import run_of
 from harness.target import Target
 
 SIGNATURE_HEADER = freefin.SIGNATURE_HEADER  # the one API whose requests are signed
-_SIGNATURE_SHAPE = re.compile(r"^sha256=[a-f0-9]{64}$")
+_SIGNATURE_SHAPE = re.compile("^" + re.escape(signing.PREFIX) + "[a-f0-9]{64}$")
 FRAMING_HEADERS = (
     "Expect", "Content-Length", "Transfer-Encoding", "Host", "Connection", "TE", "Upgrade",
     "Trailer",

@@ -199,8 +199,8 @@ def check_signatures(sender: Sender, probe: Probe) -> list[Finding]:
     taken = []
     for value in (
         "",
-        "sha256=",
-        "sha256=" + "z" * 64,
+        fmt.prefix,
+        fmt.prefix + "z" * 64,
         "md5=0cc175b9c0f1b6a831c399e269772661",
         "not a signature",
     ):
