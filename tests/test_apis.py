@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from harness import signing
+from harness import preflight, signing
 from harness.apis import FACTS, documents
 from harness.contract import auth
 from harness.grading import events
@@ -100,3 +100,16 @@ def test_the_scenarios_find_an_event_kind_where_the_api_keeps_it(
     assert eventcheck.kind_of({"event": "invoice.paid"}) is None
     assert eventcheck.kind_of({"what": "invoice.paid"}) == "invoice.paid"
     assert eventcheck.kind_of({}, {"x-what": "invoice.paid"}) == "invoice.paid"
+
+
+def test_the_preflight_probes_each_key_where_its_api_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    target = make_target({"api": "kaspi"}, "http://127.0.0.1:1")
+    assert {p[1] for p in preflight.probes(target)} == {"http://127.0.0.1:1/api/v1/me"}
+    assert [p[3] for p in preflight.probes(target)] == [
+        "--kaspi-key",
+        "--kaspi-key-b",
+        "--kaspi-key-unconnected",
+        "--kaspi-limited-key",
+    ]
+    monkeypatch.setitem(FACTS, "kaspi", dataclasses.replace(FACTS["kaspi"], probe="/v2/ping"))
+    assert {p[1] for p in preflight.probes(target)} == {"http://127.0.0.1:1/api/v2/ping"}

@@ -66,6 +66,10 @@ class ApiFacts:
     # The credentials a scenario names (``key_a``, ``signed``, ...): the Target field of the
     # key, and of its signing secret when requests with it are signed.
     credentials: Mapping[str, tuple[str, str | None]]
+    # A cheap read every credential may make: the preflight's probe of each key.
+    probe: str
+    # The path of its server-sent event stream (None: it has none).
+    event_stream: str | None
     # The header of a signed request (None: the API signs no request).
     signature_header: str | None
     webhook_signature_header: str
@@ -111,6 +115,10 @@ class ApiFacts:
     # the strict level as `components.parameters` (the supplement's own structured entries of
     # the same name win): {parameter name: schema changes}.
     strict_parameters: Mapping[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def key_fields(self) -> tuple[str, ...]:
+        """The Target fields of this API's keys, merchant A's first."""
+        return tuple(key for key, _secret in self.credentials.values())
 
     def key_headers(self, key: str) -> dict[str, str]:
         """The header that carries ``key``."""

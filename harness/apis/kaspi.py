@@ -122,6 +122,8 @@ FACTS = ApiFacts(
         "unconnected": ("kaspi_key_unconnected", None),
         "limited": ("kaspi_limited_key", None),
     },
+    probe="/v1/me",
+    event_stream=None,
     signature_header=None,  # the API signs no request
     webhook_signature_header=WEBHOOK_SIGNATURE_HEADER,
     webhook_event_id_header=EVENT_ID_HEADER,

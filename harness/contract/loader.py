@@ -24,9 +24,6 @@ from harness.level import SUPPLEMENT, Level
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
-# Operations that never end (server-sent events): checked by a probe, not by generated cases.
-STREAMING_OPERATIONS = {"freefin": ("GET", "/api/v1/public/events")}
-
 PROFILES: dict[str, dict[str, Any]] = {
     # Default: deterministic and small enough for every CI run. The spec level's cases by the
     # supplement's request rules (test_operation_positive) are examples and coverage cases

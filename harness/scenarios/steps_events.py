@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from harness.apis import FACTS
 from harness.scenarios import eventcheck, expect, http, provenance
 from harness.scenarios.sse import SSEStream
 from harness.scenarios.state import (
@@ -127,7 +128,10 @@ def step_sse(run: Run, step: dict[str, Any]) -> None:
                 raise StepFailed([finding.problem])
             raise Stop()
         headers["Last-Event-ID"] = str(spec["last_event_id"])
-    stream = SSEStream(run.target.target_url + "/api/v1/public/events", headers).open()
+    facts = FACTS[run.api]
+    if facts.event_stream is None:
+        raise StepFailed([f"{run.api} has no event stream"])
+    stream = SSEStream(getattr(run.target, facts.url_setting) + facts.event_stream, headers).open()
     if stream.status != 200:
         raise StepFailed(
             [f"SSE stream {spec['open']}: status {stream.status} {stream.error or ''}".strip()]
