@@ -46,6 +46,12 @@ class WebhookFormat:
     kind_field: str
     object_field: str
     kinds: tuple[str, ...]
+    # The first event of an object and a later one that ends it (kinds).
+    first_and_final: tuple[str, str]
+    # The refund event (whose double application doubles a total) and its amount field.
+    refund: tuple[str, str]
+    # Where the supplement says in what order events come (its pointer).
+    ordering_source: str
     extra_headers: dict[str, str] = dataclasses.field(default_factory=dict)
     prefix: str = signing.PREFIX
     timeout_s: float = 5.0

@@ -28,6 +28,9 @@ def webhooks() -> WebhookFormat:
         kind_field="kind",
         object_field="payload",
         kinds=tuple(kinds),
+        first_and_final=("payment.created", "payment.succeeded"),
+        refund=("payment.refunded", "amount_refunded"),
+        ordering_source="supplement#/events/webhooks/ordering",
     )
 
 

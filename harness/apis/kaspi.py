@@ -30,6 +30,9 @@ def webhooks() -> WebhookFormat:
         kind_field="event",
         object_field="data",
         kinds=tuple(kinds),
+        first_and_final=("invoice.created", "invoice.paid"),
+        refund=("invoice.refunded", "refunded_amount"),
+        ordering_source="supplement#/events/webhooks",  # no ordering entry of its own
         extra_headers={"X-Arzan-Webhook-Id": "wh_grader"},
     )
 

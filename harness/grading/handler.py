@@ -57,13 +57,6 @@ def _main_kind(fmt: WebhookFormat) -> str:
     return fmt.kinds[0]  # payment.created / invoice.created
 
 
-def _final_kinds(fmt: WebhookFormat) -> tuple[str, str]:
-    """(the first event of an object, a later one that ends it) for the out-of-order check."""
-    if fmt.api == "freefin":
-        return "payment.created", "payment.succeeded"
-    return "invoice.created", "invoice.paid"
-
-
 def check_valid(sender: Sender, probe: Probe) -> list[Finding]:
     fmt = sender.fmt
     make = _finding(
@@ -231,13 +224,6 @@ def check_signatures(sender: Sender, probe: Probe) -> list[Finding]:
     return out
 
 
-def _refund_kind(fmt: WebhookFormat) -> tuple[str, str]:
-    """The refund event (whose double application doubles a total) and its amount field."""
-    if fmt.api == "freefin":
-        return "payment.refunded", "amount_refunded"
-    return "invoice.refunded", "refunded_amount"
-
-
 def _same_amount(held: Any, sent: Any) -> bool:
     try:
         return Decimal(str(held)) == Decimal(str(sent))
@@ -247,7 +233,7 @@ def _same_amount(held: Any, sent: Any) -> bool:
 
 def check_duplicates(sender: Sender, probe: Probe) -> list[Finding]:
     fmt = sender.fmt
-    kind, amount_field = _refund_kind(fmt)
+    kind, amount_field = fmt.refund
     object_id = new_object_id(fmt, kind)
     body = event(fmt, kind, object_id)
     first, second = sender.send(body), sender.send(body)
@@ -291,7 +277,7 @@ def check_duplicates(sender: Sender, probe: Probe) -> list[Finding]:
 
 def check_order(sender: Sender, probe: Probe) -> list[Finding]:
     fmt = sender.fmt
-    first_kind, last_kind = _final_kinds(fmt)
+    first_kind, last_kind = fmt.first_and_final
     object_id = new_object_id(fmt, first_kind)
     now = datetime.now(UTC)
     early = event(fmt, first_kind, object_id, at=now - timedelta(seconds=2))
@@ -304,7 +290,7 @@ def check_order(sender: Sender, probe: Probe) -> list[Finding]:
             "handler.tolerates_out_of_order",
             "events that arrive out of order are accepted",
             "major",
-            fmt.source("ordering") if fmt.api == "freefin" else "supplement#/events/webhooks",
+            fmt.ordering_source,
             "deliveries run in parallel: accept an event whatever arrived before it",
         )(
             both,
@@ -317,7 +303,7 @@ def check_order(sender: Sender, probe: Probe) -> list[Finding]:
         "handler.keeps_latest_state",
         "an older event arriving late does not undo a newer one",
         "critical",
-        fmt.source("ordering") if fmt.api == "freefin" else "supplement#/events/webhooks",
+        fmt.ordering_source,
         "order by the event's created_at (or the object's own updated_at), not by arrival: "
         "ignore a change older than the state you hold",
     )
