@@ -10,7 +10,6 @@ secrets stay out of process listings.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import paysim.documents as documents
-from harness import processes
+from harness import child, processes
+from harness.level import Level
 from harness.promises import coverage
 from harness.report.progress import ENV as PROGRESS_ENV
 from harness.report.results import (
@@ -31,9 +31,7 @@ from harness.report.results import (
     RUN_JSON,
     SCENARIO_JSON,
 )
-from harness.target import OPTIONS
 
-ROOT = Path(__file__).resolve().parent.parent
 # The child's pytest settings, the same from a checkout and from an installed wheel: never a
 # configuration file that happens to lie above the installed package.
 SUITES_INI = Path(__file__).with_name("suites.ini")
@@ -92,7 +90,7 @@ class ConformRun:
             "command": "conform",
             "target": settings.get("target_url") or "bundled simulator",
             "api": settings.get("api", "both"),
-            "contract_level": settings.get("contract_level", "spec"),
+            "contract_level": str(settings.get("contract_level", Level.SPEC)),
             "contract_profile": profile,
             "suite": suite,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
@@ -113,24 +111,16 @@ class ConformRun:
         apis = ("freefin", "kaspi") if self.meta["api"] == "both" else (self.meta["api"],)
         paths = []
         if self.suite in ("all", "contract"):
-            paths += [str(ROOT / "harness" / "contract" / f"test_contract_{a}.py") for a in apis]
+            paths += child.contract_suites(self.meta["api"])
         if self.suite in ("all", "scenarios"):
             paths += [str(documents.scenarios(a)) for a in apis]
             paths += [str(f) for f in self.scenario_folders]
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            *paths,
-            "--rootdir",
-            str(ROOT),
+        args = child.pytest_arguments(
+            paths,
             "-c",
             str(SUITES_INI),
             "-p",
-            "no:cacheprovider",
-            "-p",
             "harness.report.progress",
-            "-q",
             "-rfEs",
             f"--junitxml={self.report / PYTEST_JUNIT}",
             "--contract-report",
@@ -139,33 +129,21 @@ class ConformRun:
             str(self.report),
             "--contract-profile",
             self.profile,
-        ]
+        )
         for operation in self.operations:
-            cmd += ["--contract-operation", operation]
+            args += ["--contract-operation", operation]
         if self.suite in ("all", "scenarios"):
             for folder in self.scenario_folders:
-                cmd += ["--scenarios", str(folder)]
+                args += ["--scenarios", str(folder)]
         if self.select:
-            cmd += ["-k", self.select]
-        return cmd + self.extra
+            args += ["-k", self.select]
+        return child.pytest_command(args + self.extra)
 
     def environment(self) -> dict[str, str]:
-        """The child's environment: this checkout first on the path, settings as PAYSIM_*."""
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not (k.startswith("PAYSIM_") and k != "PAYSIM_CONTRACT_OPERATIONS")
-        }
-        env.update(
-            {
-                opt.env: str(self.settings[opt.name])
-                for opt in OPTIONS
-                if self.settings.get(opt.name) not in (None, "")
-            }
+        """The child's environment: the run's settings alone, its progress file."""
+        return child.environment(
+            self.settings, only_these=True, **{PROGRESS_ENV: str(self.report / PROGRESS)}
         )
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
-        env[PROGRESS_ENV] = str(self.report / PROGRESS)
-        return env
 
     def execute(self) -> tuple[int, str]:
         """Run the suites; returns (exit code, a message for the user or "")."""
@@ -177,7 +155,7 @@ class ConformRun:
         with open(self.report / LOG, "w", encoding="utf-8") as log:
             proc = subprocess.Popen(
                 self.command(),
-                cwd=ROOT,
+                cwd=child.ROOT,
                 env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,

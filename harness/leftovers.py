@@ -15,13 +15,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+from harness.apis import documents
+
 PER_RUN = 3  # per merchant and run: two valid creates, and room for one the target should refuse
 RESERVED = 1  # the scenario suite's own endpoint
 PAGE_SIZE = 100  # the supplement's largest page
@@ -43,7 +42,7 @@ class Undeletable:
 @cache
 def _kaspi_cap() -> int:
     """The supplement's cap on a merchant's webhook endpoints (its ``too_many_endpoints``)."""
-    doc = yaml.safe_load((SPECS / "kaspi.supplement.yaml").read_text(encoding="utf-8"))
+    doc = documents.supplement("kaspi")
     meaning = str(doc["error_codes"]["too_many_endpoints"]["meaning"])
     found = re.search(r"\d+", meaning)
     if found is None:

@@ -5,17 +5,8 @@ from __future__ import annotations
 import requests
 
 from harness import patience
+from harness.apis import FACTS
 from harness.target import Target
-
-# The credentials of each API that preflight tries, by Target field (the option's flag names it).
-FREEFIN_KEYS = (
-    "freefin_key",
-    "freefin_key_b",
-    "freefin_key_2",
-    "freefin_signed_key",
-    "freefin_limited_key",
-)
-KASPI_KEYS = ("kaspi_key", "kaspi_key_b", "kaspi_key_unconnected", "kaspi_limited_key")
 
 
 class PreflightError(Exception):
@@ -29,18 +20,14 @@ def _flag(field: str) -> str:
 def probes(target: Target) -> list[tuple[str, str, dict[str, str], str]]:
     """(api, url, headers, flag) of one read per credential given (key A always)."""
     found = []
-    if "freefin" in target.apis:
-        url = f"{target.target_url}/api/v1/public/banks/sbp"
-        for field in FREEFIN_KEYS:
+    for api in target.apis:
+        facts = FACTS[api]
+        url = getattr(target, facts.url_setting) + facts.probe
+        first, *others = facts.key_fields()
+        for field in (first, *others):
             key = getattr(target, field)
-            if key or field == "freefin_key":
-                found.append(("freefin", url, {"Authorization": f"Bearer {key}"}, _flag(field)))
-    if "kaspi" in target.apis:
-        url = f"{target.kaspi_url}/v1/me"
-        for field in KASPI_KEYS:
-            key = getattr(target, field)
-            if key or field == "kaspi_key":
-                found.append(("kaspi", url, {"X-API-Key": key}, _flag(field)))
+            if key or field == first:
+                found.append((api, url, facts.key_headers(key), _flag(field)))
     return found
 
 

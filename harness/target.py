@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from harness.level import CHOICES as LEVELS
+from harness.level import Level
 from harness.profile import ApiProfile, for_target, load_cached
 from paysim.documents import DEFAULT_SEED
 
@@ -30,6 +32,7 @@ class Option:
     help: str
     secret: bool = False
     choices: tuple[str, ...] = ()  # a closed set, listed in --help
+    load: bool = False  # the load personas take it too (paysim load, the locustfile)
 
     @property
     def flag(self) -> str:
@@ -45,10 +48,12 @@ OPTIONS: tuple[Option, ...] = (
         "target_url",
         "server root of the implementation (freefin paths live under it); "
         "absent: the bundled simulator is started on a free port",
+        load=True,
     ),
     Option(
         "kaspi_url",
         "Kaspi API base URL (the spec's server, ending in /api); default: <target_url>/api",
+        load=True,
     ),
     Option("control_url", "simulator control API (/_sim); default for the bundled simulator"),
     Option(
@@ -60,21 +65,29 @@ OPTIONS: tuple[Option, ...] = (
         "api",
         "which API to test: freefin, kaspi or both (default both)",
         choices=("freefin", "kaspi", "both"),
+        load=True,
     ),
     Option(
         "contract_level",
         "spec (the seed documents alone) or strict (plus supplements)",
-        choices=("spec", "strict"),
+        choices=LEVELS,
     ),
-    Option("freefin_key", "freefin bearer key of merchant A, terminal 1", secret=True),
-    Option("freefin_signing_secret", "signing secret of that terminal", secret=True),
+    Option("freefin_key", "freefin bearer key of merchant A, terminal 1", secret=True, load=True),
+    Option("freefin_signing_secret", "signing secret of that terminal", secret=True, load=True),
     Option("freefin_key_2", "freefin key of another terminal of merchant A", secret=True),
-    Option("freefin_signed_key", "freefin key of a terminal that requires signatures", secret=True),
-    Option("freefin_signed_secret", "signing secret of that terminal", secret=True),
-    Option("freefin_key_b", "freefin key of merchant B (isolation checks)", secret=True),
+    Option(
+        "freefin_signed_key",
+        "freefin key of a terminal that requires signatures",
+        secret=True,
+        load=True,
+    ),
+    Option("freefin_signed_secret", "signing secret of that terminal", secret=True, load=True),
+    Option("freefin_key_b", "freefin key of merchant B (isolation checks)", secret=True, load=True),
     Option("freefin_limited_key", "freefin key of a merchant with a low rate limit", secret=True),
-    Option("kaspi_key", "Kaspi X-API-Key of merchant A", secret=True),
-    Option("kaspi_key_b", "Kaspi X-API-Key of merchant B (isolation checks)", secret=True),
+    Option("kaspi_key", "Kaspi X-API-Key of merchant A", secret=True, load=True),
+    Option(
+        "kaspi_key_b", "Kaspi X-API-Key of merchant B (isolation checks)", secret=True, load=True
+    ),
     Option(
         "kaspi_key_unconnected", "Kaspi key of a merchant whose Kaspi is not connected", secret=True
     ),
@@ -109,6 +122,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("credentials_file", "YAML file with any of these settings"),
 )
 
+LOAD_OPTIONS = tuple(opt for opt in OPTIONS if opt.load)
+LOAD_CREDENTIALS = tuple(opt.name for opt in LOAD_OPTIONS if opt.secret)
+
 
 @dataclasses.dataclass
 class Target:
@@ -119,7 +135,7 @@ class Target:
     control_url: str | None = None
     control_token: str = ""
     api: str = "both"
-    contract_level: str = "spec"
+    contract_level: str = Level.SPEC
     freefin_key: str = ""
     freefin_signing_secret: str = ""
     freefin_key_2: str = ""
@@ -142,9 +158,20 @@ class Target:
     def apis(self) -> tuple[str, ...]:
         return ("freefin", "kaspi") if self.api == "both" else (self.api,)
 
+    @property
+    def level(self) -> Level:
+        """The level this target is held to."""
+        return Level.of(self.contract_level)
+
     def profile(self, api: str) -> ApiProfile:
         """This target's profile for ``api`` (its incidental choices)."""
         return for_target(self.target_profile, self.bundled).api(api)
+
+
+def default_of(name: str) -> str:
+    """A setting's default when none is given ("" where the target must say)."""
+    found = next(f for f in dataclasses.fields(Target) if f.name == name)
+    return "" if found.default in (dataclasses.MISSING, None) else str(found.default)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -208,8 +235,7 @@ def make_target(settings: Mapping[str, Any], bundled_url: str | None = None) -> 
     values = dict(settings)
     if values.get("api", "both") not in ("freefin", "kaspi", "both"):
         raise ValueError(f"api must be freefin, kaspi or both, not {values['api']!r}")
-    if values.get("contract_level", "spec") not in ("spec", "strict"):
-        raise ValueError("contract_level must be spec or strict")
+    values["contract_level"] = Level.of(values.get("contract_level", Level.SPEC))
     bundled = bundled_url is not None
     if bundled:
         values["target_url"] = bundled_url

@@ -1,5 +1,10 @@
-"""``python -m loadtests``: run a load profile headless (see ``loadtests/run.py``)."""
+"""``python -m loadtests``: ``paysim load`` under another name, with its options and exit codes.
 
-from loadtests.run import main
+It runs the command in place of this process rather than importing it: the load layer does
+not import the command line (``paysim``), which imports it.
+"""
 
-raise SystemExit(main())
+import os
+import sys
+
+os.execv(sys.executable, [sys.executable, "-m", "paysim", "load", *sys.argv[1:]])

@@ -4,8 +4,8 @@
         --target-url http://127.0.0.1:8080 --csv run/stats --html run/report.html \\
         --run-dir run
 
-``python -m loadtests`` wraps this with run folders, the bundled simulator and distributed
-modes (see ``loadtests/run.py``). The options this file adds to Locust's own are listed in
+``paysim load`` wraps this with run folders, the bundled simulator and distributed modes (see
+``loadtests/run.py``). The options this file adds to Locust's own are listed in
 ``loadtests/settings.py`` (Locust's ``--help`` shows only its own).
 """
 

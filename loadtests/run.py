@@ -1,8 +1,8 @@
 """Run a load profile headless into a run folder: one process, ``--processes``, or master+workers.
 
-``run_profile()`` is the entry point for other tools (``paysim load``); ``main()`` is the
-command line (``python -m loadtests``). Locust always runs in child processes: it patches the
-standard library with gevent, which must not happen inside a caller such as pytest.
+``run_profile()`` is the entry point for other tools (``paysim load``, which ``python -m
+loadtests`` runs). Locust always runs in child processes: it patches the standard library with
+gevent, which must not happen inside a caller such as pytest.
 
 A run folder holds Locust's CSV files (``stats_stats.csv``, ``stats_stats_history.csv``,
 ``stats_failures.csv``, ``stats_exceptions.csv``), its HTML report with charts
@@ -11,7 +11,6 @@ A run folder holds Locust's CSV files (``stats_stats.csv``, ``stats_stats_histor
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import subprocess
@@ -21,22 +20,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from harness import processes
-from harness.simproc import SimulatorProcess, free_port
-from harness.target import collect_settings
-from loadtests.shapes import SHAPES, make_shape, parse_params
+from harness import child, processes
+from harness.simproc import free_port
+from loadtests.shapes import make_shape
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 ROOT = LOCUSTFILE.parent.parent
-CREDENTIALS = (
-    "freefin_key",
-    "freefin_signing_secret",
-    "freefin_signed_key",
-    "freefin_signed_secret",
-    "freefin_key_b",
-    "kaspi_key",
-    "kaspi_key_b",
-)
 EXIT_TIMEOUT = 124
 STARTUP_GRACE_S = 60.0  # Locust start-up, stopping users, writing reports
 
@@ -69,11 +58,7 @@ def run_profile(
     shape_obj = make_shape(shape or profile, shape_params)  # fail early on a bad shape
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
-    }
-    env.update({f"PAYSIM_{k.upper()}": v for k, v in (credentials or {}).items() if v})
+    env = child.environment(credentials or {})
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     master = [
         *base,
@@ -194,100 +179,3 @@ def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str], wait: float) ->
         proc.wait(min(wait, 10.0))
     except subprocess.TimeoutExpired:
         processes.end(proc)
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtests",
-        description="Run a paysim load profile headless; exit non-zero when a threshold breaks.",
-    )
-    parser.add_argument(
-        "profile",
-        nargs="?",
-        default=None,
-        choices=sorted(SHAPES),
-        help="profile: thresholds and (unless --shape) shape (default smoke)",
-    )
-    parser.add_argument(
-        "--profile",
-        dest="profile_option",
-        choices=sorted(SHAPES),
-        help="the same as the positional profile",
-    )
-    parser.add_argument(
-        "--api", default=os.environ.get("PAYSIM_API", "both"), choices=["freefin", "kaspi", "both"]
-    )
-    parser.add_argument("--shape", choices=sorted(SHAPES), help="another shape than the profile's")
-    parser.add_argument(
-        "--shape-param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a shape parameter (repeatable): users=50, duration=30",
-    )
-    parser.add_argument("--thresholds", help="thresholds YAML (default loadtests/thresholds.yaml)")
-    parser.add_argument(
-        "--out", default="load-runs", help="parent folder of the run folder (default load-runs)"
-    )
-    parser.add_argument(
-        "--processes",
-        type=int,
-        default=0,
-        help="Locust worker processes on this machine (--processes)",
-    )
-    parser.add_argument(
-        "--workers", type=int, default=0, help="run a master and N workers on 127.0.0.1"
-    )
-    for name in ("target_url", "kaspi_url", "credentials_file", *CREDENTIALS):
-        parser.add_argument(
-            "--" + name.replace("_", "-"),
-            dest=name,
-            default=None,
-            help=f"[env PAYSIM_{name.upper()}]",
-        )
-    parser.add_argument(
-        "--simulator-arg",
-        action="append",
-        default=[],
-        help="an argument for the bundled simulator, when no target is given",
-    )
-    args = parser.parse_args(argv)
-    args.profile = args.profile or args.profile_option or "smoke"
-    return args
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: options, then PAYSIM_* environment, then the credentials file."""
-    args = parse_args(argv)
-    settings = collect_settings(lambda name: getattr(args, name, None))
-    run_dir = Path(args.out) / f"{args.profile}-{time.strftime('%Y%m%d-%H%M%S')}"
-    with contextlib.ExitStack() as stack:
-        target = settings.get("target_url")
-        if not target:
-            sim = stack.enter_context(SimulatorProcess(extra_args=args.simulator_arg))
-            target = sim.url
-            print(f"paysim: no target given; bundled simulator at {target}", flush=True)
-        code = run_profile(
-            args.profile,
-            target,
-            settings.get("kaspi_url"),
-            {k: str(settings[k]) for k in CREDENTIALS if settings.get(k)},
-            run_dir,
-            api=args.api,
-            shape=args.shape,
-            shape_params=parse_params(args.shape_param),
-            thresholds=args.thresholds,
-            processes=args.processes,
-            workers=args.workers,
-            echo=sys.stdout,
-        )
-    print(
-        f"paysim: run folder {run_dir} (report.html, stats_*.csv, thresholds.json); "
-        f"exit code {code}",
-        flush=True,
-    )
-    return code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,20 +16,13 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from harness.target import OPTIONS, bundled_credentials
+from harness.target import LOAD_CREDENTIALS, LOAD_OPTIONS, bundled_credentials, default_of
 from loadtests.shapes import SHAPES
 from loadtests.thresholds import THRESHOLDS_FILE
 from loadtests.windows import WINDOW_S
 
-FREEFIN_CREDENTIALS = (
-    "freefin_key",
-    "freefin_signing_secret",
-    "freefin_signed_key",
-    "freefin_signed_secret",
-    "freefin_key_b",
-)
-KASPI_CREDENTIALS = ("kaspi_key", "kaspi_key_b")
-_HELP = {o.name: o.help for o in OPTIONS}
+FREEFIN_CREDENTIALS = tuple(name for name in LOAD_CREDENTIALS if name.startswith("freefin_"))
+KASPI_CREDENTIALS = tuple(name for name in LOAD_CREDENTIALS if name.startswith("kaspi_"))
 
 
 @events.init_command_line_parser.add_listener
@@ -67,29 +60,14 @@ def add_options(parser: Any) -> None:
         env_var="PAYSIM_LATENCY_WINDOW",
         help=f"seconds per window of latency_windows.csv (p50/p95/p99 over time; {WINDOW_S:g})",
     )
-    parser.add_argument(
-        "--api",
-        default="both",
-        choices=["freefin", "kaspi", "both"],
-        env_var="PAYSIM_API",
-        help="which API's personas run",
-    )
-    parser.add_argument(
-        "--target-url",
-        default="",
-        env_var="PAYSIM_TARGET_URL",
-        help=_HELP["target_url"].split(";")[0],
-    )
-    parser.add_argument(
-        "--kaspi-url", default="", env_var="PAYSIM_KASPI_URL", help=_HELP["kaspi_url"]
-    )
-    for name in FREEFIN_CREDENTIALS + KASPI_CREDENTIALS:
+    for opt in LOAD_OPTIONS:  # the target's settings, as every suite takes them
         parser.add_argument(
-            "--" + name.replace("_", "-"),
-            default="",
-            env_var="PAYSIM_" + name.upper(),
-            help=_HELP[name],
-            include_in_web_ui=False,
+            opt.flag,
+            default=default_of(opt.name),
+            choices=opt.choices or None,
+            env_var=opt.env,
+            help=opt.help.partition("; absent:")[0],  # this file starts no simulator
+            include_in_web_ui=not opt.secret,
         )
     parser.add_argument(
         "--replay-share",

@@ -283,3 +283,43 @@ def write_verdict(
         "checks": [dataclasses.asdict(c) for c in checks],
     }
     Path(path).write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def load_verdict(path: str | Path, code: int) -> str:
+    """The thresholds of a load run, then one line: held, broken or not measured, the worst
+    measured p99, the replays, races and duplicates counted."""
+    path = Path(path)
+    if not path.exists():
+        return f"paysim load: FAILED (exit {code}): no verdict was written; see locust.log"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    checks = [Check(**c) for c in doc["checks"]]
+    observed = doc.get("observed", {})
+    ops = observed.get("operations", {})
+    enough = needed("p99")
+    worst = max(
+        ((float(s["p99"]), op) for op, s in ops.items() if (s.get("requests") or 0) >= enough),
+        default=None,
+    )
+    bad = [c.what for c in broken(checks)]
+    missing = [c.what for c in unmeasured(checks)]
+    if bad:
+        head = (
+            f"FAILED: {len(bad)} threshold{'s' if len(bad) != 1 else ''} broken ({', '.join(bad)})"
+        )
+    elif missing:
+        head = (
+            f"NOT PASSED: {len(missing)} threshold{'s' if len(missing) != 1 else ''} not "
+            f"measured, too few samples ({', '.join(missing)})"
+        )
+    else:
+        head = "PASSED: every threshold held"
+    facts = [
+        f"{observed.get('requests', 0)} requests",
+        f"{observed.get('failures', 0)} failed",
+        f"worst p99 {worst[0]:.0f} ms ({worst[1]})"
+        if worst
+        else f"no p99 measured (no operation made {enough} requests)",
+        f"{observed.get('replays', 0)} replays and {observed.get('races', 0)} races, "
+        f"{observed.get('duplicates', 0)} duplicates created",
+    ]
+    return f"{format_table(checks)}\n\npaysim load: {head}; " + ", ".join(facts)

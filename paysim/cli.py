@@ -30,11 +30,12 @@ from typing import Any
 from harness import seedgaps
 from harness.grading.clients import TIMEOUT_S
 from harness.grading.findings import FORMATS
-from harness.target import OPTIONS
+from harness.level import CHOICES as LEVELS
+from harness.level import Level
+from harness.target import LOAD_OPTIONS, OPTIONS
 from paysim.commands import (
     EPILOG,
     EXIT_FAILED,
-    LOAD_CREDENTIALS,
     LOAD_PROFILES,
     Failed,
     cmd_client_report,
@@ -173,12 +174,6 @@ def _load_parser(sub: Any) -> None:
         choices=LOAD_PROFILES,
         help="profile: thresholds and (unless --shape) shape (default smoke)",
     )
-    p.add_argument(
-        "--api",
-        choices=["freefin", "kaspi", "both"],
-        default=None,
-        help="which API to load (default both) [env PAYSIM_API]",
-    )
     p.add_argument("--shape", choices=LOAD_PROFILES, help="another shape than the profile's")
     p.add_argument(
         "--shape-param",
@@ -218,7 +213,7 @@ def _load_parser(sub: Any) -> None:
         metavar="ARG",
         help="an argument for the bundled simulator, when no target is given",
     )
-    _target_options(p, ("target_url", "kaspi_url", "credentials_file", *LOAD_CREDENTIALS))
+    _target_options(p, (*(opt.name for opt in LOAD_OPTIONS), "credentials_file"))
     p.set_defaults(func=cmd_load)
 
 
@@ -309,8 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     clients.add_argument("--report-dir", default="reports/clients", help="default reports/clients")
     clients.add_argument(
         "--level",
-        choices=["spec", "strict"],
-        default="spec",
+        choices=LEVELS,
+        default=Level.SPEC.value,
         help="spec (default): a misspelt field name is a warning; strict: a failure",
     )
     clients.add_argument(

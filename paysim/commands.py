@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import shutil
@@ -16,25 +15,18 @@ from typing import Any
 
 from harness import seedgaps
 from harness.conform import ConformRun, print_table
+from harness.masking import placeholders
 from harness.preflight import PreflightError, preflight
 from harness.promises import coverage
-from harness.target import OPTIONS, collect_settings, make_target
+from harness.target import LOAD_CREDENTIALS, collect_settings, make_target
+from loadtests.shapes import SHAPES
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_CONFIG = 0, 1, 2, 3, 4
 # Nothing failed, but the run did not prove enough: less of the seeds than required, a gating
 # load threshold with too few samples to be judged, or a grade with a rule never exercised.
 EXIT_INCOMPLETE = EXIT_NOT_MEASURED = 5
-LOAD_PROFILES = ("smoke", "ramp", "step", "spike", "soak")
-LOAD_CREDENTIALS = (
-    "freefin_key",
-    "freefin_signing_secret",
-    "freefin_signed_key",
-    "freefin_signed_secret",
-    "freefin_key_b",
-    "kaspi_key",
-    "kaspi_key_b",
-)
+LOAD_PROFILES = tuple(SHAPES)  # a profile names its shape and its thresholds
 EPILOG = "Every target option also reads PAYSIM_<NAME> (--freefin-key: PAYSIM_FREEFIN_KEY)."
 
 
@@ -58,13 +50,7 @@ def secrets_of(settings: dict[str, Any]) -> dict[str, str]:
     """Secret value -> the variable that holds it, for masking in reports."""
     from harness.target import bundled_credentials
 
-    values = {**bundled_credentials(), **{k: str(v) for k, v in settings.items()}}
-    secret = {o.name: o.env for o in OPTIONS if o.secret}
-    return {
-        value: "${" + secret[name] + "}"
-        for name, value in values.items()
-        if name in secret and value
-    }
+    return placeholders({**bundled_credentials(), **settings})
 
 
 def check_target(settings: dict[str, Any]) -> None:
@@ -253,50 +239,10 @@ def cmd_load(args: argparse.Namespace) -> int:
         build_report(out, load_dir=out, secrets=secrets_of(settings))
         report = out
     print(f"  report: {report / 'report.html'}; Locust's log: {out / 'locust.log'}")
+    from loadtests.thresholds import load_verdict
+
     print(load_verdict(out / "thresholds.json", code), flush=True)  # the verdict, last
     return code
-
-
-def load_verdict(path: Path, code: int) -> str:
-    """The thresholds of a load run, then one line: held, broken or not measured, the worst
-    measured p99, the replays, races and duplicates counted."""
-    if not path.exists():
-        return f"paysim load: FAILED (exit {code}): no verdict was written; see locust.log"
-    from loadtests.thresholds import Check, format_table, needed
-
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    checks = [Check(**c) for c in doc["checks"]]
-    observed = doc.get("observed", {})
-    ops = observed.get("operations", {})
-    enough = needed("p99")
-    worst = max(
-        ((float(s["p99"]), op) for op, s in ops.items() if (s.get("requests") or 0) >= enough),
-        default=None,
-    )
-    broken = [c.what for c in checks if c.held is False]
-    missing = [c.what for c in checks if c.held is None and c.gating]
-    if broken:
-        head = (
-            f"FAILED: {len(broken)} threshold{'s' if len(broken) != 1 else ''} broken "
-            f"({', '.join(broken)})"
-        )
-    elif missing:
-        head = (
-            f"NOT PASSED: {len(missing)} threshold{'s' if len(missing) != 1 else ''} not "
-            f"measured, too few samples ({', '.join(missing)})"
-        )
-    else:
-        head = "PASSED: every threshold held"
-    facts = [
-        f"{observed.get('requests', 0)} requests",
-        f"{observed.get('failures', 0)} failed",
-        f"worst p99 {worst[0]:.0f} ms ({worst[1]})"
-        if worst
-        else f"no p99 measured (no operation made {enough} requests)",
-        f"{observed.get('replays', 0)} replays and {observed.get('races', 0)} races, "
-        f"{observed.get('duplicates', 0)} duplicates created",
-    ]
-    return f"{format_table(checks)}\n\npaysim load: {head}; " + ", ".join(facts)
 
 
 # --- report and gaps ------------------------------------------------------------------------

@@ -374,7 +374,7 @@ def test_load_joins_the_run_report(tmp_path: Path) -> None:
 
 
 def test_a_broken_load_run_ends_in_what_broke(tmp_path: Path) -> None:
-    from paysim.commands import load_verdict
+    from loadtests.thresholds import load_verdict
 
     verdict = tmp_path / "thresholds.json"
     verdict.write_text(
@@ -402,7 +402,7 @@ def test_a_broken_load_run_ends_in_what_broke(tmp_path: Path) -> None:
 
 
 def test_a_load_run_that_did_not_earn_a_threshold_does_not_pass(tmp_path: Path) -> None:
-    from paysim.commands import load_verdict
+    from loadtests.thresholds import load_verdict
 
     verdict = tmp_path / "thresholds.json"
     check = {"what": "duplicates created, kaspi (0 replays, 0 races)", "limit": "<= 0"}

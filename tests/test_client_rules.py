@@ -239,10 +239,10 @@ def test_any_bytes_a_client_sends_are_logged_and_judged_on_both_engines(store: S
 
 
 def test_a_body_with_backticks_and_lines_stays_inside_its_markdown_fence() -> None:
-    from harness.grading.findings import Exchange, Finding, Grade
+    from harness.grading.findings import Evidence, Finding, Grade
 
     body = b'{"order_id": "```\\n# not a heading\\n<script>x</script>\\n````"}\n\x00'
-    evidence = [Exchange("POST", "http://h/p", {}, body, status=400, answer="no")]
+    evidence = [Evidence("POST", "http://h/p", {}, body, status=400, answer="no")]
     finding = Finding("r", "t", "major", False, "d", "f", "s", evidence)
     markdown = Grade("API client", "here", [finding]).markdown()
     fence = "`" * 5  # longer than the body's longest run (4)

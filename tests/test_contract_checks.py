@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import requests
 
+from harness.apis import FACTS
 from harness.contract import auth, checks
-from harness.contract.apis import PROFILES
 from harness.contract.context import RunContext
 from harness.contract.record import Report
 
@@ -18,7 +18,7 @@ URL = "http://target/api/v1/public/payments/p1"
 
 def _run() -> RunContext:
     return RunContext(
-        profile=PROFILES["freefin"],
+        profile=FACTS["freefin"],
         level="spec",
         base_url="http://target",
         auth_headers={"Authorization": "Bearer a"},

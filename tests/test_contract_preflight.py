@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.preflight import FREEFIN_KEYS, KASPI_KEYS, PreflightError, preflight
+from harness.apis import FACTS
+from harness.preflight import PreflightError, preflight
 from harness.simproc import SimulatorProcess
 from harness.target import bundled_credentials, make_target
 
@@ -23,7 +24,7 @@ def test_every_seeded_credential_passes(sim: SimulatorProcess) -> None:
     preflight(make_target({"target_url": sim.url, **bundled_credentials()}))
 
 
-@pytest.mark.parametrize("field", FREEFIN_KEYS + KASPI_KEYS)
+@pytest.mark.parametrize("field", FACTS["freefin"].key_fields() + FACTS["kaspi"].key_fields())
 def test_a_refused_credential_names_its_flag(sim: SimulatorProcess, field: str) -> None:
     settings = {"target_url": sim.url, **bundled_credentials(), field: "sk_test_wrong_key"}
     flag = "--" + field.replace("_", "-")

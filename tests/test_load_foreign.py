@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from loadtests.run import CREDENTIALS, run_profile
+from harness.target import LOAD_CREDENTIALS
+from loadtests.run import run_profile
 from tests.foreign import run as foreign
 
 pytestmark = pytest.mark.server
@@ -27,7 +28,7 @@ def smoke(api: str, bugs: tuple[str, ...], out: Path) -> tuple[int, dict[str, An
             "smoke",
             base,
             found.get("kaspi_url"),
-            {k: str(found[k]) for k in CREDENTIALS if k in found},
+            {k: str(found[k]) for k in LOAD_CREDENTIALS if k in found},
             out,
             api=api,
             extra_args=["--replay-share", "0"],

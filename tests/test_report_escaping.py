@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from harness.contract.record import Report
-from harness.grading.findings import Exchange, Finding, Grade, html
+from harness.grading.findings import Evidence, Finding, Grade, html
 
 HOSTILE = "<script>alert(1)</script> | [click](javascript:alert(1)) *bold* `tick` a\x00b\x1b"
 
@@ -29,7 +29,7 @@ def _outside_fences(markdown: str) -> str:
 
 
 def _grade() -> Grade:
-    exchange = Exchange("POST", "http://t/pay", {}, HOSTILE.encode(), 400, HOSTILE)
+    exchange = Evidence("POST", "http://t/pay", {}, HOSTILE.encode(), 400, HOSTILE)
     finding = Finding(
         "client.money", "money", "major", False, f"sent {HOSTILE}", "fix it", "seed", [exchange]
     )

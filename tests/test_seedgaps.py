@@ -13,17 +13,17 @@ from harness import seedgaps
 from paysim.cli import main
 
 
-def by_kind(findings: list[seedgaps.Finding], kind: str) -> list[seedgaps.Finding]:
+def by_kind(findings: list[seedgaps.SeedGap], kind: str) -> list[seedgaps.SeedGap]:
     return [f for f in findings if f.kind == kind]
 
 
 @pytest.fixture(scope="module")
-def kaspi() -> list[seedgaps.Finding]:
+def kaspi() -> list[seedgaps.SeedGap]:
     return seedgaps.analyse("kaspi")
 
 
 @pytest.fixture(scope="module")
-def freefin() -> list[seedgaps.Finding]:
+def freefin() -> list[seedgaps.SeedGap]:
     return seedgaps.analyse("freefin")
 
 
@@ -34,7 +34,7 @@ def specs(tmp_path: Path) -> Path:
     return tmp_path / "specs"
 
 
-def test_simulate_failed_contradicts_invoice_status(kaspi: list[seedgaps.Finding]) -> None:
+def test_simulate_failed_contradicts_invoice_status(kaspi: list[seedgaps.SeedGap]) -> None:
     (finding,) = by_kind(kaspi, "enum_mismatch")
     assert finding.where == "POST /v1/sandbox/invoices/{id}/simulate"
     assert "['failed']" in finding.detail and "Invoice.status" in finding.detail
@@ -43,7 +43,7 @@ def test_simulate_failed_contradicts_invoice_status(kaspi: list[seedgaps.Finding
 
 
 def test_kaspi_responses_without_schema_are_settled_per_operation(
-    kaspi: list[seedgaps.Finding],
+    kaspi: list[seedgaps.SeedGap],
 ) -> None:
     found = {(f.where, f.detail.split(" ")[0]): f for f in by_kind(kaspi, "no_response_schema")}
     me = found[("GET /v1/me", "200")]
@@ -59,7 +59,7 @@ def test_kaspi_responses_without_schema_are_settled_per_operation(
     assert len(found) > 25  # most Kaspi operations have no response schema
 
 
-def test_kaspi_other_kinds(kaspi: list[seedgaps.Finding]) -> None:
+def test_kaspi_other_kinds(kaspi: list[seedgaps.SeedGap]) -> None:
     kinds = {f.kind for f in kaspi}
     assert {
         "no_operation_id",
@@ -89,7 +89,7 @@ def test_kaspi_other_kinds(kaspi: list[seedgaps.Finding]) -> None:
     assert [f.detail.split(" ")[0] for f in security] == ["401"]  # Kaspi never answers 403
 
 
-def test_freefin_findings(freefin: list[seedgaps.Finding]) -> None:
+def test_freefin_findings(freefin: list[seedgaps.SeedGap]) -> None:
     assert not by_kind(freefin, "no_operation_id") and not by_kind(freefin, "enum_mismatch")
     stream = by_kind(freefin, "undescribed_stream")[0]
     assert stream.where.startswith("GET /api/v1/public/events")

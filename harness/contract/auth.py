@@ -8,6 +8,7 @@ goes on the wire, generated or not.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -15,12 +16,13 @@ import requests
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
-from harness import signing
+from harness import masking, signing
+from harness.apis import FACTS, freefin
 from harness.contract.context import run_of
 from harness.target import Target
 
-SIGNATURE_HEADER = "X-Freefin-Signature"
-_SIGNATURE_SHAPE = re.compile(r"^sha256=[a-f0-9]{64}$")
+SIGNATURE_HEADER = freefin.SIGNATURE_HEADER  # the one API whose requests are signed
+_SIGNATURE_SHAPE = re.compile("^" + re.escape(signing.PREFIX) + "[a-f0-9]{64}$")
 FRAMING_HEADERS = (
     "Expect", "Content-Length", "Transfer-Encoding", "Host", "Connection", "TE", "Upgrade",
     "Trailer",
@@ -111,31 +113,23 @@ def _header_negated(case: schemathesis.Case, header: str) -> bool:
 
 def credentials(target: Target, api: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """(Schemathesis auth entry, headers of merchant A, headers of merchant B) for an API."""
-    if api == "freefin":
-        return (
-            {"bearer": target.freefin_key},
-            {"Authorization": f"Bearer {target.freefin_key}"},
-            {"Authorization": f"Bearer {target.freefin_key_b}"} if target.freefin_key_b else {},
-        )
+    facts = FACTS[api]
+    key = getattr(target, facts.credentials["key_a"][0])
+    other = getattr(target, facts.credentials["key_b"][0])
+    bearer = facts.key_header[1].strip().lower() == "bearer"
     return (
-        {"api_key": target.kaspi_key},
-        {"X-API-Key": target.kaspi_key},
-        {"X-API-Key": target.kaspi_key_b} if target.kaspi_key_b else {},
+        {"bearer" if bearer else "api_key": key},
+        facts.key_headers(key),
+        facts.key_headers(other) if other else {},
     )
+
+
+def signing_secret(target: Target, api: str) -> str:
+    """The secret merchant A's requests are signed with ("" where the API signs none)."""
+    field = FACTS[api].credentials["key_a"][1]
+    return str(getattr(target, field)) if field else ""
 
 
 def secret_placeholders(target: Target) -> dict[str, str]:
     """Secret values -> the environment variable to write in their place in curl commands."""
-    names = (
-        "freefin_key",
-        "freefin_key_b",
-        "freefin_limited_key",
-        "kaspi_key",
-        "kaspi_key_b",
-        "kaspi_limited_key",
-    )
-    return {
-        getattr(target, name): f"${{PAYSIM_{name.upper()}}}"
-        for name in names
-        if getattr(target, name)
-    }
+    return masking.placeholders(dataclasses.asdict(target))

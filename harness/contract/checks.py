@@ -24,7 +24,7 @@ import schemathesis
 from schemathesis.core.failures import Failure
 
 from harness import patience
-from harness.contract.apis import reachable
+from harness.apis import reachable
 from harness.contract.context import RunContext, operation_key, run_of
 from harness.contract.transport import call_patiently
 

@@ -11,8 +11,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from harness.contract.apis import ApiProfile
+from harness.apis import ApiFacts
 from harness.leftovers import Allowance
+from harness.level import Level
 
 if TYPE_CHECKING:
     from schemathesis import BaseSchema, Case
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 class RunContext:
     """One API under test: its profile, level, credentials and what the run has seen."""
 
-    profile: ApiProfile
-    level: str
+    profile: ApiFacts
+    level: Level
     base_url: str
     auth_headers: dict[str, str]
     other_merchant_headers: dict[str, str]

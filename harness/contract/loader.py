@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
-from pathlib import Path
 from typing import Any
 
 import schemathesis
-import yaml
 
-from harness.contract.apis import ApiProfile
+from harness.apis import FACTS, ApiFacts
+from harness.apis.documents import read as read_document
+from harness.level import SUPPLEMENT, Level
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-
-# Operations that never end (server-sent events): checked by a probe, not by generated cases.
-STREAMING_OPERATIONS = {"freefin": ("GET", "/api/v1/public/events")}
 
 PROFILES: dict[str, dict[str, Any]] = {
     # Default: deterministic and small enough for every CI run. The spec level's cases by the
@@ -42,15 +38,6 @@ PROFILES: dict[str, dict[str, Any]] = {
     "deep": {"max_examples": 200, "stateful_examples": 150, "stateful_steps": 20},
 }
 SEED = 42
-
-
-def read_document(path: Path) -> dict[str, Any]:
-    """A JSON or YAML document as a dict (empty when the file does not exist)."""
-    if not path.exists():
-        return {}
-    text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    return data or {}
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +62,7 @@ def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-def apply_global_statements(doc: dict[str, Any], profile: ApiProfile) -> dict[str, Any]:
+def apply_global_statements(doc: dict[str, Any], profile: ApiFacts) -> dict[str, Any]:
     """Make the spec's global statements explicit on each operation it covers."""
     doc = copy.deepcopy(doc)
     envelope = {"application/json": {"schema": {"$ref": profile.error_schema_ref}}}
@@ -136,7 +123,7 @@ def _rewrite_refs(value: Any, seed_name: str) -> Any:
     return value
 
 
-def _as_response(entry: dict[str, Any], status: str, profile: ApiProfile) -> dict[str, Any]:
+def _as_response(entry: dict[str, Any], status: str, profile: ApiFacts) -> dict[str, Any]:
     """A supplement response entry (description, ``$ref`` to a schema, headers) as OpenAPI."""
     response: dict[str, Any] = {"description": entry.get("description", f"{status} (supplement)")}
     if "$ref" in entry:
@@ -150,7 +137,7 @@ def _as_response(entry: dict[str, Any], status: str, profile: ApiProfile) -> dic
     return response
 
 
-def supplement_overlay(profile: ApiProfile, seed: dict[str, Any]) -> dict[str, Any]:
+def supplement_overlay(profile: ApiFacts, seed: dict[str, Any]) -> dict[str, Any]:
     """The supplement as an OpenAPI overlay of the seed (paths and components).
 
     The supplement lists ``global_responses`` (every operation may give them) and, per
@@ -200,11 +187,9 @@ def supplement_overlay(profile: ApiProfile, seed: dict[str, Any]) -> dict[str, A
 @functools.cache
 def contract(api: str, level: str) -> dict[str, Any]:
     """The document a run at ``level`` holds the target to (links included)."""
-    from harness.contract.apis import PROFILES as APIS
-
-    profile = APIS[api]
+    profile = FACTS[api]
     doc = read_document(profile.spec_file)
-    if level == "strict" and profile.supplement_file.exists():
+    if Level.of(level).binds(SUPPLEMENT) and profile.supplement_file.exists():
         doc = deep_merge(doc, supplement_overlay(profile, doc))
     doc = apply_global_statements(doc, profile)
     links = read_document(profile.links_file)
@@ -221,7 +206,7 @@ def chaining_contract(api: str) -> dict[str, Any]:
     supplement calls valid are valid for the seed too, so generating them (positive data only)
     holds the target to nothing more; responses are still checked against the seed.
     """
-    spec, strict = contract(api, "spec"), contract(api, "strict")
+    spec, strict = contract(api, Level.SPEC), contract(api, Level.STRICT)
     doc = copy.deepcopy(spec)
     components = doc.setdefault("components", {})
     for section in ("schemas", "parameters"):

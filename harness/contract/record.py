@@ -15,12 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.grading.findings import fence_for, printable
-
-# A JSON member whose name says it holds a secret: "secret", "signing_secret", "api_key", ...
-_ANSWERED_SECRET = re.compile(
-    r'("(?:[a-z_]*secret|[a-z_]*api_key|[a-z_]*token|password)"\s*:\s*)"[^"]*"', re.IGNORECASE
-)
-
+from harness.masking import Masker
 
 _QUOTED_PLACEHOLDER = re.compile(r"'([^']*\$\{PAYSIM_[A-Z0-9_]+\}[^']*)'")
 
@@ -81,9 +76,7 @@ class Report:
     def redact(self, text: str) -> str:
         """Replace the run's credentials by the environment variables that hold them, and mask
         secrets the target hands out in its answers (a webhook endpoint's signing secret)."""
-        for secret, placeholder in self.secrets.items():
-            text = text.replace(secret, placeholder)
-        return _ANSWERED_SECRET.sub(r'\1"[masked]"', text)
+        return Masker(self.secrets, answered=True).text(text)
 
     def add_result(
         self, api: str, operation: str, check: str, failure: Any, curl: str, answer: str = ""

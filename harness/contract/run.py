@@ -7,32 +7,27 @@ exit code: 0 every check held, 1 a check failed, 3 target unreachable or credent
     pytest harness/contract --api freefin --contract-level strict --contract-profile default \\
         --contract-report DIR --junitxml DIR/junit.xml [--target-url URL ...]
 
-Target settings (``harness.target.OPTIONS``: URL, keys, secrets) reach a child process through
-its ``PAYSIM_*`` environment, never its command line, so that secrets stay out of process lists.
+Target settings reach a child process as :mod:`harness.child` says: through its environment.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
 
-from harness.target import OPTIONS
+from harness import child
+from harness.level import Level
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-SUITES = {
-    api: ROOT / "harness" / "contract" / f"test_contract_{api}.py" for api in ("freefin", "kaspi")
-}
 RUN_TIMEOUT_S = 600
 
 
 def pytest_args(
     api: str = "both",
-    level: str = "spec",
+    level: str = Level.SPEC,
     profile: str = "default",
     report_dir: Path | str | None = None,
     *,
@@ -41,23 +36,15 @@ def pytest_args(
     select: str | None = None,
 ) -> list[str]:
     """The pytest arguments of a contract run (target settings apart)."""
-    if api not in ("freefin", "kaspi", "both"):
-        raise ValueError(f"api must be freefin, kaspi or both, not {api!r}")
-    suites = [str(SUITES[a]) for a in (("freefin", "kaspi") if api == "both" else (api,))]
-    args = [
-        *suites,
-        "--rootdir",
-        str(ROOT),
-        "-p",
-        "no:cacheprovider",
-        "-q",
+    args = child.pytest_arguments(
+        child.contract_suites(api),
         "--api",
         api,
         "--contract-level",
-        level,
+        Level.of(level).value,
         "--contract-profile",
         profile,
-    ]
+    )
     if report_dir is not None:
         args += ["--contract-report", str(report_dir)]
     if junit_xml is not None:
@@ -69,18 +56,10 @@ def pytest_args(
     return args
 
 
-def _environment(settings: Mapping[str, str]) -> dict[str, str]:
-    known = {opt.name: opt.env for opt in OPTIONS}
-    unknown = set(settings) - set(known)
-    if unknown:
-        raise ValueError(f"unknown target settings {sorted(unknown)}")
-    return {known[name]: str(value) for name, value in settings.items() if value}
-
-
 def run_contract(
     target: Mapping[str, str] | None = None,
     api: str = "both",
-    level: str = "spec",
+    level: str = Level.SPEC,
     profile: str = "default",
     report_dir: Path | str | None = None,
     *,
@@ -99,18 +78,13 @@ def run_contract(
     args = pytest_args(
         api, level, profile, report_dir, junit_xml=junit_xml, operations=operations, select=select
     )
-    env = _environment(target or {})
+    env = child.settings_environment(target or {})
     if not in_process:
-        # PYTHONPATH: this checkout's harness, whatever an editable install points at.
-        child_env = {
-            **os.environ,
-            **env,
-            "PYTHONPATH": os.pathsep.join(
-                [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-            ),
-        }
         return subprocess.call(
-            [sys.executable, "-m", "pytest", *args], cwd=ROOT, env=child_env, timeout=RUN_TIMEOUT_S
+            child.pytest_command(args),
+            cwd=child.ROOT,
+            env=child.environment(target or {}),
+            timeout=RUN_TIMEOUT_S,
         )
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)

@@ -3,7 +3,7 @@ cancel / refund -> get), with every check on every step and Retry-After respecte
 
 Three departures from Schemathesis's defaults, all for the same reason (exercise the chains):
 
-- Chains start at the API's creating operations (``ApiProfile.roots``). Schemathesis's own
+- Chains start at the API's creating operations (``ApiFacts.roots``). Schemathesis's own
   guess counts any POST as a reliable start, so it starts from cancel and refund with random
   ids (404, no chain follows) and never from a create whose body names an id it cannot produce
   (``customer_id``).

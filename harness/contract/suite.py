@@ -6,8 +6,8 @@ import copy
 
 import schemathesis
 
+from harness.apis import FACTS
 from harness.contract import auth, checks, hooks, triage  # noqa: F401 - registers checks, hooks
-from harness.contract.apis import PROFILES
 from harness.contract.context import RUN_MARKER, RunContext, register, token_of
 from harness.contract.loader import (
     chaining_contract,
@@ -16,19 +16,21 @@ from harness.contract.loader import (
     schemathesis_config,
 )
 from harness.contract.record import Report
+from harness.level import SUPPLEMENT, Level
 from harness.target import Target
 
 
 def base_url(target: Target, api: str) -> str:
     """Where the API's paths live on the target."""
-    return target.target_url if api == "freefin" else target.kaspi_url
+    url: str = getattr(target, FACTS[api].url_setting)
+    return url
 
 
 def open_run(
     target: Target, api: str, record: Report, profile: str = "default"
 ) -> tuple[schemathesis.BaseSchema, RunContext]:
     """The Schemathesis schema of ``api`` at the target's contract level, tied to its run."""
-    api_profile = PROFILES[api]
+    api_profile = FACTS[api]
     entry, headers_a, headers_b = auth.credentials(target, api)
     url = base_url(target, api)
 
@@ -42,7 +44,7 @@ def open_run(
         )
 
     def strict_factory() -> schemathesis.BaseSchema:
-        return schemathesis.openapi.from_dict(contract_copy(api, "strict"), config=config())
+        return schemathesis.openapi.from_dict(contract_copy(api, Level.STRICT), config=config())
 
     def chaining_factory() -> schemathesis.BaseSchema:
         raw = copy.deepcopy(chaining_contract(api))
@@ -50,19 +52,20 @@ def open_run(
         return schemathesis.openapi.from_dict(raw, config=config(positive_only=True))
 
     record.secrets.update(auth.secret_placeholders(target))
-    record.levels[api] = target.contract_level
+    level = target.level
+    record.levels[api] = level
     run = RunContext(
         profile=api_profile,
-        level=target.contract_level,
+        level=level,
         base_url=url,
         auth_headers=headers_a,
         other_merchant_headers=headers_b,
-        signing_secret=target.freefin_signing_secret if api == "freefin" else "",
+        signing_secret=auth.signing_secret(target, api),
         report=record,
         strict_factory=strict_factory,
-        chaining_factory=chaining_factory if target.contract_level == "spec" else None,
+        chaining_factory=None if level.binds(SUPPLEMENT) else chaining_factory,
     )
-    raw = contract_copy(api, target.contract_level)
+    raw = contract_copy(api, level)
     record.not_applicable[api] = never_applicable(raw)
     register(raw, run)
     return schemathesis.openapi.from_dict(raw, config=config()), run

@@ -41,6 +41,7 @@ from harness.contract.context import RunContext, documents_status, run_of
 from harness.contract.loader import contract
 from harness.contract.record import SpecGap
 from harness.contract.transport import call_patiently
+from harness.level import SUPPLEMENT, Level
 from harness.pointer import resolve as resolve_pointer
 
 # Failure type -> the built-in check that raises it, re-run against the strict contract.
@@ -77,7 +78,7 @@ def _check_context(run: RunContext, case: schemathesis.Case) -> schemathesis.Che
 
 
 def _strict_operation(run: RunContext, case: schemathesis.Case) -> dict[str, Any] | None:
-    doc = contract(run.api, "strict")
+    doc = contract(run.api, Level.STRICT)
     op = doc.get("paths", {}).get(case.operation.path, {}).get(case.method.lower())
     return op if isinstance(op, dict) else None
 
@@ -118,7 +119,7 @@ def _strict_accepts_response(
 
 def _strict_parameters(run: RunContext, op: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(where it is defined, parameter) of the strict operation's parameters."""
-    shared = contract(run.api, "strict").get("components", {}).get("parameters", {})
+    shared = contract(run.api, Level.STRICT).get("components", {}).get("parameters", {})
     resolved = []
     for parameter in op.get("parameters", []):
         ref = parameter.get("$ref", "")
@@ -131,7 +132,7 @@ def _strict_parameters(run: RunContext, op: dict[str, Any]) -> list[tuple[str, d
 
 
 def _schema_problem(run: RunContext, schema: dict[str, Any], value: Any) -> str | None:
-    root = {**schema, "components": contract(run.api, "strict").get("components", {})}
+    root = {**schema, "components": contract(run.api, Level.STRICT).get("components", {})}
     error = jsonschema.exceptions.best_match(jsonschema.Draft4Validator(root).iter_errors(value))
     return error.message if error is not None else None
 
@@ -171,7 +172,7 @@ def _strict_rejects_data(run: RunContext, case: schemathesis.Case) -> tuple[str,
 
 def _methods_in_use(api: str) -> set[str]:
     """The methods the seed uses on any path: for these a 405, for others 501 is fine."""
-    paths = contract(api, "spec").get("paths", {})
+    paths = contract(api, Level.SPEC).get("paths", {})
     return {m.upper() for ops in paths.values() for m in ops if m != "parameters"}
 
 
@@ -224,7 +225,7 @@ def _beyond_minimal(
     if known is None:
         # The seed's request body; where the seed has none, the supplement's (the data of
         # test_operation_positive comes from its rules).
-        for level in ("spec", "strict"):
+        for level in Level:
             doc = contract(run.api, level)
             op = doc.get("paths", {}).get(case.operation.path, {}).get(case.method.lower(), {})
             content = (op.get("requestBody") or {}).get("content", {}).get("application/json")
@@ -377,8 +378,8 @@ def filter_failure(
     if isinstance(failure, ServerError) and documents_status(case, response.status_code):
         return False
     run = run_of(case)
-    if run is None or run.level != "spec":
-        return True
+    if run is None or run.level.binds(SUPPLEMENT):
+        return True  # the run's schema is the strict contract already: nothing is a gap
     try:
         gap = classify(run, _check_context(run, case), failure, case, response)
     except Exception:  # a classifier bug must neither hide the failure nor stop the checks

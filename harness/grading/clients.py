@@ -11,7 +11,8 @@ from typing import Any
 
 import requests
 
-from harness.grading.findings import FORMATS, Exchange, Finding, Grade, html, write_files
+from harness.grading.findings import FORMATS, Evidence, Finding, Grade, html, write_files
+from harness.level import Level
 
 TIMEOUT_S = 120.0  # grading is linear in the log: 100,000 requests take seconds
 
@@ -20,7 +21,7 @@ def fetch(
     base_url: str,
     control_token: str | None = None,
     timeout_s: float = TIMEOUT_S,
-    level: str = "spec",
+    level: str = Level.SPEC,
 ) -> dict[str, Any]:
     headers = {"X-Control-Token": control_token} if control_token else {}
     url = f"{base_url.rstrip('/')}/_sim/clients/report"
@@ -44,7 +45,7 @@ def grades(report: dict[str, Any], base_url: str) -> list[Grade]:
                 source=item["source"],
                 to_meet=item.get("to_meet", ""),
                 evidence=[
-                    Exchange(
+                    Evidence(
                         method=ev["method"],
                         url=base_url.rstrip("/") + ev["url"],
                         headers=ev["headers"],

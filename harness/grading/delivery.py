@@ -11,8 +11,8 @@ from typing import Any
 import requests
 
 from harness import patience, signing
-from harness.grading.events import Format
-from harness.grading.findings import Exchange
+from harness.apis.facts import WebhookFormat
+from harness.grading.findings import Evidence
 
 UNREACHABLE = 69  # EX_UNAVAILABLE: the probe command cannot say
 CONNECT_S = 5.0
@@ -42,7 +42,7 @@ class Sender:
     close: a handler that answered 500 may have closed the connection it is still kept on."""
 
     target: HandlerTarget
-    fmt: Format
+    fmt: WebhookFormat
     session: requests.Session = field(default_factory=requests.Session)
     unreachable: bool = False  # the last send could not connect at all
     _stale: bool = False
@@ -66,10 +66,10 @@ class Sender:
     def close(self) -> None:
         self.session.close()
 
-    def post(self, raw: bytes, headers: dict[str, str]) -> Exchange:
+    def post(self, raw: bytes, headers: dict[str, str]) -> Evidence:
         """POST ``raw``; a 429 with Retry-After is waited out and sent again, as the API's own
         sender does, and the answer judged is the last one (timed on its own)."""
-        exchange = Exchange("POST", self.target.url, headers, raw)
+        exchange = Evidence("POST", self.target.url, headers, raw)
         started = time.perf_counter()
 
         def send() -> requests.Response:
@@ -107,29 +107,29 @@ class Sender:
         exchange.answer = resp.text[:500]
         return exchange
 
-    def send(self, body: dict[str, Any], secret: str | None = "") -> Exchange:
+    def send(self, body: dict[str, Any], secret: str | None = "") -> Evidence:
         """``body`` signed with the target's secret (``secret`` given: that one; None: unsigned)."""
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         key = self.target.secret if secret == "" else secret
         return self.post(raw, self.headers(body, raw, key))
 
 
-def ok(exchange: Exchange, timeout_s: float) -> bool:
+def ok(exchange: Evidence, timeout_s: float) -> bool:
     """Accepted in time (what the accepts_valid rule alone judges: the others, ``accepted``)."""
     return accepted(exchange) and (exchange.elapsed_ms or 0) <= timeout_s * 1000
 
 
-def accepted(exchange: Exchange) -> bool:
+def accepted(exchange: Evidence) -> bool:
     """Answered 2xx, however long it took."""
     return exchange.status is not None and 200 <= exchange.status < 300
 
 
-def refused(exchange: Exchange) -> bool:
+def refused(exchange: Evidence) -> bool:
     """Not taken: any answer but a 2xx (a dropped connection also leaves the event undone)."""
     return exchange.status is None or not 200 <= exchange.status < 300
 
 
-def no_5xx(exchange: Exchange) -> bool:
+def no_5xx(exchange: Evidence) -> bool:
     return exchange.status is not None and exchange.status < 500
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import jinja2
 
+from harness.masking import HIDDEN, Masker, hidden
+
 FORMATS = ("json", "junit", "md", "html")  # what a grade is written as
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MASKED_HEADERS = ("authorization", "x-api-key", "x-control-token")
@@ -56,7 +58,7 @@ def fence_for(text: str) -> str:
 
 
 @dataclass
-class Exchange:
+class Evidence:
     """One request the grader saw or sent, and the answer to it."""
 
     method: str
@@ -73,7 +75,7 @@ class Exchange:
         parts = ["curl", "-X", self.method, shlex.quote(self.url)]
         for name, value in self.headers.items():
             if name.lower() in MASKED_HEADERS:
-                value = "***"
+                value = HIDDEN
             parts += ["-H", shlex.quote(f"{name}: {value}")]
         if self.body:
             text = self.body[:BODY_SHOWN].decode("utf-8", "replace")
@@ -91,10 +93,7 @@ class Exchange:
 
 
 def _mask(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    return Masker(hidden(secrets)).text(text)
 
 
 @dataclass
@@ -106,7 +105,7 @@ class Finding:
     detail: str
     fix: str
     source: str
-    evidence: list[Exchange] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     to_meet: str = ""  # not exercised: the situation it judges, and how to make it come
 
     def __post_init__(self) -> None:

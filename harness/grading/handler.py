@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 
+from harness.apis.facts import WebhookFormat
 from harness.grading.delivery import (
     HandlerTarget,
     Probe,
@@ -33,8 +34,8 @@ from harness.grading.delivery import (
     ok,
     refused,
 )
-from harness.grading.events import Format, event, formats, new_object_id
-from harness.grading.findings import Exchange, Finding, Grade
+from harness.grading.events import event, formats, new_object_id
+from harness.grading.findings import Evidence, Finding, Grade
 
 OVERSIZED_BYTES = 1024 * 1024
 __all__ = ["HandlerTarget", "Unreachable", "grade"]
@@ -46,21 +47,14 @@ Check = Callable[[Sender, Probe], list[Finding]]
 
 
 def _finding(rule: str, title: str, severity: str, source: str, fix: str) -> Callable[..., Finding]:
-    def make(passed: bool | None, detail: str, evidence: list[Exchange] | None = None) -> Finding:
+    def make(passed: bool | None, detail: str, evidence: list[Evidence] | None = None) -> Finding:
         return Finding(rule, title, severity, passed, detail, fix, source, evidence or [])
 
     return make
 
 
-def _main_kind(fmt: Format) -> str:
+def _main_kind(fmt: WebhookFormat) -> str:
     return fmt.kinds[0]  # payment.created / invoice.created
-
-
-def _final_kinds(fmt: Format) -> tuple[str, str]:
-    """(the first event of an object, a later one that ends it) for the out-of-order check."""
-    if fmt.api == "freefin":
-        return "payment.created", "payment.succeeded"
-    return "invoice.created", "invoice.paid"
 
 
 def check_valid(sender: Sender, probe: Probe) -> list[Finding]:
@@ -198,8 +192,8 @@ def check_signatures(sender: Sender, probe: Probe) -> list[Finding]:
     taken = []
     for value in (
         "",
-        "sha256=",
-        "sha256=" + "z" * 64,
+        fmt.prefix,
+        fmt.prefix + "z" * 64,
         "md5=0cc175b9c0f1b6a831c399e269772661",
         "not a signature",
     ):
@@ -230,13 +224,6 @@ def check_signatures(sender: Sender, probe: Probe) -> list[Finding]:
     return out
 
 
-def _refund_kind(fmt: Format) -> tuple[str, str]:
-    """The refund event (whose double application doubles a total) and its amount field."""
-    if fmt.api == "freefin":
-        return "payment.refunded", "amount_refunded"
-    return "invoice.refunded", "refunded_amount"
-
-
 def _same_amount(held: Any, sent: Any) -> bool:
     try:
         return Decimal(str(held)) == Decimal(str(sent))
@@ -246,7 +233,7 @@ def _same_amount(held: Any, sent: Any) -> bool:
 
 def check_duplicates(sender: Sender, probe: Probe) -> list[Finding]:
     fmt = sender.fmt
-    kind, amount_field = _refund_kind(fmt)
+    kind, amount_field = fmt.refund
     object_id = new_object_id(fmt, kind)
     body = event(fmt, kind, object_id)
     first, second = sender.send(body), sender.send(body)
@@ -290,7 +277,7 @@ def check_duplicates(sender: Sender, probe: Probe) -> list[Finding]:
 
 def check_order(sender: Sender, probe: Probe) -> list[Finding]:
     fmt = sender.fmt
-    first_kind, last_kind = _final_kinds(fmt)
+    first_kind, last_kind = fmt.first_and_final
     object_id = new_object_id(fmt, first_kind)
     now = datetime.now(UTC)
     early = event(fmt, first_kind, object_id, at=now - timedelta(seconds=2))
@@ -303,7 +290,7 @@ def check_order(sender: Sender, probe: Probe) -> list[Finding]:
             "handler.tolerates_out_of_order",
             "events that arrive out of order are accepted",
             "major",
-            fmt.source("ordering") if fmt.api == "freefin" else "supplement#/events/webhooks",
+            fmt.ordering_source,
             "deliveries run in parallel: accept an event whatever arrived before it",
         )(
             both,
@@ -316,7 +303,7 @@ def check_order(sender: Sender, probe: Probe) -> list[Finding]:
         "handler.keeps_latest_state",
         "an older event arriving late does not undo a newer one",
         "critical",
-        fmt.source("ordering") if fmt.api == "freefin" else "supplement#/events/webhooks",
+        fmt.ordering_source,
         "order by the event's created_at (or the object's own updated_at), not by arrival: "
         "ignore a change older than the state you hold",
     )
@@ -341,7 +328,7 @@ def _state_finding(
     object_id: str,
     holds: Callable[[dict[str, Any]], bool],
     shown: str,
-    evidence: list[Exchange],
+    evidence: list[Evidence],
 ) -> Finding:
     if not probe.given:
         return make(None, "no state probe given (--state-url or --state-command)")
@@ -448,7 +435,7 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def grade(target: HandlerTarget, fmt: Format | None = None) -> Grade:
+def grade(target: HandlerTarget, fmt: WebhookFormat | None = None) -> Grade:
     """Every check against the handler; Unreachable when it cannot be connected to at all (a
     handler too slow to answer is graded: accepts_valid fails with its timings)."""
     fmt = fmt or formats()[target.api]

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.masking import Masker
 from harness.report.html import render_html
 from harness.report.junit import build_junit
 from harness.report.results import read_results
-from harness.report.summary import build_summary, redactor
+from harness.report.summary import build_summary
 
 OUTPUTS = ("junit.xml", "summary.json", "report.html")
 
@@ -40,7 +41,7 @@ def build_report(
     out.mkdir(parents=True, exist_ok=True)
     results = read_results(directory, load_dir, gaps)
     summary = build_summary(results, secrets)
-    build_junit(results, directory, redactor(secrets or {}), summary["coverage"]).write(
+    build_junit(results, directory, Masker(secrets or {}), summary["coverage"]).write(
         out / "junit.xml", encoding="utf-8", xml_declaration=True
     )
     (out / "summary.json").write_text(

@@ -17,10 +17,10 @@ replaced by the environment variables that hold them.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from harness.masking import Masker
 from harness.promises import coverage
 from harness.report.results import (
     Case,
@@ -176,26 +176,6 @@ def _apis(results: RunResults) -> list[str]:
     return [a for a in ("freefin", "kaspi") if a in seen]
 
 
-def redactor(secrets: Mapping[str, str]) -> Any:
-    """A function that replaces each secret value by its placeholder in any JSON-like value."""
-    pairs = sorted(
-        ((v, p) for v, p in secrets.items() if v and len(v) >= 6), key=lambda vp: -len(vp[0])
-    )
-    pattern = re.compile("|".join(re.escape(v) for v, _p in pairs)) if pairs else None
-    lookup = dict(pairs)
-
-    def redact(value: Any) -> Any:
-        if isinstance(value, str):
-            return pattern.sub(lambda m: lookup[m.group(0)], value) if pattern else value
-        if isinstance(value, list):
-            return [redact(v) for v in value]
-        if isinstance(value, dict):
-            return {k: redact(v) for k, v in value.items()}
-        return value
-
-    return redact
-
-
 def build_summary(results: RunResults, secrets: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The run's summary as a JSON-ready dict."""
     rows = suites(results)
@@ -229,5 +209,5 @@ def build_summary(results: RunResults, secrets: Mapping[str, str] | None = None)
         "departures": departures(results),
         "rate_limit_waits": results.waits,
     }
-    redact = redactor(secrets or {})
+    redact = Masker(secrets or {})
     return dict(redact(summary))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from harness.apis import FACTS
 from harness.scenarios import expect, paths
 
 
@@ -28,13 +29,16 @@ class Seen:
 
 
 def kind_of(body: Any, headers: dict[str, str] | None = None) -> str | None:
-    """The event kind: the body's ``kind`` / ``event`` / ``type``, else an event header."""
+    """The event kind: where an API's body keeps it (freefin ``kind``, Kaspi ``event``) or
+    ``type``, else an API's event header or ``X-Event-Type``."""
+    formats = [facts.webhooks() for facts in FACTS.values()]
     if isinstance(body, dict):
-        for key in ("kind", "event", "type"):
+        for key in (*(f.kind_field for f in formats), "type"):
             if isinstance(body.get(key), str):
                 return str(body[key])
+    names = {*(f.event_header.lower() for f in formats), "x-event-type"}
     for name, value in (headers or {}).items():
-        if name.lower() in ("x-freefin-event", "x-arzan-event", "x-event-type"):
+        if name.lower() in names:
             return value
     return None
 

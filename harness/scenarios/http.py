@@ -17,26 +17,14 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from harness import patience
-from harness.signing import sign
+from harness.apis import FACTS
+from harness.signing import PREFIX, sign
 from harness.target import Target
 
-# credential name -> (Target field of the key, Target field of its signing secret)
+# credential name -> (Target field of the key, Target field of its signing secret), per API
 CREDENTIALS: dict[str, dict[str, tuple[str, str | None]]] = {
-    "freefin": {
-        "key_a": ("freefin_key", "freefin_signing_secret"),
-        "key_2": ("freefin_key_2", None),
-        "key_b": ("freefin_key_b", None),
-        "signed": ("freefin_signed_key", "freefin_signed_secret"),
-        "limited": ("freefin_limited_key", None),
-    },
-    "kaspi": {
-        "key_a": ("kaspi_key", None),
-        "key_b": ("kaspi_key_b", None),
-        "unconnected": ("kaspi_key_unconnected", None),
-        "limited": ("kaspi_limited_key", None),
-    },
+    api: dict(facts.credentials) for api, facts in FACTS.items()
 }
-SIGNATURE_HEADER = "X-Freefin-Signature"
 _SECRET_HEADERS = {"authorization", "x-api-key"}
 
 
@@ -57,7 +45,7 @@ def credential(target: Target, api: str, name: str) -> tuple[str, str | None]:
 
 def auth_headers(api: str, key: str) -> dict[str, str]:
     """The header that carries a key in each API."""
-    return {"Authorization": f"Bearer {key}"} if api == "freefin" else {"X-API-Key": key}
+    return FACTS[api].key_headers(key)
 
 
 @dataclasses.dataclass
@@ -122,7 +110,7 @@ def new_session() -> requests.Session:
 
 def build(target: Target, api: str, spec: dict[str, Any]) -> Exchange:
     """Turn a rendered ``request:`` block into an unsent Exchange."""
-    base = target.target_url if api == "freefin" else target.kaspi_url
+    base = getattr(target, FACTS[api].url_setting)
     url = base + spec["path"]
     if spec.get("query"):
         url += "?" + urllib.parse.urlencode(spec["query"], doseq=True)
@@ -143,14 +131,15 @@ def build(target: Target, api: str, spec: dict[str, Any]) -> Exchange:
         key, secret = credential(target, api, auth)
         headers.update(auth_headers(api, key))
     sign_spec = spec.get("sign", auth == "signed")
-    if api == "freefin" and sign_spec is not False:
+    signature_header = FACTS[api].signature_header
+    if signature_header and sign_spec is not False:
         opts = sign_spec if isinstance(sign_spec, dict) else {}
         use = opts.get("secret", secret)
         if not use:
             raise CredentialMissing(f"no signing secret known for credential {auth!r}")
         over = opts["over"].encode() if "over" in opts else body
-        headers[SIGNATURE_HEADER] = sign(
-            over, use, prefix=opts.get("prefix", "sha256="), upper=opts.get("upper", False)
+        headers[signature_header] = sign(
+            over, use, prefix=opts.get("prefix", PREFIX), upper=opts.get("upper", False)
         )
     headers.update({k: str(v) for k, v in (spec.get("headers") or {}).items()})
     return Exchange(method=spec["method"], url=url, headers=headers, body=body)

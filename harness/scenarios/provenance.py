@@ -13,8 +13,9 @@ Every block of assertions in a scenario (``expect``, ``results``, ``expect_webho
 (The runner also marks as ``profile`` what the target's own profile declares, such as how it
 signs its webhooks: binding, since the partner stated it.)
 
-At level ``spec`` only seed and HTTP assertions can fail; a supplement assertion that does not
-hold is a *departure from the supplement*, reported and never a failure. At ``strict`` all count.
+Whether a source binds at the run's level is :class:`harness.level.Level`'s decision; an
+assertion that does not hold and whose source does not bind is a *departure*, reported and
+never a failure.
 
 A step's inputs have sources too: every ``save`` takes its ``from:`` as assertion blocks do (its
 own, its step's, the scenario's). A value saved from a request's answer at a seed source names
@@ -33,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from harness.level import Level
 from harness.pointer import resolve
 from paysim.documents import SPECS
 
@@ -51,11 +53,11 @@ class Source:
     @property
     def binding_at_spec(self) -> bool:
         """Whether a mismatch fails the run at level spec (else it is a departure)."""
-        return self.kind != "supplement"
+        return self.binding(Level.SPEC)
 
     def binding(self, level: str) -> bool:
-        """Whether a mismatch fails the run at ``level``."""
-        return level == "strict" or self.binding_at_spec
+        """Whether a mismatch fails the run at ``level`` (the level decides)."""
+        return Level.of(level).binds(self.kind)
 
     def __str__(self) -> str:
         return f"{self.kind}#{self.ref}" if self.ref.startswith("/") else f"{self.kind}: {self.ref}"

@@ -18,13 +18,14 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from harness.apis import FACTS
 from harness.scenarios.expect import check_body
-from harness.signing import verify
+from harness.signing import PREFIX, verify
 from harness.target import DEFAULT_LISTEN, parse_listen
 
 # (header, prefix) of the signature schemes known without a target profile: the supplements'.
-SIGNATURES = (("X-Freefin-Signature", "sha256="), ("X-Arzan-Signature", "sha256="))
-EVENT_ID_HEADERS = ("X-Freefin-Event-Id", "X-Arzan-Event-Id", "X-Event-Id")
+SIGNATURES = tuple((facts.webhook_signature_header, PREFIX) for facts in FACTS.values())
+EVENT_ID_HEADERS = (*(facts.webhook_event_id_header for facts in FACTS.values()), "X-Event-Id")
 OTHER_SECRET = "not-the-configured-secret"
 
 
@@ -99,7 +100,7 @@ class WebhookReceiver:
         self.signatures: list[tuple[str, str]] = list(SIGNATURES)
         self.event_id_headers: list[str] = list(EVENT_ID_HEADERS)
 
-    def use_signature(self, header: str, prefix: str = "sha256=") -> None:
+    def use_signature(self, header: str, prefix: str = PREFIX) -> None:
         """Also look for a signature in ``header`` (hex HMAC-SHA256 of the body after
         ``prefix``): a target profile's scheme, tried before the supplements'."""
         self.signatures.insert(0, (header, prefix))
@@ -235,7 +236,7 @@ class WebhookReceiver:
             lower = {k.lower(): v for k, v in headers.items()}
             scheme = next(
                 ((lower[h.lower()], p) for h, p in self.signatures if h.lower() in lower),
-                (None, "sha256="),
+                (None, PREFIX),
             )
             sig, prefix = scheme
             secret = self._secrets.get(token, self.secret)

@@ -11,6 +11,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+from harness.apis import FACTS
 from harness.outcomes import drivers_for, pick
 from harness.promises import Why
 from harness.scenarios import http
@@ -97,7 +98,7 @@ def unmet(scenario: Scenario, target: Target) -> tuple[Why, str] | None:
             "the target cannot reach the webhook receiver on loopback: set --webhook-listen "
             "and --webhook-public-url",
         )
-    if "sse" in needs and api != "freefin":
+    if "sse" in needs and FACTS[api].event_stream is None:
         return Why.NOT_SELECTED, "SSE is a freefin feature"
     if "kaspi_sandbox" in needs and api != "kaspi":
         return Why.NOT_SELECTED, "the sandbox is a Kaspi feature"

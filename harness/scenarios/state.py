@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from harness.level import Level
 from harness.promises import Why
 from harness.scenarios import http, paths, provenance, templating
 from harness.scenarios.loader import Scenario
@@ -68,7 +69,7 @@ class ScenarioFailure(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
-class Finding:
+class Mismatch:
     """One assertion that did not hold, and where the assertion comes from."""
 
     problem: str
@@ -134,8 +135,8 @@ class Run:
         return self.scenario.api
 
     @property
-    def level(self) -> str:
-        return self.target.contract_level
+    def level(self) -> Level:
+        return self.target.level
 
     def blocks(self, step: dict[str, Any], key: str) -> list[tuple[Any, provenance.Source]]:
         """The step's ``key`` blocks (rendered) with their sources."""
@@ -145,7 +146,9 @@ class Run:
                 found.append((self.render(block), provenance.parse(origin, self.api)))
         return found
 
-    def judge(self, step: dict[str, Any], findings: list[Finding], received: str = "") -> list[str]:
+    def judge(
+        self, step: dict[str, Any], findings: list[Mismatch], received: str = ""
+    ) -> list[str]:
         """The problems that fail the step at the run's level; the rest become departures."""
         failing = [f for f in findings if f.source.binding(self.level)]
         departing = [f for f in findings if not f.source.binding(self.level)]

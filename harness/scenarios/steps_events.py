@@ -7,12 +7,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from harness.apis import FACTS
 from harness.scenarios import eventcheck, expect, http, provenance
 from harness.scenarios.sse import SSEStream
 from harness.scenarios.state import (
     DECLARED_SIGNATURE,
     DEFAULT_WAIT,
-    Finding,
+    Mismatch,
     Run,
     StepFailed,
     Stop,
@@ -69,12 +70,12 @@ def _await(
         key = "expect_webhooks" if webhooks else "expect_events"
         source = run.blocks(step, key)[0][1]
         received = eventcheck.describe(records)
-        findings = [Finding(p, source) for p in problems]
+        findings = [Mismatch(p, source) for p in problems]
         if webhooks and run.target.profile(run.api).webhooks.get("signature_header"):
             # The target declared how it signs: a signature that does not verify breaks its
             # own stated contract, whatever the supplement says.
             findings = [
-                Finding(f.problem, DECLARED_SIGNATURE) if f.problem.startswith("signed") else f
+                Mismatch(f.problem, DECLARED_SIGNATURE) if f.problem.startswith("signed") else f
                 for f in findings
             ]
         failing = run.judge(step, findings, received)
@@ -119,7 +120,7 @@ def step_sse(run: Run, step: dict[str, Any]) -> None:
         if spec["last_event_id"] in (None, ""):
             # Nothing to resume from: the ids were a departure already (the supplement's);
             # at strict that fails, at spec the rest of the scenario cannot apply.
-            finding = Finding(
+            finding = Mismatch(
                 "cannot resume: the earlier events carried no id",
                 provenance.Source("supplement", "/sse/resume"),
             )
@@ -127,7 +128,10 @@ def step_sse(run: Run, step: dict[str, Any]) -> None:
                 raise StepFailed([finding.problem])
             raise Stop()
         headers["Last-Event-ID"] = str(spec["last_event_id"])
-    stream = SSEStream(run.target.target_url + "/api/v1/public/events", headers).open()
+    facts = FACTS[run.api]
+    if facts.event_stream is None:
+        raise StepFailed([f"{run.api} has no event stream"])
+    stream = SSEStream(getattr(run.target, facts.url_setting) + facts.event_stream, headers).open()
     if stream.status != 200:
         raise StepFailed(
             [f"SSE stream {spec['open']}: status {stream.status} {stream.error or ''}".strip()]
@@ -165,6 +169,6 @@ def _await_heartbeats(
         time.sleep(0.1)
     if why is not None:
         source = run.blocks(step, "expect_events")[0][1]
-        failing = run.judge(step, [Finding(f"heartbeats: {why}", source)])
+        failing = run.judge(step, [Mismatch(f"heartbeats: {why}", source)])
         if failing:
             raise StepFailed(failing, received=f"comments: {stream.comments[:5]}")

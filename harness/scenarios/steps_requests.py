@@ -16,7 +16,7 @@ from harness.scenarios import expect, http, paths
 from harness.scenarios.state import (
     DEFAULT_WAIT,
     NO_RESPONSE,
-    Finding,
+    Mismatch,
     Run,
     ScenarioSkip,
     StepFailed,
@@ -26,9 +26,9 @@ from harness.scenarios.state import (
 )
 
 
-def checks(run: Run, step: dict[str, Any], ex: http.Exchange) -> list[Finding]:
+def checks(run: Run, step: dict[str, Any], ex: http.Exchange) -> list[Mismatch]:
     if ex.error:
-        return [Finding(f"no response: {ex.error}", NO_RESPONSE)]
+        return [Mismatch(f"no response: {ex.error}", NO_RESPONSE)]
     findings = []
     for spec, source in run.blocks(step, "expect"):
         problems = []
@@ -46,7 +46,7 @@ def checks(run: Run, step: dict[str, Any], ex: http.Exchange) -> list[Finding]:
                 if "schema" in spec:
                     errors = expect.schema_errors(ex.json, spec["schema"])
                     problems += [f"schema: {e}" for e in errors]
-        findings += [Finding(p, source) for p in problems]
+        findings += [Mismatch(p, source) for p in problems]
     return findings
 
 
@@ -83,7 +83,7 @@ def poll(run: Run, step: dict[str, Any], send: Callable[[], http.Exchange]) -> N
         time.sleep(wait.get("interval", 0.1))
     if findings and wait:
         late = f"still not so after {wait.get('timeout', DEFAULT_WAIT)} s"
-        findings = [Finding(f"{late}: {f.problem}", f.source) for f in findings]
+        findings = [Mismatch(f"{late}: {f.problem}", f.source) for f in findings]
     problems = run.judge(step, findings, ex.received())
     if problems:
         raise StepFailed(problems, ex)
@@ -154,13 +154,13 @@ def _repeat(run: Run, step: dict[str, Any]) -> None:
     findings = []
     for i, ex in enumerate(done):
         for f in checks(run, step, ex):
-            findings.append(Finding(f"repetition {i + 1}: {f.problem}", f.source))
+            findings.append(Mismatch(f"repetition {i + 1}: {f.problem}", f.source))
             break
     if len(findings) > 5:
-        more = Finding(f"... and {len(findings) - 5} more", findings[5].source)
+        more = Mismatch(f"... and {len(findings) - 5} more", findings[5].source)
         findings = [*findings[:5], more]
     for spec, source in run.blocks(step, "results"):
-        findings += [Finding(p, source) for p in _results(spec, done)]
+        findings += [Mismatch(p, source) for p in _results(spec, done)]
     problems = run.judge(step, findings, _tally(done))
     if problems:
         bad = next((ex for ex in done if checks(run, step, ex)), done[0])

@@ -34,7 +34,7 @@ from harness.seedgaps.behaviour import (
     find_undescribed_events,
     find_undescribed_streams,
 )
-from harness.seedgaps.documents import KINDS, SEEDS, SPECS, Documents, Finding, Resolution
+from harness.seedgaps.documents import KINDS, SEEDS, SPECS, Documents, Resolution, SeedGap
 from harness.seedgaps.schemas import (
     find_enum_mismatches,
     find_loose_request_schemas,
@@ -47,8 +47,8 @@ from harness.seedgaps.schemas import (
 __all__ = [
     "KINDS",
     "SPECS",
-    "Finding",
     "Resolution",
+    "SeedGap",
     "analyse",
     "analyse_all",
     "render_text",
@@ -70,20 +70,20 @@ FINDERS = (
 )
 
 
-def analyse(api: str, specs: Path = SPECS) -> list[Finding]:
+def analyse(api: str, specs: Path = SPECS) -> list[SeedGap]:
     """Every finding for one API's seed document."""
     doc = Documents(api, specs)
     return [finding for finder in FINDERS for finding in finder(doc)]
 
 
-def analyse_all(apis: tuple[str, ...] = ("freefin", "kaspi"), specs: Path = SPECS) -> list[Finding]:
+def analyse_all(apis: tuple[str, ...] = ("freefin", "kaspi"), specs: Path = SPECS) -> list[SeedGap]:
     """Every finding for the given APIs, in API then kind order."""
     order = {k: i for i, k in enumerate(KINDS)}
     findings = [f for api in apis for f in analyse(api, specs)]
     return sorted(findings, key=lambda f: (apis.index(f.api), order[f.kind]))
 
 
-def to_json(findings: list[Finding]) -> dict[str, Any]:
+def to_json(findings: list[SeedGap]) -> dict[str, Any]:
     """The findings with counts per API and kind."""
     counts: dict[str, dict[str, int]] = {}
     for f in findings:
@@ -94,7 +94,7 @@ def to_json(findings: list[Finding]) -> dict[str, Any]:
     return {"counts": counts, "findings": [f.to_json() for f in findings]}
 
 
-def render_text(findings: list[Finding], excerpts: bool = False) -> str:
+def render_text(findings: list[SeedGap], excerpts: bool = False) -> str:
     """Human-readable report, grouped by API and kind."""
     lines: list[str] = []
     for api in dict.fromkeys(f.api for f in findings):

@@ -11,7 +11,7 @@ from harness.seedgaps.documents import (
     BODY_METHODS,
     EVENT_NAME,
     Documents,
-    Finding,
+    SeedGap,
     collection_of,
     has_body_schema,
     is_secured,
@@ -51,7 +51,7 @@ def _described_events(doc: Documents) -> set[str]:
     return kinds
 
 
-def find_undescribed_events(doc: Documents) -> list[Finding]:
+def find_undescribed_events(doc: Documents) -> list[SeedGap]:
     """Webhooks/events named in the seed's text with no webhooks, callbacks or event schema."""
     described_in_seed = "webhooks" in doc.seed or '"callbacks"' in json.dumps(doc.seed)
     if described_in_seed:
@@ -97,11 +97,11 @@ def find_undescribed_events(doc: Documents) -> list[Finding]:
         else "every named kind is described in the supplement"
     )
     return [
-        Finding(doc.api, "undescribed_events", "the document", detail, tuple(resolutions), note)
+        SeedGap(doc.api, "undescribed_events", "the document", detail, tuple(resolutions), note)
     ]
 
 
-def find_undescribed_streams(doc: Documents) -> list[Finding]:
+def find_undescribed_streams(doc: Documents) -> list[SeedGap]:
     """Event-stream responses whose framing and event bodies have no schema."""
     findings = []
     for method, path, op in doc.operations():
@@ -114,7 +114,7 @@ def find_undescribed_streams(doc: Documents) -> list[Finding]:
                 r for r in (doc.supplement_entry("sse"), doc.supplement_entry("events.body")) if r
             ]
             findings.append(
-                Finding(
+                SeedGap(
                     doc.api,
                     "undescribed_stream",
                     label_of(method, path, op),
@@ -150,7 +150,7 @@ def _has_link(
     return None
 
 
-def find_missing_links(doc: Documents) -> list[Finding]:
+def find_missing_links(doc: Documents) -> list[SeedGap]:
     """Operations on an ``{id}`` without a link from where such ids come from."""
     ops = list(doc.operations())
     findings = []
@@ -182,7 +182,7 @@ def find_missing_links(doc: Documents) -> list[Finding]:
             )
         )
         findings.append(
-            Finding(
+            SeedGap(
                 doc.api,
                 "missing_links",
                 label_of(t_method, t_path, t_op),
@@ -194,7 +194,7 @@ def find_missing_links(doc: Documents) -> list[Finding]:
     return findings
 
 
-def find_security_errors(doc: Documents) -> list[Finding]:
+def find_security_errors(doc: Documents) -> list[SeedGap]:
     """Security schemes whose refusals are not documented on the operations they guard."""
     schemes = (doc.seed.get("components") or {}).get("securitySchemes") or {}
     secured = [(m, p, op) for m, p, op in doc.operations() if is_secured(doc, op)]
@@ -218,7 +218,7 @@ def find_security_errors(doc: Documents) -> list[Finding]:
             continue
         found = doc.supplement_entry(f"global_responses.{status}")
         findings.append(
-            Finding(
+            SeedGap(
                 doc.api,
                 "security_errors",
                 "security: "
@@ -243,7 +243,7 @@ def _applies(status: str, method: str, path: str, op: dict[str, Any]) -> bool:
     return status == "429"
 
 
-def find_partial_errors(doc: Documents) -> list[Finding]:
+def find_partial_errors(doc: Documents) -> list[SeedGap]:
     """Error statuses documented on some operations they apply to and not on others."""
     findings = []
     ops = list(doc.operations())
@@ -255,7 +255,7 @@ def find_partial_errors(doc: Documents) -> list[Finding]:
             continue
         lacking = [label_of(*o) for o in applicable if o not in having]
         findings.append(
-            Finding(
+            SeedGap(
                 doc.api,
                 "partial_errors",
                 f"{status} responses",

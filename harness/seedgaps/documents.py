@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +10,10 @@ from typing import Any
 
 import yaml
 
+from harness.apis.documents import SEED_NAMES, files, read
 from paysim.documents import SPECS
 
-SEEDS = {"freefin": "freefin.openapi.yaml", "kaspi": "kaspi.openapi.json"}
+SEEDS = SEED_NAMES  # the seed file of each API, by name
 METHODS = ("get", "put", "post", "delete", "patch")
 BODY_METHODS = ("post", "put", "patch")
 KINDS = (
@@ -54,7 +54,7 @@ class Resolution:
 
 
 @dataclasses.dataclass(frozen=True)
-class Finding:
+class SeedGap:
     """One thing a seed document leaves open or contradicts."""
 
     api: str
@@ -81,12 +81,13 @@ class Documents:
 
     def __init__(self, api: str, specs: Path = SPECS) -> None:
         self.api = api
-        self.seed_name = SEEDS[api]
-        self.supplement_name = f"{api}.supplement.yaml"
-        self.links_name = f"{api}.links.yaml"
-        self.seed = read_document(specs / self.seed_name)
-        self.supplement = read_document(specs / self.supplement_name)
-        self.links = read_document(specs / self.links_name)
+        found = files(api, specs)
+        self.seed_name = found.seed.name
+        self.supplement_name = found.supplement.name
+        self.links_name = found.links.name
+        self.seed = read(found.seed)
+        self.supplement = read(found.supplement)
+        self.links = read(found.links)
 
     def operations(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(method, path, operation) of the seed, in document order."""
@@ -142,14 +143,6 @@ class Documents:
     def links_entry(self, dotted: str) -> Resolution | None:
         """A Resolution for an entry of the links overlay, or None when it lacks it."""
         return entry_of(self.links, self.links_name, dotted)
-
-
-def read_document(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    return data or {}
 
 
 def at_pointer(doc: Any, pointer: str) -> Any:

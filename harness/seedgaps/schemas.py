@@ -8,8 +8,8 @@ from harness.seedgaps.documents import (
     BODY_METHODS,
     CONSTRAINTS,
     Documents,
-    Finding,
     Resolution,
+    SeedGap,
     has_body_schema,
     key_of,
     label_of,
@@ -17,7 +17,7 @@ from harness.seedgaps.documents import (
 )
 
 
-def find_operation_ids(doc: Documents) -> list[Finding]:
+def find_operation_ids(doc: Documents) -> list[SeedGap]:
     """Operations without an operationId."""
     missing = [f"{m.upper()} {p}" for m, p, op in doc.operations() if not op.get("operationId")]
     if not missing:
@@ -26,7 +26,7 @@ def find_operation_ids(doc: Documents) -> list[Finding]:
     keyed = any(" " in k for k in (doc.supplement.get("operations") or {}))
     resolutions = [r for r in (doc.supplement_entry("operations") if keyed else None,) if r]
     return [
-        Finding(
+        SeedGap(
             doc.api,
             "no_operation_id",
             f"{len(missing)} of {total} operations",
@@ -38,7 +38,7 @@ def find_operation_ids(doc: Documents) -> list[Finding]:
     ]
 
 
-def find_response_schemas(doc: Documents) -> list[Finding]:
+def find_response_schemas(doc: Documents) -> list[SeedGap]:
     """Documented responses without a body schema, each with the entry that gives one."""
     findings = []
     for method, path, op in doc.operations():
@@ -56,7 +56,7 @@ def find_response_schemas(doc: Documents) -> list[Finding]:
             if str(status)[0] in "45":
                 resolutions += _error_resolutions(doc, entry_path, entry, str(status))
             findings.append(
-                Finding(
+                SeedGap(
                     doc.api,
                     "no_response_schema",
                     label_of(method, path, op),
@@ -81,7 +81,7 @@ def _error_resolutions(
     return found
 
 
-def find_request_schemas(doc: Documents) -> list[Finding]:
+def find_request_schemas(doc: Documents) -> list[SeedGap]:
     """POST/PUT/PATCH operations without a request body, or with one without a schema."""
     findings = []
     for method, path, op in doc.operations():
@@ -98,7 +98,7 @@ def find_request_schemas(doc: Documents) -> list[Finding]:
         if settled_by:
             found = doc.supplement_entry(f"{entry_path}.{settled_by}")
             findings.append(
-                Finding(
+                SeedGap(
                     doc.api,
                     "no_request_schema",
                     label_of(method, path, op),
@@ -108,7 +108,7 @@ def find_request_schemas(doc: Documents) -> list[Finding]:
             )
         else:
             findings.append(
-                Finding(
+                SeedGap(
                     doc.api,
                     "no_request_schema",
                     label_of(method, path, op),
@@ -143,7 +143,7 @@ def _tightened(doc: Documents, seed_schema: Any, rules: Any) -> list[str]:
     return added
 
 
-def find_loose_request_schemas(doc: Documents) -> list[Finding]:
+def find_loose_request_schemas(doc: Documents) -> list[SeedGap]:
     """Request bodies whose rules (bounds, patterns, enums, required) only the supplement says."""
     findings = []
     for method, path, op in doc.operations():
@@ -164,7 +164,7 @@ def find_loose_request_schemas(doc: Documents) -> list[Finding]:
             continue
         found = doc.supplement_entry(f"{entry_path}.requestBody")
         findings.append(
-            Finding(
+            SeedGap(
                 doc.api,
                 "loose_request_schema",
                 label_of(method, path, op),
@@ -215,7 +215,7 @@ def settling_entries(doc: Documents, words: list[str]) -> list[Resolution]:
     return [r for r in (doc.supplement_entry(h) for h in hits[:1]) if r]
 
 
-def find_enum_mismatches(doc: Documents) -> list[Finding]:
+def find_enum_mismatches(doc: Documents) -> list[SeedGap]:
     """Request enums with values that the resource's own enum of the same field lacks."""
     findings = []
     for method, path, op in doc.operations():
@@ -234,7 +234,7 @@ def find_enum_mismatches(doc: Documents) -> list[Finding]:
             for value in extra:
                 resolutions += settling_entries(doc, [str(value), name])
             findings.append(
-                Finding(
+                SeedGap(
                     doc.api,
                     "enum_mismatch",
                     label_of(method, path, op),
@@ -246,7 +246,7 @@ def find_enum_mismatches(doc: Documents) -> list[Finding]:
     return findings
 
 
-def find_type_mismatches(doc: Documents) -> list[Finding]:
+def find_type_mismatches(doc: Documents) -> list[SeedGap]:
     """Fields typed one way in a request body and another in the resource it creates."""
     findings = []
     for method, path, op in doc.operations():
@@ -259,7 +259,7 @@ def find_type_mismatches(doc: Documents) -> list[Finding]:
             if rule.get("type") and theirs and rule["type"] != theirs:
                 money = doc.supplement_entry("components.schemas.Money")
                 findings.append(
-                    Finding(
+                    SeedGap(
                         doc.api,
                         "type_mismatch",
                         label_of(method, path, op),
