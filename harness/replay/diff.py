@@ -10,13 +10,9 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-import yaml
-
+from harness.apis import documents
 from harness.profile import ApiProfile
 from harness.replay.mapping import Ids
-from paysim.documents import spec
-
-SEEDS = {"freefin": "freefin.openapi.yaml", "kaspi": "kaspi.openapi.json"}
 
 
 @dataclasses.dataclass
@@ -50,7 +46,7 @@ def seed_fields(api: str) -> tuple[frozenset[str], frozenset[str]]:
             for value in node:
                 walk(value)
 
-    walk(yaml.safe_load(spec(SEEDS[api]).read_text(encoding="utf-8")))
+    walk(documents.read(documents.files(api).seed))
     return frozenset(found), frozenset(required)
 
 

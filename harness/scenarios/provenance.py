@@ -27,19 +27,14 @@ give skips, as a departure, the steps that need it; it never fails them.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from functools import cache
 from typing import Any
 
-import yaml
-
+from harness.apis import documents
 from harness.level import Level
 from harness.pointer import resolve
-from paysim.documents import SPECS
 
-SEEDS = {"freefin": "freefin.openapi.yaml", "kaspi": "kaspi.openapi.json"}
-SUPPLEMENTS = {"freefin": "freefin.supplement.yaml", "kaspi": "kaspi.supplement.yaml"}
 KINDS = ("seed", "supplement", "http")
 
 
@@ -66,9 +61,8 @@ class Source:
 @cache
 def document(api: str, kind: str) -> Any:
     """The parsed seed or supplement of ``api``."""
-    name = (SEEDS if kind == "seed" else SUPPLEMENTS)[api]
-    text = (SPECS / name).read_text(encoding="utf-8")
-    return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+    files = documents.files(api)
+    return documents.read(files.seed if kind == "seed" else files.supplement)
 
 
 def _operation_pointer(text: str) -> str:
