@@ -25,7 +25,8 @@ from pathlib import Path
 import orjson
 
 from simulator.core import client_log
-from simulator.core.store import Store, open_store
+from simulator.core.engines import open_store
+from simulator.core.store import Store
 
 PAYMENT = orjson.dumps(
     {

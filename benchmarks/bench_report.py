@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.core import client_log, operations
-from simulator.core.store import Store, open_store
+from simulator.core.engines import open_store
+from simulator.core.store import Store
 
 PAYMENTS = "/api/v1/public/payments"
 CLIENTS = 4  # credentials the log is shared among

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from simulator.control import routes as control
 from simulator.control.registry import Controllable, register
 from simulator.core import client_log, exam, operations, webhook_defects
+from simulator.core.engines import open_store
 from simulator.core.errors import (
     ApiError,
     Busy,
@@ -28,7 +29,6 @@ from simulator.core.faults import Fault
 from simulator.core.retention import MAX_ROWS, WEEK_S, Retention
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
-from simulator.core.store import open_store
 from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
 from simulator.kaspi import routes as kaspi

@@ -28,9 +28,10 @@ from simulator import har, server
 from simulator.control import schemas
 from simulator.core import client_log, client_rules, exam, operations
 from simulator.core.clock import iso
+from simulator.core.engines import open_store
 from simulator.core.errors import ApiError, BadRequest, NotFound, Unauthorized
 from simulator.core.faults import CHAOS, Fault, Faults
-from simulator.core.store import Store, open_store
+from simulator.core.store import Store
 from simulator.freefin.rules import FreefinRules
 from simulator.kaspi.rules import KaspiRules
 from simulator.web import (

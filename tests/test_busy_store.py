@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from simulator.core.store import open_store
+from simulator.core.engines import open_store
 from simulator.freefin import payments
 from tests.conftest import FF, KEY_A1, database
 

@@ -14,7 +14,8 @@ import pytest
 
 from simulator.core import client_log, client_rules, exam, operations, signing
 from simulator.core.client_log import Entry
-from simulator.core.store import Store, open_store
+from simulator.core.engines import open_store
+from simulator.core.store import Store
 from tests.conftest import ENGINES, database
 
 PAYMENTS = "/api/v1/public/payments"

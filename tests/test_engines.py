@@ -22,7 +22,7 @@ import requests
 
 from harness.simproc import SimulatorProcess
 from simulator.core import client_log, migrate
-from simulator.core.store import open_store
+from simulator.core.engines import open_store
 from tests.conftest import ENGINES, FF, KEY_A1, database
 
 pytestmark = pytest.mark.server

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from simulator.core import events
+from simulator.core.engines import open_store
 from simulator.core.events import EventBus
 from simulator.core.pgstore import PostgresStore
 from simulator.core.scheduler import Scheduler
-from simulator.core.store import Tx, open_store
+from simulator.core.store import Tx
 from tests.conftest import database
 
 pytestmark = pytest.mark.server

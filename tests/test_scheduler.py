@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulator.core.scheduler import Scheduler
-from simulator.core.store import Store, Tx
+from simulator.core.sqlitestore import SqliteStore
+from simulator.core.store import Tx
 
 
-def make(tmp_path: Path, batch: int) -> tuple[Store, Scheduler, list[str]]:
-    store = Store(str(tmp_path / "t.db"))
+def make(tmp_path: Path, batch: int) -> tuple[SqliteStore, Scheduler, list[str]]:
+    store = SqliteStore(str(tmp_path / "t.db"))
     scheduler = Scheduler(store, batch=batch)
     fired: list[str] = []
 
@@ -64,7 +65,7 @@ def test_the_write_lock_is_handed_over_in_arrival_order() -> None:
     import threading
     import time
 
-    from simulator.core.store import FairLock
+    from simulator.core.sqlitestore import FairLock
 
     lock = FairLock()
     order: list[int] = []
@@ -92,7 +93,7 @@ def test_the_write_lock_excludes() -> None:
     import threading
     import time
 
-    from simulator.core.store import FairLock
+    from simulator.core.sqlitestore import FairLock
 
     lock = FairLock()
     inside = [0]

@@ -8,12 +8,12 @@ import threading
 import time
 from pathlib import Path
 
-from simulator.core.store import Store
+from simulator.core.sqlitestore import SqliteStore
 
 
 def test_a_writer_of_another_process_waits_its_turn_then_writes(tmp_path: Path) -> None:
     path = str(tmp_path / "sim.db")
-    first, second = Store(path), Store(path)
+    first, second = SqliteStore(path), SqliteStore(path)
     holding, release = threading.Event(), threading.Event()
     outcome: list[object] = []
 
@@ -49,6 +49,6 @@ def test_a_writer_of_another_process_waits_its_turn_then_writes(tmp_path: Path) 
 
 def test_the_turn_is_a_file_beside_the_database(tmp_path: Path) -> None:
     path = tmp_path / "sim.db"
-    with Store(str(path)).tx() as tx:
+    with SqliteStore(str(path)).tx() as tx:
         tx.set_meta("x", 1)
     assert (tmp_path / "sim.db-writer.lock").exists()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -74,3 +74,23 @@ class OutcomeQueue:
     def clear(self) -> None:
         with self._lock:
             self._queues.clear()
+
+    def empty(self) -> bool:
+        return not any(self._queues.values())
+
+    def saved(self) -> list[dict[str, Any]]:
+        """Every queued plan, in order, as the shared control state keeps them."""
+        with self._lock:
+            return [
+                {"api": a, "object": o, "merchant": m, "plan": asdict(plan)}
+                for (a, o, m), queue in self._queues.items()
+                for plan in queue
+            ]
+
+    def restore(self, saved: list[dict[str, Any]]) -> None:
+        """The queues ``saved`` describes, in place of these."""
+        with self._lock:
+            self._queues.clear()
+            for item in saved:
+                key = (item["api"], item["object"], item["merchant"])
+                self._queues.setdefault(key, deque()).append(Plan(**item["plan"]))

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
-import time
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -25,8 +23,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from simulator.core import migrate
-from simulator.core.store import TABLES, Store, Tx
+from simulator.core.store import Store, Tx
 
 WRITE_LOCK = 0x7061_7973  # "pays": the advisory lock every write transaction takes
 MIGRATE_LOCK = 0x7061_796D
@@ -71,8 +68,7 @@ class PostgresStore(Store):
     engine = "postgresql"
 
     def __init__(self, url: str, max_connections: int = 40) -> None:
-        self.path = url
-        self._local = threading.local()
+        super().__init__(url)
         self.pool = ConnectionPool(
             url,
             min_size=2,
@@ -82,10 +78,7 @@ class PostgresStore(Store):
             timeout=30,
         )
         with self._begin(MIGRATE_LOCK) as tx:
-            tx.execute(migrate.TABLE)
-            applied = {row[0] for row in tx.execute("SELECT version FROM schema_migrations")}
-            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            migrate.apply(self.engine, tx.execute, applied, now)
+            self._migrate(tx)
 
     def field(self, name: str) -> str:
         # jsonb refuses the escape \u0000 that a stored string may hold (SQLite's JSON takes
@@ -125,11 +118,6 @@ class PostgresStore(Store):
     def read(self) -> Iterator[Tx]:
         with self.pool.connection() as conn:
             yield PgTx(conn)
-
-    def wipe(self) -> None:
-        with self.tx() as tx:
-            for table in TABLES:
-                tx.execute(f"DELETE FROM {table}")
 
     def transient(self, error: BaseException) -> bool:
         # a deadlock PostgreSQL broke, a serialization or lock wait given up, a connection

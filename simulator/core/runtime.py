@@ -56,7 +56,15 @@ class Runtime:
         self.streams = StreamPlaces(self.streams_per_merchant, self.streams_total)
         self.scheduler = Scheduler(self.store)
         self.dispatcher = Dispatcher(self.store, self.clock, self.webhook_config)
-        self.control = SharedControl(self, self.shared)
+        self.control = SharedControl(
+            self.store,
+            self.clock,
+            self.defects,
+            self.faults,
+            self.outcomes,
+            self.webhook_config,
+            self.shared,
+        )
         with self.store.read() as tx:
             self.clock.reset(float(tx.get_meta("clock_offset", 0.0)))
         self._stop = threading.Event()

@@ -13,24 +13,33 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict
-from typing import TYPE_CHECKING
 
-from simulator.core.faults import Fault
-from simulator.core.outcomes import Plan
-from simulator.core.store import Tx
-
-if TYPE_CHECKING:
-    from simulator.core.runtime import Runtime
+from simulator.core.clock import Clock
+from simulator.core.defects import Defects
+from simulator.core.faults import Fault, Faults
+from simulator.core.outcomes import OutcomeQueue, Plan
+from simulator.core.store import Store, Tx
+from simulator.core.webhooks import WebhookConfig
 
 DOCUMENT, VERSION = "control_state", "control_version"
 
 
 class SharedControl:
-    def __init__(self, rt: Runtime, shared: bool) -> None:
-        self.rt, self.shared = rt, shared
+    """The parts of the runtime it keeps in step, and the store they are kept in."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        defects: Defects,
+        faults: Faults,
+        outcomes: OutcomeQueue,
+        webhooks: WebhookConfig,
+        shared: bool,
+    ) -> None:
+        self.store, self.clock, self.defects, self.faults = store, clock, defects, faults
+        self.outcomes, self.webhooks, self.shared = outcomes, webhooks, shared
         self.version = -1
         self.creates: list[str] = []  # the create paths chaos profiles act on
         self._lock = threading.RLock()
@@ -42,7 +51,7 @@ class SharedControl:
         """Bring this process's copy up to date when another process changed the state."""
         if not self.shared:
             return
-        with self.rt.store.read() as tx:
+        with self.store.read() as tx:
             version = int(tx.get_meta(VERSION, 0))
             if version == self.version:
                 return
@@ -52,22 +61,17 @@ class SharedControl:
     def _load(self, tx: Tx) -> None:
         self.version = int(tx.get_meta(VERSION, 0))
         doc = tx.get_meta(DOCUMENT) or {}
-        rt = self.rt
-        rt.clock.reset(float(tx.get_meta("clock_offset", 0.0)))
-        rt.defects.disable()
-        rt.defects.enable(*doc.get("defects", []))
-        rt.faults.replace([Fault(**spec) for spec in doc.get("faults", [])])
-        if rt.faults.chaos_profile != doc.get("chaos", "none"):
-            rt.faults.set_chaos(doc.get("chaos", "none"), self.creates)
-        queues = rt.outcomes._queues
-        queues.clear()
-        for item in doc.get("outcomes", []):
-            key = (item["api"], item["object"], item["merchant"])
-            queues.setdefault(key, deque()).append(Plan(**item["plan"]))
+        self.clock.reset(float(tx.get_meta("clock_offset", 0.0)))
+        self.defects.disable()
+        self.defects.enable(*doc.get("defects", []))
+        self.faults.replace([Fault(**spec) for spec in doc.get("faults", [])])
+        if self.faults.chaos_profile != doc.get("chaos", "none"):
+            self.faults.set_chaos(doc.get("chaos", "none"), self.creates)
+        self.outcomes.restore(doc.get("outcomes", []))
         hooks = doc.get("webhooks")
         if hooks:
-            rt.webhook_config.retry_schedule = [float(s) for s in hooks["retry_schedule"]]
-            rt.webhook_config.timeout_s = float(hooks["timeout_s"])
+            self.webhooks.retry_schedule = [float(s) for s in hooks["retry_schedule"]]
+            self.webhooks.timeout_s = float(hooks["timeout_s"])
 
     # -- changing -----------------------------------------------------------------------------
 
@@ -77,7 +81,7 @@ class SharedControl:
         if not self.shared or getattr(self._depth, "n", False):  # within a change: part of it
             yield
             return
-        with self.rt.store.tx() as tx, self._lock:
+        with self.store.tx() as tx, self._lock:
             tx.get_meta(VERSION, 0, lock=True)  # changes queue (in a row-locking one too)
             self._load(tx)
             self._depth.n = True
@@ -88,38 +92,33 @@ class SharedControl:
             self._save(tx)
 
     def _save(self, tx: Tx) -> None:
-        rt = self.rt
         doc = {
-            "defects": rt.defects.active,
-            "faults": rt.faults.list(),
-            "chaos": rt.faults.chaos_profile,
-            "outcomes": [
-                {"api": a, "object": o, "merchant": m, "plan": asdict(plan)}
-                for (a, o, m), queue in rt.outcomes._queues.items()
-                for plan in queue
-            ],
+            "defects": self.defects.active,
+            "faults": self.faults.list(),
+            "chaos": self.faults.chaos_profile,
+            "outcomes": self.outcomes.saved(),
             "webhooks": {
-                "retry_schedule": rt.webhook_config.retry_schedule,
-                "timeout_s": rt.webhook_config.timeout_s,
+                "retry_schedule": self.webhooks.retry_schedule,
+                "timeout_s": self.webhooks.timeout_s,
             },
         }
         self.version += 1
-        tx.set_meta("clock_offset", rt.clock.offset)
+        tx.set_meta("clock_offset", self.clock.offset)
         tx.set_meta(DOCUMENT, doc)
         tx.set_meta(VERSION, self.version)
 
     def pop_outcome(self, api: str, obj: str, merchant: str) -> Plan | None:
         """The next queued outcome, taken once across every process."""
         self.refresh()
-        if not self.rt.outcomes._queues:
+        if self.outcomes.empty():
             return None
         with self.change():
-            return self.rt.outcomes.pop(api, obj, merchant)
+            return self.outcomes.pop(api, obj, merchant)
 
     def match_fault(self, method: str, path: str) -> Fault | None:
         """The fault that fires for a request; a count-limited one is counted across
         every process."""
-        faults = self.rt.faults
+        faults = self.faults
         if not self.shared or not faults.counted():
             return faults.match(method, path)
         with self.change():
