@@ -24,9 +24,9 @@ from pathlib import Path
 
 import orjson
 
-from simulator.core import client_log
 from simulator.core.engines import open_store
 from simulator.core.store import Store
+from simulator.grading import client_log
 
 PAYMENT = orjson.dumps(
     {

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simulator.core import client_log, operations
 from simulator.core.engines import open_store
 from simulator.core.store import Store
+from simulator.grading import client_log, client_report, operations
 
 PAYMENTS = "/api/v1/public/payments"
 CLIENTS = 4  # credentials the log is shared among
@@ -103,7 +103,7 @@ def measure(size: int, tmp: Path) -> dict[str, float]:
         read = client_log.entries(store)
         read_s = time.perf_counter() - started
         started, cpu = time.perf_counter(), time.process_time()
-        graded = client_log.report(store, exam_on=True)
+        graded = client_report.report(store, exam_on=True)
         report_s, report_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     finally:
         store.close()

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
 from simulator.control.registry import Controllable, register
-from simulator.core import client_log, exam, operations, webhook_defects
+from simulator.core import webhook_defects
 from simulator.core.engines import open_store
 from simulator.core.errors import (
     ApiError,
@@ -31,6 +31,7 @@ from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
 from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
+from simulator.grading import client_log, exam, operations
 from simulator.kaspi import routes as kaspi
 from simulator.ui import views as ui
 from simulator.web import MAX_BODY_BYTES, AllowedHosts, Envelopes, fault_answer
@@ -52,7 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_HOSTS": [],  # names /_sim and /pay answer to, beyond LISTEN and localhost
     "CONTROL_TOKEN": None,  # when set, /_sim answers only requests that carry it
     "GRADE_CLIENTS": False,  # record every API request and judge it (GET /_sim/clients/report)
-    "EXAM": False,  # and put each client through every situation a rule judges (core/exam.py)
+    "EXAM": False,  # and put each client through every situation a rule judges (grading/exam.py)
     "WORKERS": 1,  # processes serving the same store (each gets 1/N of a rate limit)
     "CHAOS": "none",  # faults at a rate on every API: none, flaky, hostile (PUT /_sim/chaos)
     # what the store keeps of events, deliveries, idempotency records and the client log

@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from simulator.core import client_log
-from simulator.core.client_log import masked, without_secrets
+from simulator.grading import client_log
+from simulator.grading.client_log import masked, without_secrets
 
 VERSION = "1.2"
 MASKED_HEADERS = frozenset(

@@ -26,13 +26,13 @@ from flask import Flask, Response, jsonify, request
 
 from simulator import har, server
 from simulator.control import schemas
-from simulator.core import client_log, client_rules, exam, operations
 from simulator.core.clock import iso
 from simulator.core.engines import open_store
 from simulator.core.errors import ApiError, BadRequest, NotFound, Unauthorized
 from simulator.core.faults import CHAOS, Fault, Faults
 from simulator.core.store import Store
 from simulator.freefin.rules import FreefinRules
+from simulator.grading import client_log, client_report, client_rules, exam, operations
 from simulator.kaspi.rules import KaspiRules
 from simulator.web import (
     AllowedHosts,
@@ -136,7 +136,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
         level = request.args.get("level", "spec")
         if level not in client_rules.LEVELS:
             raise BadRequest(f"level must be one of {', '.join(client_rules.LEVELS)}")
-        return jsonify(client_log.report(store, exam_on=examining, level=level))
+        return jsonify(client_report.report(store, exam_on=examining, level=level))
 
     @app.route("/_sim/chaos", methods=["GET", "PUT"])
     def _chaos() -> Response:

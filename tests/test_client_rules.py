@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from simulator.core import client_log, client_rules, exam, operations, signing
-from simulator.core.client_log import Entry
+from simulator.core import signing
 from simulator.core.engines import open_store
 from simulator.core.store import Store
+from simulator.grading import client_log, client_report, client_rules, exam, operations
+from simulator.grading.client_log import Entry
 from tests.conftest import ENGINES, database
 
 PAYMENTS = "/api/v1/public/payments"
@@ -232,7 +233,7 @@ def test_any_bytes_a_client_sends_are_logged_and_judged_on_both_engines(store: S
             error=("bad_request", "order_id: \x00"),
             at=1.0,
         )
-    (client,) = client_log.report(store)["clients"]
+    (client,) = client_report.report(store)["clients"]
     (entry,) = client_log.entries(store)
     assert entry.body_hash == hashlib.sha256(body).hexdigest()  # of the bytes as sent
     assert "\x00" not in entry.body and "\\x00" in entry.body

@@ -21,8 +21,9 @@ import pytest
 import requests
 
 from harness.simproc import SimulatorProcess
-from simulator.core import client_log, migrate
+from simulator.core import migrate
 from simulator.core.engines import open_store
+from simulator.grading import client_log
 from tests.conftest import ENGINES, FF, KEY_A1, database
 
 pytestmark = pytest.mark.server

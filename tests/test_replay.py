@@ -382,7 +382,7 @@ def test_the_seed_answers_a_scenario_names_are_asked_of_provenance() -> None:
 
 
 def test_a_masked_credential_of_the_bundled_simulator_keeps_its_role() -> None:
-    from simulator.core.client_log import masked
+    from simulator.grading.client_log import masked
 
     bundled = bundled_credentials()
     for api in ("freefin", "kaspi"):

@@ -12,10 +12,10 @@ import pytest
 from flask import Flask
 
 from simulator.app import create_app
-from simulator.core import client_log
 from simulator.core.engines import open_store
 from simulator.core.retention import Retention, prune
 from simulator.core.runtime import Runtime
+from simulator.grading import client_log
 from tests.conftest import ENGINES, FF, KEY_A1, SpecClient, create_payment, database
 
 DAY = 24 * 3600.0

@@ -27,7 +27,7 @@ from harness.simproc import SimulatorProcess
 from harness.target import make_target
 from simulator import har
 from simulator.app import create_app
-from simulator.core import client_log
+from simulator.grading import client_log
 from tests.foreign import run as foreign
 from tests.test_proxy import KEY
 from tests.test_replay import SECRET, _replay

@@ -12,12 +12,13 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from simulator.control import schemas
 from simulator.control.registry import lookup
-from simulator.core import client_log, client_rules, operations, webhooks
+from simulator.core import webhooks
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound
 from simulator.core.faults import Fault
 from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
+from simulator.grading import client_log, client_report, client_rules, operations
 from simulator.web import cross_site, foreign_host, json_body
 
 bp = Blueprint("control", __name__, url_prefix="/_sim")
@@ -115,7 +116,7 @@ def clients_report() -> Response:
     level = request.args.get("level", "spec")
     if level not in client_rules.LEVELS:
         raise BadRequest(f"level must be one of {', '.join(client_rules.LEVELS)}")
-    return jsonify(client_log.report(rt.store, exam_on=bool(app.config["EXAM"]), level=level))
+    return jsonify(client_report.report(rt.store, exam_on=bool(app.config["EXAM"]), level=level))
 
 
 @bp.get("/clock")

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.control.registry import Controllable
-from simulator.core import client_log, webhooks
+from simulator.core import webhooks
 from simulator.core.clock import iso
 from simulator.core.store import Store
+from simulator.grading import client_log
 
 
 @dataclass(frozen=True)

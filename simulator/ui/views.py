@@ -21,12 +21,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from simulator import har
 from simulator.control.registry import lookup
 from simulator.control.routes import TOKEN_HEADER
-from simulator.core import client_log
 from simulator.core.clock import iso
 from simulator.core.faults import CHAOS
 from simulator.core.retention import pruned
 from simulator.core.runtime import Runtime
 from simulator.freefin import payments, payouts
+from simulator.grading import client_log, client_report
 from simulator.kaspi import audit, catalog, invoices, subscriptions
 from simulator.kaspi import refunds as kaspi_refunds
 from simulator.kaspi.notify import ENDPOINT_KIND
@@ -196,7 +196,7 @@ def delivery_log() -> str:
 @bp.get("/clients")
 def clients() -> str:
     grading = bool(current_app.config.get("GRADE_CLIENTS"))
-    report = client_log.report(_rt().store) if grading else {"clients": []}
+    report = client_report.report(_rt().store) if grading else {"clients": []}
     return render_template("ui/clients.html", grading=grading, report=report)
 
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.core import operations
 from simulator.core.store import Store
+from simulator.grading import operations
 
 REQUEST, CREATE, STREAM = "request", "create", "stream"
 SLOW_MS = 2000

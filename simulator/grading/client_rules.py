@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator.core import exam, operations
+from simulator.grading import exam, operations
 
 if TYPE_CHECKING:
-    from simulator.core.client_log import Entry
+    from simulator.grading.client_log import Entry
 
 RETRY_WINDOW_S = 300.0  # a create sent again within this long after a failure is its retry
 # A server-side failure the client cannot tell from a success that was lost: it must retry

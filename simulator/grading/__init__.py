@@ -1,0 +1,1 @@
+"""Client grading: the requests a client sent, judged against the integration rules."""
