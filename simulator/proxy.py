@@ -551,7 +551,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     server.serve(
-        "simulator.server:proxy",
+        "simulator.proxy:served",
         {
             "API": args.api,
             "UPSTREAM": args.upstream,
@@ -569,6 +569,11 @@ def main(argv: list[str] | None = None) -> None:
         threads=args.threads,
         log_level=args.log_level,
     )
+
+
+def served() -> server.Wsgi:
+    """The proxy's app in its worker (granian's factory)."""
+    return server.edge(create_proxy(server.worker_config()))
 
 
 if __name__ == "__main__":

@@ -247,10 +247,3 @@ def simulator() -> Wsgi:
 
     config = worker_config()
     return edge(create_app(config), BodyPlaces(max(1, int(config.get("THREADS", 32)) // 4)))
-
-
-def proxy() -> Wsgi:
-    """``paysim proxy``'s app in its worker (granian's factory)."""
-    from simulator.proxy import create_proxy
-
-    return edge(create_proxy(worker_config()))
