@@ -45,10 +45,10 @@ class Runtime:
     retention: Retention = field(default_factory=Retention)
 
     def __post_init__(self) -> None:
-        hooks = self.seed.get("webhooks", {})
+        hooks = self.seed["webhooks"]  # the seed's numbers (core.seed fills them in)
         self.webhook_config = WebhookConfig(
-            retry_schedule=list(hooks.get("retry_schedule", [0, 5, 30, 120, 600, 1800])),
-            timeout_s=float(hooks.get("timeout_s", 5.0)),
+            retry_schedule=[float(s) for s in hooks["retry_schedule"]],
+            timeout_s=float(hooks["timeout_s"]),
         )
         if self.webhook_allow_hosts:
             self.webhook_config.allow_hosts = list(self.webhook_allow_hosts)

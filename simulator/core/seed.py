@@ -71,6 +71,7 @@ SEED_SCHEMA: dict[str, Any] = {
     "properties": {
         "freefin": _merchants(_FF_MERCHANT),
         "kaspi": _merchants(_KASPI_MERCHANT),
+        "defaults": {"type": "object", "properties": {"rate_limit": _RATE}},
         "webhooks": {
             "type": "object",
             "properties": {
@@ -87,8 +88,22 @@ SEED_SCHEMA: dict[str, Any] = {
 
 
 def load_seed(path: str | Path | None = None) -> dict[str, Any]:
-    """Read and validate a seed file; raise ValueError naming the file and the bad key."""
-    path = Path(path or DEFAULT_SEED)
+    """Read and validate a seed file; raise ValueError naming the file and the bad key.
+
+    The numbers in force live in the bundled seed alone: a file of your own takes its
+    ``defaults`` and ``webhooks`` (each key it leaves out) from there, and a merchant without a
+    ``rate_limit`` takes the default one."""
+    data = _read(Path(path or DEFAULT_SEED))
+    bundled = data if path is None or Path(path) == DEFAULT_SEED else _read(DEFAULT_SEED)
+    for section in ("defaults", "webhooks"):
+        data[section] = {**bundled[section], **(data.get(section) or {})}
+    for api in ("freefin", "kaspi"):
+        for merchant in data[api]["merchants"]:
+            merchant.setdefault("rate_limit", dict(data["defaults"]["rate_limit"]))
+    return data
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         jsonschema.validate(data, SEED_SCHEMA)
@@ -97,4 +112,4 @@ def load_seed(path: str | Path | None = None) -> dict[str, Any]:
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
         raise ValueError(f"{path}: at {where}: {exc.message}") from exc
-    return data
+    return dict(data)

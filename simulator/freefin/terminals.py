@@ -32,9 +32,7 @@ class Terminals:
         self.by_id: dict[str, Terminal] = {}
         self.rate_limits: dict[str, dict[str, float]] = {}
         for merchant in seed["merchants"]:
-            self.rate_limits[merchant["id"]] = merchant.get(
-                "rate_limit", {"rate": 200, "burst": 400}
-            )
+            self.rate_limits[merchant["id"]] = merchant["rate_limit"]
             for t in merchant["terminals"]:
                 term = Terminal(
                     id=t["id"],

@@ -44,7 +44,7 @@ class Merchants:
                 kaspi_connected=bool(m.get("kaspi_connected", True)),
                 default_plan=from_mapping(m.get("default_outcome", {"outcome": "paid"}), OUTCOMES),
             )
-            self.rate_limits[m["id"]] = m.get("rate_limit", {"rate": 200, "burst": 400})
+            self.rate_limits[m["id"]] = m["rate_limit"]
 
     def authenticate(self, key: str | None) -> Merchant:
         """The merchant of an ``X-API-Key``, or 401; every key is compared in constant time."""
