@@ -14,7 +14,6 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from simulator.control import routes as control
-from simulator.control.registry import Controllable, register
 from simulator.core import webhook_defects
 from simulator.core.engines import open_store
 from simulator.core.errors import (
@@ -29,7 +28,6 @@ from simulator.core.faults import Fault
 from simulator.core.retention import MAX_ROWS, WEEK_S, Retention
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
-from simulator.freefin import payments, payouts
 from simulator.freefin import routes as freefin
 from simulator.grading import client_log, exam, operations
 from simulator.kaspi import routes as kaspi
@@ -103,7 +101,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["paysim.envelopes"] = envelopes  # also the server's own error answers
     freefin.init_app(app, rt)
     envelopes.register(freefin.PREFIX, freefin.render_error)
-    _register_freefin_controls(app, rt)
     kaspi.init_app(app, rt)
     envelopes.register(kaspi.PREFIX, kaspi.render_error)
     app.register_blueprint(control.bp)
@@ -156,32 +153,6 @@ def _start_settings(app: Flask, rt: Runtime) -> None:
             script = yaml.safe_load(Path(app.config["SCRIPT_FILE"]).read_text(encoding="utf-8"))
             with app.app_context():
                 control.apply_script(app, rt, script or {})
-
-
-def _register_freefin_controls(app: Flask, rt: Runtime) -> None:
-    terminals = app.extensions["paysim.freefin"].terminals
-    register(
-        app,
-        Controllable(
-            "freefin",
-            "payment",
-            payments.PAYMENT_OUTCOMES,
-            lambda pid, status, reason: payments.force(rt, terminals, pid, status, reason),
-            lifecycle=payments.LIFECYCLE,
-            via="processing",
-        ),
-    )
-    register(
-        app,
-        Controllable(
-            "freefin",
-            "payout",
-            payouts.PAYOUT_OUTCOMES,
-            lambda pid, status, reason: payouts.force(rt, terminals, pid, status, reason),
-            1000,
-            lifecycle=payouts.LIFECYCLE,
-        ),
-    )
 
 
 def _install_error_handlers(app: Flask, envelopes: Envelopes) -> None:
