@@ -22,7 +22,7 @@ from harness.contract.run import run_contract
 from harness.simproc import SimulatorProcess
 from harness.target import bundled_credentials
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.timeout(600)]  # whole runs
 CLEAN_RUNS = pytest.mark.xdist_group("contract_freefin_clean_runs")  # computed once
 
 API = "freefin"

@@ -26,7 +26,7 @@ from tests.test_contract_freefin import (
     switch,
 )
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.timeout(600)]  # whole runs
 CLEAN_RUNS = pytest.mark.xdist_group("contract_kaspi_clean_runs")  # computed once
 
 API = "kaspi"
