@@ -57,7 +57,9 @@ def _run(project: Path, *plugin: str) -> tuple[dict[str, str], list[str]]:
     (project / "pytest.ini").write_text("[pytest]\nmarkers =\n    slow: long\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
-    command = [sys.executable, "-m", "pytest", *plugin, "-n", "2", "--dist", "loadgroup"]
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # xdist alone: the suites' plugins take seconds
+    command = [sys.executable, "-m", "pytest", "-p", "xdist", *plugin, "-n", "2", "--dist"]
+    command.append("loadgroup")
     done = subprocess.run(
         [*command, "-p", "no:cacheprovider", "-q", str(project)],
         cwd=project,
