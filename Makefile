@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 conform: $(STAMP)
 	$(BIN)/paysim conform --report-dir reports/latest
 
-## test: the project's own tests
+## test: the project's own tests: four processes (most tests wait on servers and sockets), then
+## the ones marked alone (their load runs judge timings) one at a time; the first failure's code
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 4 --dist loadgroup -m "not alone"; first=$$?; \
+	$(BIN)/python -m pytest -m alone; second=$$?; \
+	if [ $$first -ne 0 ]; then exit $$first; fi; exit $$second
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator harness paysim tests loadtests benchmarks examples

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,6 +66,7 @@ def test_grading_benchmark_runs_every_configuration(tmp_path: Path) -> None:
         assert name in stdout
 
 
+@pytest.mark.slow
 def test_scaleout_benchmark_runs_every_configuration(tmp_path: Path) -> None:
     stdout, rows = bench("benchmarks.bench_scaleout", tmp_path / "scaleout.json", "--rounds", "2")
     assert set(rows) == {"bare get", "bare create"} | {

@@ -114,6 +114,7 @@ def test_unreachable_target_is_3_at_once(
     assert "unreachable" in summary["meta"]["message"]
 
 
+@pytest.mark.slow
 def test_direct_pytest_on_an_unreachable_target_stops_at_once_with_3() -> None:
     """``pytest harness/contract scenarios --target-url <nothing there>``: one message, exit 3,
     before any test runs (none failed, none errored)."""
@@ -269,6 +270,7 @@ def test_conform_gives_scenario_folders_to_the_suites_only(tmp_path: Path) -> No
     assert "--scenarios" not in contract.command() and str(mine) not in contract.command()
 
 
+@pytest.mark.slow
 def test_conform_end_to_end_on_a_small_selection(tmp_path: Path) -> None:
     report = tmp_path / "report"
     proc = paysim("conform", *SMALL, "--report-dir", str(report))
@@ -297,6 +299,7 @@ def test_conform_end_to_end_on_a_small_selection(tmp_path: Path) -> None:
     assert "scenarios.freefin.refunds" in suites
 
 
+@pytest.mark.slow
 def test_conform_fails_the_gate_on_a_broken_target(tmp_path: Path) -> None:
     """A simulator whose refunds ignore the payment's status: exit 1, the failure in the report
     with its curl, the secrets masked."""

@@ -22,7 +22,8 @@ from harness.contract.run import run_contract
 from harness.simproc import SimulatorProcess
 from harness.target import bundled_credentials
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.timeout(600)]  # whole runs
+CLEAN_RUNS = pytest.mark.xdist_group("contract_freefin_clean_runs")  # computed once
 
 API = "freefin"
 
@@ -138,6 +139,7 @@ def matrix_checks(runs: dict[str, tuple[int, Path, dict[str, Any]]]) -> set[str]
     return {row["check"] for _code, _out, data in runs.values() for row in data["results"]}
 
 
+@CLEAN_RUNS
 def test_clean_simulator_passes_at_both_levels(
     clean_runs: dict[str, tuple[int, Path, dict[str, Any]]],
 ) -> None:
@@ -149,6 +151,7 @@ def test_clean_simulator_passes_at_both_levels(
         assert (out / "junit.xml").exists()
 
 
+@CLEAN_RUNS
 def test_spec_gaps_are_recorded_at_spec_and_none_at_strict(
     clean_runs: dict[str, tuple[int, Path, dict[str, Any]]],
 ) -> None:
@@ -157,6 +160,7 @@ def test_spec_gaps_are_recorded_at_spec_and_none_at_strict(
     assert clean_runs["strict"][2]["spec_gaps"] == []
 
 
+@CLEAN_RUNS
 def test_every_check_has_a_defect(clean_runs: dict[str, tuple[int, Path, dict[str, Any]]]) -> None:
     """Every check of the run's matrix has a defect here that must trip it, or cannot apply."""
     from harness.contract.checks import PAYMENT_CHECKS

@@ -26,7 +26,8 @@ from tests.test_contract_freefin import (
     switch,
 )
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.timeout(600)]  # whole runs
+CLEAN_RUNS = pytest.mark.xdist_group("contract_kaspi_clean_runs")  # computed once
 
 API = "kaspi"
 
@@ -123,6 +124,7 @@ def clean_runs(
     return runs
 
 
+@CLEAN_RUNS
 @pytest.mark.parametrize("level", ["spec", "strict"])
 def test_clean_simulator_passes(
     clean_runs: dict[str, tuple[int, Path, dict[str, Any]]], level: str
@@ -135,6 +137,7 @@ def test_clean_simulator_passes(
     assert (out / "junit.xml").exists()
 
 
+@CLEAN_RUNS
 def test_every_check_has_a_defect(clean_runs: dict[str, tuple[int, Path, dict[str, Any]]]) -> None:
     """Every check of the run's matrix has a defect here that must trip it, or cannot apply."""
     caught = {check for checks, *_rest in DEFECTS.values() for check in checks.split()}

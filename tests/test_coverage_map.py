@@ -116,6 +116,7 @@ def test_with_no_contract_run_an_operation_status_is_not_selected() -> None:
     assert _entry(result, "GET /v1/me 200")["why"] == "NOT_SELECTED"
 
 
+@pytest.mark.slow
 @pytest.mark.server
 def test_a_run_reports_its_coverage_and_fails_a_required_share(tmp_path: Path) -> None:
     """A narrow run on the bundled simulator: the promise its one scenario proves is proved,

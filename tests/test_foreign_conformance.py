@@ -18,7 +18,12 @@ import yaml
 
 from tests.foreign import run as foreign
 
-pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    pytest.mark.xdist_group("foreign_conformance"),  # the module's runs, made once
+]
 
 
 def _op(operation: str) -> list[str]:

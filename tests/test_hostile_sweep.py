@@ -18,7 +18,8 @@ from harness.simproc import SimulatorProcess
 from simulator.app import create_app
 from tests.conftest import ENGINES, FF, KEY_A1, database
 
-pytestmark = pytest.mark.server
+# One process: the read-back test reads what the sweep logged on the same simulators.
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("hostile_sweep")]
 KP_KEY = "kp_test_almaty_7Hc2Vn9Qx4Lz1Bw8"
 
 IN_URL = [b"%00", b"a%00b", b"%FF%FE", b"%C0%80", b"%01%1F%7F", b"%0D%0A", b"\xff\xfe"]

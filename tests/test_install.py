@@ -23,7 +23,11 @@ import requests
 from harness import processes
 from harness.simproc import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("install"),  # one build, one install
+    pytest.mark.timeout(600),
+]
 
 REPO = Path(__file__).resolve().parent.parent
 CODE = ("simulator", "harness", "loadtests", "paysim")

@@ -75,6 +75,8 @@ def _deep(base: str, report: Path) -> foreign.Verdict:
 
 
 @pytest.mark.server
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # three deep runs, beside other tests
 def test_a_deep_run_leaves_at_most_its_room_and_never_more_than_the_cap(tmp_path: Path) -> None:
     kind = leftovers.undeletable("kaspi", "POST", "/v1/webhooks")
     assert kind is not None

@@ -38,6 +38,7 @@ def smoke(api: str, bugs: tuple[str, ...], out: Path) -> tuple[int, dict[str, An
     return code, json.loads(verdict.read_text())
 
 
+@pytest.mark.alone  # judges latency thresholds
 @pytest.mark.parametrize("api", ["freefin", "kaspi"])
 def test_a_clean_server_passes_on_measured_thresholds(api: str, tmp_path: Path) -> None:
     code, verdict = smoke(api, (), tmp_path)

@@ -52,6 +52,7 @@ def aggregated(out: Path) -> dict[str, str]:
         return next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
 
 
+@pytest.mark.alone  # judges latency thresholds
 def test_smoke_profile_passes_with_reports(sim: SimulatorProcess, tmp_path: Path) -> None:
     code, verdict = run(sim, tmp_path, extra_args=["--latency-window", "1"])
     log = (tmp_path / "locust.log").read_text()
@@ -103,6 +104,7 @@ def test_a_threshold_that_cannot_hold_fails_the_run(sim: SimulatorProcess, tmp_p
     assert "BROKEN" in (tmp_path / "run" / "locust.log").read_text()
 
 
+@pytest.mark.alone  # counts the requests a run of 4 s sends
 def test_users_wait_out_retry_after(sim: SimulatorProcess, tmp_path: Path) -> None:
     """Every answer a 429 with Retry-After: 30, and no think time: each user sends its one
     request and waits, instead of hammering on (thousands of requests in 4 s without the wait),
@@ -126,6 +128,7 @@ def test_users_wait_out_retry_after(sim: SimulatorProcess, tmp_path: Path) -> No
     assert 10 <= observed["requests"] <= 20, observed["requests"]
 
 
+@pytest.mark.slow
 def test_duplicates_created_by_replays_fail_the_run(sim: SimulatorProcess, tmp_path: Path) -> None:
     """No random replays at all (share 0): each creating user's own first replay and race are
     enough to catch it on both APIs."""
@@ -160,6 +163,7 @@ def test_a_run_too_short_to_earn_its_thresholds_does_not_pass(
     assert "NOT MEASURED" in (tmp_path / "locust.log").read_text()
 
 
+@pytest.mark.slow
 def test_duplicates_are_counted_across_workers(sim: SimulatorProcess, tmp_path: Path) -> None:
     """Each worker counts what its own replays created; the master's gate sees the sum."""
     defects = f"{sim.url}/_sim/defects"
@@ -184,6 +188,7 @@ def test_duplicates_are_counted_across_workers(sim: SimulatorProcess, tmp_path: 
     ]
 
 
+@pytest.mark.alone  # judges latency thresholds
 def test_master_and_two_workers_merge_statistics(sim: SimulatorProcess, tmp_path: Path) -> None:
     code, verdict = run(sim, tmp_path, workers=2)
     assert code == 0, (tmp_path / "locust.log").read_text()[-3000:]
@@ -195,6 +200,7 @@ def test_master_and_two_workers_merge_statistics(sim: SimulatorProcess, tmp_path
         assert (tmp_path / worker).exists()
 
 
+@pytest.mark.alone  # judges latency thresholds
 def test_processes_on_one_machine_merge_statistics(sim: SimulatorProcess, tmp_path: Path) -> None:
     code, verdict = run(sim, tmp_path, processes=2)
     assert code == 0, (tmp_path / "locust.log").read_text()[-3000:]

@@ -179,6 +179,8 @@ def test_a_bad_file_names_the_file_the_document_and_the_key(
     ) in done.stdout, done.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # three child runs of pytest
 def test_a_folder_of_ones_own_is_collected_and_validated_as_the_bundled(
     tmp_path: Path, server_url: str
 ) -> None:

@@ -62,6 +62,7 @@ def test_a_bad_value_says_what_is_wanted(value: str) -> None:
         make_target({"webhook_listen": value}, bundled_url="http://127.0.0.1:1")
 
 
+@pytest.mark.slow
 @pytest.mark.server
 def test_a_port_already_taken_stops_the_run_with_4() -> None:
     """pytest on the scenarios with the receiver told to listen on a busy port: exit 4, once."""

@@ -239,6 +239,8 @@ def test_rate_limits_are_split_between_workers(clean: SimulatorProcess) -> None:
     assert codes.count(429) >= 6 and codes.count(200) <= 4, codes
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # a whole conformance run, beside other tests
 @pytest.mark.parametrize("engine", ENGINES)
 def test_the_conformance_suites_pass_on_two_workers(
     request: pytest.FixtureRequest, tmp_path: Path, engine: str
