@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import os
 import re
 from typing import Any
@@ -12,7 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from simulator.control import schemas
 from simulator.control.registry import lookup
-from simulator.core import webhooks
+from simulator.core import events, webhooks
 from simulator.core.clock import iso
 from simulator.core.errors import ApiError, BadRequest, NotFound
 from simulator.core.faults import Fault
@@ -265,24 +264,12 @@ def webhook_config() -> Response:
 
 @bp.get("/events")
 def list_events() -> Response:
-    rt = _rt()
-    api, merchant = request.args.get("api"), request.args.get("merchant")
-    where, params = "1=1", list[str]()
-    if api:
-        where, params = where + " AND api=?", [*params, api]
-    if merchant:
-        where, params = where + " AND owner=?", [*params, merchant]
-    with rt.store.read() as tx:
-        rows = tx.execute(
-            f"SELECT seq, api, owner, kind, body FROM events WHERE {where} ORDER BY seq LIMIT 1000",
-            tuple(params),
-        ).fetchall()
-
+    found = events.listing(_rt().store, request.args.get("api"), request.args.get("merchant"))
     return jsonify(
         {
             "items": [
-                {"seq": r[0], "api": r[1], "merchant": r[2], "kind": r[3], "body": json.loads(r[4])}
-                for r in rows
+                {**{k: v for k, v in e.items() if k != "owner"}, "merchant": e["owner"]}
+                for e in found
             ]
         }
     )

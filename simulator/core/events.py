@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -130,3 +131,48 @@ def at(store: Store, seq: int) -> Cursor:
             "SELECT xid, seq FROM events WHERE seq<=? ORDER BY seq DESC LIMIT 1", (seq,)
         ).fetchone()
     return (int(row[0]), seq) if row else (0, seq)
+
+
+def listing(
+    store: Store, api: str | None = None, owner: str | None = None, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """The first ``limit`` events, of one API and owner when given: ``{"seq", "api", "owner",
+    "kind", "body"}``, the body parsed."""
+    where, params = "1=1", list[Any]()
+    if api:
+        where, params = where + " AND api=?", [*params, api]
+    if owner:
+        where, params = where + " AND owner=?", [*params, owner]
+    with store.read() as tx:
+        rows = tx.execute(
+            f"SELECT seq, api, owner, kind, body FROM events WHERE {where} ORDER BY seq LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+    return [
+        {"seq": r[0], "api": r[1], "owner": r[2], "kind": r[3], "body": json.loads(r[4])}
+        for r in rows
+    ]
+
+
+def about(store: Store, api: str, owner: str, obj_id: str) -> list[dict[str, Any]]:
+    """The events of ``owner`` whose body names ``obj_id``, oldest first: ``{"seq", "id",
+    "kind", "created_at", "body"}``, the body parsed."""
+    with store.read() as tx:
+        rows = tx.execute(
+            "SELECT seq, id, kind, created_at, body FROM events "
+            "WHERE api=? AND owner=? AND body LIKE ? ORDER BY seq",
+            (api, owner, f'%"{obj_id}"%'),
+        ).fetchall()
+    return [
+        {"seq": r[0], "id": r[1], "kind": r[2], "created_at": r[3], "body": json.loads(r[4])}
+        for r in rows
+    ]
+
+
+def last_created(tx: Tx, api: str, owner: str) -> float | None:
+    """When ``owner``'s newest event was written (in ``tx``), or None before its first."""
+    row = tx.execute(
+        "SELECT created_at FROM events WHERE api=? AND owner=? ORDER BY seq DESC LIMIT 1",
+        (api, owner),
+    ).fetchone()
+    return None if row is None else float(row[0])

@@ -47,13 +47,10 @@ def _event_time(rt: Runtime, tx: Tx, merchant_id: str) -> float:
     """Now, but at least a millisecond after the merchant's last event (the middle of a
     millisecond, so rendering it never rounds down onto the previous one)."""
     tx.lock(f"kaspi.events.{merchant_id}")  # the merchant's events are written one at a time
-    row = tx.execute(
-        "SELECT created_at FROM events WHERE api=? AND owner=? ORDER BY seq DESC LIMIT 1",
-        (API, merchant_id),
-    ).fetchone()
+    last = events.last_created(tx, API, merchant_id)
     now_ms = int(rt.clock.now() * 1000)
-    if row is not None:
-        now_ms = max(now_ms, int(row[0] * 1000) + 1)
+    if last is not None:
+        now_ms = max(now_ms, int(last * 1000) + 1)
     return (now_ms + 0.5) / 1000
 
 

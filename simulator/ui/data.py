@@ -3,13 +3,12 @@ dashboard makes is a call of the control API, from the page)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from simulator.control.registry import Controllable
-from simulator.core import webhooks
+from simulator.core import events, objects, webhooks
 from simulator.core.clock import iso
 from simulator.core.store import Store
 from simulator.grading import client_log
@@ -76,50 +75,28 @@ def money(api: str, doc: Mapping[str, Any]) -> str:
 
 def counts(store: Store) -> dict[tuple[str, str, str], int]:
     """(store kind, merchant, status) -> how many objects."""
-    status = store.field("status")
-    with store.read() as tx:
-        rows = tx.execute(
-            f"SELECT kind, owner, {status}, COUNT(*) FROM objects GROUP BY kind, owner, {status}"
-        ).fetchall()
-    return {(r[0], r[1], r[2] or "-"): int(r[3]) for r in rows}
+    return {(k, o, status or "-"): n for (k, o, status), n in objects.census(store).items()}
 
 
-def objects(
+def newest(
     store: Store, kind: str, merchant: str | None, status: str | None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """The newest objects of a kind, of one merchant and status when given."""
-    sql = "SELECT data, owner FROM objects WHERE kind=?"
-    params: list[Any] = [kind]
-    if merchant:
-        sql, params = sql + " AND owner=?", [*params, merchant]
-    if status:
-        sql, params = sql + f" AND {store.field('status')}=?", [*params, status]
-    with store.read() as tx:
-        sql += f" ORDER BY {tx.insertion} DESC LIMIT ?"
-        rows = tx.execute(sql, (*params, limit)).fetchall()
-    return [{**json.loads(r[0]), "_owner": r[1]} for r in rows]
+    return [
+        {**doc, "_owner": owner}
+        for doc, owner in objects.newest(store, kind, merchant, status, limit)
+    ]
 
 
 def one(store: Store, kind: str, obj_id: str) -> tuple[dict[str, Any], str] | None:
-    with store.read() as tx:
-        row = tx.execute(
-            "SELECT data, owner FROM objects WHERE kind=? AND id=?", (kind, obj_id)
-        ).fetchone()
-    return (json.loads(row[0]), row[1]) if row else None
+    return objects.one(store, kind, obj_id)
 
 
 def history(store: Store, api: str, owner: str, obj_id: str) -> list[dict[str, Any]]:
     """The object's events, oldest first, each with the deliveries of its webhook."""
-    needle = f'%"{obj_id}"%'
-    with store.read() as tx:
-        rows = tx.execute(
-            "SELECT seq, id, kind, created_at, body FROM events "
-            "WHERE api=? AND owner=? AND body LIKE ? ORDER BY seq",
-            (api, owner, needle),
-        ).fetchall()
     found = [
-        {"seq": r[0], "id": r[1], "kind": r[2], "at": iso(r[3]), "body": json.loads(r[4])}
-        for r in rows
+        {**{k: v for k, v in e.items() if k != "created_at"}, "at": iso(e["created_at"])}
+        for e in events.about(store, api, owner, obj_id)
     ]
     ids = {event["id"] for event in found}
     sent = [d for d in webhooks.list_deliveries(store, api=api, limit=500) if d["event_id"] in ids]

@@ -149,7 +149,7 @@ def listing(api: str, name: str) -> str | tuple[str, int]:
     except LookupError:
         return render_template("ui/missing.html", what=f"{api}/{name}"), 404
     merchant, status = request.args.get("merchant"), request.args.get("status")
-    items = data.objects(_rt().store, kind.store_kind, merchant, status)
+    items = data.newest(_rt().store, kind.store_kind, merchant, status)
     return render_template(
         "ui/objects.html",
         kind=kind,
