@@ -2,12 +2,24 @@
 the client log, pruned by age and by count, so that a long run levels off.
 
 By age: what is older than ``max_age_s`` (a week by default) goes: an event by when it was made
-on the simulated clock, a delivery once it is final (delivered or dead, never one still
-retrying), an idempotency record once it has expired, a client's request by when it was made on
-the wall clock (the log's own: moving the simulated clock a week on leaves a client's log
-whole). By count: past the newest
-``max_rows`` of a table (100,000 by default), the oldest go, whatever their age. What was pruned,
-and when last, is kept in meta (``pruned``): the dashboard says so.
+on the simulated clock, a delivery once it has been final (delivered or dead) that long, an
+idempotency record once it has expired, a client's request by when it was made on the wall
+clock (the log's own: moving the simulated clock a week on leaves a client's log whole). By
+count: past the newest ``max_rows`` of a table (100,000 by default), the oldest go, whatever
+their age.
+
+A delivery not yet sent or still retrying is never deleted as it is: past the retention age, or
+past the newest ``max_rows`` deliveries, it is given up first (dead, ``last_error`` saying why,
+as the delivery log and the dashboard show it), so that a sender that falls behind cannot grow
+the table without a bound; one given up by age stays in the log a retention age more, one given
+up by count goes in the same pass. One being sent is its sender's until it records the attempt.
+
+Objects (payments, refunds, payouts, invoices) are not pruned: they are what a partner's tests
+read back, refund and list, and a partner's test holding an id must find it for as long as the
+simulator runs; they grow by what clients create, once per create (retries and replays make
+none), and a reset or a fresh ``--db`` clears them.
+
+What was pruned and given up, and when last, is kept in meta (``pruned``): the dashboard says so.
 """
 
 from __future__ import annotations
@@ -20,6 +32,9 @@ from simulator.core.store import Store, Tx
 WEEK_S = 7 * 24 * 3600.0
 MAX_ROWS = 100_000
 FINAL = "status IN ('delivered', 'dead')"
+PENDING = "status IN ('queued', 'retrying')"
+GIVEN_UP_AGE = "given up unsent: older than the retention age"
+GIVEN_UP_ROWS = "given up unsent: past the newest deliveries kept"
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,11 @@ class Table:
     only: str = "1=1"  # what of it may go at all
     age: str = "simulated"  # which clock its stamp is on (simulated, wall), or "expiry"
 
+    def newest(self, order: str) -> str:
+        """The oldest row of those the cap keeps, counted over the whole table (NULL when there
+        are fewer)."""
+        return f"SELECT {order} FROM {self.name} ORDER BY {order} DESC LIMIT 1 OFFSET ?"
+
     def prune(self, tx: Tx, now: float, wall: float, keep: Retention) -> int:
         order = self.order or tx.insertion
         before = {"simulated": now - keep.max_age_s, "wall": wall - keep.max_age_s}
@@ -44,38 +64,55 @@ class Table:
             f"DELETE FROM {self.name} WHERE {self.only} AND {self.stamp} < ?",
             (before.get(self.age, now),),
         ).rowcount
-        newest = (  # the oldest row of those kept by count; NULL when there are fewer
-            f"SELECT {order} FROM {self.name} WHERE {self.only} "
-            f"ORDER BY {order} DESC LIMIT 1 OFFSET ?"
-        )
         gone += tx.execute(
-            f"DELETE FROM {self.name} WHERE {self.only} AND {order} < ({newest})",
+            f"DELETE FROM {self.name} WHERE {self.only} AND {order} < ({self.newest(order)})",
             (keep.max_rows - 1,),
         ).rowcount
         return max(gone, 0)
 
 
+DELIVERIES = Table("deliveries", "COALESCE(final_at, created_at)", None, FINAL)
 TABLES = (
     Table("events", "created_at", "seq"),
-    Table("deliveries", "created_at", None, FINAL),
+    DELIVERIES,
     Table("idempotency", "expires_at", "expires_at", age="expiry"),
     Table("client_requests", "at", "seq", age="wall"),
 )
 
 
+def give_up(tx: Tx, now: float, keep: Retention) -> int:
+    """Deliveries not yet sent or retrying, older than the retention age or past the newest
+    ``max_rows`` deliveries, made dead (final now); how many."""
+    order = tx.insertion
+    dead = "UPDATE deliveries SET status='dead', next_at=NULL, last_error=?, final_at=? "
+    given = tx.execute(
+        dead + f"WHERE {PENDING} AND created_at < ?", (GIVEN_UP_AGE, now, now - keep.max_age_s)
+    ).rowcount
+    newest = DELIVERIES.newest(order)
+    given += tx.execute(
+        dead + f"WHERE {PENDING} AND {order} < ({newest})", (GIVEN_UP_ROWS, now, keep.max_rows - 1)
+    ).rowcount
+    return max(given, 0)
+
+
 def prune(store: Store, now: float, wall: float, keep: Retention) -> dict[str, int]:
-    """Prune every table that only grows (``now``: simulated time, ``wall``: the wall clock's);
-    the rows each lost (what was pruned is added to ``meta.pruned``)."""
+    """Give up the deliveries past retention, then prune every table that only grows (``now``:
+    simulated time, ``wall``: the wall clock's); the rows each lost, and ``given_up``: the
+    deliveries given up (added to ``meta.pruned``)."""
     with store.tx() as tx:
+        given = give_up(tx, now, keep)
         gone = {table.name: table.prune(tx, now, wall, keep) for table in TABLES}
-        if any(gone.values()):
+        if any(gone.values()) or given:
             pruned: dict[str, Any] = tx.get_meta("pruned", {})
-            for name, rows in gone.items():
-                if rows:
+            for name, rows in {**gone, DELIVERIES.name: gone.get(DELIVERIES.name, 0)}.items():
+                if rows or (name == DELIVERIES.name and given):
                     was = pruned.get(name, {"rows": 0})
-                    pruned[name] = {"rows": was["rows"] + rows, "last_at": now}
+                    pruned[name] = {**was, "rows": was["rows"] + rows, "last_at": now}
+            if given:
+                was_given = pruned[DELIVERIES.name].get("given_up", 0)
+                pruned[DELIVERIES.name]["given_up"] = was_given + given
             tx.set_meta("pruned", pruned)
-    return gone
+    return {**gone, "given_up": given}
 
 
 def pruned(store: Store) -> dict[str, Any]:

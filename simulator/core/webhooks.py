@@ -199,7 +199,7 @@ def retry_now(tx: Tx, delivery_id: str, now: float) -> bool:
     """Schedule another attempt at once (also for dead letters); False if unknown."""
     cur = tx.execute(
         "UPDATE deliveries SET status=CASE WHEN attempts=0 THEN 'queued' ELSE 'retrying' END, "
-        "next_at=? WHERE id=? AND status!='sending'",
+        "next_at=?, final_at=NULL WHERE id=? AND status!='sending'",
         (now, delivery_id),
     )
     return cur.rowcount > 0
@@ -399,10 +399,21 @@ class Dispatcher:
                 status, next_at = "dead", None
             else:
                 status, next_at = "retrying", now + max(self._wait(attempt), retry_after or 0)
+            final_at = now if status in ("delivered", "dead") else None
             tx.execute(
                 "UPDATE deliveries SET status=?, attempts=?, next_at=?, last_code=?, "
-                "last_latency_ms=?, last_error=?, history=? WHERE id=?",
-                (status, attempt, next_at, code, latency, error, json.dumps(history), delivery_id),
+                "last_latency_ms=?, last_error=?, history=?, final_at=? WHERE id=?",
+                (
+                    status,
+                    attempt,
+                    next_at,
+                    code,
+                    latency,
+                    error,
+                    json.dumps(history),
+                    final_at,
+                    delivery_id,
+                ),
             )
 
     def _wait(self, attempt: int) -> float:
