@@ -252,15 +252,25 @@ def _gone(owner: str, boot: str, starting: bool) -> bool:
 
 
 class Dispatcher:
-    """Sends due deliveries from a small thread pool, so a slow receiver blocks no other."""
+    """Sends due deliveries from a small thread pool, so a slow receiver blocks no other.
+
+    It leases no more deliveries than its threads can start on soon (``slots``): a backlog
+    waits in the store, where any process may take it and retention may give it up, not in the
+    pool's queue, where its leases would run out and it would be sent twice. Each thread keeps
+    its connections to receivers open between deliveries."""
 
     def __init__(self, store: Store, clock: Clock, config: WebhookConfig, workers: int = 8):
         self.store = store
         self.clock = clock
         self.config = config
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
-        self._inflight: set[str] = set()
+        self.slots = 2 * workers  # deliveries leased and not yet recorded, at most
+        self._leased = 0
+        self._more = False  # the last lease filled every free slot: more may be due
         self._lock = threading.Lock()
+        self._taking = threading.Lock()  # one thread leases at a time
+        self._local = threading.local()  # each sending thread's requests.Session
+        self._sessions: list[requests.Session] = []
         self.defects: Defects | None = None
         boot = os.environ.get("PAYSIM_BOOT_ID") or uuid.uuid4().hex
         self.owner = f"{boot}:{os.getpid()}"  # who holds the leases this process takes
@@ -293,8 +303,21 @@ class Dispatcher:
         return self.config.timeout_s + LEASE_MARGIN_S
 
     def run_due(self) -> int:
+        """Lease the due deliveries the free slots take, and start sending them; how many."""
+        if not self._taking.acquire(blocking=False):
+            return 0  # another thread is taking them
+        try:
+            return self._take()
+        finally:
+            self._taking.release()
+
+    def _take(self) -> int:
         if time.monotonic() - self._recovered > RECOVER_EVERY_S:
             self.recover()
+        with self._lock:
+            free = min(32, self.slots - self._leased)
+        if free <= 0:
+            return 0
         now = self.clock.now()
         with self.store.read() as tx:  # the common case: nothing due, no write lock taken
             due = tx.execute(
@@ -308,8 +331,8 @@ class Dispatcher:
             rows = tx.execute(
                 "SELECT id, url, headers, body, attempts FROM deliveries "
                 "WHERE status IN ('queued', 'retrying') AND next_at<=? "
-                "ORDER BY next_at LIMIT 32" + tx.skip_locked,
-                (now,),
+                "ORDER BY next_at LIMIT ?" + tx.skip_locked,
+                (now, free),
             ).fetchall()
             ids = [r[0] for r in rows]
             if ids:
@@ -319,11 +342,32 @@ class Dispatcher:
                     f"WHERE id IN ({marks})",
                     (time.time() + self.lease_s(), self.owner, *ids),
                 )
+        with self._lock:
+            self._leased += len(rows)
+            self._more = len(rows) == free  # a backlog: refilled as slots free, not per tick
         for row in rows:
             self._pool.submit(self._attempt, *row)
         return len(rows)
 
     def _attempt(self, delivery_id: str, url: str, headers: str, body: str, attempts: int) -> None:
+        try:
+            self._send(delivery_id, url, headers, body, attempts)
+        finally:
+            with self._lock:
+                self._leased -= 1
+                refill = self._more and self._leased <= self.slots // 2
+            if refill:
+                self.run_due()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _send(self, delivery_id: str, url: str, headers: str, body: str, attempts: int) -> None:
         started = time.monotonic()
         code: int | None = None
         error: str | None = None
@@ -337,7 +381,7 @@ class Dispatcher:
             )
             return
         try:
-            resp = requests.post(
+            resp = self._session().post(
                 dest.pinned_url,
                 data=body.encode("utf-8"),
                 headers={**json.loads(headers), "Host": dest.host_header},
@@ -425,3 +469,6 @@ class Dispatcher:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            for session in self._sessions:
+                session.close()
