@@ -4,18 +4,25 @@ logged; distinct keys named apart; the client log cleared by a reset that asks f
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from harness.simproc import free_port
+from simulator.__main__ import app_config
+from simulator.__main__ import parse_args as serve_args
 from simulator.app import create_app
 from simulator.core import client_log, retention
 from simulator.core.retention import GIVEN_UP_AGE, Retention, prune, pruned
 from simulator.core.runtime import Runtime
 from simulator.core.store import Store, Tx, open_store
+from simulator.proxy import create_proxy
+from simulator.proxy import parse_args as proxy_args
 from tests.conftest import ENGINES, FF, KEY_A1, SpecClient, create_payment, database
 
 DAY = 24 * 3600.0
@@ -268,3 +275,73 @@ def test_the_exam_keeps_nothing_of_unknown_keys() -> None:
         assert _count(rt, "client_exam") == 0 and _count(rt, "client_requests") == 0
     finally:
         app.extensions["paysim.runtime"].stop()
+
+
+def test_the_serve_options_set_the_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = serve_args(["--retention-age", "3600", "--retention-rows", "10"])
+    app = create_app({**app_config(args), "DATABASE": ":memory:", "TICKER": False})
+    assert app.extensions["paysim.runtime"].retention == Retention(max_age_s=3600, max_rows=10)
+    app.extensions["paysim.runtime"].stop()
+    monkeypatch.setenv("PAYSIM_RETENTION_AGE", "60")
+    assert app_config(serve_args([]))["RETENTION_AGE_S"] == 60.0
+    assert app_config(serve_args([]))["RETENTION_ROWS"] == retention.MAX_ROWS
+
+
+@pytest.mark.parametrize("bad", [["--retention-age", "0"], ["--retention-rows", "-1"]])
+def test_a_retention_of_nothing_is_refused(bad: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        serve_args(bad)
+    with pytest.raises(SystemExit):
+        proxy_args(["--api", "freefin", "--upstream", "http://127.0.0.1:9", *bad])
+
+
+def _proxied(tmp_path: Path, rows: int) -> tuple[Flask, Store]:
+    """A freefin proxy before a server that is not there (each request logged with its 502),
+    pruning at every request, by the options given as on its command line."""
+    args = proxy_args(
+        ["--api", "freefin", "--upstream", f"http://127.0.0.1:{free_port()}",
+         "--retention-rows", str(rows), "--db", str(tmp_path / "proxy.db")]
+    )  # fmt: skip
+    app = create_proxy({"API": args.api, "UPSTREAM": args.upstream, "DATABASE": args.db,
+                        **retention.settings(args)})  # fmt: skip
+    pruner = app.extensions["paysim.pruner"]
+    pruner.keep = replace(pruner.keep, every_s=0.0)
+    return app, open_store(args.db)
+
+
+def _through(app: Flask, n: int) -> None:
+    client = app.test_client()
+    for i in range(n):
+        answer = client.get(f"{FF}/payments/pay_{i}", headers={"Authorization": f"Bearer {KEY_A1}"})
+        assert answer.status_code == 502
+
+
+def test_the_proxys_client_log_is_kept_by_the_same_rules(tmp_path: Path) -> None:
+    app, store = _proxied(tmp_path, rows=3)
+    with store.tx() as tx:  # a request older than a week
+        tx.execute(
+            "INSERT INTO client_requests (api, client, operation, method, url, headers, body, "
+            "body_hash, status, at) VALUES ('freefin', 'c', '', 'GET', '/', '{}', '', '', 200, ?)",
+            (time.time() - 8 * DAY,),
+        )
+    _through(app, 1)
+    assert _count_in(store, "client_requests") == 1  # the old one gone, the new one kept
+    _through(app, 6)
+    assert _count_in(store, "client_requests") == 3
+    assert pruned(store)["client_requests"]["rows"] == 5
+    store.close()
+
+
+def test_without_pruning_the_proxys_client_log_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "prune", lambda store, now, wall, keep: {})
+    app, store = _proxied(tmp_path, rows=3)
+    _through(app, 6)
+    assert _count_in(store, "client_requests") == 6
+    store.close()
+
+
+def _count_in(store: Store, table: str) -> int:
+    with store.read() as tx:
+        return int(tx.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])

@@ -24,6 +24,10 @@ What was pruned and given up, and when last, is kept in meta (``pruned``): the d
 
 from __future__ import annotations
 
+import argparse
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +46,51 @@ class Retention:
     max_age_s: float = WEEK_S
     max_rows: int = MAX_ROWS
     every_s: float = 30.0  # how often the ticker prunes (moving the clock prunes at once)
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> Retention:
+        """The retention an app's settings (``RETENTION_AGE_S``, ``RETENTION_ROWS``) ask for."""
+        return cls(
+            max_age_s=float(config.get("RETENTION_AGE_S", WEEK_S)),
+            max_rows=int(config.get("RETENTION_ROWS", MAX_ROWS)),
+        )
+
+
+def _above_zero(kind: Callable[[str], float]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    return parse
+
+
+def add_options(parser: argparse.ArgumentParser, env: Callable[[str], str | None]) -> None:
+    """``--retention-age`` and ``--retention-rows`` (and their PAYSIM_ variables), for every
+    command that keeps a store: their values go to :func:`settings`."""
+    parser.add_argument(
+        "--retention-age",
+        type=_above_zero(float),
+        default=_above_zero(float)(env("PAYSIM_RETENTION_AGE") or str(WEEK_S)),
+        metavar="SECONDS",
+        help=f"[PAYSIM_RETENTION_AGE] how long events, final webhook deliveries, expired "
+        f"idempotency records and the client log are kept (default {WEEK_S:.0f}: a week); a "
+        "delivery still unsent past it is given up",
+    )
+    parser.add_argument(
+        "--retention-rows",
+        type=_above_zero(int),
+        default=_above_zero(int)(env("PAYSIM_RETENTION_ROWS") or str(MAX_ROWS)),
+        metavar="N",
+        help=f"[PAYSIM_RETENTION_ROWS] the newest rows of each of those tables kept, whatever "
+        f"their age (default {MAX_ROWS})",
+    )
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The app settings the options of :func:`add_options` stand for."""
+    return {"RETENTION_AGE_S": args.retention_age, "RETENTION_ROWS": args.retention_rows}
 
 
 @dataclass(frozen=True)
@@ -120,3 +169,21 @@ def pruned(store: Store) -> dict[str, Any]:
     with store.read() as tx:
         found: dict[str, Any] = tx.get_meta("pruned", {})
     return found
+
+
+class Pruner:
+    """Prunes a store every ``keep.every_s`` at most, from whichever thread asks first (a store
+    with no ticker of its own: the proxy's, on its requests)."""
+
+    def __init__(self, store: Store, keep: Retention) -> None:
+        self.store, self.keep = store, keep
+        self._lock = threading.Lock()
+        self._at: float | None = None
+
+    def __call__(self, now: float, wall: float) -> dict[str, int] | None:
+        """What was pruned, or None when it was not yet time."""
+        with self._lock:
+            if self._at is not None and time.monotonic() - self._at < self.keep.every_s:
+                return None
+            self._at = time.monotonic()
+        return prune(self.store, now, wall, self.keep)
