@@ -229,6 +229,19 @@ class DeliveryRules(Rules):
         return True
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt made, to be recorded."""
+
+    delivery_id: str
+    attempt: int  # 1-based
+    code: int | None
+    error: str | None
+    latency_ms: float
+    final: bool = False  # dead whatever it was answered (a destination refused)
+    retry_after: float | None = None  # what the receiver asked to wait
+
+
 LEASE_MARGIN_S = 10.0  # a lease outlasts the attempt's timeout by this much
 RECOVER_EVERY_S = 5.0  # how often a process looks for deliveries whose sender died
 
@@ -257,18 +270,23 @@ class Dispatcher:
     It leases no more deliveries than its threads can start on soon (``slots``): a backlog
     waits in the store, where any process may take it and retention may give it up, not in the
     pool's queue, where its leases would run out and it would be sent twice. Each thread keeps
-    its connections to receivers open between deliveries."""
+    its connections to receivers open between deliveries, and the attempts made while one is
+    being recorded are recorded together after it, in one transaction."""
 
     def __init__(self, store: Store, clock: Clock, config: WebhookConfig, workers: int = 8):
         self.store = store
         self.clock = clock
         self.config = config
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
-        self.slots = 2 * workers  # deliveries leased and not yet recorded, at most
+        # deliveries leased and not yet recorded, at most: enough that, under load, the threads
+        # send on while a batch waits for the write lock to be recorded
+        self.slots = 8 * workers
         self._leased = 0
         self._more = False  # the last lease filled every free slot: more may be due
         self._lock = threading.Lock()
         self._taking = threading.Lock()  # one thread leases at a time
+        self._made: list[Attempt] = []  # attempts made, not yet recorded
+        self._recording = threading.Lock()  # one thread records them at a time
         self._local = threading.local()  # each sending thread's requests.Session
         self._sessions: list[requests.Session] = []
         self.defects: Defects | None = None
@@ -315,7 +333,7 @@ class Dispatcher:
         if time.monotonic() - self._recovered > RECOVER_EVERY_S:
             self.recover()
         with self._lock:
-            free = min(32, self.slots - self._leased)
+            free = self.slots - self._leased
         if free <= 0:
             return 0
         now = self.clock.now()
@@ -351,13 +369,40 @@ class Dispatcher:
 
     def _attempt(self, delivery_id: str, url: str, headers: str, body: str, attempts: int) -> None:
         try:
-            self._send(delivery_id, url, headers, body, attempts)
-        finally:
+            made = self._send(delivery_id, url, headers, body, attempts)
+        except Exception:  # its lease runs out, and another attempt is made
+            log.exception("webhook %s: the attempt failed", delivery_id)
             with self._lock:
                 self._leased -= 1
-                refill = self._more and self._leased <= self.slots // 2
-            if refill:
-                self.run_due()
+            return
+        with self._lock:
+            self._made.append(made)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Record every attempt made so far in one transaction, by whichever sending thread
+        gets there first (the others go on sending): under load, a write each would wait its
+        turn behind the clients' writes, and the sender would fall behind them."""
+        refill = False
+        while self._recording.acquire(blocking=False):
+            batch: list[Attempt] = []
+            try:
+                with self._lock:
+                    batch, self._made = self._made, []
+                if batch:
+                    self._record(batch)
+            except Exception:  # their leases run out, and other attempts are made
+                log.exception("recording %d webhook attempts failed", len(batch))
+            finally:
+                self._recording.release()
+                with self._lock:
+                    self._leased -= len(batch)
+                    refill = refill or (self._more and self._leased <= self.slots // 2)
+            with self._lock:
+                if not self._made:  # one added while this thread recorded is taken again
+                    break
+        if refill:
+            self.run_due()
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -367,7 +412,7 @@ class Dispatcher:
                 self._sessions.append(session)
         return session
 
-    def _send(self, delivery_id: str, url: str, headers: str, body: str, attempts: int) -> None:
+    def _send(self, delivery_id: str, url: str, headers: str, body: str, attempts: int) -> Attempt:
         started = time.monotonic()
         code: int | None = None
         error: str | None = None
@@ -376,10 +421,7 @@ class Dispatcher:
             dest = self.config.guard().check(url)
         except Refused as refused:
             log.info("webhook to %s refused: %s", url, refused)
-            self._record(
-                delivery_id, attempts + 1, None, "destination not allowed", 0.0, final=True
-            )
-            return
+            return Attempt(delivery_id, attempts + 1, None, "destination not allowed", 0.0, True)
         try:
             resp = self._session().post(
                 dest.pinned_url,
@@ -395,70 +437,57 @@ class Dispatcher:
         except requests.RequestException as exc:
             error = f"connection error: {type(exc).__name__}"
         latency = round((time.monotonic() - started) * 1000, 1)
-        self._record(delivery_id, attempts + 1, code, error, latency, retry_after=wait)
+        return Attempt(delivery_id, attempts + 1, code, error, latency, retry_after=wait)
 
-    def _record(
-        self,
-        delivery_id: str,
-        attempt: int,
-        code: int | None,
-        error: str | None,
-        latency: float,
-        final: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
+    def _record(self, batch: list[Attempt]) -> None:
         now = self.clock.now()
-        ok = code is not None and 200 <= code < 300
+        rules = self._rules()
         with self.store.tx(rows=True) as tx:
-            row = tx.execute(
-                "SELECT history FROM deliveries WHERE id=?" + tx.for_update, (delivery_id,)
-            ).fetchone()
-            if row is None:  # wiped by a reset while in flight
-                return
-            history = json.loads(row[0])
-            entry = {
-                "attempt": attempt,
-                "at": iso(now),
-                "response_code": code,
-                "error": error,
-                "latency_ms": latency,
-            }
-            if retry_after is not None:
-                entry["retry_after_s"] = retry_after
-            history.append(entry)
-            rules = self._rules()
-            if (
-                ok
-                and not rules.delivers_once()
-                and not any(200 <= (h["response_code"] or 0) < 300 for h in history[:-1])
-            ):
-                status, next_at = "retrying", now  # sent once more although it succeeded
-            elif ok:
-                status, next_at = "delivered", None
-            elif final or not rules.retries():
-                status, next_at = "dead", None
-            elif attempt >= self.config.max_attempts and not rules.dead_letters():
-                status, next_at = "retrying", now + self.config.retry_schedule[-1]
-            elif attempt >= self.config.max_attempts:
-                status, next_at = "dead", None
-            else:
-                status, next_at = "retrying", now + max(self._wait(attempt), retry_after or 0)
-            final_at = now if status in ("delivered", "dead") else None
-            tx.execute(
-                "UPDATE deliveries SET status=?, attempts=?, next_at=?, last_code=?, "
-                "last_latency_ms=?, last_error=?, history=?, final_at=? WHERE id=?",
-                (
-                    status,
-                    attempt,
-                    next_at,
-                    code,
-                    latency,
-                    error,
-                    json.dumps(history),
-                    final_at,
-                    delivery_id,
-                ),
-            )
+            for made in batch:
+                self._record_one(tx, made, now, rules)
+
+    def _record_one(self, tx: Tx, made: Attempt, now: float, rules: DeliveryRules) -> None:
+        code, attempt = made.code, made.attempt
+        ok = code is not None and 200 <= code < 300
+        row = tx.execute(
+            "SELECT history FROM deliveries WHERE id=?" + tx.for_update, (made.delivery_id,)
+        ).fetchone()
+        if row is None:  # wiped by a reset while in flight
+            return
+        history = json.loads(row[0])
+        entry = {
+            "attempt": attempt,
+            "at": iso(now),
+            "response_code": code,
+            "error": made.error,
+            "latency_ms": made.latency_ms,
+        }
+        if made.retry_after is not None:
+            entry["retry_after_s"] = made.retry_after
+        history.append(entry)
+        if (
+            ok
+            and not rules.delivers_once()
+            and not any(200 <= (h["response_code"] or 0) < 300 for h in history[:-1])
+        ):
+            status, next_at = "retrying", now  # sent once more although it succeeded
+        elif ok:
+            status, next_at = "delivered", None
+        elif made.final or not rules.retries():
+            status, next_at = "dead", None
+        elif attempt >= self.config.max_attempts and not rules.dead_letters():
+            status, next_at = "retrying", now + self.config.retry_schedule[-1]
+        elif attempt >= self.config.max_attempts:
+            status, next_at = "dead", None
+        else:
+            status, next_at = "retrying", now + max(self._wait(attempt), made.retry_after or 0)
+        final_at = now if status in ("delivered", "dead") else None
+        tx.execute(
+            "UPDATE deliveries SET status=?, attempts=?, next_at=?, last_code=?, "
+            "last_latency_ms=?, last_error=?, history=?, final_at=? WHERE id=?",
+            (status, attempt, next_at, code, made.latency_ms, made.error, json.dumps(history),
+             final_at, made.delivery_id),
+        )  # fmt: skip
 
     def _wait(self, attempt: int) -> float:
         """Seconds before the attempt after ``attempt`` (1-based) failed."""
