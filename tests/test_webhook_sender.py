@@ -145,9 +145,9 @@ def _recorded_while_the_store_is_busy(gate: Gate, sender: Dispatcher, store: Sto
     sizes: list[int] = []
     record = sender._record
 
-    def counted(batch: list[Attempt]) -> None:
+    def counted(batch: list[Attempt], lease: int = 0) -> list[Any]:
         sizes.append(len(batch))
-        record(batch)
+        return record(batch, lease)
 
     sender._record = counted  # type: ignore[method-assign]
     assert sender.run_due() == 16

@@ -345,27 +345,35 @@ class Dispatcher:
             ).fetchone()
         if due is None:
             return 0
-        with self.store.tx(rows=True) as tx:  # due deliveries no other sender holds
-            rows = tx.execute(
-                "SELECT id, url, headers, body, attempts FROM deliveries "
-                "WHERE status IN ('queued', 'retrying') AND next_at<=? "
-                "ORDER BY next_at LIMIT ?" + tx.skip_locked,
-                (now, free),
-            ).fetchall()
-            ids = [r[0] for r in rows]
-            if ids:
-                marks = ",".join("?" * len(ids))
-                tx.execute(
-                    "UPDATE deliveries SET status='sending', lease_until=?, lease_owner=? "
-                    f"WHERE id IN ({marks})",
-                    (time.time() + self.lease_s(), self.owner, *ids),
-                )
+        with self.store.tx(rows=True) as tx:
+            rows = self._lease(tx, now, free)
+        self._start(rows, free)
+        return len(rows)
+
+    def _lease(self, tx: Tx, now: float, free: int) -> list[Any]:
+        """Due deliveries no other sender holds, ``free`` at most, leased to this process."""
+        rows: list[Any] = tx.execute(
+            "SELECT id, url, headers, body, attempts FROM deliveries "
+            "WHERE status IN ('queued', 'retrying') AND next_at<=? "
+            "ORDER BY next_at LIMIT ?" + tx.skip_locked,
+            (now, free),
+        ).fetchall()
+        ids = [r[0] for r in rows]
+        if ids:
+            marks = ",".join("?" * len(ids))
+            tx.execute(
+                "UPDATE deliveries SET status='sending', lease_until=?, lease_owner=? "
+                f"WHERE id IN ({marks})",
+                (time.time() + self.lease_s(), self.owner, *ids),
+            )
+        return rows
+
+    def _start(self, rows: list[Any], free: int) -> None:
         with self._lock:
             self._leased += len(rows)
             self._more = len(rows) == free  # a backlog: refilled as slots free, not per tick
         for row in rows:
             self._pool.submit(self._attempt, *row)
-        return len(rows)
 
     def _attempt(self, delivery_id: str, url: str, headers: str, body: str, attempts: int) -> None:
         try:
@@ -382,27 +390,30 @@ class Dispatcher:
     def _flush(self) -> None:
         """Record every attempt made so far in one transaction, by whichever sending thread
         gets there first (the others go on sending): under load, a write each would wait its
-        turn behind the clients' writes, and the sender would fall behind them."""
-        refill = False
+        turn behind the clients' writes, and the sender would fall behind them. With a backlog,
+        the same transaction leases what the freed slots take."""
         while self._recording.acquire(blocking=False):
             batch: list[Attempt] = []
+            rows: list[Any] = []
+            free = 0
             try:
                 with self._lock:
                     batch, self._made = self._made, []
+                    free = self.slots - self._leased + len(batch)
+                    more = self._more and free >= self.slots // 2
                 if batch:
-                    self._record(batch)
+                    rows = self._record(batch, free if more else 0)
             except Exception:  # their leases run out, and other attempts are made
                 log.exception("recording %d webhook attempts failed", len(batch))
             finally:
                 self._recording.release()
                 with self._lock:
                     self._leased -= len(batch)
-                    refill = refill or (self._more and self._leased <= self.slots // 2)
+            if rows:
+                self._start(rows, free)
             with self._lock:
                 if not self._made:  # one added while this thread recorded is taken again
                     break
-        if refill:
-            self.run_due()
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -439,12 +450,15 @@ class Dispatcher:
         latency = round((time.monotonic() - started) * 1000, 1)
         return Attempt(delivery_id, attempts + 1, code, error, latency, retry_after=wait)
 
-    def _record(self, batch: list[Attempt]) -> None:
+    def _record(self, batch: list[Attempt], lease: int = 0) -> list[Any]:
+        """Record ``batch``, and lease ``lease`` due deliveries at most in the same transaction
+        (those leased)."""
         now = self.clock.now()
         rules = self._rules()
         with self.store.tx(rows=True) as tx:
             for made in batch:
                 self._record_one(tx, made, now, rules)
+            return self._lease(tx, now, lease) if lease > 0 else []
 
     def _record_one(self, tx: Tx, made: Attempt, now: float, rules: DeliveryRules) -> None:
         code, attempt = made.code, made.attempt
