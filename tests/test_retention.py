@@ -219,6 +219,7 @@ def test_the_delivery_log_and_the_dashboard_say_what_was_given_up(graded: Flask)
     assert [(d["status"], d["last_error"]) for d in items] == [("dead", GIVEN_UP_AGE)]
     page = client.get("/_sim/ui/").get_data(as_text=True)
     assert "(1 given up unsent first)" in page
+    assert GIVEN_UP_AGE in client.get("/_sim/ui/deliveries").get_data(as_text=True)
 
 
 def test_refused_credentials_are_counted_not_logged(graded: Flask) -> None:
