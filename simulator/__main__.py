@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from simulator import server
+from simulator.core import retention
 from simulator.core.faults import CHAOS
 
 
@@ -152,6 +153,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="[PAYSIM_CHAOS] inject faults at a rate on every API, so a client's retry paths run: "
         "flaky (a few 5xx, lost answers, 429s), hostile (many); change with PUT /_sim/chaos",
     )
+    retention.add_options(p, env)
     args = p.parse_args(argv)
     if not args.control_token and not _loopback(args.host):
         args.control_token = secrets.token_urlsafe(24)
@@ -194,6 +196,7 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "EXAM": a.exam,
         "CHAOS": a.chaos,
         "WORKERS": a.workers,
+        **retention.settings(a),
     }
 
 

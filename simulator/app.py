@@ -86,10 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         webhook_allow_hosts=list(app.config["WEBHOOK_ALLOW_HOSTS"]),
         listening=[(str(h), int(p)) for h, p in app.config["LISTEN"]],
         shared=int(app.config["WORKERS"]) > 1 or app.config["DATABASE"].startswith("postgres"),
-        retention=Retention(
-            max_age_s=float(app.config["RETENTION_AGE_S"]),
-            max_rows=int(app.config["RETENTION_ROWS"]),
-        ),
+        retention=Retention.of(app.config),
     )
     rt.limiter.share = max(1, int(app.config["WORKERS"]))  # each worker its part of the rate
     webhook_defects.register(rt.defects)

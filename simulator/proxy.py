@@ -26,6 +26,7 @@ from flask import Flask, Response, jsonify, request
 
 from simulator import har, server
 from simulator.control import schemas
+from simulator.core import retention
 from simulator.core.clock import iso
 from simulator.core.engines import open_store
 from simulator.core.errors import ApiError, BadRequest, NotFound, Unauthorized
@@ -94,6 +95,8 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     examining = bool(config.get("EXAM"))
     hosts = AllowedHosts(config.get("LISTEN", []), config.get("ALLOWED_HOSTS", []))
     recorder = har.Recorder(config["RECORD"]) if config.get("RECORD") else None
+    prune = retention.Pruner(store, retention.Retention.of(config))
+    app.extensions["paysim.pruner"] = prune
     session = requests.Session()
     for scheme in ("http://", "https://"):  # a kept connection per serving thread
         session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=THREADS_MAX))
@@ -107,6 +110,16 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
         return _render(api, error)
+
+    @app.teardown_request
+    def _prune(_: BaseException | None) -> None:
+        """The client log kept by the same rules as the simulator's (``core/retention.py``),
+        on the wall clock: the proxy's only one."""
+        now = time.time()
+        try:
+            prune(now, now)
+        except Exception:  # the answer is already made; tried again in every_s
+            log.exception("pruning the client log failed")
 
     @app.before_request
     def _control_guard() -> None:
@@ -527,6 +540,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "its events), for paysim replay",
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    retention.add_options(p, env)
     args = p.parse_args(argv)
     if not args.control_token and not _loopback(args.host):
         args.control_token = secrets.token_urlsafe(24)
@@ -562,6 +576,7 @@ def main(argv: list[str] | None = None) -> None:
             "LISTEN": [(args.host, args.port)],
             "ALLOWED_HOSTS": args.allowed_host,
             "RECORD": args.record,
+            **retention.settings(args),
         },
         host=args.host,
         port=args.port,

@@ -112,6 +112,19 @@ def test_soak_benchmark_samples_memory_store_and_rows(tmp_path: Path) -> None:
     assert {"rss_mb", "store_mb", "events", "deliveries", "client_requests"} <= set(rows[-1])
     assert rows[-1]["sim_days"] >= 7  # the clock moved as asked
     assert "half-way:" in stdout and "end:" in stdout
+    assert {"objects_mb", "deliveries_pending", "given_up"} <= set(rows[-1])
+
+
+def test_soak_benchmark_ends_at_its_request_count(tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_soak", "--requests", "300", "--seconds", "120",
+         "--connections", "4", "--days", "2", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=True,
+    )  # fmt: skip
+    rows = json.loads(out.read_text())
+    assert [row["requests"] >= 30 * n for n, row in enumerate(rows)] == [True] * 11
+    assert rows[-1]["t_s"] < 120 and rows[-1]["sim_days"] >= 2
 
 
 def test_record_benchmark_runs_both_configurations(tmp_path: Path) -> None:

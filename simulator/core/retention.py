@@ -2,16 +2,32 @@
 the client log, pruned by age and by count, so that a long run levels off.
 
 By age: what is older than ``max_age_s`` (a week by default) goes: an event by when it was made
-on the simulated clock, a delivery once it is final (delivered or dead, never one still
-retrying), an idempotency record once it has expired, a client's request by when it was made on
-the wall clock (the log's own: moving the simulated clock a week on leaves a client's log
-whole). By count: past the newest
-``max_rows`` of a table (100,000 by default), the oldest go, whatever their age. What was pruned,
-and when last, is kept in meta (``pruned``): the dashboard says so.
+on the simulated clock, a delivery once it has been final (delivered or dead) that long, an
+idempotency record once it has expired, a client's request by when it was made on the wall
+clock (the log's own: moving the simulated clock a week on leaves a client's log whole). By
+count: past the newest ``max_rows`` of a table (100,000 by default), the oldest go, whatever
+their age.
+
+A delivery not yet sent or still retrying is never deleted as it is: past the retention age, or
+past the newest ``max_rows`` deliveries, it is given up first (dead, ``last_error`` saying why,
+as the delivery log and the dashboard show it), so that a sender that falls behind cannot grow
+the table without a bound; one given up by age stays in the log a retention age more, one given
+up by count goes in the same pass. One being sent is its sender's until it records the attempt.
+
+Objects (payments, refunds, payouts, invoices) are not pruned: they are what a partner's tests
+read back, refund and list, and a partner's test holding an id must find it for as long as the
+simulator runs; they grow by what clients create, once per create (retries and replays make
+none), and a reset or a fresh ``--db`` clears them.
+
+What was pruned and given up, and when last, is kept in meta (``pruned``): the dashboard says so.
 """
 
 from __future__ import annotations
 
+import argparse
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +36,9 @@ from simulator.core.store import Store, Tx
 WEEK_S = 7 * 24 * 3600.0
 MAX_ROWS = 100_000
 FINAL = "status IN ('delivered', 'dead')"
+PENDING = "status IN ('queued', 'retrying')"
+GIVEN_UP_AGE = "given up unsent: older than the retention age"
+GIVEN_UP_ROWS = "given up unsent: past the newest deliveries kept"
 
 
 @dataclass(frozen=True)
@@ -27,6 +46,51 @@ class Retention:
     max_age_s: float = WEEK_S
     max_rows: int = MAX_ROWS
     every_s: float = 30.0  # how often the ticker prunes (moving the clock prunes at once)
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> Retention:
+        """The retention an app's settings (``RETENTION_AGE_S``, ``RETENTION_ROWS``) ask for."""
+        return cls(
+            max_age_s=float(config.get("RETENTION_AGE_S", WEEK_S)),
+            max_rows=int(config.get("RETENTION_ROWS", MAX_ROWS)),
+        )
+
+
+def _above_zero(kind: Callable[[str], float]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    return parse
+
+
+def add_options(parser: argparse.ArgumentParser, env: Callable[[str], str | None]) -> None:
+    """``--retention-age`` and ``--retention-rows`` (and their PAYSIM_ variables), for every
+    command that keeps a store: their values go to :func:`settings`."""
+    parser.add_argument(
+        "--retention-age",
+        type=_above_zero(float),
+        default=_above_zero(float)(env("PAYSIM_RETENTION_AGE") or str(WEEK_S)),
+        metavar="SECONDS",
+        help=f"[PAYSIM_RETENTION_AGE] how long events, final webhook deliveries, expired "
+        f"idempotency records and the client log are kept (default {WEEK_S:.0f}: a week); a "
+        "delivery still unsent past it is given up",
+    )
+    parser.add_argument(
+        "--retention-rows",
+        type=_above_zero(int),
+        default=_above_zero(int)(env("PAYSIM_RETENTION_ROWS") or str(MAX_ROWS)),
+        metavar="N",
+        help=f"[PAYSIM_RETENTION_ROWS] the newest rows of each of those tables kept, whatever "
+        f"their age (default {MAX_ROWS})",
+    )
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The app settings the options of :func:`add_options` stand for."""
+    return {"RETENTION_AGE_S": args.retention_age, "RETENTION_ROWS": args.retention_rows}
 
 
 @dataclass(frozen=True)
@@ -37,6 +101,11 @@ class Table:
     only: str = "1=1"  # what of it may go at all
     age: str = "simulated"  # which clock its stamp is on (simulated, wall), or "expiry"
 
+    def newest(self, order: str) -> str:
+        """The oldest row of those the cap keeps, counted over the whole table (NULL when there
+        are fewer)."""
+        return f"SELECT {order} FROM {self.name} ORDER BY {order} DESC LIMIT 1 OFFSET ?"
+
     def prune(self, tx: Tx, now: float, wall: float, keep: Retention) -> int:
         order = self.order or tx.insertion
         before = {"simulated": now - keep.max_age_s, "wall": wall - keep.max_age_s}
@@ -44,38 +113,55 @@ class Table:
             f"DELETE FROM {self.name} WHERE {self.only} AND {self.stamp} < ?",
             (before.get(self.age, now),),
         ).rowcount
-        newest = (  # the oldest row of those kept by count; NULL when there are fewer
-            f"SELECT {order} FROM {self.name} WHERE {self.only} "
-            f"ORDER BY {order} DESC LIMIT 1 OFFSET ?"
-        )
         gone += tx.execute(
-            f"DELETE FROM {self.name} WHERE {self.only} AND {order} < ({newest})",
+            f"DELETE FROM {self.name} WHERE {self.only} AND {order} < ({self.newest(order)})",
             (keep.max_rows - 1,),
         ).rowcount
         return max(gone, 0)
 
 
+DELIVERIES = Table("deliveries", "COALESCE(final_at, created_at)", None, FINAL)
 TABLES = (
     Table("events", "created_at", "seq"),
-    Table("deliveries", "created_at", None, FINAL),
+    DELIVERIES,
     Table("idempotency", "expires_at", "expires_at", age="expiry"),
     Table("client_requests", "at", "seq", age="wall"),
 )
 
 
+def give_up(tx: Tx, now: float, keep: Retention) -> int:
+    """Deliveries not yet sent or retrying, older than the retention age or past the newest
+    ``max_rows`` deliveries, made dead (final now); how many."""
+    order = tx.insertion
+    dead = "UPDATE deliveries SET status='dead', next_at=NULL, last_error=?, final_at=? "
+    given = tx.execute(
+        dead + f"WHERE {PENDING} AND created_at < ?", (GIVEN_UP_AGE, now, now - keep.max_age_s)
+    ).rowcount
+    newest = DELIVERIES.newest(order)
+    given += tx.execute(
+        dead + f"WHERE {PENDING} AND {order} < ({newest})", (GIVEN_UP_ROWS, now, keep.max_rows - 1)
+    ).rowcount
+    return max(given, 0)
+
+
 def prune(store: Store, now: float, wall: float, keep: Retention) -> dict[str, int]:
-    """Prune every table that only grows (``now``: simulated time, ``wall``: the wall clock's);
-    the rows each lost (what was pruned is added to ``meta.pruned``)."""
+    """Give up the deliveries past retention, then prune every table that only grows (``now``:
+    simulated time, ``wall``: the wall clock's); the rows each lost, and ``given_up``: the
+    deliveries given up (added to ``meta.pruned``)."""
     with store.tx() as tx:
+        given = give_up(tx, now, keep)
         gone = {table.name: table.prune(tx, now, wall, keep) for table in TABLES}
-        if any(gone.values()):
+        if any(gone.values()) or given:
             pruned: dict[str, Any] = tx.get_meta("pruned", {})
-            for name, rows in gone.items():
-                if rows:
+            for name, rows in {**gone, DELIVERIES.name: gone.get(DELIVERIES.name, 0)}.items():
+                if rows or (name == DELIVERIES.name and given):
                     was = pruned.get(name, {"rows": 0})
-                    pruned[name] = {"rows": was["rows"] + rows, "last_at": now}
+                    pruned[name] = {**was, "rows": was["rows"] + rows, "last_at": now}
+            if given:
+                was_given = pruned[DELIVERIES.name].get("given_up", 0)
+                pruned[DELIVERIES.name]["given_up"] = was_given + given
             tx.set_meta("pruned", pruned)
-    return gone
+    return {**gone, "given_up": given}
 
 
 def pruned(store: Store) -> dict[str, Any]:
@@ -83,3 +169,21 @@ def pruned(store: Store) -> dict[str, Any]:
     with store.read() as tx:
         found: dict[str, Any] = tx.get_meta("pruned", {})
     return found
+
+
+class Pruner:
+    """Prunes a store every ``keep.every_s`` at most, from whichever thread asks first (a store
+    with no ticker of its own: the proxy's, on its requests)."""
+
+    def __init__(self, store: Store, keep: Retention) -> None:
+        self.store, self.keep = store, keep
+        self._lock = threading.Lock()
+        self._at: float | None = None
+
+    def __call__(self, now: float, wall: float) -> dict[str, int] | None:
+        """What was pruned, or None when it was not yet time."""
+        with self._lock:
+            if self._at is not None and time.monotonic() - self._at < self.keep.every_s:
+                return None
+            self._at = time.monotonic()
+        return prune(self.store, now, wall, self.keep)
