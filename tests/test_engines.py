@@ -272,7 +272,8 @@ def test_a_delivery_whose_sender_is_gone_is_taken_back_and_a_live_ones_is_not(
     those of a process of this start that is gone (a killed worker) and those of an earlier
     start are taken back; a live sender's is left to it."""
     from simulator.core.clock import Clock
-    from simulator.core.webhooks import Dispatcher, WebhookConfig
+    from simulator.core.dispatcher import Dispatcher
+    from simulator.core.webhooks import WebhookConfig
 
     monkeypatch.setenv("PAYSIM_BOOT_ID", "thisstart")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,31 @@ def test_domain_modules_do_not_import_flask(package: str) -> None:
 
 def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     assert offenders("paysim", ("harness.target",), "paysim/cli.py")  # cli does import it
+
+
+SQL = re.compile(
+    r"^\s*(SELECT \S|INSERT INTO|UPDATE \w+ SET|DELETE FROM|(CREATE|ALTER|DROP) TABLE)"
+)
+SQL_HOMES = ("simulator/core/", "simulator/grading/")  # the rooms that own the tables
+
+
+def sql_outside(package: str, homes: tuple[str, ...]) -> list[str]:
+    """``module: statement`` for each string that opens an SQL statement outside ``homes``."""
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        module = str(path.relative_to(ROOT))
+        if module.startswith(homes):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and SQL.match(text):
+                found.append(f"{module}: {text.split()[0]}")
+    return found
+
+
+def test_sql_runs_only_where_the_tables_are_owned() -> None:
+    assert sql_outside("simulator", SQL_HOMES) == []
+
+
+def test_the_sql_check_sees_a_query_outside_its_homes() -> None:
+    assert "simulator/core/objects.py: SELECT" in sql_outside("simulator", ("simulator/grading/",))

@@ -94,3 +94,17 @@ def test_the_architectures_rules_table_shows_the_seeds_numbers() -> None:
     schedule = ", ".join(f"{s:g}" for s in hooks["retry_schedule"])
     assert f"{rate['rate']:g} a second, burst {rate['burst']:g}" in table
     assert f"attempts at {schedule} s, {hooks['timeout_s']:g} s each" in table
+
+
+def test_no_module_of_the_simulator_states_the_seeds_numbers() -> None:
+    schedule = ", ".join(f"{s:g}" for s in BUNDLED["webhooks"]["retry_schedule"])
+    rate = BUNDLED["defaults"]["rate_limit"]
+    stated = [f"[{schedule}]", f'"rate": {rate["rate"]:g}, "burst": {rate["burst"]:g}']
+    simulator = Path(__file__).resolve().parent.parent / "simulator"
+    found = [
+        f"{path.name}: {text}"
+        for path in simulator.rglob("*.py")
+        for text in stated
+        if text in path.read_text(encoding="utf-8")
+    ]
+    assert found == []

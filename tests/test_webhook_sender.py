@@ -14,9 +14,10 @@ import pytest
 import requests
 
 from simulator.core.clock import Clock
+from simulator.core.dispatcher import Attempt, Dispatcher
 from simulator.core.engines import open_store
 from simulator.core.store import Store
-from simulator.core.webhooks import Attempt, Dispatcher, WebhookConfig, enqueue
+from simulator.core.webhooks import WebhookConfig, enqueue
 
 
 class Gate:

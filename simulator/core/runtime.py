@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator.core.clock import Clock
 from simulator.core.defects import Defects
+from simulator.core.dispatcher import Dispatcher
 from simulator.core.events import EventBus, StreamPlaces
 from simulator.core.faults import Faults
 from simulator.core.outcomes import OutcomeQueue
@@ -19,7 +20,7 @@ from simulator.core.retention import Retention, prune
 from simulator.core.scheduler import Scheduler
 from simulator.core.shared import SharedControl
 from simulator.core.store import Store
-from simulator.core.webhooks import Dispatcher, WebhookConfig
+from simulator.core.webhooks import WebhookConfig
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,13 @@ def load_seed(path: str | Path | None = None) -> dict[str, Any]:
         for merchant in data[api]["merchants"]:
             merchant.setdefault("rate_limit", dict(data["defaults"]["rate_limit"]))
     return data
+
+
+@cache
+def bundled_webhooks() -> dict[str, Any]:
+    """The bundled seed's webhook settings (read once): the retry schedule and timeout in force
+    where nothing else says."""
+    return dict(_read(DEFAULT_SEED)["webhooks"])
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from simulator import har
 from simulator.control.registry import lookup
 from simulator.control.routes import TOKEN_HEADER
+from simulator.core import webhooks
 from simulator.core.clock import iso
 from simulator.core.faults import CHAOS
 from simulator.core.retention import pruned
@@ -132,14 +133,8 @@ def overview() -> str:
         chaos=rt.faults.chaos_profile,
         profiles=sorted(CHAOS),
         grading=bool(current_app.config.get("GRADE_CLIENTS")),
-        delivery_counts=_delivery_counts(rt),
+        delivery_counts=webhooks.counts_by_status(rt.store),
     )
-
-
-def _delivery_counts(rt: Runtime) -> dict[str, int]:
-    with rt.store.read() as tx:
-        rows = tx.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
-    return {r[0]: int(r[1]) for r in rows}
 
 
 @bp.get("/<api>/<name>")
