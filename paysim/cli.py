@@ -38,14 +38,16 @@ from paysim.commands import (
     EXIT_FAILED,
     LOAD_PROFILES,
     Failed,
-    cmd_client_report,
     cmd_conform,
     cmd_gaps,
     cmd_load,
-    cmd_replay,
     cmd_report,
-    cmd_scenario_from_har,
     cmd_serve,
+)
+from paysim.grading import (
+    cmd_client_report,
+    cmd_replay,
+    cmd_scenario_from_har,
     cmd_webhooks_check,
 )
 
