@@ -32,6 +32,7 @@ from harness.level import Level
 from paysim.commands import EPILOG, EXIT_FAILED, Failed, cmd_gaps, cmd_report, cmd_serve
 from paysim.grading import cmd_client_report
 from paysim.options import (
+    api_option,
     conform_parser,
     format_option,
     load_parser,
@@ -73,12 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--load", metavar="RUN_FOLDER", help="a load run folder other than DIR/load")
     rep.add_argument("--out", metavar="DIR", help="write the report here instead")
-    rep.add_argument(
-        "--api",
-        choices=["freefin", "kaspi", "both"],
-        default="both",
-        help="which APIs' spec gaps to include (default both)",
-    )
+    api_option(rep, "which APIs' spec gaps to include")
     rep.add_argument("--no-gaps", action="store_true", help="leave the spec-gap findings out")
     target_options(rep, ("credentials_file",))
     rep.set_defaults(func=cmd_report)
@@ -88,12 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read both seed documents in specs/ and list what they leave open or "
         "contradict, each finding with the supplement or links entry that settles it.",
     )
-    gaps.add_argument(
-        "--api",
-        choices=["freefin", "kaspi", "both"],
-        default="both",
-        help="which API's document (default both)",
-    )
+    api_option(gaps, "which API's document")
     gaps.add_argument("--json", action="store_true", help="machine-readable output")
     gaps.add_argument("--excerpts", action="store_true", help="show each settling entry's text")
     gaps.add_argument(

@@ -31,6 +31,13 @@ def target_options(parser: argparse.ArgumentParser, names: Sequence[str] | None 
             )
 
 
+def api_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """--api: freefin, kaspi or both (the default)."""
+    parser.add_argument(
+        "--api", choices=["freefin", "kaspi", "both"], default="both", help=f"{help} (default both)"
+    )
+
+
 def format_option(parser: argparse.ArgumentParser) -> None:
     """--format: which files a grade is written as."""
     parser.add_argument(
