@@ -16,6 +16,12 @@ def formats() -> dict[str, WebhookFormat]:
     return {api: facts.webhooks() for api, facts in FACTS.items()}
 
 
+def main_kind(fmt: WebhookFormat) -> str:
+    """The kind sent where any valid event will do: the API's first (payment.created,
+    invoice.created)."""
+    return fmt.kinds[0]
+
+
 def new_object_id(fmt: WebhookFormat, kind: str) -> str:
     """A new id of the object an event of ``kind`` carries, in its API's form."""
     return FACTS[fmt.api].new_id(kind)

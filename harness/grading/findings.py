@@ -12,7 +12,7 @@ import json
 import re
 import shlex
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,17 @@ class Finding:
                 for ex in self.evidence
             ],
         }
+
+
+def rule_finding(
+    rule: str, title: str, severity: str, source: str, fix: str
+) -> Callable[..., Finding]:
+    """One rule's findings: ``rule_finding(...)(passed, detail, evidence)``."""
+
+    def make(passed: bool | None, detail: str, evidence: list[Evidence] | None = None) -> Finding:
+        return Finding(rule, title, severity, passed, detail, fix, source, evidence or [])
+
+    return make
 
 
 @dataclass
