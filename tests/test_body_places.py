@@ -50,11 +50,10 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     app.extensions["paysim.runtime"].stop()
 
 
-def _post(wsgi: Any, api: str) -> tuple[int, dict[str, str], Any]:
-    path, body, headers = REQUESTS[api]
-    raw = json.dumps(body).encode()
+def _send(wsgi: Any, method: str, path: str, raw: bytes, **headers: str) -> tuple[str, Any, bytes]:
+    """One request through ``wsgi``: its status line, headers and body."""
     environ = {
-        "REQUEST_METHOD": "POST",
+        "REQUEST_METHOD": method,
         "PATH_INFO": path,
         "QUERY_STRING": "",
         "SERVER_NAME": "127.0.0.1",
@@ -70,7 +69,13 @@ def _post(wsgi: Any, api: str) -> tuple[int, dict[str, str], Any]:
     }
     started: list[Any] = []
     out = b"".join(wsgi(environ, lambda status, hdrs, exc=None: started.extend([status, hdrs])))
-    return int(started[0][:3]), dict(started[1]), json.loads(out)
+    return started[0], started[1], out
+
+
+def _post(wsgi: Any, api: str) -> tuple[int, dict[str, str], Any]:
+    path, body, headers = REQUESTS[api]
+    status, sent, out = _send(wsgi, "POST", path, json.dumps(body).encode(), **headers)
+    return int(status[:3]), dict(sent), json.loads(out)
 
 
 def _refuses_past_its_places(app: Flask, places: BodyPlaces, api: str) -> None:
@@ -110,30 +115,19 @@ def test_a_graded_request_whose_body_found_no_place_keeps_its_answer(
     graded = create_app({"TICKER": False, "GRADE_CLIENTS": True})
     places = BodyPlaces(1)
     assert places.take()
-    raw = b'{"amount": 700}'
-    environ = {
-        "REQUEST_METHOD": "PUT",
-        "PATH_INFO": "/api/v1/public/payments",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8080",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1:8080",
-        "HTTP_AUTHORIZATION": f"Bearer {KEY_A1}",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(raw)),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(raw),
-        "wsgi.input_terminated": True,
-    }
-    started: list[Any] = []
     try:
-        b"".join(edge(graded, places)(environ, lambda s, h, e=None: started.extend([s, h])))
+        status, _, _ = _send(
+            edge(graded, places),
+            "PUT",
+            "/api/v1/public/payments",
+            b'{"amount": 700}',
+            HTTP_AUTHORIZATION=f"Bearer {KEY_A1}",
+        )
         rt = graded.extensions["paysim.runtime"]
         with rt.store.tx() as tx:
             logged = tx.execute("SELECT status, body FROM client_requests").fetchall()
     finally:
         places.give()
         graded.extensions["paysim.runtime"].stop()
-    assert started[0].startswith("405"), started
+    assert status.startswith("405"), status
     assert [tuple(row) for row in logged] == [(405, "")]

@@ -36,40 +36,27 @@ def offenders(package: str, forbidden: tuple[str, ...], only: str = "") -> list[
     ]
 
 
+# what core and grading, the rooms under both apps, never import: no web framework, no app
+BELOW_THE_APPS = (
+    "flask",
+    "werkzeug",
+    "simulator.freefin",
+    "simulator.kaspi",
+    "simulator.control",
+    "simulator.app",
+    "simulator.web",
+)
+
+
 @pytest.mark.parametrize(
     ("package", "forbidden", "only"),
     [
         ("harness", ("simulator", "loadtests", "paysim"), ""),
         ("loadtests", ("paysim",), ""),
         ("loadtests", ("simulator",), ""),
-        (
-            "simulator",
-            (
-                "flask",
-                "werkzeug",
-                "simulator.freefin",
-                "simulator.kaspi",
-                "simulator.control",
-                "simulator.app",
-                "simulator.web",
-            ),
-            "simulator/core/",
-        ),
+        ("simulator", BELOW_THE_APPS, "simulator/core/"),
         ("simulator", ("simulator.grading",), "simulator/core/"),
-        (
-            "simulator",
-            (
-                "flask",
-                "werkzeug",
-                "simulator.freefin",
-                "simulator.kaspi",
-                "simulator.control",
-                "simulator.app",
-                "simulator.web",
-                "simulator.proxy",
-            ),
-            "simulator/grading/",
-        ),
+        ("simulator", (*BELOW_THE_APPS, "simulator.proxy"), "simulator/grading/"),
         ("simulator", ("simulator.control", "simulator.app"), "simulator/freefin/"),
         ("simulator", ("simulator.control", "simulator.app"), "simulator/kaspi/"),
         ("simulator", ("simulator.kaspi",), "simulator/freefin/"),
