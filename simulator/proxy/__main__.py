@@ -1,0 +1,3 @@
+from simulator.proxy.cli import main
+
+main()
