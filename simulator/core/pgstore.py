@@ -23,7 +23,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from simulator.core.store import Store, Tx
+from simulator.core.store import Store, Tx, transaction
 
 WRITE_LOCK = 0x7061_7973  # "pays": the advisory lock every write transaction takes
 MIGRATE_LOCK = 0x7061_796D
@@ -97,17 +97,10 @@ class PostgresStore(Store):
 
     @contextlib.contextmanager
     def _begin(self, lock: int, rows: bool = False) -> Iterator[PgTx]:
-        with self.pool.connection() as conn:
-            conn.execute("BEGIN")
-            try:
-                take = "pg_advisory_xact_lock_shared" if rows else "pg_advisory_xact_lock"
-                conn.execute(f"SELECT {take}(%s)", (lock,))
-                tx = PgTx(conn, rows)
-                yield tx
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self.pool.connection() as conn, transaction(conn, "BEGIN"):
+            take = "pg_advisory_xact_lock_shared" if rows else "pg_advisory_xact_lock"
+            conn.execute(f"SELECT {take}(%s)", (lock,))
+            yield PgTx(conn, rows)
 
     @contextlib.contextmanager
     def _write_tx(self, rows: bool = False) -> Iterator[Tx]:

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 
-from simulator.core.store import Store, Tx
+from simulator.core.store import Store, Tx, transaction
 
 
 class FairLock:
@@ -142,15 +142,13 @@ class SqliteStore(Store):
         processes, before ``BEGIN IMMEDIATE``: SQLite's own busy handler sleeps in steps of up
         to 100 ms, which would put those sleeps into p99.
         """
-        with self._write_lock, self._writers, self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            tx = Tx(conn)
-            try:
-                yield tx
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with (
+            self._write_lock,
+            self._writers,
+            self._connection() as conn,
+            transaction(conn, "BEGIN IMMEDIATE"),
+        ):
+            yield Tx(conn)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:

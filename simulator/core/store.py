@@ -115,6 +115,19 @@ class Tx:
         )
 
 
+@contextlib.contextmanager
+def transaction(conn: Any, begin: str) -> Iterator[None]:
+    """The work of the block on ``conn`` between ``begin`` and COMMIT; ROLLBACK when it
+    raises."""
+    conn.execute(begin)
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 class Store(abc.ABC):
     """A store of one engine: write transactions (``tx``), reads (``read``), and the SQL that
     differs between engines."""
