@@ -25,7 +25,7 @@ from simulator.core.errors import (
     PayloadTooLarge,
 )
 from simulator.core.faults import Fault
-from simulator.core.retention import MAX_ROWS, WEEK_S, Retention
+from simulator.core.retention import MAX_OBJECTS, MAX_ROWS, WEEK_S, Retention
 from simulator.core.runtime import Runtime
 from simulator.core.seed import load_seed
 from simulator.freefin import routes as freefin
@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     # (core/retention.py): a week of simulated time, and the newest rows of each table
     "RETENTION_AGE_S": WEEK_S,
     "RETENTION_ROWS": MAX_ROWS,
+    "RETENTION_OBJECTS": MAX_OBJECTS,
 }
 
 # Werkzeug's own HTTP errors, named by the error classes of the same status.

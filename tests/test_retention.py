@@ -76,6 +76,24 @@ def test_past_the_cap_the_oldest_rows_go(graded: Flask) -> None:
     assert kept == newest and _count(rt, "client_requests") == 4
 
 
+def test_objects_go_by_count_only_the_oldest_first(graded: Flask) -> None:
+    """However far the clock moves, a payment stays; past the objects' cap the oldest goes, and
+    reading it answers 404 in the API's envelope."""
+    rt: Runtime = graded.extensions["paysim.runtime"]
+    api = SpecClient(graded.test_client())
+    made = [create_payment(api, order_id=f"o{n}")["id"] for n in range(3)]
+    assert api.client.post("/_sim/clock/advance", json={"seconds": 30 * DAY}).status_code == 200
+    assert _count(rt, "objects") == 3
+    rt.retention = replace(rt.retention, max_objects=2)
+    assert rt.prune()["objects"] == 1
+    gone = api.request("GET", f"{FF}/payments/{made[0]}")
+    assert gone.status_code == 404 and gone.json["error"]["code"] == "not_found"
+    kept = [api.request("GET", f"{FF}/payments/{pid}").status_code for pid in made[1:]]
+    assert kept == [200, 200]
+    page = api.client.get("/_sim/ui/").get_data(as_text=True)
+    assert 'id="pruned"' in page and "objects" in page
+
+
 def test_the_ticker_prunes_now_and_then(graded: Flask) -> None:
     rt: Runtime = graded.extensions["paysim.runtime"]
     rt.retention = replace(rt.retention, max_rows=1, every_s=0.0)
@@ -281,16 +299,21 @@ def test_the_exam_keeps_nothing_of_unknown_keys() -> None:
 
 
 def test_the_serve_options_set_the_retention(monkeypatch: pytest.MonkeyPatch) -> None:
-    args = serve_args(["--retention-age", "3600", "--retention-rows", "10"])
+    args = serve_args(
+        ["--retention-age", "3600", "--retention-rows", "10", "--retention-objects", "20"]
+    )
     app = create_app({**app_config(args), "DATABASE": ":memory:", "TICKER": False})
-    assert app.extensions["paysim.runtime"].retention == Retention(max_age_s=3600, max_rows=10)
+    keep = Retention(max_age_s=3600, max_rows=10, max_objects=20)
+    assert app.extensions["paysim.runtime"].retention == keep
     app.extensions["paysim.runtime"].stop()
     monkeypatch.setenv("PAYSIM_RETENTION_AGE", "60")
     assert app_config(serve_args([]))["RETENTION_AGE_S"] == 60.0
     assert app_config(serve_args([]))["RETENTION_ROWS"] == retention.MAX_ROWS
 
 
-@pytest.mark.parametrize("bad", [["--retention-age", "0"], ["--retention-rows", "-1"]])
+@pytest.mark.parametrize(
+    "bad", [["--retention-age", "0"], ["--retention-rows", "-1"], ["--retention-objects", "0"]]
+)
 def test_a_retention_of_nothing_is_refused(bad: list[str]) -> None:
     with pytest.raises(SystemExit):
         serve_args(bad)

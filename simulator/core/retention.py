@@ -14,10 +14,11 @@ as the delivery log and the dashboard show it), so that a sender that falls behi
 the table without a bound; one given up by age stays in the log a retention age more, one given
 up by count goes in the same pass. One being sent is its sender's until it records the attempt.
 
-Objects (payments, refunds, payouts, invoices) are not pruned: they are what a partner's tests
-read back, refund and list, and a partner's test holding an id must find it for as long as the
-simulator runs; they grow by what clients create, once per create (retries and replays make
-none), and a reset or a fresh ``--db`` clears them.
+Objects (payments, refunds, payouts, invoices) are never pruned by age: they are what a partner's
+tests read back, refund and list, and a test holding an id must find it however far it moved the
+clock. They grow by what clients create, once per create (retries and replays make none), and
+only past the newest ``max_objects`` (1,000,000 by default, about 650 MB of store) do the oldest
+go, so that nothing grows without a bound; a reset or a fresh ``--db`` clears them.
 
 What was pruned and given up, and when last, is kept in meta (``pruned``): the dashboard says so.
 """
@@ -35,6 +36,7 @@ from simulator.core.store import Store, Tx
 
 WEEK_S = 7 * 24 * 3600.0
 MAX_ROWS = 100_000
+MAX_OBJECTS = 1_000_000
 FINAL = "status IN ('delivered', 'dead')"
 PENDING = "status IN ('queued', 'retrying')"
 GIVEN_UP_AGE = "given up unsent: older than the retention age"
@@ -45,14 +47,17 @@ GIVEN_UP_ROWS = "given up unsent: past the newest deliveries kept"
 class Retention:
     max_age_s: float = WEEK_S
     max_rows: int = MAX_ROWS
+    max_objects: int = MAX_OBJECTS
     every_s: float = 30.0  # how often the ticker prunes (moving the clock prunes at once)
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> Retention:
-        """The retention an app's settings (``RETENTION_AGE_S``, ``RETENTION_ROWS``) ask for."""
+        """The retention an app's settings (``RETENTION_AGE_S``, ``RETENTION_ROWS``,
+        ``RETENTION_OBJECTS``) ask for."""
         return cls(
             max_age_s=float(config.get("RETENTION_AGE_S", WEEK_S)),
             max_rows=int(config.get("RETENTION_ROWS", MAX_ROWS)),
+            max_objects=int(config.get("RETENTION_OBJECTS", MAX_OBJECTS)),
         )
 
 
@@ -86,11 +91,23 @@ def add_options(parser: argparse.ArgumentParser, env: Callable[[str], str | None
         help=f"[PAYSIM_RETENTION_ROWS] the newest rows of each of those tables kept, whatever "
         f"their age (default {MAX_ROWS})",
     )
+    parser.add_argument(
+        "--retention-objects",
+        type=_above_zero(int),
+        default=_above_zero(int)(env("PAYSIM_RETENTION_OBJECTS") or str(MAX_OBJECTS)),
+        metavar="N",
+        help=f"[PAYSIM_RETENTION_OBJECTS] the newest objects (payments, refunds, payouts, "
+        f"invoices) kept; never pruned by age (default {MAX_OBJECTS})",
+    )
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     """The app settings the options of :func:`add_options` stand for."""
-    return {"RETENTION_AGE_S": args.retention_age, "RETENTION_ROWS": args.retention_rows}
+    return {
+        "RETENTION_AGE_S": args.retention_age,
+        "RETENTION_ROWS": args.retention_rows,
+        "RETENTION_OBJECTS": args.retention_objects,
+    }
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,7 @@ class Table:
     order: str | None  # the column of its insertion order (None: the store's own, Tx.insertion)
     only: str = "1=1"  # what of it may go at all
     age: str = "simulated"  # which clock its stamp is on (simulated, wall), or "expiry"
+    cap: str = "max_rows"  # which of Retention's counts caps it
 
     def newest(self, order: str) -> str:
         """The oldest row of those the cap keeps, counted over the whole table (NULL when there
@@ -115,7 +133,7 @@ class Table:
         ).rowcount
         gone += tx.execute(
             f"DELETE FROM {self.name} WHERE {self.only} AND {order} < ({self.newest(order)})",
-            (keep.max_rows - 1,),
+            (getattr(keep, self.cap) - 1,),
         ).rowcount
         return max(gone, 0)
 
@@ -126,6 +144,7 @@ TABLES = (
     DELIVERIES,
     Table("idempotency", "expires_at", "expires_at", age="expiry"),
     Table("client_requests", "at", "seq", age="wall"),
+    Table("objects", "NULL", None, cap="max_objects"),  # by count only: NULL is older than nothing
 )
 
 
