@@ -57,3 +57,26 @@ def test_no_domain_module_names_a_defect() -> None:
         if not path.name.endswith("defects.py")
     }
     assert {path: found for path, found in naming.items() if found} == {}
+
+
+ROOMS = ("simulator", "harness", "paysim", "loadtests", "benchmarks")
+
+
+def unnamed(tree: str) -> list[str]:
+    """The modules of the project that ``tree`` (ARCHITECTURE.md's map) does not name."""
+    return [
+        str(path.relative_to(ROOT))
+        for room in ROOMS
+        for path in sorted((ROOT / room).rglob("*.py"))
+        if path.name not in ("__init__.py", "__main__.py")
+        and not re.search(rf"\b{re.escape(path.stem)}\b", tree)
+    ]
+
+
+def test_the_map_names_every_module() -> None:
+    assert unnamed(TEXT[: TEXT.index("## Who may import whom")]) == []
+
+
+def test_the_map_check_sees_a_module_left_out() -> None:
+    tree = TEXT[: TEXT.index("## Who may import whom")].replace("dispatcher", "")
+    assert unnamed(tree) == ["simulator/core/dispatcher.py"]
