@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -57,6 +58,22 @@ def _proxy(upstream: str, tmp: Path, *extra: str) -> tuple[subprocess.Popen[byte
     raise RuntimeError("the proxy did not start")
 
 
+def through(
+    proxy: int, port: int, server: int, case: str, ids: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """One case measured through the proxy (pid ``proxy``) on ``port``: the proxy's CPU is
+    counted in the cores the case kept busy and in its CPU per request."""
+    quiesce(server)
+    before = _cpu(proxy)
+    row = measure(port, case, ids, args.seconds, args.connections, server_pid=server)
+    served = row["rps"] * args.seconds
+    proxy_cpu = _cpu(proxy) - before
+    row["cores"] += proxy_cpu / args.seconds
+    if served:
+        row["cpu_ms"] += proxy_cpu / served * 1000
+    return row
+
+
 def _ids(base: str, n: int) -> list[str]:
     with requests.Session() as http:
         return [
@@ -97,22 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                     proxy, port = _proxy(sim.url, tmp)
                     try:
                         for case in CASES:
-                            quiesce(sim.proc.pid)
-                            before = _cpu(proxy.pid)
-                            row = measure(
-                                port,
-                                case,
-                                ids,
-                                args.seconds,
-                                args.connections,
-                                server_pid=sim.proc.pid,
+                            rows[f"proxied {case}"] = through(
+                                proxy.pid, port, sim.proc.pid, case, ids, args
                             )
-                            served = row["rps"] * args.seconds
-                            proxy_cpu = _cpu(proxy.pid) - before
-                            row["cores"] += proxy_cpu / args.seconds
-                            if served:
-                                row["cpu_ms"] += proxy_cpu / served * 1000
-                            rows[f"proxied {case}"] = row
                     finally:
                         proxy.terminate()
                         proxy.wait(10)

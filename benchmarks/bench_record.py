@@ -13,8 +13,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_grading import CASES, _ids, _proxy
-from benchmarks.bench_simulator import _bench_seed, _cpu, measure, quiesce, report
+from benchmarks.bench_grading import CASES, _ids, _proxy, through
+from benchmarks.bench_simulator import _bench_seed, report
 from harness.simproc import SimulatorProcess
 
 
@@ -42,19 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                 for _round in range(args.rounds):
                     for case in CASES:
                         for config, (proxy, port) in proxies.items():
-                            quiesce(sim.proc.pid)
-                            before = _cpu(proxy.pid)
-                            row = measure(
-                                port,
-                                case,
-                                ids,
-                                args.seconds,
-                                args.connections,
-                                server_pid=sim.proc.pid,
-                            )
-                            served = row["rps"] * args.seconds
-                            if served:
-                                row["cpu_ms"] += (_cpu(proxy.pid) - before) / served * 1000
+                            row = through(proxy.pid, port, sim.proc.pid, case, ids, args)
                             name = f"{config} {case}"
                             if name not in rows or row["rps"] > rows[name]["rps"]:
                                 rows[name] = row

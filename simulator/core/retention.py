@@ -71,42 +71,59 @@ def _above_zero(kind: Callable[[str], float]) -> Callable[[str], Any]:
     return parse
 
 
-def add_options(parser: argparse.ArgumentParser, env: Callable[[str], str | None]) -> None:
-    """``--retention-age`` and ``--retention-rows`` (and their PAYSIM_ variables), for every
-    command that keeps a store: their values go to :func:`settings`."""
-    parser.add_argument(
+# Each option: its name, the environment variable, what it parses as, its default, the app
+# setting it stands for, and what it keeps
+OPTIONS = (
+    (
         "--retention-age",
-        type=_above_zero(float),
-        default=_above_zero(float)(env("PAYSIM_RETENTION_AGE") or str(WEEK_S)),
-        metavar="SECONDS",
-        help=f"[PAYSIM_RETENTION_AGE] how long events, final webhook deliveries, expired "
-        f"idempotency records and the client log are kept (default {WEEK_S:.0f}: a week); a "
-        "delivery still unsent past it is given up",
-    )
-    parser.add_argument(
+        "PAYSIM_RETENTION_AGE",
+        float,
+        WEEK_S,
+        "RETENTION_AGE_S",
+        "SECONDS",
+        "how long events, final webhook deliveries, expired idempotency records and the client "
+        "log are kept (default a week); a delivery still unsent past it is given up",
+    ),
+    (
         "--retention-rows",
-        type=_above_zero(int),
-        default=_above_zero(int)(env("PAYSIM_RETENTION_ROWS") or str(MAX_ROWS)),
-        metavar="N",
-        help=f"[PAYSIM_RETENTION_ROWS] the newest rows of each of those tables kept, whatever "
-        f"their age (default {MAX_ROWS})",
-    )
-    parser.add_argument(
+        "PAYSIM_RETENTION_ROWS",
+        int,
+        MAX_ROWS,
+        "RETENTION_ROWS",
+        "N",
+        "the newest rows of each of those tables kept, whatever their age",
+    ),
+    (
         "--retention-objects",
-        type=_above_zero(int),
-        default=_above_zero(int)(env("PAYSIM_RETENTION_OBJECTS") or str(MAX_OBJECTS)),
-        metavar="N",
-        help=f"[PAYSIM_RETENTION_OBJECTS] the newest objects (payments, refunds, payouts, "
-        f"invoices) kept; never pruned by age (default {MAX_OBJECTS})",
-    )
+        "PAYSIM_RETENTION_OBJECTS",
+        int,
+        MAX_OBJECTS,
+        "RETENTION_OBJECTS",
+        "N",
+        "the newest objects (payments, refunds, payouts, invoices) kept; never pruned by age",
+    ),
+)
+
+
+def add_options(parser: argparse.ArgumentParser, env: Callable[[str], str | None]) -> None:
+    """The retention options (and their PAYSIM_ variables), for every command that keeps a
+    store: their values go to :func:`settings`."""
+    for flag, variable, kind, default, _setting, metavar, keeps in OPTIONS:
+        parse = _above_zero(kind)
+        parser.add_argument(
+            flag,
+            type=parse,
+            default=parse(env(variable) or str(default)),
+            metavar=metavar,
+            help=f"[{variable}] {keeps} (default {default:.0f})",
+        )
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     """The app settings the options of :func:`add_options` stand for."""
     return {
-        "RETENTION_AGE_S": args.retention_age,
-        "RETENTION_ROWS": args.retention_rows,
-        "RETENTION_OBJECTS": args.retention_objects,
+        setting: getattr(args, flag[2:].replace("-", "_"))
+        for flag, _, _, _, setting, _, _ in OPTIONS
     }
 
 
