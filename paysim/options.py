@@ -240,12 +240,7 @@ def replay_parser(sub: Any) -> None:
     )
     target_options(p)
     p.set_defaults(func=cmd_replay)
-    scenario = sub.add_parser(
-        "scenario",
-        help="scenarios made from what was recorded",
-        description="Scenarios made from what was recorded.",
-    )
-    actions = scenario.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = command_group(sub, "scenario", "scenarios made from what was recorded")
     har = actions.add_parser(
         "from-har",
         help="a recorded session (proxy --record) as a YAML scenario",
@@ -267,14 +262,15 @@ def replay_parser(sub: Any) -> None:
     har.set_defaults(func=cmd_scenario_from_har)
 
 
+def command_group(sub: Any, name: str, what: str) -> Any:
+    """``paysim NAME ACTION``: a command whose actions are subcommands; ``what`` it does."""
+    group = sub.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
+    return group.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
 def webhooks_parser(sub: Any) -> None:
     """``paysim webhooks check``."""
-    hooks = sub.add_parser(
-        "webhooks",
-        help="grade a partner's webhook handler",
-        description="Grade a partner's webhook handler.",
-    )
-    actions = hooks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = command_group(sub, "webhooks", "grade a partner's webhook handler")
     check = actions.add_parser(
         "check",
         help="send the handler every event the API sends, signed and broken, and judge it",
