@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +10,7 @@ from flask import Flask
 
 from simulator.core.lifecycle import Lifecycle
 
-Transition = Callable[[str, str, "str | None"], dict[str, Any]]
+Transition = Callable[[str, str, "str | None"], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TypedDict
 
 from simulator.core.errors import Conflict
+
+
+class Moving(TypedDict):
+    """What a lifecycle reads and writes of an object (an API's stored object has more)."""
+
+    status: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +39,7 @@ class Lifecycle:
                 f"a {current} {self.noun} cannot become {status}", code=self.conflict_code
             )
 
-    def enter(self, doc: dict[str, Any], status: str, force: bool = False) -> None:
+    def enter(self, doc: Moving, status: str, force: bool = False) -> None:
         """``doc``'s status becomes ``status``, where the table allows it (or when forced)."""
         self.check(doc["status"], status, force)
         doc["status"] = status

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from simulator.core import codec, migrate
@@ -52,13 +52,13 @@ class Tx:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def insert(self, kind: str, obj_id: str, owner: str, data: dict[str, Any]) -> None:
+    def insert(self, kind: str, obj_id: str, owner: str, data: Mapping[str, Any]) -> None:
         self.execute(
             "INSERT INTO objects (kind, id, owner, data) VALUES (?, ?, ?, ?)",
             (kind, obj_id, owner, codec.dumps(data)),
         )
 
-    def update(self, kind: str, obj_id: str, data: dict[str, Any]) -> None:
+    def update(self, kind: str, obj_id: str, data: Mapping[str, Any]) -> None:
         self.execute(
             "UPDATE objects SET data=? WHERE kind=? AND id=?",
             (codec.dumps(data), kind, obj_id),

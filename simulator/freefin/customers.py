@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
-from typing import Any
 
 from faker import Faker
 
 from simulator.freefin.banks import BANKS
+from simulator.freefin.models import Customer
 
 _faker = Faker("ru_RU")
 _lock = threading.Lock()
@@ -21,7 +21,7 @@ def _seed(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
-def customer(payment_id: str, method: str, seed: int = 0) -> dict[str, Any]:
+def customer(payment_id: str, method: str, seed: int = 0) -> Customer:
     """The customer fields a payment shows once paid; the same for the same id and seed."""
     rnd = random.Random(_seed(f"{seed}:{payment_id}"))
     kind = method if method != "any" else rnd.choice(("cards", "sbp"))

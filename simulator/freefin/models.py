@@ -24,7 +24,17 @@ class Refund(TypedDict):
     reason: NotRequired[str]
 
 
-class Payment(TypedDict):
+class Customer(TypedDict, total=False):
+    """Who paid: a payment's customer fields, from processing on (by card, or by SBP)."""
+
+    customer_card_brand: str
+    customer_card_mask: str
+    customer_card_holder: str
+    customer_phone_mask: str
+    customer_payer_bank: str
+
+
+class Payment(Customer):
     """A payment; the fields a move adds are there from that move on."""
 
     id: str
@@ -51,11 +61,6 @@ class Payment(TypedDict):
     bank_name: NotRequired[str]
     failure_code: NotRequired[str]  # from failed
     finalized_at: NotRequired[str]  # from any final status
-    customer_card_brand: NotRequired[str]  # from processing, by card
-    customer_card_mask: NotRequired[str]
-    customer_card_holder: NotRequired[str]
-    customer_phone_mask: NotRequired[str]  # from processing, by SBP
-    customer_payer_bank: NotRequired[str]
 
 
 class PaymentPlan(TypedDict):

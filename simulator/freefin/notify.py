@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from simulator.core import codec, events, webhooks
@@ -26,7 +27,7 @@ def emit(
     tx: Tx,
     terminal: Terminal,
     kinds: list[str],
-    payload: dict[str, Any],
+    payload: Mapping[str, Any],
     webhook_url: str | None,
 ) -> None:
     """Record events ``kinds`` (in order) for the merchant and queue their webhooks."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from simulator.core import idempotency
 from simulator.core.clock import iso
@@ -19,6 +19,7 @@ from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
 from simulator.freefin import customers, rules
+from simulator.freefin.models import Payment, StoredPayment
 from simulator.freefin.notify import emit
 from simulator.freefin.terminals import PAYMENT_OUTCOMES, Terminal, Terminals
 
@@ -81,10 +82,15 @@ def once(
     )
 
 
-def render(doc: dict[str, Any], rt: Runtime) -> dict[str, Any]:
-    out = {k: v for k, v in doc.items() if not k.startswith("_")}
+def load(tx: Tx, payment_id: str) -> StoredPayment | None:
+    """The stored payment ``payment_id``, or None."""
+    return cast(StoredPayment | None, tx.get(KIND, payment_id))
+
+
+def render(doc: StoredPayment, rt: Runtime) -> Payment:
+    out: dict[str, Any] = {k: v for k, v in doc.items() if not k.startswith("_")}
     out["refunds"] = [dict(r) for r in doc.get("refunds", [])]
-    return rules.of(rt).render_payment(out)
+    return cast(Payment, rules.of(rt).render_payment(out))
 
 
 def plan_for(rt: Runtime, terminal: Terminal, body: dict[str, Any]) -> Plan:
@@ -120,14 +126,14 @@ def create(
     fp = idempotency.fingerprint("createPayment", body)
 
     with rt.store.tx(rows=True) as tx:
-        created: list[dict[str, Any]] = []
+        created: list[StoredPayment] = []
 
         def make() -> tuple[int, dict[str, Any]]:
             created.append(_new_payment(rt, tx, terminal, body, plan))
             return 201, {"payment_id": created[0]["id"], "simulator": plan.describe()}
 
         status, stored, replayed = once(rt, tx, terminal, "createPayment", key, fp, make)
-        doc = created[0] if created else tx.get(KIND, stored["payment_id"])
+        doc = created[0] if created else load(tx, stored["payment_id"])
     assert doc is not None
     response = {
         "payment": render(doc, rt),
@@ -145,7 +151,7 @@ def _new_payment(
     terminal: Terminal,
     body: dict[str, Any],
     plan: Plan,
-) -> dict[str, Any]:
+) -> StoredPayment:
     now = rt.clock.now()
     pid = str(uuid.uuid4())
     expires = now + (
@@ -153,7 +159,7 @@ def _new_payment(
         if plan.outcome == "expired" and "sim_delay_ms" in (body.get("metadata") or {})
         else EXPIRES_AFTER_S
     )
-    doc: dict[str, Any] = {
+    doc: StoredPayment = {
         "id": pid,
         "merchant_id": terminal.merchant_id,
         "terminal_id": terminal.id,
@@ -182,9 +188,9 @@ def _new_payment(
     return doc
 
 
-def get(rt: Runtime, terminal: Terminal, payment_id: str) -> dict[str, Any]:
+def get(rt: Runtime, terminal: Terminal, payment_id: str) -> Payment:
     with rt.store.read() as tx:
-        doc = tx.get(KIND, payment_id)
+        doc = load(tx, payment_id)
     in_force = rules.of(rt)
     if (
         doc is None
@@ -195,7 +201,7 @@ def get(rt: Runtime, terminal: Terminal, payment_id: str) -> dict[str, Any]:
     return render(doc, rt)
 
 
-def _created(doc: dict[str, Any]) -> float:
+def _created(doc: StoredPayment) -> float:
     return datetime.fromisoformat(doc["created_at"].replace("Z", "+00:00")).timestamp()
 
 
@@ -203,7 +209,7 @@ def move(
     rt: Runtime,
     tx: Tx,
     terminals: Terminals,
-    doc: dict[str, Any],
+    doc: StoredPayment,
     status: str,
     reason: str | None = None,
     force: bool = False,
@@ -235,14 +241,12 @@ def move(
     )
 
 
-def _finalize_at(doc: dict[str, Any]) -> float:
+def _finalize_at(doc: StoredPayment) -> float:
     plan = doc["_plan"]
     return _created(doc) + plan["delay_ms"] / 1000
 
 
-def cancel(
-    rt: Runtime, terminals: Terminals, terminal: Terminal, payment_id: str
-) -> dict[str, Any]:
+def cancel(rt: Runtime, terminals: Terminals, terminal: Terminal, payment_id: str) -> Payment:
     with rt.store.tx(rows=True) as tx:
         doc = owned(rt, tx, terminal, payment_id)
         if not rules.of(rt).cancelable(doc["status"]):
@@ -251,8 +255,8 @@ def cancel(
     return render(doc, rt)
 
 
-def owned(rt: Runtime, tx: Tx, terminal: Terminal, payment_id: str) -> dict[str, Any]:
-    doc = tx.get(KIND, payment_id)
+def owned(rt: Runtime, tx: Tx, terminal: Terminal, payment_id: str) -> StoredPayment:
+    doc = load(tx, payment_id)
     if doc is None or not rules.of(rt).visible(doc["merchant_id"], terminal.merchant_id):
         raise NotFound("payment not found", code="not_found")
     return doc
@@ -262,20 +266,20 @@ def register_timers(rt: Runtime, terminals: Terminals) -> None:
     """Planned transitions: processing, then the planned final status; expiry if still pending."""
 
     def process(tx: Tx, pid: str, _arg: str, _due: float) -> None:
-        doc = tx.get(KIND, pid)
+        doc = load(tx, pid)
         if doc and doc["status"] == "pending":
             move(rt, tx, terminals, doc, "processing")
             if doc["_plan"]["outcome"] in ("succeeded", "failed"):
                 tx.add_timer(_finalize_at(doc), "freefin", "payment.finalize", pid)
 
     def finalize(tx: Tx, pid: str, _arg: str, _due: float) -> None:
-        doc = tx.get(KIND, pid)
+        doc = load(tx, pid)
         if doc and doc["status"] == "processing":
             plan = doc["_plan"]
             move(rt, tx, terminals, doc, plan["outcome"], plan.get("reason"))
 
     def expire(tx: Tx, pid: str, _arg: str, _due: float) -> None:
-        doc = tx.get(KIND, pid)
+        doc = load(tx, pid)
         if doc and doc["status"] == "pending" and rules.of(rt).expires():
             move(rt, tx, terminals, doc, "expired")
 
@@ -286,10 +290,10 @@ def register_timers(rt: Runtime, terminals: Terminals) -> None:
 
 def force(
     rt: Runtime, terminals: Terminals, payment_id: str, status: str, reason: str | None = None
-) -> dict[str, Any]:
+) -> Payment:
     """Control API: reach ``status`` now, through processing when it lies on the way."""
     with rt.store.tx(rows=True) as tx:
-        doc = tx.get(KIND, payment_id)
+        doc = load(tx, payment_id)
         if doc is None:
             raise NotFound("payment not found")
         if status in ("succeeded", "failed") and doc["status"] == "pending":

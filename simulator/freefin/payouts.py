@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from simulator.core import idempotency
 from simulator.core.clock import iso
@@ -13,6 +13,7 @@ from simulator.core.outcomes import Plan, parse
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
 from simulator.freefin import rules
+from simulator.freefin.models import Payout, Recipient, StoredPayout
 from simulator.freefin.notify import emit
 from simulator.freefin.payments import once
 from simulator.freefin.terminals import Terminal, Terminals
@@ -34,8 +35,13 @@ MAGIC_PHONES = {
 }
 
 
-def render(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if not k.startswith("_")}
+def load(tx: Tx, payout_id: str) -> StoredPayout | None:
+    """The stored payout ``payout_id``, or None."""
+    return cast(StoredPayout | None, tx.get(KIND, payout_id))
+
+
+def render(doc: StoredPayout) -> Payout:
+    return cast(Payout, {k: v for k, v in doc.items() if not k.startswith("_")})
 
 
 def create(
@@ -60,7 +66,7 @@ def create(
             return 201, {"payout_id": doc["id"], "simulator": plan.describe()}
 
         status, stored, replayed = once(rt, tx, terminal, "createPayout", key, fp, make)
-        doc = tx.get(KIND, stored["payout_id"])
+        doc = load(tx, stored["payout_id"])
     assert doc is not None
     response = {
         "payout": render(doc),
@@ -77,9 +83,9 @@ def _new_payout(
     terminal: Terminal,
     body: dict[str, Any],
     plan: Plan,
-) -> dict[str, Any]:
+) -> StoredPayout:
     now = rt.clock.now()
-    doc: dict[str, Any] = {
+    doc: StoredPayout = {
         "id": str(uuid.uuid4()),
         "merchant_id": terminal.merchant_id,
         "terminal_id": terminal.id,
@@ -87,7 +93,9 @@ def _new_payout(
         "currency": body.get("currency", "RUB"),
         "method": body.get("method", "payouts_sbp"),
         "status": "pending",
-        "recipient": {k: body[k] for k in ("phone", "bank_id", "full_name") if k in body},
+        "recipient": cast(
+            Recipient, {k: body[k] for k in ("phone", "bank_id", "full_name") if k in body}
+        ),
         "created_at": iso(now),
         "_plan": {"outcome": plan.outcome, "reason": plan.reason},
     }
@@ -98,16 +106,16 @@ def _new_payout(
     return doc
 
 
-def get(rt: Runtime, terminal: Terminal, payout_id: str) -> dict[str, Any]:
+def get(rt: Runtime, terminal: Terminal, payout_id: str) -> Payout:
     with rt.store.read() as tx:
-        doc = tx.get(KIND, payout_id)
+        doc = load(tx, payout_id)
     if doc is None or not rules.of(rt).visible(doc["merchant_id"], terminal.merchant_id):
         raise NotFound("payout not found", code="not_found")
     return render(doc)
 
 
 def move(
-    rt: Runtime, tx: Tx, terminals: Terminals, doc: dict[str, Any], status: str, reason: str | None
+    rt: Runtime, tx: Tx, terminals: Terminals, doc: StoredPayout, status: str, reason: str | None
 ) -> None:
     LIFECYCLE.enter(doc, status)
     doc["completed_at"] = iso(rt.clock.now())
@@ -120,7 +128,7 @@ def move(
 
 def register_timers(rt: Runtime, terminals: Terminals) -> None:
     def finalize(tx: Tx, pid: str, _arg: str, _due: float) -> None:
-        doc = tx.get(KIND, pid)
+        doc = load(tx, pid)
         if doc and doc["status"] == "pending":
             move(rt, tx, terminals, doc, doc["_plan"]["outcome"], doc["_plan"].get("reason"))
 
@@ -129,9 +137,9 @@ def register_timers(rt: Runtime, terminals: Terminals) -> None:
 
 def force(
     rt: Runtime, terminals: Terminals, payout_id: str, status: str, reason: str | None = None
-) -> dict[str, Any]:
+) -> Payout:
     with rt.store.tx(rows=True) as tx:
-        doc = tx.get(KIND, payout_id)
+        doc = load(tx, payout_id)
         if doc is None:
             raise NotFound("payout not found")
         move(rt, tx, terminals, doc, status, reason)

@@ -7,7 +7,7 @@ orders racing refunders), and the payment moves to ``refunded`` when nothing rem
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from simulator.core import idempotency
 from simulator.core.clock import iso
@@ -15,6 +15,7 @@ from simulator.core.errors import Conflict, Unprocessable
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
 from simulator.freefin import payments, rules
+from simulator.freefin.models import Refund
 from simulator.freefin.notify import emit
 from simulator.freefin.terminals import Terminal, Terminals
 
@@ -34,7 +35,8 @@ def refund(
     with rt.store.tx(rows=True) as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
-            return 201, _new_refund(rt, tx, terminals, terminal, payment_id, amount, body)
+            made = _new_refund(rt, tx, terminals, terminal, payment_id, amount, body)
+            return 201, cast(dict[str, Any], made)
 
         status, refund_obj, _ = payments.once(rt, tx, terminal, "refundPayment", key, fp, make)
     return status, refund_obj
@@ -48,7 +50,7 @@ def _new_refund(
     payment_id: str,
     amount: int,
     body: dict[str, Any],
-) -> dict[str, Any]:
+) -> Refund:
     doc = payments.owned(rt, tx, terminal, payment_id)
     remainder = doc["amount"] - doc["amount_refunded"]
     if doc["status"] == "refunded":
@@ -63,7 +65,7 @@ def _new_refund(
             code="amount_exceeds_remainder",
         )
     now = rt.clock.now()
-    refund_obj: dict[str, Any] = {
+    refund_obj: Refund = {
         "id": str(uuid.uuid4()),
         "payment_id": payment_id,
         "merchant_id": doc["merchant_id"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from simulator.core import idempotency
 from simulator.core.clock import iso
@@ -22,6 +22,7 @@ from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
 from simulator.kaspi import audit, money, paging, rules
 from simulator.kaspi.merchants import Merchant, require_connected
+from simulator.kaspi.models import StoredInvoice, StoredPayable, StoredSubscription
 from simulator.kaspi.notify import emit
 from simulator.kaspi.outcomes import plan_for
 
@@ -67,6 +68,11 @@ def idempotency_conflict() -> ApiError:
     return Conflict(
         "Idempotency-Key was used with another request body", code="idempotency_conflict"
     )
+
+
+def load(tx: Tx, obj: str, doc_id: str) -> StoredPayable | None:
+    """The stored invoice or QR (``obj``) ``doc_id``, or None."""
+    return cast(StoredPayable | None, tx.get(KINDS[obj], doc_id))
 
 
 def obj_of(object_id: str) -> str:
@@ -158,7 +164,7 @@ def new(
     body: dict[str, Any],
     plan: Plan,
     subscription_id: str | None = None,
-) -> dict[str, Any]:
+) -> StoredPayable:
     """Insert a pending invoice or QR with its planned transitions and its created event."""
     now = rt.clock.now()
     doc_id = ID_PREFIX[obj] + uuid.uuid4().hex[:16]
@@ -212,12 +218,12 @@ def new(
     if plan.outcome in ("paid", "failed", "canceled"):
         tx.add_timer(now + delay, "kaspi", "payable.finalize", doc_id, obj)
     emit(rt, tx, merchant.id, [f"{obj}.created"], paging.strip(doc))
-    return doc
+    return cast(StoredPayable, doc)
 
 
-def owned(rt: Runtime, tx: Tx, merchant: Merchant, obj: str, doc_id: str) -> dict[str, Any]:
+def owned(rt: Runtime, tx: Tx, merchant: Merchant, obj: str, doc_id: str) -> StoredPayable:
     """The merchant's invoice or QR, or 404 (another merchant's object is not found)."""
-    doc = tx.get(KINDS[obj], doc_id)
+    doc = load(tx, obj, doc_id)
     if doc is None or not rules.of(rt).visible(doc["_merchant"], merchant.id):
         raise NotFound(f"{obj} {doc_id} not found", code="not_found")
     return doc
@@ -231,7 +237,7 @@ def get(rt: Runtime, merchant: Merchant, obj: str, doc_id: str) -> dict[str, Any
     return paging.strip(doc)
 
 
-def _created(doc: dict[str, Any]) -> float:
+def _created(doc: StoredPayable) -> float:
     return datetime.fromisoformat(doc["created_at"].replace("Z", "+00:00")).timestamp()
 
 
@@ -273,7 +279,7 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
 def move(
     rt: Runtime,
     tx: Tx,
-    doc: dict[str, Any],
+    doc: StoredPayable,
     status: str,
     reason: str | None = None,
     force: bool = False,
@@ -292,21 +298,22 @@ def move(
     owner = doc["_merchant"]
     tx.update(KINDS[obj], doc["id"], doc)
     emit(rt, tx, owner, LIFECYCLE.events(obj, status), paging.strip(doc))
-    if doc.get("subscription_id") and status in ("paid", "canceled"):
-        _notify_subscription(rt, tx, owner, doc, status)
+    subscription_id = cast(StoredInvoice, doc).get("subscription_id")  # a QR has none
+    if subscription_id and status in ("paid", "canceled"):
+        _notify_subscription(rt, tx, owner, doc["id"], subscription_id, status)
 
 
 def _notify_subscription(
-    rt: Runtime, tx: Tx, owner: str, invoice: dict[str, Any], status: str
+    rt: Runtime, tx: Tx, owner: str, invoice_id: str, subscription_id: str, status: str
 ) -> None:
-    sub = tx.get(SUBSCRIPTION_KIND, invoice["subscription_id"])
+    sub = cast(StoredSubscription | None, tx.get(SUBSCRIPTION_KIND, subscription_id))
     if sub is None:
         return
     sub["last_payment_status"] = "paid" if status == "paid" else "failed"
     sub["updated_at"] = iso(rt.clock.now())
     tx.update(SUBSCRIPTION_KIND, sub["id"], sub)
     kind = "subscription.paid" if status == "paid" else "subscription.payment_failed"
-    emit(rt, tx, owner, [kind], {**paging.strip(sub), "invoice_id": invoice["id"]})
+    emit(rt, tx, owner, [kind], {**paging.strip(sub), "invoice_id": invoice_id})
 
 
 def cancel(rt: Runtime, merchant: Merchant, doc_id: str) -> dict[str, Any]:
@@ -330,7 +337,7 @@ def register_timers(rt: Runtime) -> None:
     """Planned transitions: processing at half the delay, then the planned final status."""
 
     def process(tx: Tx, doc_id: str, obj: str, _due: float) -> None:
-        doc = tx.get(KINDS[obj], doc_id)
+        doc = load(tx, obj, doc_id)
         if (
             doc
             and doc["status"] == "pending"
@@ -339,7 +346,7 @@ def register_timers(rt: Runtime) -> None:
             move(rt, tx, doc, "processing")
 
     def finalize(tx: Tx, doc_id: str, obj: str, _due: float) -> None:
-        doc = tx.get(KINDS[obj], doc_id)
+        doc = load(tx, obj, doc_id)
         if doc is None or doc["status"] not in rules.CANCELABLE:
             return
         plan = doc["_plan"]
@@ -359,7 +366,7 @@ def force(
 ) -> dict[str, Any]:
     """Control API: reach ``status`` (paid, canceled, failed, processing) now."""
     with rt.store.tx(rows=True) as tx:
-        doc = tx.get(KINDS[obj], doc_id)
+        doc = load(tx, obj, doc_id)
         if doc is None:
             raise NotFound(f"{obj} {doc_id} not found", code="not_found")
         if status == "failed":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from simulator.core.runtime import Runtime
@@ -76,6 +76,6 @@ def page(
     return envelope([show(d) for d in docs], number, size, total)
 
 
-def strip(doc: dict[str, Any]) -> dict[str, Any]:
+def strip(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The object without its private (``_``-prefixed) fields."""
     return {k: v for k, v in doc.items() if not k.startswith("_")}

@@ -10,6 +10,7 @@ from simulator.core.runtime import Runtime
 from simulator.kaspi import money, rules
 from simulator.kaspi.invoices import MAX_STATUS_CHECK_IDS, obj_of, owned
 from simulator.kaspi.merchants import Merchant, require_connected
+from simulator.kaspi.models import StoredPayable
 
 
 def check_statuses(rt: Runtime, merchant: Merchant, ids: list[str]) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def check_statuses(rt: Runtime, merchant: Merchant, ids: list[str]) -> dict[str,
     }
 
 
-def _kaspi_status(doc: dict[str, Any]) -> str:
+def _kaspi_status(doc: StoredPayable) -> str:
     """The status as Kaspi itself words it."""
     if doc["status"] == "canceled" and doc["failure_reason"]:
         return "Error"
