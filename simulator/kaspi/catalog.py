@@ -12,6 +12,7 @@ from simulator.core.errors import ApiError, Conflict
 from simulator.core.runtime import Runtime
 from simulator.kaspi import audit, money, paging
 from simulator.kaspi.merchants import Merchant
+from simulator.kaspi.models import CatalogItem
 
 KIND = "kp_catalog_item"
 MAX_BATCH = 100
@@ -77,7 +78,7 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
     if len(skus) != len(set(skus)):
         raise Conflict("the batch repeats an sku", code="duplicate_sku")
     now = iso(rt.clock.now())
-    created = []
+    created: list[CatalogItem] = []
     with rt.store.tx() as tx:
         for item in items:
             if item.get("sku") and tx.count(
@@ -88,7 +89,7 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
                 )
             tiyn = money.to_tiyn(item["price"], "price")
             unit = item.get("unit_id", "796")
-            doc = {
+            doc: CatalogItem = {
                 "id": "cat_" + uuid.uuid4().hex[:16],
                 "name": item["name"],
                 "sku": item.get("sku"),

@@ -9,7 +9,7 @@ Deliveries run in parallel, so a merchant's events get strictly increasing ``cre
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from simulator.core import codec, events, webhooks
 from simulator.core.clock import iso
@@ -17,6 +17,7 @@ from simulator.core.runtime import Runtime
 from simulator.core.signing import sign
 from simulator.core.store import Tx
 from simulator.kaspi import rules
+from simulator.kaspi.models import StoredWebhookEndpoint
 
 API = "kaspi"
 ENDPOINT_KIND = "kp_webhook"
@@ -54,7 +55,7 @@ def _event_time(rt: Runtime, tx: Tx, merchant_id: str) -> float:
     return (now_ms + 0.5) / 1000
 
 
-def subscribed(endpoint: dict[str, Any], kind: str) -> bool:
+def subscribed(endpoint: StoredWebhookEndpoint, kind: str) -> bool:
     wanted = endpoint["events"]
     return ALL in wanted or kind in wanted or kind.split(".")[0] + ".*" in wanted
 
@@ -65,14 +66,18 @@ def emit(
     merchant_id: str,
     kinds: list[str],
     payload: dict[str, Any],
-    endpoint: dict[str, Any] | None = None,
+    endpoint: StoredWebhookEndpoint | None = None,
 ) -> list[str]:
     """Record ``kinds`` in order and queue a signed delivery to each subscribed endpoint
     (only to ``endpoint`` when given: test events); return the delivery ids."""
     targets = (
         [endpoint]
         if endpoint
-        else [e for e in tx.list(ENDPOINT_KIND, merchant_id, limit=1000) if e["is_active"]]
+        else [
+            cast(StoredWebhookEndpoint, e)
+            for e in tx.list(ENDPOINT_KIND, merchant_id, limit=1000)
+            if e["is_active"]
+        ]
     )
     queued = []
     in_force = rules.of(rt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from simulator.core.runtime import Runtime
@@ -34,7 +34,9 @@ def bounds(args: dict[str, str]) -> tuple[int, int]:
     )
 
 
-def envelope(items: list[dict[str, Any]], page: int, size: int, total: int) -> dict[str, Any]:
+def envelope(
+    items: Sequence[Mapping[str, Any]], page: int, size: int, total: int
+) -> dict[str, Any]:
     return {
         "items": items,
         "pagination": {

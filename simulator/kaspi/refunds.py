@@ -7,7 +7,7 @@ concurrent refunds of one invoice are serialized and their sum never exceeds the
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from simulator.core import idempotency
 from simulator.core.clock import iso
@@ -16,6 +16,7 @@ from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
 from simulator.kaspi import audit, invoices, money, paging, rules
 from simulator.kaspi.merchants import Merchant, require_connected
+from simulator.kaspi.models import Refund, StoredRefund
 from simulator.kaspi.notify import emit
 
 KIND = "kp_refund"
@@ -57,7 +58,7 @@ def create(
     with rt.store.tx(rows=True) as tx:
 
         def make() -> tuple[int, dict[str, Any]]:
-            return 201, _refund(rt, tx, merchant, obj, doc_id, tiyn, reason)
+            return 201, cast(dict[str, Any], _refund(rt, tx, merchant, obj, doc_id, tiyn, reason))
 
         return idempotency.execute(
             tx,
@@ -80,7 +81,7 @@ def _refund(
     doc_id: str,
     tiyn: int | None,
     reason: str | None,
-) -> dict[str, Any]:
+) -> Refund:
     doc = invoices.owned(rt, tx, merchant, obj, doc_id)
     in_force = rules.of(rt)
     require_connected(in_force, tx, merchant)
@@ -103,7 +104,7 @@ def _refund(
         )
     now = iso(rt.clock.now())
     refund_id = "rfd_" + uuid.uuid4().hex[:16]
-    refund = {
+    refund: StoredRefund = {
         "id": refund_id,
         "invoice_id": doc_id if obj == "invoice" else None,
         "qr_id": doc_id if obj == "qr" else None,
@@ -133,7 +134,7 @@ def _refund(
         doc_id,
         {"refund_id": refund_id, "amount": refund["amount"]},
     )
-    return paging.strip(refund)
+    return cast(Refund, paging.strip(refund))
 
 
 def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, Any]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import calendar
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from simulator.core.clock import iso
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
 from simulator.kaspi import audit, invoices, money, paging, rules
 from simulator.kaspi.merchants import Merchant, Merchants, require_connected, session
+from simulator.kaspi.models import StoredSubscription
 from simulator.kaspi.notify import emit
 from simulator.kaspi.outcomes import plan_for
 
@@ -46,7 +47,7 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
         raise money.validation_error("billing_period", f"must be one of {', '.join(PERIODS)}")
     now = rt.clock.now()
     sub_id = "sub_" + uuid.uuid4().hex[:16]
-    doc: dict[str, Any] = {
+    doc: StoredSubscription = {
         "id": sub_id,
         "phone_number": body["phone_number"],
         "amount": money.render(tiyn),
@@ -82,7 +83,7 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
     return paging.strip(doc)
 
 
-def bill(rt: Runtime, tx: Tx, merchant: Merchant, doc: dict[str, Any], due: float) -> None:
+def bill(rt: Runtime, tx: Tx, merchant: Merchant, doc: StoredSubscription, due: float) -> None:
     """Bill the period that starts at ``due`` and plan the next one."""
     number = doc["periods_billed"] + 1
     failure = None
@@ -143,7 +144,7 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
 
 def register_timers(rt: Runtime, merchants: Merchants) -> None:
     def due(tx: Tx, sub_id: str, _arg: str, due_at: float) -> None:
-        doc = tx.get(KIND, sub_id)
+        doc = cast(StoredSubscription | None, tx.get(KIND, sub_id))
         if doc and doc["status"] == "active" and rules.of(rt).bills():
             bill(rt, tx, merchants.by_id[doc["_merchant"]], doc, due_at)
 

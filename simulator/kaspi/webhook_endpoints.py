@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from simulator.core import webhooks
@@ -17,6 +17,7 @@ from simulator.core.errors import Conflict, NotFound
 from simulator.core.runtime import Runtime
 from simulator.kaspi import audit, paging
 from simulator.kaspi.merchants import Merchant
+from simulator.kaspi.models import Delivery, StoredWebhookEndpoint
 from simulator.kaspi.money import validation_error
 from simulator.kaspi.notify import ALL, API, ENDPOINT_KIND, EVENTS, GROUPS, emit
 
@@ -65,7 +66,7 @@ def create(rt: Runtime, merchant: Merchant, body: dict[str, Any]) -> dict[str, A
     url, names = validate(body)
     endpoint_id = "wh_" + uuid.uuid4().hex[:16]
     secret = "whsec_" + secrets.token_hex(24)
-    doc = {
+    doc: StoredWebhookEndpoint = {
         "id": endpoint_id,
         "url": url,
         "events": names,
@@ -99,7 +100,7 @@ def listing(rt: Runtime, merchant: Merchant, args: dict[str, str]) -> dict[str, 
 def send_test(rt: Runtime, merchant: Merchant, endpoint_id: str) -> dict[str, Any]:
     """Queue a signed ``webhook.test`` event to this endpoint alone."""
     with rt.store.tx() as tx:
-        doc = tx.get(ENDPOINT_KIND, endpoint_id)
+        doc = cast(StoredWebhookEndpoint | None, tx.get(ENDPOINT_KIND, endpoint_id))
         if doc is None or doc["_merchant"] != merchant.id:
             raise NotFound(f"webhook {endpoint_id} not found", code="not_found")
         payload = {"webhook_id": endpoint_id, "message": "Arzan Pay test event"}
@@ -117,7 +118,7 @@ def send_test(rt: Runtime, merchant: Merchant, endpoint_id: str) -> dict[str, An
     return {"status": "queued", "webhook_id": endpoint_id, "delivery_id": delivery_id}
 
 
-def _delivery(row: dict[str, Any]) -> dict[str, Any]:
+def _delivery(row: dict[str, Any]) -> Delivery:
     return {
         "id": row["id"],
         "webhook_id": row["endpoint_id"],
