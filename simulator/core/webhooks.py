@@ -13,7 +13,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from simulator.core.clock import iso
 from simulator.core.defects import Rules
@@ -106,7 +106,27 @@ def enqueue(
     return delivery_id
 
 
-def _row_to_dict(row: Any) -> dict[str, Any]:
+class DeliveryRow(TypedDict):
+    """A delivery as the outbox reads it back: one event to one URL, and its attempts."""
+
+    id: str
+    api: str
+    owner: str
+    event_id: str
+    kind: str
+    url: str
+    status: str  # queued, sending, retrying, delivered, dead
+    attempts: int
+    last_code: int | None
+    last_latency_ms: float | None
+    last_error: str | None
+    history: list[dict[str, Any]]  # per attempt: attempt, at, response_code, error, latency_ms
+    next_attempt_at: str | None
+    created_at: str
+    endpoint_id: str | None  # the Kaspi endpoint it goes to (freefin's have none)
+
+
+def _row_to_dict(row: Any) -> DeliveryRow:
     keys = (
         "id",
         "api",
@@ -128,7 +148,7 @@ def _row_to_dict(row: Any) -> dict[str, Any]:
     data["history"] = json.loads(data["history"])
     data["next_attempt_at"] = iso(data.pop("next_at")) if data["next_at"] else None
     data["created_at"] = iso(data["created_at"])
-    return data
+    return cast(DeliveryRow, data)
 
 
 _COLUMNS = (
@@ -160,7 +180,7 @@ def list_deliveries(
     endpoint_id: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[DeliveryRow]:
     """Deliveries, newest first, filtered by any of the given columns."""
     where, params = _filters(api=api, owner=owner, status=status, endpoint_id=endpoint_id)
     with store.read() as tx:
@@ -187,7 +207,7 @@ def count_deliveries(
     return int(row[0])
 
 
-def get_delivery(store: Store, delivery_id: str) -> dict[str, Any] | None:
+def get_delivery(store: Store, delivery_id: str) -> DeliveryRow | None:
     with store.read() as tx:
         row = tx.execute(f"SELECT {_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
     return _row_to_dict(row) if row else None

@@ -17,7 +17,7 @@ from simulator.core.errors import Conflict, NotFound
 from simulator.core.runtime import Runtime
 from simulator.kaspi import audit, paging
 from simulator.kaspi.merchants import Merchant
-from simulator.kaspi.models import Delivery, StoredWebhookEndpoint
+from simulator.kaspi.models import Attempt, Delivery, StoredWebhookEndpoint
 from simulator.kaspi.money import validation_error
 from simulator.kaspi.notify import ALL, API, ENDPOINT_KIND, EVENTS, GROUPS, emit
 
@@ -118,7 +118,7 @@ def send_test(rt: Runtime, merchant: Merchant, endpoint_id: str) -> dict[str, An
     return {"status": "queued", "webhook_id": endpoint_id, "delivery_id": delivery_id}
 
 
-def _delivery(row: dict[str, Any]) -> Delivery:
+def _delivery(row: webhooks.DeliveryRow) -> Delivery:
     return {
         "id": row["id"],
         "webhook_id": row["endpoint_id"],
@@ -132,7 +132,7 @@ def _delivery(row: dict[str, Any]) -> Delivery:
         "last_error": row["last_error"],
         "next_retry_at": row["next_attempt_at"],
         "created_at": row["created_at"],
-        "history": row["history"],
+        "history": cast(list[Attempt], row["history"]),
     }
 
 

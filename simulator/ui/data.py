@@ -107,5 +107,5 @@ def history(store: Store, api: str, owner: str, obj_id: str) -> list[dict[str, A
 
 def deliveries(
     store: Store, api: str | None, status: str | None, limit: int = 200
-) -> list[dict[str, Any]]:
+) -> list[webhooks.DeliveryRow]:
     return webhooks.list_deliveries(store, api=api or None, status=status or None, limit=limit)
