@@ -8,6 +8,7 @@ from typing import Any
 from simulator.core.api_rules import declare_shared_defects
 from simulator.core.defects import Defects
 from simulator.core.errors import ApiError, BadRequest, InternalError
+from simulator.freefin.models import Payment
 from simulator.freefin.rules import FreefinRules
 
 SHARED = declare_shared_defects(
@@ -119,7 +120,7 @@ class NegativeMoney(
     defect="freefin.negative_money",
     description="amount_refunded is -1 before any refund",
 ):
-    def render_payment(self, payment: dict[str, Any]) -> dict[str, Any]:
+    def render_payment(self, payment: Payment) -> Payment:
         if payment["amount_refunded"] == 0:
             payment["amount_refunded"] = -1
         return payment

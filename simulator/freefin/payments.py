@@ -88,9 +88,9 @@ def load(tx: Tx, payment_id: str) -> StoredPayment | None:
 
 
 def render(doc: StoredPayment, rt: Runtime) -> Payment:
-    out: dict[str, Any] = {k: v for k, v in doc.items() if not k.startswith("_")}
-    out["refunds"] = [dict(r) for r in doc.get("refunds", [])]
-    return cast(Payment, rules.of(rt).render_payment(out))
+    out = cast(Payment, {k: v for k, v in doc.items() if not k.startswith("_")})
+    out["refunds"] = [r.copy() for r in doc.get("refunds", [])]
+    return rules.of(rt).render_payment(out)
 
 
 def plan_for(rt: Runtime, terminal: Terminal, body: dict[str, Any]) -> Plan:

@@ -12,6 +12,7 @@ from simulator.core.api_rules import ApiRules
 from simulator.core.errors import ApiError, BadRequest
 from simulator.core.runtime import Runtime
 from simulator.freefin.banks import BY_ID
+from simulator.freefin.models import Payment
 
 MAX_KEY = 64
 
@@ -62,7 +63,7 @@ class FreefinRules(ApiRules):
         return True
 
     # objects
-    def render_payment(self, payment: dict[str, Any]) -> dict[str, Any]:
+    def render_payment(self, payment: Payment) -> Payment:
         """amount_refunded counts the refunds (0 before any)."""
         return payment
 
