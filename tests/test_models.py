@@ -4,19 +4,30 @@ Each model (a TypedDict) is compared with its schema, the seed's where the seed 
 what the supplement adds (an ``allOf`` over the seed's, or a schema of its own where the seed
 gives none): every field is a property of the schema, of the same JSON type (string, integer,
 number, boolean, object, array; nullable or not), every required property is a required key,
-and every property is in the model, unless ``NOT_RETURNED`` says why not.
+and every property is in the model, unless ``NOT_RETURNED`` says why not. Then what the simulator
+stores, one object of each kind in the states that add fields, is read back and compared with
+the stored models, field by field (where mypy cannot see it: a body built as a plain dict).
 """
 
 import functools
+import json
 import types
 import typing
 from typing import Any, NotRequired, TypedDict, Union
 
 import pytest
+from flask import Flask
 
 from harness.apis import documents
+from simulator.core.runtime import Runtime
 from simulator.freefin import models as freefin
+from simulator.freefin import payments as freefin_payments
+from simulator.freefin import payouts as freefin_payouts
+from simulator.kaspi import audit, catalog, invoices, notify
 from simulator.kaspi import models as kaspi
+from simulator.kaspi import refunds as kaspi_refunds
+from tests.conftest import FF, SpecClient, create_payment
+from tests.kaspi_client import PHONE, KaspiClient
 
 SEED = "seed"
 SUPPLEMENT = "supplement"
@@ -43,6 +54,8 @@ MODELS: list[tuple[str, type, list[tuple[str, str]]]] = [
         kaspi.Attempt,
         [(SUPPLEMENT, "/components/schemas/Delivery/properties/history/items")],
     ),
+    ("kaspi", kaspi.AuditEntry, [(SUPPLEMENT, "/components/schemas/AuditLogEntry")]),
+    ("kaspi", kaspi.Actor, [(SUPPLEMENT, "/components/schemas/AuditLogEntry/properties/actor")]),
     ("kaspi", kaspi.WebhookEvent, [(SUPPLEMENT, "/components/schemas/WebhookEvent")]),
 ]
 
@@ -262,3 +275,153 @@ def test_a_broken_model_is_reported(api: str, broken: type, name: str, reported:
     [parts] = [p for a, m, p in MODELS if a == api and m.__name__ == name]
     found = problems(broken, schema_of(api, parts))
     assert any(line.startswith(reported) for line in found), found
+
+
+# -- what the simulator stores, against the stored models ------------------------------------
+
+# Each stored kind and its model: a kind the simulator stores without one fails below.
+STORED_KINDS: dict[str, type] = {
+    freefin_payments.KIND: freefin.StoredPayment,
+    freefin_payouts.KIND: freefin.StoredPayout,
+    invoices.KINDS["invoice"]: kaspi.StoredInvoice,
+    invoices.KINDS["qr"]: kaspi.StoredQr,
+    kaspi_refunds.KIND: kaspi.StoredRefund,
+    invoices.SUBSCRIPTION_KIND: kaspi.StoredSubscription,
+    catalog.KIND: kaspi.CatalogItem,
+    notify.ENDPOINT_KIND: kaspi.StoredWebhookEndpoint,
+    audit.KIND: kaspi.AuditEntry,
+}
+
+
+def departures(value: Any, annotation: Any, where: str) -> list[str]:
+    """Every way a stored JSON value departs from its model's annotation."""
+    if annotation is Any:
+        return []
+    if typing.is_typeddict(annotation):
+        if not isinstance(value, dict):
+            return [f"{where}: {type(value).__name__}, not an object"]
+        hints = typing.get_type_hints(annotation)
+        found = [
+            f"{where}.{key}: not in {annotation.__name__}" for key in value if key not in hints
+        ]
+        found += [
+            f"{where}.{key}: missing, required by {annotation.__name__}"
+            for key in sorted(annotation.__required_keys__ - value.keys())
+        ]
+        for key in [key for key in value if key in hints]:
+            found += departures(value[key], hints[key], f"{where}.{key}")
+        return found
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (Union, types.UnionType):
+        each = [departures(value, arm, where) for arm in args]
+        return [] if [] in each else [f"{where}: {value!r} is none of {annotation}"]
+    if origin is list:
+        if not isinstance(value, list):
+            return [f"{where}: {value!r}, not a list"]
+        return [
+            line for i, v in enumerate(value) for line in departures(v, args[0], f"{where}[{i}]")
+        ]
+    expected = {dict: dict, str: str, bool: bool, type(None): type(None), int: int}.get(
+        origin or annotation
+    )
+    if annotation is float:  # a JSON number: an integer too, as mypy reads float
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = expected is not None and isinstance(value, expected)
+    return [] if ok else [f"{where}: {value!r} is not {annotation}"]
+
+
+def _make_every_object(api: SpecClient, kaspi_client: KaspiClient, rt: Runtime) -> None:
+    """One of each object in each state that adds fields."""
+    paid = create_payment(api, amount=10000, method="cards")["id"]
+    create_payment(api, amount=20000, method="sbp", description="d", return_url="https://r.example")
+    create_payment(api, amount=1313)  # fails
+    create_payment(api, amount=1616)  # stays pending
+    cancelled = create_payment(api, amount=1616)["id"]
+    api.post(f"{FF}/payments/{cancelled}/cancel")
+    payout = {"amount": 250000, "phone": "+79001234567", "bank_id": "100000000111"}
+    assert api.post(f"{FF}/payouts", json=payout).status_code == 201
+    assert api.post(f"{FF}/payouts", json={**payout, "phone": "+79990000001"}).status_code == 201
+    rt.advance(5)
+    assert api.post(f"{FF}/payments/{paid}/refund", json={"amount": 300, "reason": "r"}).json
+    invoice = kaspi_client.invoice(amount=100, external_order_id="o-1")["id"]
+    kaspi_client.post(f"/v1/sandbox/invoices/{invoice}/simulate", json={"status": "paid"})
+    kaspi_client.post(f"/v1/invoices/{invoice}/refund", json={"amount": 30, "reason": "r"})
+    qr = kaspi_client.post("/v1/qr", json={"amount": 50, "latitude": 43.2, "longitude": 76})
+    assert qr.status_code == 201, qr.json
+    kaspi_client.post("/v1/refunds", json={"qr_id": qr.json["id"]})  # not paid: refused
+    item = {"name": "Капучино", "price": 1200, "sku": "cof-1"}
+    assert kaspi_client.post("/v1/catalog", json={"items": [item, {"name": "Чай", "price": 500}]})
+    sub = {"phone_number": PHONE, "amount": 1990, "billing_period": "daily", "is_sandbox": True}
+    assert kaspi_client.post("/v1/subscriptions", json=sub).status_code == 201
+    hook = {"url": "https://hooks.example/kaspi", "events": ["invoice.*"]}
+    assert kaspi_client.post("/v1/webhooks", json=hook).status_code == 201
+    rt.advance(5)
+
+
+def test_what_the_simulator_stores_agrees_with_the_stored_models(
+    app: Flask, api: SpecClient, rt: Runtime
+) -> None:
+    _make_every_object(api, KaspiClient(app.test_client()), rt)
+    with rt.store.read() as tx:
+        rows = tx.execute("SELECT kind, data FROM objects").fetchall()
+    seen: dict[str, int] = {}
+    found = []
+    for kind, data in rows:
+        seen[kind] = seen.get(kind, 0) + 1
+        if kind in STORED_KINDS:
+            doc = json.loads(data)
+            found += departures(doc, STORED_KINDS[kind], f"{kind} {doc['id']}")
+    assert found == []
+    assert seen.keys() == STORED_KINDS.keys()  # every model met, and no kind without one
+    statuses = {json.loads(data)["status"] for kind, data in rows if kind == "ff_payment"}
+    assert statuses == {"succeeded", "failed", "pending", "cancelled"}
+
+
+@pytest.mark.parametrize(
+    ("value", "reported"),
+    [
+        ({"id": "r", "amount": 1, "amout": 2}, "refund.amout: not in Refund"),
+        ({"id": "r"}, "refund.amount: missing, required by Refund"),
+        ({"id": "r", "amount": "1"}, "refund.amount: '1' is not <class 'int'>"),
+        ({"id": "r", "amount": True}, "refund.amount: True is not <class 'int'>"),
+        ({"id": 7, "amount": 1}, "refund.id: 7 is not <class 'str'>"),
+    ],
+)
+def test_a_stored_object_unlike_its_model_is_reported(value: dict[str, Any], reported: str) -> None:
+    full = {
+        "payment_id": "p",
+        "merchant_id": "m",
+        "status": "succeeded",
+        "created_at": "t",
+        "completed_at": "t",
+    }
+    assert reported in departures({**full, **value}, freefin.Refund, "refund")
+
+
+def test_a_nullable_or_nested_field_unlike_its_model_is_reported() -> None:
+    recipient = {"phone": "+7", "bank_id": 100000000111}
+    assert departures(recipient, freefin.Recipient, "r") == [
+        "r.bank_id: 100000000111 is not <class 'str'>"
+    ]
+    event = {"id": "e", "event": "x", "created_at": "t", "data": []}
+    assert departures(event, kaspi.WebhookEvent, "e") == ["e.data: [] is not dict[str, typing.Any]"]
+    endpoint = {"id": "w", "url": "u", "events": ["*", 1], "is_active": True, "secret_hint": "h"}
+    assert departures({**endpoint, "created_at": None}, kaspi.WebhookEndpoint, "w") == [
+        "w.events[1]: 1 is not <class 'str'>",
+        "w.created_at: None is not <class 'str'>",
+    ]
+    refund = {
+        "id": "rfd_1",
+        "invoice_id": None,  # nullable: fine
+        "qr_id": "qr_1",
+        "amount": "1.00",
+        "currency": "KZT",
+        "status": "completed",
+        "reason": 5,
+        "kaspi_refund_id": "1",
+        "created_at": "t",
+    }
+    assert departures(refund, kaspi.Refund, "f") == ["f.reason: 5 is none of str | None"]

@@ -9,17 +9,18 @@ from simulator.core.clock import iso
 from simulator.core.runtime import Runtime
 from simulator.core.store import Tx
 from simulator.kaspi import paging, rules
+from simulator.kaspi.models import Actor, AuditEntry
 
 KIND = "kp_audit"
-SYSTEM = {"type": "system", "id": "scheduler"}
-CONTROL = {"type": "system", "id": "control_api"}
+SYSTEM: Actor = {"type": "system", "id": "scheduler"}
+CONTROL: Actor = {"type": "system", "id": "control_api"}
 
 
 def record(
     rt: Runtime,
     tx: Tx,
     merchant_id: str,
-    actor: dict[str, str],
+    actor: Actor,
     action: str,
     object_type: str,
     object_id: str,
@@ -28,20 +29,16 @@ def record(
     if not rules.of(rt).audits():
         return
     entry_id = "aud_" + uuid.uuid4().hex[:16]
-    tx.insert(
-        KIND,
-        entry_id,
-        merchant_id,
-        {
-            "id": entry_id,
-            "action": action,
-            "actor": actor,
-            "object_type": object_type,
-            "object_id": object_id,
-            "details": details or {},
-            "created_at": iso(rt.clock.now()),
-        },
-    )
+    entry: AuditEntry = {
+        "id": entry_id,
+        "action": action,
+        "actor": actor,
+        "object_type": object_type,
+        "object_id": object_id,
+        "details": details or {},
+        "created_at": iso(rt.clock.now()),
+    }
+    tx.insert(KIND, entry_id, merchant_id, entry)
 
 
 def page(rt: Runtime, merchant_id: str, args: dict[str, str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from simulator.core.errors import Conflict, Unauthorized
 from simulator.core.outcomes import Plan, from_mapping
 from simulator.core.signing import same_secret
 from simulator.core.store import Tx
+from simulator.kaspi.models import Actor
 from simulator.kaspi.rules import KaspiRules
 
 # What a created invoice or QR may do: "refused" answers the create itself with 502.
@@ -26,7 +27,7 @@ class Merchant:
     default_plan: Plan
 
     @property
-    def actor(self) -> dict[str, str]:
+    def actor(self) -> Actor:
         """Who acts with this key, as the audit log names it (the key itself never shown)."""
         return {"type": "api_key", "id": self.api_key[:14] + "…"}
 

@@ -187,6 +187,25 @@ class Delivery(TypedDict):
     history: list[Attempt]
 
 
+class Actor(TypedDict):
+    """Who did an audited action: an API key (its first characters) or a part of the system."""
+
+    type: str
+    id: str
+
+
+class AuditEntry(TypedDict):
+    """One entry of the audit log."""
+
+    id: str
+    action: str
+    actor: Actor
+    object_type: str
+    object_id: str
+    details: dict[str, Any]
+    created_at: str
+
+
 class WebhookEvent(TypedDict):
     """The body of every webhook delivery."""
 
