@@ -356,6 +356,6 @@ if __name__ == "__main__":
         found = sorted(
             test.name
             for test in (ROOT / "tests").glob("test_*.py")
-            if concerns(module, test) is not None
+            if test.name != Path(__file__).name and concerns(module, test) is not None
         )
         print(f'"{module}" = {found!r}'.replace("'", '"'))
