@@ -88,6 +88,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         listening=[(str(h), int(p)) for h, p in app.config["LISTEN"]],
         shared=int(app.config["WORKERS"]) > 1 or app.config["DATABASE"].startswith("postgres"),
         retention=Retention.of(app.config),
+        kept=(client_log.KEPT,),
     )
     rt.limiter.share = max(1, int(app.config["WORKERS"]))  # each worker its part of the rate
     webhook_defects.register(rt.defects)

@@ -73,10 +73,61 @@ def unnamed(tree: str) -> list[str]:
     ]
 
 
+MAP = TEXT[TEXT.index("## The map, by layer") : TEXT.index("## Written here")]
+LAYERS = TEXT[TEXT.index("## Layers") : TEXT.index("## The map, by layer")]
+
+
 def test_the_map_names_every_module() -> None:
-    assert unnamed(TEXT[: TEXT.index("## Who may import whom")]) == []
+    assert unnamed(MAP) == []
 
 
 def test_the_map_check_sees_a_module_left_out() -> None:
-    tree = TEXT[: TEXT.index("## Who may import whom")].replace("dispatcher", "")
-    assert unnamed(tree) == ["simulator/core/dispatcher.py"]
+    assert unnamed(MAP.replace("dispatcher", "")) == ["simulator/core/dispatcher.py"]
+
+
+def test_each_layer_is_a_paragraph_on_rooms_that_exist() -> None:
+    rooms = re.findall(r"\n\n`([\w/.]+)`", LAYERS)  # each paragraph opens with its room
+    assert rooms[:3] == ["paysim/documents.py", "simulator/core/", "simulator/grading/"]
+    assert len(rooms) == len(set(rooms)) and all((ROOT / room).exists() for room in rooms)
+
+
+def arrows(table: str) -> dict[str, set[str]]:
+    """The table of layers: where -> the modules it never imports (its ``(but x)`` left out)."""
+    found: dict[str, set[str]] = {}
+    for where, never in re.findall(r"^\| `([\w/.]+)` \| (.+) \|$", table, re.M):
+        found[where] = set(re.findall(r"`([\w.]+)`", re.sub(r"\(but [^)]*\)", "", never)))
+    return found
+
+
+def arrow_mismatches(table: str) -> list[str]:
+    """Where the table of layers and the rules ``tests/test_layers.py`` checks disagree."""
+    from tests.test_layers import RULES
+
+    checked: dict[str, set[str]] = {}
+    for package, forbidden, only in RULES:
+        checked.setdefault(only or f"{package}/", set()).update(forbidden)
+    stated = arrows(table)
+    return [
+        f"{where}: stated {sorted(stated.get(where, ()))}, checked {sorted(checked.get(where, ()))}"
+        for where in sorted(stated.keys() | checked.keys())
+        if stated.get(where) != checked.get(where)
+    ]
+
+
+def test_the_table_of_layers_is_what_the_layer_test_checks() -> None:
+    assert len(arrows(LAYERS)) >= 9
+    assert arrow_mismatches(LAYERS) == []
+
+
+def test_the_layer_comparison_sees_each_kind_of_drift() -> None:
+    dropped = LAYERS.replace("`simulator.grading`, ", "", 1)  # an arrow no longer stated
+    assert arrow_mismatches(dropped) == [
+        "simulator/core/: stated ['flask', 'simulator.app', 'simulator.control', "
+        "'simulator.freefin', 'simulator.kaspi', 'simulator.web', 'werkzeug'], checked "
+        "['flask', 'simulator.app', 'simulator.control', 'simulator.freefin', "
+        "'simulator.grading', 'simulator.kaspi', 'simulator.web', 'werkzeug']"
+    ]
+    unchecked = LAYERS + "| `simulator/ui/` | `simulator.app` |\n"  # stated, checked nowhere
+    assert arrow_mismatches(unchecked) == ["simulator/ui/: stated ['simulator.app'], checked []"]
+    gone = "\n".join(line for line in LAYERS.splitlines() if "`loadtests/`" not in line)
+    assert arrow_mismatches(gone) == ["loadtests/: stated [], checked ['paysim', 'simulator']"]

@@ -17,11 +17,12 @@ from harness.simproc import free_port
 from simulator.__main__ import app_config
 from simulator.__main__ import parse_args as serve_args
 from simulator.app import create_app
-from simulator.core import retention
+from simulator.core import retention, webhooks
 from simulator.core.engines import open_store
-from simulator.core.retention import GIVEN_UP_AGE, Retention, prune, pruned
+from simulator.core.retention import Retention, prune, pruned
 from simulator.core.runtime import Runtime
 from simulator.core.store import Store, Tx
+from simulator.core.webhooks import GIVEN_UP_AGE
 from simulator.grading import client_log
 from simulator.proxy import create_proxy
 from simulator.proxy import parse_args as proxy_args
@@ -202,7 +203,7 @@ def test_a_sender_that_falls_behind_grows_no_table_without_a_bound(
 
 
 def test_without_giving_up_a_sender_behind_grows_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(retention, "give_up", lambda tx, now, keep: 0)
+    monkeypatch.setattr(webhooks, "give_up_deliveries", lambda tx, now, before, rows: 0)
     assert _sender_behind(open_store(":memory:"), Retention(max_rows=50)) == 600
     assert _sender_behind(open_store(":memory:"), Retention(max_age_s=3 * DAY)) == 600
 
@@ -222,7 +223,7 @@ def test_the_client_log_is_pruned_by_its_own_clock() -> None:
                 "'', 200, ?)",
                 (at,),
             )
-    gone = prune(store, 100 * DAY, 10 * DAY, Retention())
+    gone = prune(store, 100 * DAY, 10 * DAY, Retention(), (client_log.KEPT,))
     assert gone["client_requests"] == 1  # older than a week of the wall clock: the first
     with store.read() as tx:
         assert [r[0] for r in tx.execute("SELECT at FROM client_requests")] == [4 * DAY, 9 * DAY]
@@ -361,7 +362,7 @@ def test_the_proxys_client_log_is_kept_by_the_same_rules(tmp_path: Path) -> None
 def test_without_pruning_the_proxys_client_log_grows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(retention, "prune", lambda store, now, wall, keep: {})
+    monkeypatch.setattr(retention, "prune", lambda store, now, wall, keep, more: {})
     app, store = _proxied(tmp_path, rows=3)
     _through(app, 6)
     assert _count_in(store, "client_requests") == 6

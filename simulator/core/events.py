@@ -176,3 +176,12 @@ def last_created(tx: Tx, api: str, owner: str) -> float | None:
         (api, owner),
     ).fetchone()
     return None if row is None else float(row[0])
+
+
+def prune_events(tx: Tx, before: float, rows: int) -> int:
+    """Delete the events made before ``before`` (simulated time) and all but the newest ``rows``;
+    how many went. Retention (``core/retention.py``) decides when and how much."""
+    gone = tx.execute("DELETE FROM events WHERE created_at < ?", (before,)).rowcount
+    newest = "SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?"  # the oldest one kept
+    gone += tx.execute(f"DELETE FROM events WHERE seq < ({newest})", (rows - 1,)).rowcount
+    return max(gone, 0)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FILE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+?)(?:\.(?P<engine>postgresql))?\.sql$")
@@ -49,9 +50,11 @@ def plan(engine: str) -> list[Migration]:
     return [chosen[v] for v in sorted(chosen)]
 
 
-def apply(engine: str, execute: Callable[..., object], applied: set[int], now: str) -> list[int]:
+def apply(engine: str, execute: Callable[..., Any], now: str) -> list[int]:
     """Run the pending migrations through ``execute`` (inside the caller's transaction, which
     holds the engine's write lock); the versions applied."""
+    execute(TABLE)
+    applied = {row[0] for row in execute("SELECT version FROM schema_migrations")}
     done = []
     for migration in plan(engine):
         if migration.version in applied:

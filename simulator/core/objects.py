@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from simulator.core.store import Store
+from simulator.core.store import Store, Tx
 
 
 def census(store: Store) -> dict[tuple[str, str, str | None], int]:
@@ -42,3 +42,12 @@ def one(store: Store, kind: str, obj_id: str) -> tuple[dict[str, Any], str] | No
             "SELECT data, owner FROM objects WHERE kind=? AND id=?", (kind, obj_id)
         ).fetchone()
     return (json.loads(row[0]), row[1]) if row else None
+
+
+def prune_objects(tx: Tx, rows: int) -> int:
+    """Delete all but the newest ``rows`` objects (never by age: a test holding an id must find
+    it however far it moved the clock); how many went."""
+    order = tx.insertion
+    newest = f"SELECT {order} FROM objects ORDER BY {order} DESC LIMIT 1 OFFSET ?"
+    gone = tx.execute(f"DELETE FROM objects WHERE {order} < ({newest})", (rows - 1,)).rowcount
+    return max(gone, 0)

@@ -21,6 +21,11 @@ only past the newest ``max_objects`` (1,000,000 by default, about 650 MB of stor
 go, so that nothing grows without a bound; a reset or a fresh ``--db`` clears them.
 
 What was pruned and given up, and when last, is kept in meta (``pruned``): the dashboard says so.
+
+This module holds the policy; each table's owner holds its SQL and prunes it when asked
+(``events.prune_events``, ``webhooks.give_up_deliveries`` and ``prune_deliveries``,
+``idempotency.prune_expired``, ``objects.prune_objects``; the client log's owner, above core,
+hands in ``client_log.KEPT``).
 """
 
 from __future__ import annotations
@@ -28,19 +33,16 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.core import events, idempotency, objects, webhooks
 from simulator.core.store import Store, Tx
 
 WEEK_S = 7 * 24 * 3600.0
 MAX_ROWS = 100_000
 MAX_OBJECTS = 1_000_000
-FINAL = "status IN ('delivered', 'dead')"
-PENDING = "status IN ('queued', 'retrying')"
-GIVEN_UP_AGE = "given up unsent: older than the retention age"
-GIVEN_UP_ROWS = "given up unsent: past the newest deliveries kept"
 
 
 @dataclass(frozen=True)
@@ -129,73 +131,53 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Table:
+    """A table that only grows, and its owner's pruner: ``prune(tx, before, rows)`` deletes what
+    is older than ``before`` and past the newest ``rows``, and says how many went."""
+
     name: str
-    stamp: str  # the column of its time, on the clock ``age`` names
-    order: str | None  # the column of its insertion order (None: the store's own, Tx.insertion)
-    only: str = "1=1"  # what of it may go at all
-    age: str = "simulated"  # which clock its stamp is on (simulated, wall), or "expiry"
+    prune: Callable[[Tx, float, int], int]
+    clock: str = "simulated"  # which clock its age is on (simulated, wall), or "expiry"
     cap: str = "max_rows"  # which of Retention's counts caps it
 
-    def newest(self, order: str) -> str:
-        """The oldest row of those the cap keeps, counted over the whole table (NULL when there
-        are fewer)."""
-        return f"SELECT {order} FROM {self.name} ORDER BY {order} DESC LIMIT 1 OFFSET ?"
-
-    def prune(self, tx: Tx, now: float, wall: float, keep: Retention) -> int:
-        order = self.order or tx.insertion
-        before = {"simulated": now - keep.max_age_s, "wall": wall - keep.max_age_s}
-        gone = tx.execute(
-            f"DELETE FROM {self.name} WHERE {self.only} AND {self.stamp} < ?",
-            (before.get(self.age, now),),
-        ).rowcount
-        gone += tx.execute(
-            f"DELETE FROM {self.name} WHERE {self.only} AND {order} < ({self.newest(order)})",
-            (getattr(keep, self.cap) - 1,),
-        ).rowcount
-        return max(gone, 0)
+    def before(self, now: float, wall: float, keep: Retention) -> float:
+        """What is older than this goes: a retention age back on the table's clock, or ``now``
+        for what expires."""
+        return {"simulated": now - keep.max_age_s, "wall": wall - keep.max_age_s}.get(
+            self.clock, now
+        )
 
 
-DELIVERIES = Table("deliveries", "COALESCE(final_at, created_at)", None, FINAL)
+# The tables of core; the client log's (grading.client_log.KEPT) is added where it is kept
 TABLES = (
-    Table("events", "created_at", "seq"),
-    DELIVERIES,
-    Table("idempotency", "expires_at", "expires_at", age="expiry"),
-    Table("client_requests", "at", "seq", age="wall"),
-    Table("objects", "NULL", None, cap="max_objects"),  # by count only: NULL is older than nothing
+    Table("events", events.prune_events),
+    Table("deliveries", webhooks.prune_deliveries),
+    Table("idempotency", idempotency.prune_expired, clock="expiry"),
+    Table("objects", lambda tx, _, rows: objects.prune_objects(tx, rows), cap="max_objects"),
 )
+DELIVERIES = TABLES[1].name
 
 
-def give_up(tx: Tx, now: float, keep: Retention) -> int:
-    """Deliveries not yet sent or retrying, older than the retention age or past the newest
-    ``max_rows`` deliveries, made dead (final now); how many."""
-    order = tx.insertion
-    dead = "UPDATE deliveries SET status='dead', next_at=NULL, last_error=?, final_at=? "
-    given = tx.execute(
-        dead + f"WHERE {PENDING} AND created_at < ?", (GIVEN_UP_AGE, now, now - keep.max_age_s)
-    ).rowcount
-    newest = DELIVERIES.newest(order)
-    given += tx.execute(
-        dead + f"WHERE {PENDING} AND {order} < ({newest})", (GIVEN_UP_ROWS, now, keep.max_rows - 1)
-    ).rowcount
-    return max(given, 0)
-
-
-def prune(store: Store, now: float, wall: float, keep: Retention) -> dict[str, int]:
-    """Give up the deliveries past retention, then prune every table that only grows (``now``:
-    simulated time, ``wall``: the wall clock's); the rows each lost, and ``given_up``: the
-    deliveries given up (added to ``meta.pruned``)."""
+def prune(
+    store: Store, now: float, wall: float, keep: Retention, more: Sequence[Table] = ()
+) -> dict[str, int]:
+    """Give up the deliveries past retention, then have each table's owner prune it, core's
+    tables and ``more`` (``now``: simulated time, ``wall``: the wall clock's); the rows each
+    lost, and ``given_up``: the deliveries given up (added to ``meta.pruned``)."""
     with store.tx() as tx:
-        given = give_up(tx, now, keep)
-        gone = {table.name: table.prune(tx, now, wall, keep) for table in TABLES}
+        given = webhooks.give_up_deliveries(tx, now, now - keep.max_age_s, keep.max_rows)
+        gone = {
+            table.name: table.prune(tx, table.before(now, wall, keep), getattr(keep, table.cap))
+            for table in (*TABLES, *more)
+        }
         if any(gone.values()) or given:
             pruned: dict[str, Any] = tx.get_meta("pruned", {})
-            for name, rows in {**gone, DELIVERIES.name: gone.get(DELIVERIES.name, 0)}.items():
-                if rows or (name == DELIVERIES.name and given):
+            for name, rows in {**gone, DELIVERIES: gone.get(DELIVERIES, 0)}.items():
+                if rows or (name == DELIVERIES and given):
                     was = pruned.get(name, {"rows": 0})
                     pruned[name] = {**was, "rows": was["rows"] + rows, "last_at": now}
             if given:
-                was_given = pruned[DELIVERIES.name].get("given_up", 0)
-                pruned[DELIVERIES.name]["given_up"] = was_given + given
+                was_given = pruned[DELIVERIES].get("given_up", 0)
+                pruned[DELIVERIES]["given_up"] = was_given + given
             tx.set_meta("pruned", pruned)
     return {**gone, "given_up": given}
 
@@ -211,8 +193,8 @@ class Pruner:
     """Prunes a store every ``keep.every_s`` at most, from whichever thread asks first (a store
     with no ticker of its own: the proxy's, on its requests)."""
 
-    def __init__(self, store: Store, keep: Retention) -> None:
-        self.store, self.keep = store, keep
+    def __init__(self, store: Store, keep: Retention, more: Sequence[Table] = ()) -> None:
+        self.store, self.keep, self.more = store, keep, more
         self._lock = threading.Lock()
         self._at: float | None = None
 
@@ -222,4 +204,4 @@ class Pruner:
             if self._at is not None and time.monotonic() - self._at < self.keep.every_s:
                 return None
             self._at = time.monotonic()
-        return prune(self.store, now, wall, self.keep)
+        return prune(self.store, now, wall, self.keep, self.more)

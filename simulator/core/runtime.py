@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from simulator.core.events import EventBus, StreamPlaces
 from simulator.core.faults import Faults
 from simulator.core.outcomes import OutcomeQueue
 from simulator.core.ratelimit import RateLimiter
-from simulator.core.retention import Retention, prune
+from simulator.core.retention import Retention, Table, prune
 from simulator.core.scheduler import Scheduler
 from simulator.core.shared import SharedControl
 from simulator.core.store import Store
@@ -44,6 +44,7 @@ class Runtime:
     on_reset: list[Callable[[], None]] = field(default_factory=list)
     shared: bool = False  # other processes use the same store (--workers, PostgreSQL)
     retention: Retention = field(default_factory=Retention)
+    kept: Sequence[Table] = ()  # tables above core pruned with core's (the client log)
 
     def __post_init__(self) -> None:
         hooks = self.seed["webhooks"]  # the seed's numbers (core.seed fills them in)
@@ -86,7 +87,7 @@ class Runtime:
         """Events, deliveries, idempotency records and the client log past their retention."""
         self._pruned_at = time.monotonic()
         now = self.clock.now()
-        return prune(self.store, now, now - self.clock.offset, self.retention)
+        return prune(self.store, now, now - self.clock.offset, self.retention, self.kept)
 
     def advance(self, seconds: float) -> float:
         with self.control.change():

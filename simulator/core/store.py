@@ -140,10 +140,8 @@ class Store(abc.ABC):
 
     def _migrate(self, tx: Tx) -> None:
         """Apply the migrations not yet applied, in order (at start, in one transaction)."""
-        tx.execute(migrate.TABLE)
-        applied = {row[0] for row in tx.execute("SELECT version FROM schema_migrations")}
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        migrate.apply(self.engine, tx.execute, applied, now)
+        migrate.apply(self.engine, tx.execute, now)
 
     @abc.abstractmethod
     def field(self, name: str) -> str:

@@ -252,3 +252,42 @@ def counts_by_status(store: Store) -> dict[str, int]:
     with store.read() as tx:
         rows = tx.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
     return {r[0]: int(r[1]) for r in rows}
+
+
+FINAL = "status IN ('delivered', 'dead')"
+PENDING = "status IN ('queued', 'retrying')"
+GIVEN_UP_AGE = "given up unsent: older than the retention age"
+GIVEN_UP_ROWS = "given up unsent: past the newest deliveries kept"
+
+
+def _newest(order: str) -> str:
+    """The oldest delivery of the newest ones kept, counted over the whole table."""
+    return f"SELECT {order} FROM deliveries ORDER BY {order} DESC LIMIT 1 OFFSET ?"
+
+
+def give_up_deliveries(tx: Tx, now: float, before: float, rows: int) -> int:
+    """Deliveries not yet sent or retrying, made before ``before`` or past the newest ``rows``,
+    made dead (final ``now``, ``last_error`` saying why); how many. One being sent is its
+    sender's until it records the attempt."""
+    order = tx.insertion
+    dead = "UPDATE deliveries SET status='dead', next_at=NULL, last_error=?, final_at=? "
+    given = tx.execute(
+        dead + f"WHERE {PENDING} AND created_at < ?", (GIVEN_UP_AGE, now, before)
+    ).rowcount
+    given += tx.execute(
+        dead + f"WHERE {PENDING} AND {order} < ({_newest(order)})", (GIVEN_UP_ROWS, now, rows - 1)
+    ).rowcount
+    return max(given, 0)
+
+
+def prune_deliveries(tx: Tx, before: float, rows: int) -> int:
+    """Delete the final deliveries (delivered or dead) final before ``before``, and the final
+    ones past the newest ``rows`` deliveries; how many went."""
+    order = tx.insertion
+    gone = tx.execute(
+        f"DELETE FROM deliveries WHERE {FINAL} AND COALESCE(final_at, created_at) < ?", (before,)
+    ).rowcount
+    gone += tx.execute(
+        f"DELETE FROM deliveries WHERE {FINAL} AND {order} < ({_newest(order)})", (rows - 1,)
+    ).rowcount
+    return max(gone, 0)

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from simulator.core import retention
 from simulator.core.store import Store, Tx
 from simulator.grading import exam, operations
 
@@ -248,6 +249,21 @@ def clear(store: Store) -> None:
         tx.execute("DELETE FROM client_requests")
         tx.execute("DELETE FROM client_refused")
     exam.clear(store)
+
+
+def prune_log(tx: Tx, before: float, rows: int) -> int:
+    """Delete the requests made before ``before`` (on the wall clock: moving the simulated clock
+    leaves a client's log whole) and all but the newest ``rows``; how many went."""
+    gone = tx.execute("DELETE FROM client_requests WHERE at < ?", (before,)).rowcount
+    gone += tx.execute(
+        "DELETE FROM client_requests WHERE seq < "
+        "(SELECT seq FROM client_requests ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+        (rows - 1,),
+    ).rowcount
+    return max(gone, 0)
+
+
+KEPT = retention.Table("client_requests", prune_log, clock="wall")  # pruned as retention says
 
 
 def refused(store: Store) -> dict[str, int]:

@@ -76,7 +76,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     examining = bool(config.get("EXAM"))
     hosts = AllowedHosts(config.get("LISTEN", []), config.get("ALLOWED_HOSTS", []))
     recorder = har.Recorder(config["RECORD"]) if config.get("RECORD") else None
-    prune = retention.Pruner(store, retention.Retention.of(config))
+    prune = retention.Pruner(store, retention.Retention.of(config), (client_log.KEPT,))
     app.extensions["paysim.pruner"] = prune
     session = requests.Session()
     for scheme in ("http://", "https://"):  # a kept connection per serving thread
