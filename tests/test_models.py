@@ -204,59 +204,22 @@ def test_stored_model_adds_private_fields_only(stored: type, model: type) -> Non
 
 
 # Broken models: each must be reported, or the check above has no teeth.
-class RefundWrongType(TypedDict):
-    id: str
-    payment_id: str
-    merchant_id: str
-    amount: str  # integer in the seed
-    status: str
-    created_at: str
-    completed_at: str
-    reason: NotRequired[str]
+def variant(name: str, model: type, drop: tuple[str, ...] = (), **fields: Any) -> type:
+    """A copy of ``model`` with ``fields`` retyped or added and the fields in ``drop`` left out."""
+    hints = typing.get_type_hints(model, include_extras=True)
+    kept = {k: v for k, v in hints.items() if k not in drop}
+    return TypedDict(name, {**kept, **fields})
 
 
-class CatalogItemOptionalSku(TypedDict):
-    id: str
-    name: str
-    sku: NotRequired[str | None]  # required in the schema
-    price: str
-    currency: str
-    unit_id: str
-    unit_name: str
-    vat_rate: int
-    is_active: bool
-    created_at: str
-
-
-class PayoutExtraField(freefin.Payout):
-    fee: int  # not in the seed
-
-
-class PayoutMissingField(TypedDict):
-    id: str
-    merchant_id: str
-    terminal_id: str
-    amount: int
-    currency: str
-    method: str
-    status: str
-    recipient: freefin.Recipient
-    created_at: str
-    completed_at: NotRequired[str]
-
-
-class QrNotNullable(kaspi.Payable):
-    comment: str
-    latitude: float  # nullable in the schema
-    longitude: float | None
-    kaspi_qr_id: str
-    qr_payload: str
-
-
-# the seed's refunds are Refund objects
-PaymentWrongRefunds = TypedDict(  # type: ignore[misc]
-    "PaymentWrongRefunds", {**typing.get_type_hints(freefin.Payment), "refunds": list[str]}
+RefundWrongType = variant("RefundWrongType", freefin.Refund, amount=str)  # integer in the seed
+CatalogItemOptionalSku = variant(  # required in the schema
+    "CatalogItemOptionalSku", kaspi.CatalogItem, sku=NotRequired[str | None]
 )
+PayoutExtraField = variant("PayoutExtraField", freefin.Payout, fee=int)  # not in the seed
+PayoutMissingField = variant("PayoutMissingField", freefin.Payout, drop=("fail_reason",))
+QrNotNullable = variant("QrNotNullable", kaspi.Qr, latitude=float)  # nullable in the schema
+# the seed's refunds are Refund objects
+PaymentWrongRefunds = variant("PaymentWrongRefunds", freefin.Payment, refunds=list[str])
 
 BROKEN = [
     ("freefin", RefundWrongType, "Refund", "amount: ['integer'] in the schema, ['string']"),

@@ -102,10 +102,4 @@ def execute(
 def prune_expired(tx: Tx, now: float, rows: int) -> int:
     """Delete the records expired by ``now`` and all but the ``rows`` that expire last; how many
     went. Retention (``core/retention.py``) decides when and how much."""
-    gone = tx.execute("DELETE FROM idempotency WHERE expires_at < ?", (now,)).rowcount
-    gone += tx.execute(
-        "DELETE FROM idempotency WHERE expires_at < "
-        "(SELECT expires_at FROM idempotency ORDER BY expires_at DESC LIMIT 1 OFFSET ?)",
-        (rows - 1,),
-    ).rowcount
-    return max(gone, 0)
+    return tx.trim("idempotency", age="expires_at", before=now, order="expires_at", rows=rows)

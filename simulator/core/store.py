@@ -114,6 +114,17 @@ class Tx:
             (due_at, api, action, obj_id, arg),
         )
 
+    def trim(self, table: str, *, age: str, before: float, order: str, rows: int) -> int:
+        """Delete the rows of ``table`` whose ``age`` column is under ``before``, and all but
+        the last ``rows`` in ``order``; how many went. Its owner says when (core/retention.py)."""
+        gone = self.execute(f"DELETE FROM {table} WHERE {age} < ?", (before,)).rowcount
+        gone += self.execute(
+            f"DELETE FROM {table} WHERE {order} < "
+            f"(SELECT {order} FROM {table} ORDER BY {order} DESC LIMIT 1 OFFSET ?)",
+            (rows - 1,),
+        ).rowcount
+        return max(gone, 0)
+
 
 @contextlib.contextmanager
 def transaction(conn: Any, begin: str) -> Iterator[None]:

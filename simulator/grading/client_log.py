@@ -254,13 +254,7 @@ def clear(store: Store) -> None:
 def prune_log(tx: Tx, before: float, rows: int) -> int:
     """Delete the requests made before ``before`` (on the wall clock: moving the simulated clock
     leaves a client's log whole) and all but the newest ``rows``; how many went."""
-    gone = tx.execute("DELETE FROM client_requests WHERE at < ?", (before,)).rowcount
-    gone += tx.execute(
-        "DELETE FROM client_requests WHERE seq < "
-        "(SELECT seq FROM client_requests ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-        (rows - 1,),
-    ).rowcount
-    return max(gone, 0)
+    return tx.trim("client_requests", age="at", before=before, order="seq", rows=rows)
 
 
 KEPT = retention.Table("client_requests", prune_log, clock="wall")  # pruned as retention says
