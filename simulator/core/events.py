@@ -33,10 +33,14 @@ class EventBus:
         return self._version
 
 
+STREAMS = 1000  # event streams one worker may hold open (each a server thread of its own)
+
+
 class StreamPlaces:
     """How many event streams may be open at once in this process: ``per_owner`` for one
-    merchant, ``total`` in all. Each open stream holds a serving thread while it waits, so the
-    total stays under the threads, and one merchant cannot take every place."""
+    merchant, ``total`` in all. Each open stream holds a server thread while it waits (the
+    server is given ``total`` threads beyond the request threads), and one merchant may be
+    held to fewer."""
 
     def __init__(self, per_owner: int, total: int) -> None:
         self.per_owner, self.total = per_owner, total
