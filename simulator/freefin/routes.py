@@ -19,7 +19,7 @@ from simulator.web import json_body
 
 __all__ = ["PREFIX", "init_app", "render_error"]
 
-SHARED_POLL_S = 0.2
+LIVENESS_S = 1.0  # how often a quiet stream asks the server whether its client is still there
 PROBE_WAIT_S = 0.3  # how long a stream refused a place waits for probed streams to close
 STREAM_RETRY_S = 5  # the Retry-After of a stream refused a place
 
@@ -189,25 +189,33 @@ def _stream(
 ) -> Generator[str, None, None]:
     yield ": connected\n\n"
     no_ids = not rules.of(rt).stream_resumes()
-    # Another process of the store writes events this one is not woken for: look every
-    # SHARED_POLL_S, and ping only when a heartbeat's time has passed without an event.
-    wait = min(heartbeat, SHARED_POLL_S) if rt.shared else heartbeat
-    quiet_since = time.monotonic()
-    probed = rt.streams.probes
-    while True:
-        version = rt.bus.version
-        batch = events.since(rt.store, "freefin", merchant, cursor)
-        for event in batch:
-            cursor = event["cursor"]
-            prefix = "" if no_ids else f"id: {event['seq']}\n"
-            yield f"{prefix}event: {event['kind']}\ndata: {event['body']}\n\n"
-        if batch:
-            quiet_since = time.monotonic()
-            continue
-        if rt.streams.probes != probed:  # is anyone still reading? (StreamPlaces.probe)
-            probed = rt.streams.probes
-            yield ": ping\n\n"
-            quiet_since = time.monotonic()
-        if rt.bus.wait(version, wait) == version and time.monotonic() - quiet_since >= heartbeat:
-            yield ": ping\n\n"
-            quiet_since = time.monotonic()
+    owner = ("freefin", merchant)
+    rt.bus.join(owner)
+    try:
+        quiet_since = checked = time.monotonic()
+        probed = rt.streams.probes
+        while True:
+            version = rt.bus.version(owner)
+            batch = events.since(rt.store, "freefin", merchant, cursor)
+            for event in batch:
+                cursor = event["cursor"]
+                prefix = "" if no_ids else f"id: {event['seq']}\n"
+                yield f"{prefix}event: {event['kind']}\ndata: {event['body']}\n\n"
+            if batch:
+                quiet_since = checked = time.monotonic()
+                continue
+            while rt.bus.version(owner) == version:  # until this merchant's events move
+                now = time.monotonic()
+                if now - quiet_since >= heartbeat:
+                    yield ": ping\n\n"
+                    quiet_since = checked = now
+                elif rt.streams.probes != probed or now - checked >= LIVENESS_S:
+                    # is anyone still reading? (StreamPlaces.probe) An empty chunk writes
+                    # nothing; the server closes the stream when its client has gone
+                    probed = rt.streams.probes
+                    yield ""
+                    checked = now
+                left = min(heartbeat - (now - quiet_since), LIVENESS_S - (now - checked))
+                rt.bus.wait(owner, version, max(left, 0.0))
+    finally:
+        rt.bus.leave(owner)
