@@ -153,6 +153,7 @@ def test_a_stream_reads_the_store_only_when_its_merchant_has_events(
                 headers={"Authorization": f"Bearer {KEY_A1}"},
             )
             assert made.status_code == 201
+            time.sleep(2 * routes.READ_GAP_S)  # so that wakes are not taken together
         time.sleep(0.3)
     finally:
         stop.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -20,6 +21,8 @@ from simulator.web import json_body
 __all__ = ["PREFIX", "init_app", "render_error"]
 
 LIVENESS_S = 1.0  # how often a quiet stream asks the server whether its client is still there
+READ_GAP_S = 0.05  # a stream reads the store at most this often (its events then come together)
+EVENTS_PER_READ = 500
 PROBE_WAIT_S = 0.3  # how long a stream refused a place waits for probed streams to close
 STREAM_RETRY_S = 5  # the Retry-After of a stream refused a place
 
@@ -194,15 +197,18 @@ def _stream(
     try:
         quiet_since = checked = time.monotonic()
         probed = rt.streams.probes
+        read_at = 0.0
         while True:
+            # events that come faster than a read each READ_GAP_S go out together
+            time.sleep(max(0.0, read_at + READ_GAP_S - time.monotonic()))
+            read_at = time.monotonic()
             version = rt.bus.version(owner)
-            batch = events.since(rt.store, "freefin", merchant, cursor)
-            for event in batch:
-                cursor = event["cursor"]
-                prefix = "" if no_ids else f"id: {event['seq']}\n"
-                yield f"{prefix}event: {event['kind']}\ndata: {event['body']}\n\n"
-            if batch:
+            batch = events.since(rt.store, "freefin", merchant, cursor, EVENTS_PER_READ)
+            if batch:  # in one chunk: one write, however many events
+                cursor = batch[-1]["cursor"]
+                yield "".join(_frame(event, no_ids) for event in batch)
                 quiet_since = checked = time.monotonic()
+            if len(batch) == EVENTS_PER_READ:
                 continue
             while rt.bus.version(owner) == version:  # until this merchant's events move
                 now = time.monotonic()
@@ -219,3 +225,9 @@ def _stream(
                 rt.bus.wait(owner, version, max(left, 0.0))
     finally:
         rt.bus.leave(owner)
+
+
+def _frame(event: dict[str, Any], no_ids: bool) -> str:
+    """One event as the stream sends it."""
+    prefix = "" if no_ids else f"id: {event['seq']}\n"
+    return f"{prefix}event: {event['kind']}\ndata: {event['body']}\n\n"
