@@ -212,12 +212,17 @@ def since(
 ) -> list[dict[str, Any]]:
     """Events of ``owner`` after the cursor ``after``, in order: ``{"cursor", "seq", "id",
     "kind", "body"}``. Only final events (``store.horizon()``): none that a transaction still
-    running could precede."""
+    running could precede. Two seeks on the index (api, owner, xid, seq), merged: a row value
+    ``(xid, seq) > (?, ?)`` is sought by xid alone in SQLite, which then reads past every event
+    of the owner with the cursor's xid (on SQLite, where xid is 0: all of them)."""
+    columns, where = "xid, seq, id, kind, body", f"api=? AND owner=? AND {store.horizon()}"
+    xid, seq = after
     with store.read() as tx:
         rows = tx.execute(
-            "SELECT xid, seq, id, kind, body FROM events WHERE api=? AND owner=? "
-            f"AND (xid, seq) > (?, ?) AND {store.horizon()} ORDER BY xid, seq LIMIT ?",
-            (api, owner, *after, limit),
+            f"SELECT {columns} FROM (SELECT {columns} FROM events WHERE {where} AND xid=? "
+            f"AND seq>? UNION ALL SELECT {columns} FROM events WHERE {where} AND xid>?) "
+            "AS newer ORDER BY xid, seq LIMIT ?",
+            (api, owner, xid, seq, api, owner, xid, limit),
         ).fetchall()
     return [
         {"cursor": (int(r[0]), int(r[1])), "seq": r[1], "id": r[2], "kind": r[3], "body": r[4]}
@@ -226,7 +231,8 @@ def since(
 
 
 def newest(store: Store, owner: Owner) -> Cursor:
-    """The cursor of ``owner``'s newest final event ((0, 0) before the first)."""
+    """The cursor of ``owner``'s newest final event ((0, 0) before the first): where a new
+    stream of ``owner`` starts, as after every final event (none of ``owner``'s is between)."""
     with store.read() as tx:
         row = tx.execute(
             f"SELECT xid, seq FROM events WHERE api=? AND owner=? AND {store.horizon()} "
