@@ -243,7 +243,7 @@ def newest(store: Store, owner: Owner) -> Cursor:
 
 
 def last(store: Store) -> Cursor:
-    """The cursor after every final event: a new stream starts there."""
+    """The cursor after every final event, of any owner."""
     with store.read() as tx:
         row = tx.execute(
             f"SELECT xid, seq FROM events WHERE {store.horizon()} "

@@ -135,10 +135,10 @@ def stream_events() -> Response:
         raise BadRequest("Last-Event-ID must be an event id of this stream")
     # a new stream starts after its merchant's newest event (an indexed read: after every
     # other merchant's too, it would read the whole table)
-    newest = ("freefin", merchant)
-    start = events.at(rt.store, int(resume)) if resume else events.newest(rt.store, newest)
+    owner = ("freefin", merchant)
+    start = events.at(rt.store, int(resume)) if resume else events.newest(rt.store, owner)
     if not rules.of(rt).stream_resumes():
-        start = events.newest(rt.store, newest)
+        start = events.newest(rt.store, owner)
     heartbeat = rules.of(rt).stream_heartbeat(rt.sse_heartbeat_s)
     if not _place(rt, merchant):
         raise TooManyStreams(
@@ -169,7 +169,7 @@ def _place(rt: Runtime, merchant: str) -> bool:
 
 class _Held:
     """A stream that gives its place back when the server closes it (the client gone, seen at
-    the next write), started or not."""
+    the next chunk the stream hands it: within LIVENESS_S), started or not."""
 
     def __init__(self, inner: Generator[str, None, None], release: Callable[[], None]) -> None:
         self.inner, self.release = inner, release
