@@ -1,8 +1,8 @@
 """python -m simulator: serve both APIs with granian on 127.0.0.1:8080 by default.
 
 One worker process unless --workers N, each with --threads threads for requests: workers share
-the store and, through it, the control state. Each open SSE stream holds one thread, so streams
-take at most half the threads, and --streams-per-merchant of them per merchant.
+the store and, through it, the control state. Each open SSE stream holds a thread of its own,
+beyond those: --streams of them per worker, and --streams-per-merchant of them per merchant.
 Options also read PAYSIM_<OPTION> environment variables.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 
 from simulator import server
 from simulator.core import retention
+from simulator.core.events import STREAMS
 from simulator.core.faults import CHAOS
 
 
@@ -68,16 +69,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=int(env("PAYSIM_THREADS", "32")),
-        help="[PAYSIM_THREADS] request threads, SSE streams included, a quarter at most waiting on "
-        "request bodies (default 32)",
+        help="[PAYSIM_THREADS] request threads, a quarter at most waiting on request bodies "
+        "(default 32); event streams have threads of their own (--streams)",
+    )
+    p.add_argument(
+        "--streams",
+        type=int,
+        default=int(env("PAYSIM_STREAMS", str(STREAMS))),
+        help=f"[PAYSIM_STREAMS] event streams one worker may hold open, each on a thread of its "
+        f"own (default {STREAMS}). Past it: 503 too_many_streams with Retry-After",
     )
     p.add_argument(
         "--streams-per-merchant",
         type=int,
         default=int(env("PAYSIM_STREAMS_PER_MERCHANT", "0")),
         help="[PAYSIM_STREAMS_PER_MERCHANT] event streams one merchant may hold open per "
-        "worker (default: as many as all merchants together: half the threads). Past "
-        "either: 503 too_many_streams with Retry-After",
+        "worker (default: all of --streams). Past it: 503 too_many_streams with Retry-After",
     )
     p.add_argument(
         "--head-timeout",
@@ -185,6 +192,7 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "SCRIPT_FILE": a.script,
         "DEFECTS": a.defect,
         "SSE_HEARTBEAT_S": a.sse_heartbeat,
+        "STREAMS": a.streams,
         "STREAMS_PER_MERCHANT": a.streams_per_merchant,
         "THREADS": a.threads,
         "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,
@@ -279,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         workers=args.workers,
         threads=args.threads,
+        streams=args.streams,
         log_level=args.log_level,
         access_log=args.access_log,
         head_timeout=args.head_timeout,

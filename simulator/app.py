@@ -24,6 +24,7 @@ from simulator.core.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from simulator.core.events import STREAMS
 from simulator.core.faults import Fault
 from simulator.core.retention import MAX_OBJECTS, MAX_ROWS, WEEK_S, Retention
 from simulator.core.runtime import Runtime
@@ -43,8 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "DEFECTS": [],
     "TICKER": True,
     "SSE_HEARTBEAT_S": 25.0,
-    "STREAMS_PER_MERCHANT": 0,  # event streams one merchant may hold open per worker (0: all)
-    "THREADS": 32,  # serving threads per worker: streams take at most half of them
+    "STREAMS": STREAMS,  # event streams one worker may hold open, each on a thread of its own
+    "STREAMS_PER_MERCHANT": 0,  # of them, one merchant's (0: all)
+    "THREADS": 32,  # request threads per worker, the streams' apart
     "IDEMPOTENCY_TTL_S": 24 * 3600,
     "WEBHOOK_ALLOW_HOSTS": [],  # empty: loopback only
     "LISTEN": [],  # (host, port) the server listens on: never a webhook destination
@@ -76,7 +78,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    streams = max(1, int(app.config["THREADS"]) // 2)  # the rest serve requests
+    streams = max(1, int(app.config["STREAMS"]))
     rt = Runtime(
         store=open_store(app.config["DATABASE"]),
         seed=load_seed(app.config["SEED_FILE"]),

@@ -70,11 +70,15 @@ def serve(
     workers: int,
     threads: int,
     log_level: str,
+    streams: int = 0,
     access_log: bool = False,
     head_timeout: float = HEAD_TIMEOUT_S,
 ) -> None:
     """Serve the app ``target`` (``module:factory``, called with no argument in each worker)
-    built from ``config`` until SIGINT or SIGTERM."""
+    built from ``config`` until SIGINT or SIGTERM, on ``threads`` threads for requests and
+    ``streams`` more for the streamed answers a worker may hold open: granian's pool spawns
+    its threads when work waits for one and lets them go after 30 s idle, so the streams'
+    cost nothing until they are taken."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
@@ -91,7 +95,7 @@ def serve(
         http=HTTPModes.http1,
         websockets=False,
         workers=workers,
-        blocking_threads=threads,
+        blocking_threads=threads + streams,
         backlog=4096,
         http1_settings=HTTP1Settings(
             header_read_timeout=int(head_timeout * 1000), max_buffer_size=MAX_BUFFER

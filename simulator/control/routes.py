@@ -275,6 +275,20 @@ def list_events() -> Response:
     )
 
 
+@bp.get("/streams")
+def streams() -> Response:
+    """The event streams this worker holds open, and its places for them."""
+    places = _rt().streams
+    return jsonify(
+        {
+            "worker": os.getpid(),
+            "open": places.held_all(),
+            "places": places.total,
+            "per_merchant": places.per_owner,
+        }
+    )
+
+
 @bp.post("/script")
 def script() -> Response:
     apply_script(current_app, _rt(), json_body())

@@ -3,40 +3,147 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.core import codec
 from simulator.core.store import Store, Tx
 
+log = logging.getLogger(__name__)
+
+
+Owner = tuple[str, str]  # (api, owner): whose streams an event concerns
+
+SHARED_POLL_S = 0.2  # how often a process of a shared store looks for events others wrote
+
 
 class EventBus:
-    """Wakes SSE streams when new events have been committed."""
+    """Wakes the event streams of one owner when that owner's events are committed: by this
+    process (``record``'s after-commit), or, on a store other processes write too, by one
+    poller per process (``follow``) that looks for new events every ``SHARED_POLL_S`` while
+    any stream is open. Every stream waits on its owner's condition, so an event wakes only
+    its owner's streams; ``notify_all`` wakes them all (a reset), ``poke_all`` with no news
+    (a probe)."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._version = 0
+        self._lock = threading.Lock()  # one lock under every owner's condition
+        self._owners: dict[Owner, _Watched] = {}
+        self._store: Store | None = None
+        self._poller: threading.Thread | None = None
 
-    def notify(self) -> None:
-        with self._cond:
-            self._version += 1
-            self._cond.notify_all()
+    def follow(self, store: Store) -> None:
+        """Look for events other processes write to ``store``, while any stream is open."""
+        self._store = store
 
-    def wait(self, seen: int, timeout: float) -> int:
-        """Block until the version moves past ``seen`` or ``timeout``; return the version."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._version != seen, timeout)
-            return self._version
+    def join(self, owner: Owner) -> None:
+        """A stream of ``owner`` waits here from now on (until ``leave``)."""
+        with self._lock:
+            watched = self._owners.get(owner)
+            if watched is None:
+                watched = self._owners[owner] = _Watched(threading.Condition(self._lock))
+            watched.streams += 1
+            if self._store is not None and self._poller is None:
+                self._poller = threading.Thread(
+                    target=self._poll, args=(self._store,), daemon=True, name="paysim-events"
+                )
+                self._poller.start()
 
-    @property
-    def version(self) -> int:
-        return self._version
+    def leave(self, owner: Owner) -> None:
+        with self._lock:
+            watched = self._owners[owner]
+            watched.streams -= 1
+            if not watched.streams:
+                del self._owners[owner]
+
+    def version(self, owner: Owner) -> int:
+        """How many times ``owner``'s streams were woken: ``wait`` returns when it moves."""
+        with self._lock:
+            watched = self._owners.get(owner)
+            return watched.version if watched else 0
+
+    def wait(self, owner: Owner, seen: int, timeout: float) -> int:
+        """Block until ``owner``'s version moves past ``seen``, ``timeout`` passes or
+        ``poke_all``; return the version. Only a stream that has joined may wait."""
+        with self._lock:
+            watched = self._owners[owner]
+            if watched.version == seen:
+                watched.cond.wait(timeout)
+            return watched.version
+
+    def notify(self, owner: Owner) -> None:
+        """Wake the streams of ``owner`` (none when none is open)."""
+        with self._lock:
+            watched = self._owners.get(owner)
+            if watched is not None:
+                watched.version += 1
+                watched.cond.notify_all()
+
+    def notify_all(self) -> None:
+        """Wake every stream to read again (after a reset, say)."""
+        with self._lock:
+            for watched in self._owners.values():
+                watched.version += 1
+                watched.cond.notify_all()
+
+    def poke_all(self) -> None:
+        """Wake every stream without telling it of anything new (a probe)."""
+        with self._lock:
+            for watched in self._owners.values():
+                watched.cond.notify_all()
+
+    def _poll(self, store: Store) -> None:
+        """The process's one poller: while any stream is open, every ``SHARED_POLL_S`` it reads
+        the newest final event of each owner whose streams wait (one indexed read per owner,
+        however many streams), and wakes those owners whose newest has moved."""
+        seen: dict[Owner, Cursor] = {}
+        while True:
+            time.sleep(SHARED_POLL_S)
+            with self._lock:
+                if not self._owners:
+                    self._poller = None
+                    return
+                watched = list(self._owners)
+            seen = {owner: seen[owner] for owner in watched if owner in seen}
+            for owner in watched:
+                try:
+                    cursor = newest(store, owner)
+                except Exception:  # the store may be busy or restarting: look again next time
+                    log.warning("looking for new events failed", exc_info=True)
+                    continue
+                if seen.get(owner) != cursor:  # and on the first look: what came before it
+                    self.notify(owner)
+                seen[owner] = cursor
+
+
+@dataclass
+class _Watched:
+    cond: threading.Condition
+    version: int = 0
+    streams: int = 0
+
+
+@dataclass(frozen=True)
+class _Wake:
+    """After a commit: wake ``owner``'s streams (once per transaction: equal ones are one)."""
+
+    bus: EventBus
+    owner: Owner
+
+    def __call__(self) -> None:
+        self.bus.notify(self.owner)
+
+
+STREAMS = 1000  # event streams one worker may hold open (each a server thread of its own)
 
 
 class StreamPlaces:
     """How many event streams may be open at once in this process: ``per_owner`` for one
-    merchant, ``total`` in all. Each open stream holds a serving thread while it waits, so the
-    total stays under the threads, and one merchant cannot take every place."""
+    merchant, ``total`` in all. Each open stream holds a server thread while it waits (the
+    server is given ``total`` threads beyond the request threads), and one merchant may be
+    held to fewer."""
 
     def __init__(self, per_owner: int, total: int) -> None:
         self.per_owner, self.total = per_owner, total
@@ -45,12 +152,12 @@ class StreamPlaces:
         self.probes = 0  # moved when every stream should write now (see ``probe``)
 
     def probe(self, bus: EventBus) -> None:
-        """Ask every open stream to write a heartbeat now: a stream whose client has gone is
-        only seen to be gone when written to, and then the server closes it and its place is
-        given back."""
+        """Ask every open stream whether its client is still there, now: a stream whose client
+        has gone is only seen to be gone when it hands the server a chunk (an empty one will
+        do, and writes nothing), and then the server closes it and its place is given back."""
         with self._lock:
             self.probes += 1
-        bus.notify()
+        bus.poke_all()
 
     def take(self, owner: str) -> bool:
         """A place for a stream of ``owner``, if one is free."""
@@ -72,6 +179,10 @@ class StreamPlaces:
         with self._lock:
             return self._open.get(owner, 0)
 
+    def held_all(self) -> int:
+        with self._lock:
+            return sum(self._open.values())
+
 
 def record(
     tx: Tx,
@@ -88,8 +199,9 @@ def record(
         "INSERT INTO events (id, api, owner, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         (event_id, api, owner, kind, codec.dumps(body), now),
     )
-    if bus.notify not in tx.after_commit:
-        tx.after_commit.append(bus.notify)
+    wake = _Wake(bus, (api, owner))
+    if wake not in tx.after_commit:
+        tx.after_commit.append(wake)
 
 
 Cursor = tuple[int, int]  # (xid, seq): where a reader is in the order events become final
@@ -100,12 +212,17 @@ def since(
 ) -> list[dict[str, Any]]:
     """Events of ``owner`` after the cursor ``after``, in order: ``{"cursor", "seq", "id",
     "kind", "body"}``. Only final events (``store.horizon()``): none that a transaction still
-    running could precede."""
+    running could precede. Two seeks on the index (api, owner, xid, seq), merged: a row value
+    ``(xid, seq) > (?, ?)`` is sought by xid alone in SQLite, which then reads past every event
+    of the owner with the cursor's xid (on SQLite, where xid is 0: all of them)."""
+    columns, where = "xid, seq, id, kind, body", f"api=? AND owner=? AND {store.horizon()}"
+    xid, seq = after
     with store.read() as tx:
         rows = tx.execute(
-            "SELECT xid, seq, id, kind, body FROM events WHERE api=? AND owner=? "
-            f"AND (xid, seq) > (?, ?) AND {store.horizon()} ORDER BY xid, seq LIMIT ?",
-            (api, owner, *after, limit),
+            f"SELECT {columns} FROM (SELECT {columns} FROM events WHERE {where} AND xid=? "
+            f"AND seq>? UNION ALL SELECT {columns} FROM events WHERE {where} AND xid>?) "
+            "AS newer ORDER BY xid, seq LIMIT ?",
+            (api, owner, xid, seq, api, owner, xid, limit),
         ).fetchall()
     return [
         {"cursor": (int(r[0]), int(r[1])), "seq": r[1], "id": r[2], "kind": r[3], "body": r[4]}
@@ -113,8 +230,20 @@ def since(
     ]
 
 
+def newest(store: Store, owner: Owner) -> Cursor:
+    """The cursor of ``owner``'s newest final event ((0, 0) before the first): where a new
+    stream of ``owner`` starts, as after every final event (none of ``owner``'s is between)."""
+    with store.read() as tx:
+        row = tx.execute(
+            f"SELECT xid, seq FROM events WHERE api=? AND owner=? AND {store.horizon()} "
+            "ORDER BY xid DESC, seq DESC LIMIT 1",
+            owner,
+        ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
 def last(store: Store) -> Cursor:
-    """The cursor after every final event: a new stream starts there."""
+    """The cursor after every final event, of any owner."""
     with store.read() as tx:
         row = tx.execute(
             f"SELECT xid, seq FROM events WHERE {store.horizon()} "

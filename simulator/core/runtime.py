@@ -56,6 +56,8 @@ class Runtime:
             self.webhook_config.allow_hosts = list(self.webhook_allow_hosts)
         self.webhook_config.own = list(self.listening)
         self.streams = StreamPlaces(self.streams_per_merchant, self.streams_total)
+        if self.shared:  # other processes write events this one's streams wait for
+            self.bus.follow(self.store)
         self.scheduler = Scheduler(self.store)
         self.dispatcher = Dispatcher(self.store, self.clock, self.webhook_config)
         self.control = SharedControl(
@@ -111,7 +113,7 @@ class Runtime:
         self.limiter.reset()
         for hook in self.on_reset:
             hook()
-        self.bus.notify()
+        self.bus.notify_all()
 
     def start(self, interval: float = 0.05) -> None:
         """Start the background ticker (idempotent)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -19,7 +20,9 @@ from simulator.web import json_body
 
 __all__ = ["PREFIX", "init_app", "render_error"]
 
-SHARED_POLL_S = 0.2
+LIVENESS_S = 1.0  # how often a quiet stream asks the server whether its client is still there
+READ_GAP_S = 0.05  # a stream reads the store at most this often (its events then come together)
+EVENTS_PER_READ = 500
 PROBE_WAIT_S = 0.3  # how long a stream refused a place waits for probed streams to close
 STREAM_RETRY_S = 5  # the Retry-After of a stream refused a place
 
@@ -130,9 +133,12 @@ def stream_events() -> Response:
     resume = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     if resume is not None and not (resume.isascii() and resume.isdigit() and len(resume) < 19):
         raise BadRequest("Last-Event-ID must be an event id of this stream")
-    start = events.at(rt.store, int(resume)) if resume is not None else events.last(rt.store)
+    # a new stream starts after its merchant's newest event (an indexed read: after every
+    # other merchant's too, it would read the whole table)
+    owner = ("freefin", merchant)
+    start = events.at(rt.store, int(resume)) if resume else events.newest(rt.store, owner)
     if not rules.of(rt).stream_resumes():
-        start = events.last(rt.store)
+        start = events.newest(rt.store, owner)
     heartbeat = rules.of(rt).stream_heartbeat(rt.sse_heartbeat_s)
     if not _place(rt, merchant):
         raise TooManyStreams(
@@ -163,7 +169,7 @@ def _place(rt: Runtime, merchant: str) -> bool:
 
 class _Held:
     """A stream that gives its place back when the server closes it (the client gone, seen at
-    the next write), started or not."""
+    the next chunk the stream hands it: within LIVENESS_S), started or not."""
 
     def __init__(self, inner: Generator[str, None, None], release: Callable[[], None]) -> None:
         self.inner, self.release = inner, release
@@ -189,25 +195,42 @@ def _stream(
 ) -> Generator[str, None, None]:
     yield ": connected\n\n"
     no_ids = not rules.of(rt).stream_resumes()
-    # Another process of the store writes events this one is not woken for: look every
-    # SHARED_POLL_S, and ping only when a heartbeat's time has passed without an event.
-    wait = min(heartbeat, SHARED_POLL_S) if rt.shared else heartbeat
-    quiet_since = time.monotonic()
-    probed = rt.streams.probes
-    while True:
-        version = rt.bus.version
-        batch = events.since(rt.store, "freefin", merchant, cursor)
-        for event in batch:
-            cursor = event["cursor"]
-            prefix = "" if no_ids else f"id: {event['seq']}\n"
-            yield f"{prefix}event: {event['kind']}\ndata: {event['body']}\n\n"
-        if batch:
-            quiet_since = time.monotonic()
-            continue
-        if rt.streams.probes != probed:  # is anyone still reading? (StreamPlaces.probe)
-            probed = rt.streams.probes
-            yield ": ping\n\n"
-            quiet_since = time.monotonic()
-        if rt.bus.wait(version, wait) == version and time.monotonic() - quiet_since >= heartbeat:
-            yield ": ping\n\n"
-            quiet_since = time.monotonic()
+    owner = ("freefin", merchant)
+    rt.bus.join(owner)
+    try:
+        quiet_since = checked = time.monotonic()
+        probed = rt.streams.probes
+        read_at = 0.0
+        while True:
+            # events that come faster than a read each READ_GAP_S go out together
+            time.sleep(max(0.0, read_at + READ_GAP_S - time.monotonic()))
+            read_at = time.monotonic()
+            version = rt.bus.version(owner)
+            batch = events.since(rt.store, "freefin", merchant, cursor, EVENTS_PER_READ)
+            if batch:  # in one chunk: one write, however many events
+                cursor = batch[-1]["cursor"]
+                yield "".join(_frame(event, no_ids) for event in batch)
+                quiet_since = checked = time.monotonic()
+            if len(batch) == EVENTS_PER_READ:
+                continue
+            while rt.bus.version(owner) == version:  # until this merchant's events move
+                now = time.monotonic()
+                if now - quiet_since >= heartbeat:
+                    yield ": ping\n\n"
+                    quiet_since = checked = now
+                elif rt.streams.probes != probed or now - checked >= LIVENESS_S:
+                    # is anyone still reading? (StreamPlaces.probe) An empty chunk writes
+                    # nothing; the server closes the stream when its client has gone
+                    probed = rt.streams.probes
+                    yield ""
+                    checked = now
+                left = min(heartbeat - (now - quiet_since), LIVENESS_S - (now - checked))
+                rt.bus.wait(owner, version, max(left, 0.0))
+    finally:
+        rt.bus.leave(owner)
+
+
+def _frame(event: dict[str, Any], no_ids: bool) -> str:
+    """One event as the stream sends it."""
+    prefix = "" if no_ids else f"id: {event['seq']}\n"
+    return f"{prefix}event: {event['kind']}\ndata: {event['body']}\n\n"

@@ -194,13 +194,19 @@ def how(rule: str, api: str, exam_on: bool, met: set[str]) -> str:
 
 def cut_after_first_event(chunks: Iterable[Any]) -> Iterator[Any]:
     """An event stream's chunks up to the end of its first event (one with an ``id:``), then
-    the end of the stream: the stream cut mid-way."""
+    the end of the stream: the stream cut mid-way (in the chunk that holds that event, which
+    may hold more)."""
     try:
         for chunk in chunks:
-            yield chunk
             text = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else str(chunk)
-            if text.startswith("id:") or "\nid:" in text:
-                return
+            start = 0 if text.startswith("id:") else text.find("\nid:")
+            end = text.find("\n\n", start) if start >= 0 else -1
+            if end < 0:
+                yield chunk
+                continue
+            first = text[: end + 2]
+            yield first.encode() if isinstance(chunk, bytes) else first
+            return
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
