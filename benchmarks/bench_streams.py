@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import multiprocessing as mp
 import selectors
 import socket
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--followers", type=int, default=10, help="streams the events flow to")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--payments", type=int, default=500, help="payments the reads go round")
+    ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args(argv)
     keys = [KEY] * args.followers + [QUIET_KEY] * (args.streams - args.followers)
     rows: dict[str, dict[str, float]] = {}
@@ -190,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         f"events read in the last round: {events.get(KEY, 0)} by the {args.followers} "
         f"followers, {events.get(QUIET_KEY, 0)} by the {args.streams - args.followers} others"
     )
+    if args.json:
+        figures = {**rows, **{f"memory {k}": v for k, v in memory.items()}}
+        figures["events"] = {"followers": events.get(KEY, 0), "others": events.get(QUIET_KEY, 0)}
+        Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0
 
 

@@ -81,6 +81,23 @@ def test_scaleout_benchmark_runs_every_configuration(tmp_path: Path) -> None:
         assert name in stdout
 
 
+def test_streams_benchmark_measures_the_api_beside_open_streams(tmp_path: Path) -> None:
+    stdout, rows = bench(
+        "benchmarks.bench_streams",
+        tmp_path / "streams.json",
+        *("--streams", "40", "--followers", "4", "--payments", "20", "--rounds", "1"),
+    )
+    cases = {name for name in rows if name.endswith("(0 streams)")}
+    assert cases and {name.replace("(0", "(40") for name in cases} <= set(rows)
+    for name in rows.keys() - {"events"}:
+        if not name.startswith("memory"):
+            assert rows[name]["rps"] > 0 and rows[name]["errors"] == 0, (name, rows[name])
+            assert name in stdout
+    assert rows["memory open"]["threads"] > 40  # a thread each, beside the request threads
+    # the creates' events reach the streams of their merchant, and no other stream
+    assert rows["events"]["followers"] > 0 and rows["events"]["others"] == 0
+
+
 def test_report_benchmark_grades_every_size(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     done = subprocess.run(
