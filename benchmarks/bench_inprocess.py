@@ -4,8 +4,8 @@ each called with ready-made requests on one thread, its CPU time counted by that
 
 A worker is bound by its interpreter lock, so this CPU is what bounds its throughput, less
 what the server adds. Each case runs in a child process of its own, in rounds, keeping its
-best. ``--against DIR`` runs the same cases over another copy of the source tree (an older
-commit, ``git archive``) in alternating rounds, so both are measured in one run;
+best. ``--against DIR`` (repeatable) runs the same cases over another copy of the source tree
+(an older commit, ``git archive``) in alternating rounds, so all are measured in one run;
 ``--profile CASE`` prints where that case's CPU goes (cProfile). Run:
 ``python -m benchmarks.bench_inprocess [--requests 3000] [--rounds 3] [--against DIR]``.
 """
@@ -179,8 +179,8 @@ def _child(tree: Path, case: str, count: int) -> dict[str, Any]:
 
 def _trees(args: argparse.Namespace) -> Iterator[tuple[str, Path]]:
     yield "this tree", ROOT
-    if args.against:
-        yield args.against, Path(args.against).resolve()
+    for other in args.against:
+        yield other, Path(other).resolve()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cases", default=",".join(CASES))
-    ap.add_argument("--against", help="another copy of the source tree, measured alike")
+    ap.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        help="another copy of the source tree, measured alike (may be given again)",
+    )
     ap.add_argument("--profile", metavar="CASE", help="print where CASE's CPU goes, and stop")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--child", help=argparse.SUPPRESS)
