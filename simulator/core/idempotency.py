@@ -18,11 +18,13 @@ from typing import Any
 from simulator.core import codec
 from simulator.core.store import Tx
 
+# made once: ``json.dumps`` with options builds an encoder on every call
+_CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def fingerprint(*parts: Any) -> str:
     """A stable digest of the request: its operation, path and canonical JSON body."""
-    canon = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canon.encode()).hexdigest()
+    return hashlib.sha256(_CANON.encode(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
