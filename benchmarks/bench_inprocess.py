@@ -129,8 +129,10 @@ def _call(app: Callable[..., Any], environ: Environ) -> tuple[str, bytes]:
     return seen[0], body
 
 
-def run(case: str, count: int, profile: bool = False) -> dict[str, Any]:
-    """CPU per request of ``count`` requests of ``case`` on this thread, after a warm-up."""
+def run(case: str, count: int, profile: bool = False, threads: int = 1) -> dict[str, Any]:
+    """CPU per request of ``count`` requests of ``case``, after a warm-up: on this thread, or
+    shared among ``threads`` threads at once (then the process's CPU: what they cost each
+    other, waiting on the interpreter lock and the store's write lock, counts too)."""
     with tempfile.TemporaryDirectory() as tmp_name:
         app = _app(case, Path(tmp_name))
         ids: list[str] = []
@@ -143,29 +145,46 @@ def run(case: str, count: int, profile: bool = False) -> dict[str, Any]:
         for environ in warm:
             _call(app, environ)
         profiler = cProfile.Profile() if profile else None
-        bad = 0
-        started = time.thread_time()
+        bad = [0]
+
+        def serve(share: list[Environ]) -> None:
+            for environ in share:
+                status, _ = _call(app, environ)
+                bad[0] += not status.startswith(("200", "201"))
+
+        clock = time.thread_time if threads == 1 else time.process_time
+        started = clock()
         if profiler:
             profiler.enable()
-        for environ in ready:
-            status, _ = _call(app, environ)
-            bad += not status.startswith(("200", "201"))
+        if threads == 1:
+            serve(ready)
+        else:
+            import threading
+
+            pool = [
+                threading.Thread(target=serve, args=(ready[n::threads],)) for n in range(threads)
+            ]
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
         if profiler:
             profiler.disable()
-        cpu = time.thread_time() - started
+        cpu = clock() - started
         if profiler:
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
             stats.print_stats(45)
             stats.sort_stats("tottime").print_stats(30)
             print(out.getvalue())
-    return {"cpu_ms": cpu / count * 1000, "errors": bad}
+    return {"cpu_ms": cpu / count * 1000, "errors": bad[0]}
 
 
-def _child(tree: Path, case: str, count: int) -> dict[str, Any]:
+def _child(tree: Path, case: str, count: int, threads: int) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    argv = ["--child", case, "--requests", str(count), "--threads", str(threads)]
     done = subprocess.run(
-        [sys.executable, __file__, "--child", case, "--requests", str(count)],
+        [sys.executable, __file__, *argv],
         cwd=tree,
         env=env,
         capture_output=True,
@@ -189,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads sending the requests at once (default 1: the CPU of that thread alone)",
+    )
+    ap.add_argument(
         "--against",
         action="append",
         default=[],
@@ -199,17 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(run(args.child, args.requests)))
+        print(json.dumps(run(args.child, args.requests, threads=args.threads)))
         return 0
     if args.profile:
-        print(run(args.profile, args.requests, profile=True))
+        print(run(args.profile, args.requests, profile=True, threads=args.threads))
         return 0
     cases = args.cases.split(",")
     best: dict[str, dict[str, float]] = {}
     for _ in range(args.rounds):
         for case in cases:
             for name, tree in _trees(args):
-                row = _child(tree, case, args.requests)
+                row = _child(tree, case, args.requests, args.threads)
                 key = f"{case} ({name})"
                 if key not in best or row["cpu_ms"] < best[key]["cpu_ms"]:
                     best[key] = row
