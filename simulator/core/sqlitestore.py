@@ -1,6 +1,7 @@
-"""The store on SQLite (the default engine): a file in WAL mode with a connection per thread, or
-``:memory:`` for tests; one ``BEGIN IMMEDIATE`` transaction per state change, writers queued in
-order within a process (``FairLock``) and across the processes of one file (``WriterLock``)."""
+"""The store on SQLite (the default engine): a file in WAL mode, read through a connection per
+thread and written through one per process, or ``:memory:`` for tests; one ``BEGIN IMMEDIATE``
+transaction per state change, writers queued in order within a process (``FairLock``) and
+across the processes of one file (``WriterLock``)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,8 @@ class WriterLock:
 
 
 class SqliteStore(Store):
-    """SQLite: a file path (WAL, a connection per thread) or ``:memory:`` (one shared
-    connection behind a lock, for tests)."""
+    """SQLite: a file path (WAL, a reading connection per thread, one writing connection) or
+    ``:memory:`` (one shared connection behind a lock, for tests)."""
 
     engine = "sqlite"
 
