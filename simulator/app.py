@@ -6,6 +6,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,24 @@ HTTP_ERRORS: dict[int, type[ApiError]] = {
 }
 
 
+class SimulatorFlask(Flask):
+    """Flask, asking once per function whether it is a coroutine function: Flask asks again
+    for every hook and view of every request (``inspect``, about a microsecond each, seven
+    times a request), and nothing here is async."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = self._sync[func] = super().ensure_sync(func)
+        return sync
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = SimulatorFlask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

@@ -1,10 +1,10 @@
 """The HTTP server the simulator and the proxy run on: granian (Rust, hyper) serving the Flask app
 over WSGI, N worker processes of ``--threads`` blocking threads each.
 
-Measured against gunicorn gthread in one run (benchmarks/bench_simulator.py), it serves the
-simulator's reads twice as fast and its creates 1.2 times; a request head is read by its event
-loop, never by a Python thread, so clients that send half a head and wait delay nobody (and are
-dropped after the head timeout); it keeps nothing on disk (no control socket, no pid file), so
+Measured against gunicorn gthread in one run (benchmarks/bench_simulator.py serves it on both), the
+simulator's reads go twice as fast and its creates 1.4 to 1.6 times; a request head is read by its
+event loop, never by a Python thread, so clients that send half a head and wait delay nobody (and
+are dropped after the head timeout); it keeps nothing on disk (no control socket, no pid file), so
 two instances on one machine share nothing.
 
 granian 2.8.7 has no timeout on a request's body (its source: ``wsgi.input.read`` waits on the

@@ -47,6 +47,10 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+# made once: ``json.loads`` with hooks builds a decoder (and its scanner) on every call
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
+
+
 def parse_json(raw: bytes) -> Any:
     """Strict JSON (RFC 8259): UTF-8, no NaN or Infinity, no lone surrogates, bounded nesting.
 
@@ -54,7 +58,7 @@ def parse_json(raw: bytes) -> Any:
     answer left: at storage, at signing, in a recursive walk. Raises ``BadRequest``.
     """
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite)
+        data = _DECODER.decode(raw.decode("utf-8"))
         if b"\\u" in raw:  # a \uD800 escape decodes to a string that cannot be encoded
             json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeError as exc:

@@ -35,11 +35,15 @@ def test_benchmark_runs_every_case(tmp_path: Path) -> None:
     stdout, rows = bench(
         "benchmarks.bench_simulator", tmp_path / "bench.json", "--payments", "50", "--rounds", "2"
     )
+    goals = rows.pop("goals")
     assert set(rows) == {
         "bare_create",
         "bare_get",
         "bare_granian_create",
         "bare_granian_get",
+        "gunicorn_payment_create_held",
+        "gunicorn_payment_get",
+        "gunicorn_invoice_create",
         "payment_create",
         "payment_create_held",
         "payment_get",
@@ -52,6 +56,14 @@ def test_benchmark_runs_every_case(tmp_path: Path) -> None:
         assert row["ratio"] > 0
         assert row["cpu_ms"] > 0 and row["client_cpu_ms"] > 0, (name, row)
         assert name in stdout
+    # each goal's ratio is the quotient of its two cases, printed
+    assert goals["create vs bare (gunicorn)"] == pytest.approx(
+        rows["payment_create"]["rps"] / rows["bare_create"]["rps"]
+    )
+    assert goals["get vs simulator (gunicorn)"] == pytest.approx(
+        rows["payment_get"]["rps"] / rows["gunicorn_payment_get"]["rps"]
+    )
+    assert len(goals) == 6 and all(f"{name} " in stdout for name in goals)
 
 
 def test_grading_benchmark_runs_every_configuration(tmp_path: Path) -> None:
@@ -189,3 +201,18 @@ def test_client_log_benchmark_writes_every_answer_beside_none(tmp_path: Path) ->
     assert rows["sqlite no answer"]["vs_no_answer"] == 1.0
     assert rows["sqlite list answer"]["bytes_per_row"] > rows["sqlite no answer"]["bytes_per_row"]
     assert "vs no answer" in done.stdout
+
+
+def test_inprocess_benchmark_measures_every_case_on_both_trees(tmp_path: Path) -> None:
+    out = tmp_path / "inprocess.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_inprocess", "--requests", "30", "--rounds",
+         "1", "--against", str(ROOT), "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=True,
+    )  # fmt: skip
+    rows = json.loads(out.read_text())
+    cases = ("bare_create", "payment_create", "payment_get", "invoice_create")
+    assert set(rows) == {f"{case} ({tree})" for case in cases for tree in ("this tree", ROOT)}
+    for name, row in rows.items():
+        assert row["cpu_ms"] > 0 and row["errors"] == 0, (name, row)
+        assert name in done.stdout

@@ -59,6 +59,16 @@ def test_keys_expire(api: SpecClient, rt: Runtime) -> None:
     assert again.status_code == 201 and again.json["payment"]["id"] != first
 
 
+def test_an_expired_key_not_yet_pruned_is_claimed_afresh(api: SpecClient, rt: Runtime) -> None:
+    first = _create(api, "k-5").json["payment"]["id"]
+    rt.clock.advance(rt.idempotency_ttl_s + 1)  # the clock alone: no prune has run
+    with rt.store.read() as tx:
+        assert tx.execute("SELECT COUNT(*) FROM idempotency WHERE key='k-5'").fetchone()[0] == 1
+    again = _create(api, "k-5")
+    assert again.status_code == 201 and again.json["payment"]["id"] != first
+    assert _create(api, "k-5").json["payment"]["id"] == again.json["payment"]["id"]
+
+
 def test_refund_replay_and_conflict(api: SpecClient, rt: Runtime) -> None:
     payment = create_payment(api)
     rt.advance(3)

@@ -18,11 +18,13 @@ from typing import Any
 from simulator.core import codec
 from simulator.core.store import Tx
 
+# made once: ``json.dumps`` with options builds an encoder on every call
+_CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def fingerprint(*parts: Any) -> str:
     """A stable digest of the request: its operation, path and canonical JSON body."""
-    canon = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canon.encode()).hexdigest()
+    return hashlib.sha256(_CANON.encode(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,12 @@ CLAIMED = 0  # the status of a key claimed by a transaction whose work has not b
 def claim(tx: Tx, scope: str, key: str, now: float) -> Stored | None:
     """The stored response of ``key``, or None when the key is now this transaction's (until
     it stores its response with ``remember``, or rolls back)."""
-    tx.execute(
-        "DELETE FROM idempotency WHERE scope=? AND key=? AND expires_at<=?", (scope, key, now)
-    )
+    # one statement: a key past its expiry is claimed afresh, a live one is left as it is
     claimed = tx.execute(
         "INSERT INTO idempotency (scope, key, fingerprint, status, body, expires_at) "
-        "VALUES (?, ?, '', ?, '{}', ?) ON CONFLICT (scope, key) DO NOTHING",
+        "VALUES (?, ?, '', ?, '{}', ?) ON CONFLICT (scope, key) DO UPDATE SET "
+        "fingerprint=excluded.fingerprint, status=excluded.status, body=excluded.body, "
+        "expires_at=excluded.expires_at WHERE idempotency.expires_at<=excluded.expires_at",
         (scope, key, CLAIMED, now),
     )
     if claimed.rowcount == 1:

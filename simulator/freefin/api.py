@@ -82,6 +82,8 @@ def _authenticate() -> None:
 @bp.after_app_request
 def _state_methods(resp: Response) -> Response:
     """What a freefin path says of its methods (Allow on 405 and OPTIONS)."""
+    if "Allow" not in resp.headers:  # most answers: asked before the request's path
+        return resp
     if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
         return resp
     return state_methods(resp, rules.of(current().rt))

@@ -78,6 +78,8 @@ def _authenticate() -> None:
 @bp.after_app_request
 def _state_methods(resp: Response) -> Response:
     """What a Kaspi path says of its methods (Allow on 405 and OPTIONS)."""
+    if "Allow" not in resp.headers:  # most answers: asked before the request's path
+        return resp
     path = request.path
     if not path.startswith(PREFIX + "/") or path.startswith(OTHER_API):
         return resp
