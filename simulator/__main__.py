@@ -94,6 +94,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "then the connection is closed",
     )
     p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=float(env("PAYSIM_BODY_TIMEOUT", str(server.BODY_TIMEOUT_S))),
+        help="[PAYSIM_BODY_TIMEOUT] seconds a request body may send nothing (default "
+        f"{server.BODY_TIMEOUT_S:g}; 0: no limit); then its connection is shut (Linux)",
+    )
+    p.add_argument(
         "--sse-heartbeat",
         type=float,
         default=float(env("PAYSIM_SSE_HEARTBEAT", "25")),
@@ -192,6 +199,7 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "SCRIPT_FILE": a.script,
         "DEFECTS": a.defect,
         "SSE_HEARTBEAT_S": a.sse_heartbeat,
+        "BODY_TIMEOUT_S": a.body_timeout,
         "STREAMS": a.streams,
         "STREAMS_PER_MERCHANT": a.streams_per_merchant,
         "THREADS": a.threads,

@@ -16,7 +16,8 @@ CPU per request of WSGI (the bare endpoint, measured in one run), so neither is 
 the simulator bounds how many threads wait on bodies (``BodyPlaces``: a quarter of them); a
 read that finds none free within ``BODY_WAIT_S`` is answered 503 ``temporarily_unavailable``
 with Retry-After, in the API's envelope, and the connection closes (at 32 connections of
-creates on 8 threads, none was refused). A stalled body holds its place until its client leaves.
+creates on 8 threads, none was refused). And a read that has waited ``--body-timeout`` has the
+connection of its stalled client shut by a watchdog (``simulator.stalls``), which ends it.
 
 Each worker builds its app from the configuration the command put in ``PAYSIM_SERVER_CONFIG``
 (no state at import time, nothing pickled), and exits when its parent is gone: a server killed
@@ -41,6 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from simulator import stalls
 from simulator.core.errors import ApiError, Busy
 
 CONFIG_ENV = "PAYSIM_SERVER_CONFIG"
@@ -51,6 +53,7 @@ MAX_BUFFER = 64 * 1024  # bytes of a request head granian reads at most: more, i
 HEAD_TIMEOUT_S = 10.0  # a request head not whole by then: the connection is closed
 PARENT_POLL_S = 0.2
 BODY_WAIT_S = 1.0  # how long a body read waits for a place before it is refused
+BODY_TIMEOUT_S = 15.0  # a body that sends nothing for this long: its connection is shut
 
 # Names a request's environ is read by (its headers, its body's length and type): one the
 # server's process environment holds is not the request's, unless the request says it again.
@@ -133,19 +136,49 @@ def _follow_parent() -> None:
 class BodyPlaces:
     """How many serving threads may wait on request bodies at once: a read that finds no place
     free within ``BODY_WAIT_S`` is refused (``Busy``), so clients that stall mid-body hold at
-    most these threads, and the rest serve everything else."""
+    most these threads, and the rest serve everything else. With a ``timeout`` (Linux), a
+    watchdog shuts the connection of a body that has sent nothing for that long
+    (``simulator.stalls``), and its read ends, its place given back."""
 
-    def __init__(self, places: int) -> None:
+    def __init__(self, places: int, timeout: float = 0.0) -> None:
         self.places = places
+        self.timeout = timeout
         self._free = threading.BoundedSemaphore(places)
+        self._lock = threading.Lock()
+        self._reading: dict[int, float] = {}  # a read in progress -> when it began
+        self._next = 0
+        self.shut = 0  # connections shut for a stalled body, in all
+        if timeout > 0 and stalls.supported():
+            threading.Thread(target=self._watch, name="paysim-body-watch", daemon=True).start()
 
-    def take(self) -> bool:
-        """A place, waited for a moment: a body that has arrived holds its place only while
-        its thread reads it (and gets the interpreter back), so under load one comes free."""
-        return self._free.acquire(timeout=BODY_WAIT_S)
+    def take(self) -> int | None:
+        """A place, waited for a moment (a body that has arrived holds its place only while
+        its thread reads it, and gets the interpreter back, so under load one comes free): the
+        read's token for ``give``, or None."""
+        if not self._free.acquire(timeout=BODY_WAIT_S):
+            return None
+        with self._lock:
+            self._next += 1
+            self._reading[self._next] = time.monotonic()
+            return self._next
 
-    def give(self) -> None:
+    def give(self, token: int) -> None:
+        with self._lock:
+            self._reading.pop(token, None)
         self._free.release()
+
+    def stalled(self) -> int:
+        """How many reads have waited longer than the timeout."""
+        limit = time.monotonic() - self.timeout
+        with self._lock:
+            return sum(1 for began in self._reading.values() if began <= limit)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(1.0, self.timeout / 4))
+            waiting = self.stalled()
+            if waiting:
+                self.shut += stalls.shut(int(self.timeout * 1000), waiting)
 
 
 class _PlacedInput:
@@ -157,7 +190,8 @@ class _PlacedInput:
         self.refused = False
 
     def _held(self, read: Callable[[], bytes]) -> bytes:
-        if not self._places.take():
+        token = self._places.take()
+        if token is None:
             self.refused = True
             raise Busy(
                 "too many request bodies are arriving at once; nothing was done, retry",
@@ -166,7 +200,7 @@ class _PlacedInput:
         try:
             return read()
         finally:
-            self._places.give()
+            self._places.give(token)
 
     def read(self, size: int | None = None) -> bytes:
         return self._held(lambda: self._inner.read(size))
@@ -250,4 +284,5 @@ def simulator() -> Wsgi:
     from simulator.app import create_app
 
     config = worker_config()
-    return edge(create_app(config), BodyPlaces(max(1, int(config.get("THREADS", 32)) // 4)))
+    places = max(1, int(config.get("THREADS", 32)) // 4)
+    return edge(create_app(config), BodyPlaces(places, float(config.get("BODY_TIMEOUT_S", 0))))

@@ -35,10 +35,10 @@ REQUESTS = {
 class _Leaky(BodyPlaces):
     """A broken cap: every read finds a place."""
 
-    def take(self) -> bool:
-        return True
+    def take(self) -> int | None:
+        return 0
 
-    def give(self) -> None:
+    def give(self, token: int) -> None:
         pass
 
 
@@ -80,7 +80,8 @@ def _post(wsgi: Any, api: str) -> tuple[int, dict[str, str], Any]:
 
 def _refuses_past_its_places(app: Flask, places: BodyPlaces, api: str) -> None:
     wsgi = edge(app, places)
-    assert places.take()  # a stalled body holds the only place
+    token = places.take()  # a stalled body holds the only place
+    assert token is not None
     try:
         status, headers, body = _post(wsgi, api)
         assert status == 503, body
@@ -89,7 +90,7 @@ def _refuses_past_its_places(app: Flask, places: BodyPlaces, api: str) -> None:
         code = body["error"]["code"] if api == "freefin" else body["error"]
         assert code == "temporarily_unavailable"
     finally:
-        places.give()
+        places.give(token)
     status, headers, _ = _post(wsgi, api)  # the place back: served, the connection kept
     assert status == 201
     assert "Connection" not in headers
@@ -114,7 +115,8 @@ def test_a_graded_request_whose_body_found_no_place_keeps_its_answer(
     monkeypatch.setattr(server, "BODY_WAIT_S", 0.05)
     graded = create_app({"TICKER": False, "GRADE_CLIENTS": True})
     places = BodyPlaces(1)
-    assert places.take()
+    token = places.take()
+    assert token is not None
     try:
         status, _, _ = _send(
             edge(graded, places),
@@ -127,7 +129,7 @@ def test_a_graded_request_whose_body_found_no_place_keeps_its_answer(
         with rt.store.tx() as tx:
             logged = tx.execute("SELECT status, body FROM client_requests").fetchall()
     finally:
-        places.give()
+        places.give(token)
         graded.extensions["paysim.runtime"].stop()
     assert status.startswith("405"), status
     assert [tuple(row) for row in logged] == [(405, "")]

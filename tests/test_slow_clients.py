@@ -1,6 +1,7 @@
 """Slow and greedy clients delay nobody else: a thousand connections that send half a request
 head, heads that never end (closed after --head-timeout), bodies that stall (a quarter of the
-threads at most), and event streams past their cap (503 with Retry-After, in the envelope)."""
+threads at most, shut after --body-timeout), and event streams past their cap (503 with
+Retry-After, in the envelope)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,63 @@ def test_streams_over_the_merchants_cap_are_503_with_retry_after(sim: SimulatorP
     again = _stream(sim)  # at once: not at the streams' next heartbeat, 30 s away
     assert again.status_code == 200, again.text
     again.close()
+
+
+def _keep_alive_get(sock: socket.socket) -> bytes:
+    sock.sendall(
+        f"GET {FF}/banks/sbp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A1}\r\n\r\n".encode()
+    )
+    got = b""
+    while b"\r\n\r\n" not in got or not got.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+@pytest.mark.parametrize("timeout", ["3", "0"])
+def test_a_stalled_body_is_shut_after_the_body_timeout(timeout: str) -> None:
+    """A body that sends nothing for --body-timeout has its connection shut
+    (``simulator.stalls``: the kernel's TCP_INFO says which of the accepted connections has
+    received nothing for that long and sent nothing since), and its place comes back; a
+    connection at rest between requests and an event stream are left alone. With 0, no
+    limit: the stalled bodies hold their places (the check's teeth)."""
+    head = (
+        f"POST {FF}/payments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A1}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    ).encode()
+    extra = ["--threads", "8", "--body-timeout", timeout, "--sse-heartbeat", "60"]
+    with SimulatorProcess(extra_args=extra) as sim:
+        at_rest = socket.create_connection(("127.0.0.1", sim.port), timeout=10)
+        assert _keep_alive_get(at_rest).startswith(b"HTTP/1.1 200")
+        stream = _stream(sim)
+        assert stream.status_code == 200
+        lines = stream.iter_lines()
+        with _sockets(sim.port, 2, head) as stalled:
+            time.sleep(0.5)  # both reads have begun: they hold the two places
+            refused = requests.post(
+                f"{sim.url}{FF}/payments", json={"amount": 700}, headers=H, timeout=5
+            )
+            assert refused.status_code == 503, refused.text
+            time.sleep(5)  # past the timeout and the watchdog's look (every timeout / 4)
+            for sock in stalled:
+                sock.settimeout(0.5)
+                try:
+                    shut = sock.recv(4096) == b""
+                except TimeoutError:
+                    shut = False
+                assert shut == (timeout != "0")
+            made = requests.post(
+                f"{sim.url}{FF}/payments", json={"amount": 700}, headers=H, timeout=5
+            )
+            assert made.status_code == (201 if timeout != "0" else 503), made.text
+        assert _keep_alive_get(at_rest).startswith(b"HTTP/1.1 200")  # the same connection
+        at_rest.close()
+        if timeout != "0":  # the stream still carries the create's event
+            for line in lines:
+                if line.startswith(b"event:"):
+                    break
+            else:
+                raise AssertionError("the stream was cut")
+        stream.close()
