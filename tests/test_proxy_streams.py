@@ -5,15 +5,19 @@ its place back within about a second while the upstream writes nothing."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from harness.simproc import SimulatorProcess
+from simulator.proxy import streams
 from simulator.proxy.streams import LIVENESS_S, _Chunked
 from tests.conftest import FF, KEY_A1
 from tests.test_proxy import ProxyProcess
@@ -124,3 +128,58 @@ def test_a_chunked_body_is_read_in_whatever_pieces_it_arrives() -> None:
     for bad in (b"-5\r\nhello\r\n", b"zz\r\n", b"2\r\nhello\r\n", b"1" * 5000):
         with pytest.raises(ValueError):
             _Chunked().feed(bad)
+
+
+class _Sse(BaseHTTPRequestHandler):
+    """An event stream framed as ``/chunked``, ``/close`` (until the connection closes) or
+    ``/empty`` (Content-Length: 0): a comment, a quiet while, an event."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        if self.path == "/empty":
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        chunked = self.path == "/chunked"
+        framing = ("Transfer-Encoding", "chunked") if chunked else ("Connection", "close")
+        self.send_header(*framing)
+        self.end_headers()
+        for i, data in enumerate([b": connected\n\n", b"data: late\n\n"]):
+            time.sleep(i * QUIET_S)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+            self.wfile.flush()
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+
+QUIET_S = 0.5
+
+
+@pytest.mark.parametrize("path", ["/chunked", "/close", "/empty"])
+def test_a_quiet_upstream_is_read_in_short_waits(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upstream's body as it was sent, whatever its framing, and an empty chunk for each
+    wait that brought nothing: the server's chance to see that the client has gone."""
+    monkeypatch.setattr(streams, "LIVENESS_S", QUIET_S / 4)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sse)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+        with requests.get(url, stream=True, timeout=10) as up:
+            got = list(streams.quiet_body(up))
+    finally:
+        server.shutdown()
+        server.server_close()
+    if path == "/empty":
+        assert got == []
+        return
+    assert b"".join(got) == b": connected\n\ndata: late\n\n"
+    assert got[0] == b": connected\n\n" and got[-1] == b"data: late\n\n"
+    assert set(got[1:-1]) == {b""}, got

@@ -6,6 +6,7 @@ simulator's)."""
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,14 +35,15 @@ def quiet_body(up: requests.Response) -> Iterator[bytes]:
 
 def _read(up: requests.Response) -> Iterator[bytes]:
     response: Any = up.raw._fp  # http.client's answer: its head parsed, its body unread
-    sock = up.raw.connection.sock  # type: ignore[union-attr]
+    if response.fp is None:  # http.client found no body
+        return
+    # the socket under its file (its connection lets go of it when the answer closes it)
+    sock = response.fp.raw._sock
     body: _Chunked | _Plain = _Chunked() if response.chunked else _Plain(response.length)
     sock.settimeout(0.0)  # what http.client buffered with the head, and what is at hand
-    while data := response.fp.read1(CHUNK):
+    while not body.done and (data := _at_hand(response.fp)):
         if out := body.feed(data):
             yield out
-        if body.done:
-            return
     sock.settimeout(LIVENESS_S)
     while not body.done:
         try:
@@ -53,6 +55,15 @@ def _read(up: requests.Response) -> Iterator[bytes]:
             return
         if out := body.feed(data):
             yield out
+
+
+def _at_hand(fp: Any) -> bytes:
+    """What ``fp`` (over a socket that does not block) has buffered or can read now."""
+    try:
+        data: bytes = fp.read1(CHUNK)
+    except ssl.SSLWantReadError:  # TLS says "nothing now" so
+        return b""
+    return data
 
 
 class _Plain:
