@@ -6,8 +6,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from simulator.core import codec
 from simulator.core.store import Store, Tx
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 
 
 Owner = tuple[str, str]  # (api, owner): whose streams an event concerns
+T = TypeVar("T")
 
 SHARED_POLL_S = 0.2  # how often a process of a shared store looks for events others wrote
 
@@ -182,6 +184,32 @@ class StreamPlaces:
     def held_all(self) -> int:
         with self._lock:
             return sum(self._open.values())
+
+
+class Held(Generic[T]):
+    """A stream's chunks that give its place back when the server closes it (its client gone,
+    seen at the next chunk the stream hands the server), started or not: a generator never
+    started runs no ``finally`` when closed."""
+
+    def __init__(self, inner: Iterator[T], release: Callable[[], None]) -> None:
+        self.inner, self.release = inner, release
+        self.released = False
+
+    def __iter__(self) -> Held[T]:
+        return self
+
+    def __next__(self) -> T:
+        return next(self.inner)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.inner, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if not self.released:
+                self.released = True
+                self.release()
 
 
 def record(

@@ -4,7 +4,7 @@ the event stream."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -147,7 +147,7 @@ def stream_events() -> Response:
             headers={"Retry-After": str(STREAM_RETRY_S)},
         )
     return Response(
-        _Held(_stream(rt, merchant, start, heartbeat), lambda: rt.streams.give(merchant)),
+        events.Held(_stream(rt, merchant, start, heartbeat), lambda: rt.streams.give(merchant)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -165,29 +165,6 @@ def _place(rt: Runtime, merchant: str) -> bool:
         if rt.streams.take(merchant):
             return True
     return False
-
-
-class _Held:
-    """A stream that gives its place back when the server closes it (the client gone, seen at
-    the next chunk the stream hands it: within LIVENESS_S), started or not."""
-
-    def __init__(self, inner: Generator[str, None, None], release: Callable[[], None]) -> None:
-        self.inner, self.release = inner, release
-        self.released = False
-
-    def __iter__(self) -> _Held:
-        return self
-
-    def __next__(self) -> str:
-        return next(self.inner)
-
-    def close(self) -> None:
-        try:
-            self.inner.close()
-        finally:
-            if not self.released:
-                self.released = True
-                self.release()
 
 
 def _stream(

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import requests
 from flask import Flask, Response, jsonify, request
@@ -24,11 +25,13 @@ from simulator.control import schemas
 from simulator.core import retention
 from simulator.core.clock import iso
 from simulator.core.engines import open_store
-from simulator.core.errors import ApiError, BadRequest, NotFound, Unauthorized
+from simulator.core.errors import ApiError, BadRequest, NotFound, TooManyStreams, Unauthorized
+from simulator.core.events import STREAMS, Held, StreamPlaces
 from simulator.core.faults import Faults
 from simulator.freefin.rules import FreefinRules
 from simulator.grading import client_log, client_report, client_rules, exam, operations
 from simulator.kaspi.rules import KaspiRules
+from simulator.proxy import streams
 from simulator.proxy.exchange import Exchange
 from simulator.proxy.framing import (
     JUDGED_BYTES,
@@ -54,7 +57,6 @@ log = logging.getLogger("paysim.proxy")
 # base URL already holds: Kaspi's base URL ends in /api, freefin's is the server's root.
 MOUNTS = {"freefin": ("/api/v1/public", ""), "kaspi": ("/api", "/api")}
 CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5.0, 60.0
-THREADS_MAX = 128
 
 
 def _render(api: str, error: ApiError) -> Response:
@@ -78,9 +80,12 @@ def create_proxy(config: dict[str, Any]) -> Flask:
     recorder = har.Recorder(config["RECORD"]) if config.get("RECORD") else None
     prune = retention.Pruner(store, retention.Retention.of(config), (client_log.KEPT,))
     app.extensions["paysim.pruner"] = prune
+    total = max(1, int(config.get("STREAMS", STREAMS)))
+    places = StreamPlaces(total, total)
     session = requests.Session()
-    for scheme in ("http://", "https://"):  # a kept connection per serving thread
-        session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=THREADS_MAX))
+    kept = int(config.get("THREADS", 32)) + total  # a kept connection per serving thread
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=kept))
 
     def render(error: ApiError) -> Response:
         return _render(api, error)
@@ -150,6 +155,11 @@ def create_proxy(config: dict[str, Any]) -> Flask:
                 raise BadRequest(f"bad fault: {exc}") from exc
         return jsonify({"faults": faults.list()})
 
+    @app.get("/_sim/streams")
+    def _streams() -> Response:
+        """The event streams the proxy holds open, and its places for them."""
+        return jsonify({"open": places.held_all(), "places": places.total})
+
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 
     @app.route("/", defaults={"path": ""}, methods=methods)
@@ -160,8 +170,29 @@ def create_proxy(config: dict[str, Any]) -> Flask:
         framing = request_framing()
         if framing:
             raise BadRequest(f"contradictory framing: {framing}")
-        fault = faults.match(request.method, request.path)
         exchange = Exchange(api, store, recorder)
+        if exchange.operation_name != operations.STREAMS.get(api):
+            return _exchange(exchange, stream=False)
+        # an event stream holds a thread of its own while it is open: it takes a place first
+        if not places.take(streams.OWNER):
+            raise TooManyStreams(
+                f"no place for another event stream: at most {places.total}, each still "
+                "read by its client",
+                headers={"Retry-After": str(streams.RETRY_S)},
+            )
+        try:
+            resp = _exchange(exchange, stream=True)
+        except BaseException:
+            places.give(streams.OWNER)
+            raise
+        chunks = cast(Iterable[bytes], resp.response)
+        resp.response = Held(iter(chunks), lambda: places.give(streams.OWNER))
+        return resp
+
+    def _exchange(exchange: Exchange, stream: bool) -> Response:
+        """The request sent on and its answer relayed, with the faults and the exam's
+        situation that act on it."""
+        fault = faults.match(request.method, request.path)
         if fault is None and examining:
             fault = exchange.examined()
         if fault is not None and fault.kind == "latency":
@@ -176,7 +207,6 @@ def create_proxy(config: dict[str, Any]) -> Flask:
             url += "?" + request.query_string.decode("latin-1")
         headers = forwarded(request.headers.items(), NOT_UPSTREAM)
         data = exchange.body if exchange.body_whole else exchange.upload()
-        stream = exchange.operation_name == operations.STREAMS.get(api)
         try:
             up = session.request(
                 request.method,
@@ -185,7 +215,7 @@ def create_proxy(config: dict[str, Any]) -> Flask:
                 data=data,
                 stream=True,
                 allow_redirects=False,
-                timeout=(CONNECT_TIMEOUT_S, None if stream else READ_TIMEOUT_S),
+                timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),  # a stream's body: streams.py
             )
         except requests.Timeout:
             error = ApiError("the upstream did not answer in time", code="upstream_timeout")

@@ -11,6 +11,7 @@ import sys
 
 from simulator import server
 from simulator.core import retention
+from simulator.core.events import STREAMS
 from simulator.core.faults import CHAOS
 from simulator.proxy.app import MOUNTS, create_proxy
 
@@ -44,7 +45,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="put each credential's client through every situation a client rule judges, on "
         "its first suitable requests (as paysim serve --exam does): answers change",
     )
-    p.add_argument("--threads", type=int, default=32, help="each open event stream holds one")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=32,
+        help="request threads (default 32); event streams have threads of their own (--streams)",
+    )
+    p.add_argument(
+        "--streams",
+        type=int,
+        default=int(env("PAYSIM_STREAMS", str(STREAMS))),
+        help=f"[PAYSIM_STREAMS] event streams the proxy may hold open, each on a thread of its "
+        f"own (default {STREAMS}). Past it: 503 too_many_streams with Retry-After",
+    )
     p.add_argument("--control-token", default=env("PAYSIM_CONTROL_TOKEN", ""))
     p.add_argument(
         "--allowed-host",
@@ -97,12 +110,15 @@ def main(argv: list[str] | None = None) -> None:
             "LISTEN": [(args.host, args.port)],
             "ALLOWED_HOSTS": args.allowed_host,
             "RECORD": args.record,
+            "THREADS": args.threads,
+            "STREAMS": args.streams,
             **retention.settings(args),
         },
         host=args.host,
         port=args.port,
         workers=1,
         threads=args.threads,
+        streams=max(1, args.streams),
         log_level=args.log_level,
     )
 

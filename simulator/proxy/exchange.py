@@ -15,6 +15,7 @@ from simulator.core.faults import Fault
 from simulator.core.store import Store
 from simulator.grading import client_log, exam, operations
 from simulator.proxy.framing import CHUNK, JUDGED_BYTES, Sized, first_of_body, rest
+from simulator.proxy.streams import quiet_body
 
 CREDENTIAL = {"freefin": "Authorization", "kaspi": "X-API-Key"}
 
@@ -85,7 +86,8 @@ class Exchange:
             self._record(up.status_code, up.headers, None)
         kept, whole = bytearray(), True
         try:
-            for chunk in up.raw.stream(CHUNK, decode_content=False):
+            chunks = quiet_body(up) if stream else up.raw.stream(CHUNK, decode_content=False)
+            for chunk in chunks:
                 if whole:
                     if len(kept) + len(chunk) <= JUDGED_BYTES:
                         kept += chunk
