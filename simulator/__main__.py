@@ -86,20 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="[PAYSIM_STREAMS_PER_MERCHANT] event streams one merchant may hold open per "
         "worker (default: all of --streams). Past it: 503 too_many_streams with Retry-After",
     )
-    p.add_argument(
-        "--head-timeout",
-        type=float,
-        default=float(env("PAYSIM_HEAD_TIMEOUT", "10")),
-        help="[PAYSIM_HEAD_TIMEOUT] seconds a request head may take to arrive (default 10); "
-        "then the connection is closed",
-    )
-    p.add_argument(
-        "--body-timeout",
-        type=float,
-        default=float(env("PAYSIM_BODY_TIMEOUT", str(server.BODY_TIMEOUT_S))),
-        help="[PAYSIM_BODY_TIMEOUT] seconds a request body may send nothing (default "
-        f"{server.BODY_TIMEOUT_S:g}; 0: no limit); then its connection is shut (Linux)",
-    )
+    server.add_options(p, env)
     p.add_argument(
         "--sse-heartbeat",
         type=float,
@@ -199,7 +186,7 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "SCRIPT_FILE": a.script,
         "DEFECTS": a.defect,
         "SSE_HEARTBEAT_S": a.sse_heartbeat,
-        "BODY_TIMEOUT_S": a.body_timeout,
+        **server.settings(a),
         "STREAMS": a.streams,
         "STREAMS_PER_MERCHANT": a.streams_per_merchant,
         "THREADS": a.threads,

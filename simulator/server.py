@@ -35,6 +35,7 @@ header value, a request target that is not UTF-8), 400.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import threading
@@ -109,6 +110,30 @@ def serve(
         respawn_failed_workers=True,  # a worker killed is replaced, as the others serve on
         respawn_interval=0.5,
     ).serve()
+
+
+def add_options(parser: argparse.ArgumentParser, env: Callable[[str], str | None]) -> None:
+    """The server's time limits (and their PAYSIM_ variables), for each command that serves:
+    ``--head-timeout`` goes to ``serve``, ``--body-timeout`` to the app's ``settings``."""
+    parser.add_argument(
+        "--head-timeout",
+        type=float,
+        default=float(env("PAYSIM_HEAD_TIMEOUT") or HEAD_TIMEOUT_S),
+        help=f"[PAYSIM_HEAD_TIMEOUT] seconds a request head may take to arrive (default "
+        f"{HEAD_TIMEOUT_S:g}); then the connection is closed",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=float(env("PAYSIM_BODY_TIMEOUT") or BODY_TIMEOUT_S),
+        help=f"[PAYSIM_BODY_TIMEOUT] seconds a request body may send nothing (default "
+        f"{BODY_TIMEOUT_S:g}; 0: no limit); then its connection is shut (Linux)",
+    )
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What of :func:`add_options` each worker is told (its ``BodyPlaces``)."""
+    return {"BODY_TIMEOUT_S": args.body_timeout}
 
 
 def worker_config() -> dict[str, Any]:

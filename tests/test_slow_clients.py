@@ -9,12 +9,14 @@ import contextlib
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
 from harness.simproc import SimulatorProcess
 from tests.conftest import KEY_A1, KEY_B
+from tests.test_proxy import ProxyProcess
 
 pytestmark = pytest.mark.server
 FF = "/api/v1/public"
@@ -178,3 +180,29 @@ def test_a_stalled_body_is_shut_after_the_body_timeout(timeout: str) -> None:
             else:
                 raise AssertionError("the stream was cut")
         stream.close()
+
+
+@pytest.mark.parametrize("timeout", ["3", "0"])
+def test_a_stalled_body_through_the_proxy_is_shut_after_the_body_timeout(
+    timeout: str, tmp_path: Path
+) -> None:
+    """paysim proxy keeps the same time limit on bodies (its server's options are the
+    simulator's): a body that stops is shut, and the proxy serves on; with 0, it stays."""
+    head = (
+        f"POST {FF}/payments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A1}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    ).encode()
+    with (
+        SimulatorProcess() as sim,
+        ProxyProcess("freefin", sim.url, tmp_path, "--body-timeout", timeout) as proxy,
+        _sockets(proxy.port, 1, head) as (stalled,),
+    ):
+        time.sleep(5)  # past the timeout and the watchdog's look
+        stalled.settimeout(0.5)
+        try:
+            shut = stalled.recv(4096) == b""
+        except TimeoutError:
+            shut = False
+        assert shut == (timeout != "0")
+        made = requests.post(f"{proxy.url}{FF}/payments", json={"amount": 700}, headers=H)
+        assert made.status_code == 201, made.text

@@ -74,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "its events), for paysim replay",
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    server.add_options(p, env)
     retention.add_options(p, env)
     args = p.parse_args(argv)
     if not args.control_token and not _loopback(args.host):
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             "RECORD": args.record,
             "THREADS": args.threads,
             "STREAMS": args.streams,
+            **server.settings(args),
             **retention.settings(args),
         },
         host=args.host,
@@ -120,9 +122,14 @@ def main(argv: list[str] | None = None) -> None:
         threads=args.threads,
         streams=max(1, args.streams),
         log_level=args.log_level,
+        head_timeout=args.head_timeout,
     )
 
 
 def served() -> server.Wsgi:
     """The proxy's app in its worker (granian's factory)."""
-    return server.edge(create_proxy(server.worker_config()))
+    config = server.worker_config()
+    # as many places as threads (none is ever refused): only the bodies' time limit
+    threads = int(config["THREADS"]) + int(config["STREAMS"])
+    bodies = server.BodyPlaces(threads, float(config["BODY_TIMEOUT_S"]))
+    return server.edge(create_proxy(config), bodies)
