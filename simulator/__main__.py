@@ -18,7 +18,6 @@ from typing import Any
 
 from simulator import server
 from simulator.core import retention
-from simulator.core.events import STREAMS
 from simulator.core.faults import CHAOS
 
 
@@ -71,13 +70,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=int(env("PAYSIM_THREADS", "32")),
         help="[PAYSIM_THREADS] request threads, a quarter at most waiting on request bodies "
         "(default 32); event streams have threads of their own (--streams)",
-    )
-    p.add_argument(
-        "--streams",
-        type=int,
-        default=int(env("PAYSIM_STREAMS", str(STREAMS))),
-        help=f"[PAYSIM_STREAMS] event streams one worker may hold open, each on a thread of its "
-        f"own (default {STREAMS}). Past it: 503 too_many_streams with Retry-After",
     )
     p.add_argument(
         "--streams-per-merchant",
@@ -187,7 +179,6 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "DEFECTS": a.defect,
         "SSE_HEARTBEAT_S": a.sse_heartbeat,
         **server.settings(a),
-        "STREAMS": a.streams,
         "STREAMS_PER_MERCHANT": a.streams_per_merchant,
         "THREADS": a.threads,
         "WEBHOOK_ALLOW_HOSTS": a.webhook_allow_host,

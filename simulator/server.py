@@ -45,6 +45,7 @@ from typing import Any
 
 from simulator import stalls
 from simulator.core.errors import ApiError, Busy
+from simulator.core.events import STREAMS
 
 CONFIG_ENV = "PAYSIM_SERVER_CONFIG"
 SERVER_PID_ENV = "PAYSIM_SERVER_PID"  # the process a worker must outlive by no time at all
@@ -112,28 +113,50 @@ def serve(
     ).serve()
 
 
-def add_options(parser: argparse.ArgumentParser, env: Callable[[str], str | None]) -> None:
-    """The server's time limits (and their PAYSIM_ variables), for each command that serves:
-    ``--head-timeout`` goes to ``serve``, ``--body-timeout`` to the app's ``settings``."""
-    parser.add_argument(
+# The options of each command that serves (paysim serve, paysim proxy): flag, variable, type,
+# default, and what it limits (its default said after it).
+OPTIONS: tuple[tuple[str, str, type, float, str], ...] = (
+    (
+        "--streams",
+        "PAYSIM_STREAMS",
+        int,
+        STREAMS,
+        "event streams a worker may hold open, each on a thread of its own beyond --threads "
+        "(default {}); past it: 503 too_many_streams with Retry-After",
+    ),
+    (
         "--head-timeout",
-        type=float,
-        default=float(env("PAYSIM_HEAD_TIMEOUT") or HEAD_TIMEOUT_S),
-        help=f"[PAYSIM_HEAD_TIMEOUT] seconds a request head may take to arrive (default "
-        f"{HEAD_TIMEOUT_S:g}); then the connection is closed",
-    )
-    parser.add_argument(
+        "PAYSIM_HEAD_TIMEOUT",
+        float,
+        HEAD_TIMEOUT_S,
+        "seconds a request head may take to arrive (default {}); then the connection is closed",
+    ),
+    (
         "--body-timeout",
-        type=float,
-        default=float(env("PAYSIM_BODY_TIMEOUT") or BODY_TIMEOUT_S),
-        help=f"[PAYSIM_BODY_TIMEOUT] seconds a request body may send nothing (default "
-        f"{BODY_TIMEOUT_S:g}; 0: no limit); then its connection is shut (Linux)",
-    )
+        "PAYSIM_BODY_TIMEOUT",
+        float,
+        BODY_TIMEOUT_S,
+        "seconds a request body may send nothing (default {}; 0: no limit); then its "
+        "connection is shut (Linux)",
+    ),
+)
+
+
+def add_options(parser: argparse.ArgumentParser, env: Callable[[str], str | None]) -> None:
+    """The server's options (``OPTIONS``, and their PAYSIM_ variables): ``--streams`` and
+    ``--head-timeout`` go to ``serve``, and with ``--body-timeout`` to the app (``settings``)."""
+    for flag, variable, kind, default, limits in OPTIONS:
+        parser.add_argument(
+            flag,
+            type=kind,
+            default=kind(env(variable) or default),
+            help=f"[{variable}] " + limits.format(f"{default:g}"),
+        )
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
-    """What of :func:`add_options` each worker is told (its ``BodyPlaces``)."""
-    return {"BODY_TIMEOUT_S": args.body_timeout}
+    """What of :func:`add_options` each worker is told."""
+    return {"STREAMS": args.streams, "BODY_TIMEOUT_S": args.body_timeout}
 
 
 def worker_config() -> dict[str, Any]:

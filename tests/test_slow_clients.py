@@ -135,6 +135,15 @@ def _keep_alive_get(sock: socket.socket) -> bytes:
     return got
 
 
+def _shut(sock: socket.socket) -> bool:
+    """Whether the server has shut the connection (nothing is ever sent on it)."""
+    sock.settimeout(0.5)
+    try:
+        return sock.recv(4096) == b""
+    except TimeoutError:
+        return False
+
+
 @pytest.mark.parametrize("timeout", ["3", "0"])
 def test_a_stalled_body_is_shut_after_the_body_timeout(timeout: str) -> None:
     """A body that sends nothing for --body-timeout has its connection shut
@@ -161,12 +170,7 @@ def test_a_stalled_body_is_shut_after_the_body_timeout(timeout: str) -> None:
             assert refused.status_code == 503, refused.text
             time.sleep(5)  # past the timeout and the watchdog's look (every timeout / 4)
             for sock in stalled:
-                sock.settimeout(0.5)
-                try:
-                    shut = sock.recv(4096) == b""
-                except TimeoutError:
-                    shut = False
-                assert shut == (timeout != "0")
+                assert _shut(sock) == (timeout != "0")
             made = requests.post(
                 f"{sim.url}{FF}/payments", json={"amount": 700}, headers=H, timeout=5
             )
@@ -198,11 +202,6 @@ def test_a_stalled_body_through_the_proxy_is_shut_after_the_body_timeout(
         _sockets(proxy.port, 1, head) as (stalled,),
     ):
         time.sleep(5)  # past the timeout and the watchdog's look
-        stalled.settimeout(0.5)
-        try:
-            shut = stalled.recv(4096) == b""
-        except TimeoutError:
-            shut = False
-        assert shut == (timeout != "0")
+        assert _shut(stalled) == (timeout != "0")
         made = requests.post(f"{proxy.url}{FF}/payments", json={"amount": 700}, headers=H)
         assert made.status_code == 201, made.text

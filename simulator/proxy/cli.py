@@ -11,7 +11,6 @@ import sys
 
 from simulator import server
 from simulator.core import retention
-from simulator.core.events import STREAMS
 from simulator.core.faults import CHAOS
 from simulator.proxy.app import MOUNTS, create_proxy
 
@@ -50,13 +49,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=32,
         help="request threads (default 32); event streams have threads of their own (--streams)",
-    )
-    p.add_argument(
-        "--streams",
-        type=int,
-        default=int(env("PAYSIM_STREAMS", str(STREAMS))),
-        help=f"[PAYSIM_STREAMS] event streams the proxy may hold open, each on a thread of its "
-        f"own (default {STREAMS}). Past it: 503 too_many_streams with Retry-After",
     )
     p.add_argument("--control-token", default=env("PAYSIM_CONTROL_TOKEN", ""))
     p.add_argument(
@@ -112,7 +104,6 @@ def main(argv: list[str] | None = None) -> None:
             "ALLOWED_HOSTS": args.allowed_host,
             "RECORD": args.record,
             "THREADS": args.threads,
-            "STREAMS": args.streams,
             **server.settings(args),
             **retention.settings(args),
         },
