@@ -1,7 +1,7 @@
-"""The store on SQLite (the default engine): a file in WAL mode, read through a connection per
-thread and written through one per process, or ``:memory:`` for tests; one ``BEGIN IMMEDIATE``
-transaction per state change, writers queued in order within a process (``FairLock``) and
-across the processes of one file (``WriterLock``)."""
+"""The store on SQLite (the default engine): a file in WAL mode, read through connections lent
+to one read at a time (as many as read at once) and written through one per process, or
+``:memory:`` for tests; one ``BEGIN IMMEDIATE`` transaction per state change, writers queued in
+order within a process (``FairLock``) and across the processes of one file (``WriterLock``)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ class WriterLock:
 
 
 class SqliteStore(Store):
-    """SQLite: a file path (WAL, a reading connection per thread, one writing connection) or
+    """SQLite: a file path (WAL, reading connections lent to one read at a time, one writing
+    connection) or
     ``:memory:`` (one shared connection behind a lock, for tests)."""
 
     engine = "sqlite"
@@ -95,6 +96,11 @@ class SqliteStore(Store):
         self._shared: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._writer_pid = 0
+        # reading connections at rest, the last given back on top (its pages still cached):
+        # as many as ever read at once, not one per thread (an event stream holds a thread)
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._readers_pid = os.getpid()
         with self.tx() as tx:
             self._migrate(tx)
 
@@ -103,7 +109,11 @@ class SqliteStore(Store):
         return f"CAST(json_extract(data, '$.{name}') AS TEXT)"
 
     def close(self) -> None:
-        """Nothing to release: each thread's connection closes with it."""
+        """The reading connections at rest are closed (the writer closes with the process)."""
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
 
     def transient(self, error: BaseException) -> bool:
         """True when ``error`` says the store was busy, not that the work is wrong: the
@@ -129,10 +139,17 @@ class SqliteStore(Store):
                     self._shared = self._open()
                 yield self._shared
             return
-        conn = getattr(self._local, "conn", None)
+        with self._readers_lock:
+            if self._readers_pid != os.getpid():  # a forked child opens its own
+                self._readers, self._readers_pid = [], os.getpid()
+            conn = self._readers.pop() if self._readers else None
         if conn is None:
-            conn = self._local.conn = self._open()
-        yield conn
+            conn = self._open()
+        try:
+            yield conn
+        finally:
+            with self._readers_lock:
+                self._readers.append(conn)
 
     def horizon(self) -> str:
         """SQL true for an event that no reader can still see committed ahead of one before
