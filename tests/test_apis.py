@@ -22,11 +22,7 @@ TARGET_FIELDS = {f.name for f in dataclasses.fields(make_target({}, "http://127.
 def test_each_api_states_its_documents_and_they_are_there(api: str) -> None:
     facts = FACTS[api]
     found = documents.files(api)
-    assert (facts.spec_file, facts.supplement_file, facts.links_file) == (
-        found.seed,
-        found.supplement,
-        found.links,
-    )
+    assert facts.documents == found
     assert all(path.is_file() for path in (found.seed, found.supplement, found.links))
     assert documents.read(found.seed)["openapi"].startswith("3.")
 

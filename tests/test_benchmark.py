@@ -17,11 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def bench(module: str, out: Path, *args: str) -> tuple[str, dict[str, Any]]:
-    """Run a benchmark script briefly: what it printed, and the rows it wrote."""
-    command = [sys.executable, "-m", module, "--seconds", "0.5", "--connections", "4"]
+def run(module: str, out: Path, *args: str) -> tuple[str, Any]:
+    """Run a benchmark script with ``args``: what it printed, and the rows it wrote."""
     done = subprocess.run(
-        [*command, *args, "--json", str(out)],
+        [sys.executable, "-m", module, *args, "--json", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -29,6 +28,12 @@ def bench(module: str, out: Path, *args: str) -> tuple[str, dict[str, Any]]:
         check=True,
     )
     return done.stdout, json.loads(out.read_text())
+
+
+def bench(module: str, out: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """Run a benchmark of the servers briefly (half a second a case, four connections)."""
+    stdout, rows = run(module, out, "--seconds", "0.5", "--connections", "4", *args)
+    return stdout, rows
 
 
 def test_benchmark_runs_every_case(tmp_path: Path) -> None:
@@ -111,28 +116,11 @@ def test_streams_benchmark_measures_the_api_beside_open_streams(tmp_path: Path) 
 
 
 def test_report_benchmark_grades_every_size(tmp_path: Path) -> None:
-    out = tmp_path / "report.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bench_report",
-            "--sizes",
-            "1000,2000",
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=True,
-    )
-    rows = json.loads(out.read_text())
+    stdout, rows = run("benchmarks.bench_report", tmp_path / "report.json", "--sizes", "1000,2000")
     assert set(rows) == {"1000", "2000"}
     for row in rows.values():
         assert row["report_s"] > 0 and row["read_s"] > 0 and row["vs_read"] > 0
-    assert "time per request, largest log over smallest" in done.stdout
+    assert "time per request, largest log over smallest" in stdout
 
 
 def test_soak_benchmark_samples_memory_store_and_rows(tmp_path: Path) -> None:
@@ -145,13 +133,10 @@ def test_soak_benchmark_samples_memory_store_and_rows(tmp_path: Path) -> None:
 
 
 def test_soak_benchmark_ends_at_its_request_count(tmp_path: Path) -> None:
-    out = tmp_path / "soak.json"
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_soak", "--requests", "300", "--seconds", "120",
-         "--connections", "4", "--days", "2", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=True,
+    _, rows = run(
+        "benchmarks.bench_soak", tmp_path / "soak.json",
+        *("--requests", "300", "--seconds", "120", "--connections", "4", "--days", "2"),
     )  # fmt: skip
-    rows = json.loads(out.read_text())
     assert [row["requests"] >= 30 * n for n, row in enumerate(rows)] == [True] * 11
     assert rows[-1]["t_s"] < 120 and rows[-1]["sim_days"] >= 2
 
@@ -176,43 +161,28 @@ def test_replay_benchmark_replays_the_whole_session(tmp_path: Path) -> None:
 
 
 def test_client_log_benchmark_writes_every_answer_beside_none(tmp_path: Path) -> None:
-    out = tmp_path / "client_log.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bench_client_log",
-            "--requests",
-            "20",
-            "--rounds",
-            "1",
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=True,
+    stdout, rows = run(
+        "benchmarks.bench_client_log",
+        tmp_path / "client_log.json",
+        "--requests",
+        "20",
+        "--rounds",
+        "1",
     )
-    rows = json.loads(out.read_text())
     answers = ("no answer", "payment answer", "secret answer", "list answer")
     assert set(rows) == {f"sqlite {name}" for name in answers}
     assert rows["sqlite no answer"]["vs_no_answer"] == 1.0
     assert rows["sqlite list answer"]["bytes_per_row"] > rows["sqlite no answer"]["bytes_per_row"]
-    assert "vs no answer" in done.stdout
+    assert "vs no answer" in stdout
 
 
 def test_inprocess_benchmark_measures_every_case_on_both_trees(tmp_path: Path) -> None:
-    out = tmp_path / "inprocess.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_inprocess", "--requests", "30", "--rounds",
-         "1", "--against", str(ROOT), "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=True,
+    stdout, rows = run(
+        "benchmarks.bench_inprocess", tmp_path / "inprocess.json",
+        *("--requests", "30", "--rounds", "1", "--against", str(ROOT)),
     )  # fmt: skip
-    rows = json.loads(out.read_text())
     cases = ("bare_create", "payment_create", "payment_get", "invoice_create")
     assert set(rows) == {f"{case} ({tree})" for case in cases for tree in ("this tree", ROOT)}
     for name, row in rows.items():
         assert row["cpu_ms"] > 0 and row["errors"] == 0, (name, row)
-        assert name in done.stdout
+        assert name in stdout

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from harness import signing
+from harness.apis.documents import DocumentFiles
 
 
 def iso(moment: datetime) -> str:
@@ -85,9 +85,8 @@ class ApiFacts:
     # An object as an event of ``kind`` carries it (kind, id, when), and a new id of one.
     event_object: Callable[[str, str, datetime], dict[str, Any]]
     new_id: Callable[[str], str]
-    spec_file: Path
-    supplement_file: Path
-    links_file: Path
+    # Its seed, supplement and links (harness/apis/documents.py).
+    documents: DocumentFiles
     security_scheme: str
     # Statuses that the spec's global statements allow on every operation (security scheme,
     # rate limits), with the component that describes them.

@@ -120,9 +120,7 @@ FACTS = ApiFacts(
     webhooks=webhooks,
     event_object=event_object,
     new_id=new_id,
-    spec_file=DOCUMENTS.seed,
-    supplement_file=DOCUMENTS.supplement,
-    links_file=DOCUMENTS.links,
+    documents=DOCUMENTS,
     security_scheme="BearerKey",
     global_statuses={
         "401": {"$ref": "#/components/responses/Unauthorized"},

@@ -133,9 +133,7 @@ FACTS = ApiFacts(
     webhooks=webhooks,
     event_object=event_object,
     new_id=new_id,
-    spec_file=DOCUMENTS.seed,
-    supplement_file=DOCUMENTS.supplement,
-    links_file=DOCUMENTS.links,
+    documents=DOCUMENTS,
     security_scheme="ApiKeyAuth",
     # The Kaspi document states its security scheme globally but says nothing of rate limits.
     global_statuses={

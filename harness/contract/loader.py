@@ -146,7 +146,7 @@ def supplement_overlay(profile: ApiFacts, seed: dict[str, Any]) -> dict[str, Any
     beside the seed's and its ``components.parameters`` merged into the seed's shared
     parameters (after the profile's ``strict_parameters``).
     """
-    data = _rewrite_refs(read_document(profile.supplement_file), profile.spec_file.name)
+    data = _rewrite_refs(read_document(profile.documents.supplement), profile.documents.seed.name)
     schemas = {
         name: schema
         for name, schema in data.get("components", {}).get("schemas", {}).items()
@@ -188,11 +188,11 @@ def supplement_overlay(profile: ApiFacts, seed: dict[str, Any]) -> dict[str, Any
 def contract(api: str, level: str) -> dict[str, Any]:
     """The document a run at ``level`` holds the target to (links included)."""
     profile = FACTS[api]
-    doc = read_document(profile.spec_file)
-    if Level.of(level).binds(SUPPLEMENT) and profile.supplement_file.exists():
+    doc = read_document(profile.documents.seed)
+    if Level.of(level).binds(SUPPLEMENT) and profile.documents.supplement.exists():
         doc = deep_merge(doc, supplement_overlay(profile, doc))
     doc = apply_global_statements(doc, profile)
-    links = read_document(profile.links_file)
+    links = read_document(profile.documents.links)
     return deep_merge(doc, {k: links[k] for k in ("paths",) if k in links})
 
 
