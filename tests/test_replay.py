@@ -96,16 +96,30 @@ def _replay(har: Path, base: str, report: Path) -> tuple[int, str, dict[str, Any
     return done.returncode, done.stdout + done.stderr, summary
 
 
+def replays_alike(har: Path, report: Path) -> None:
+    """The eight exchanges of ``har`` replay on the clean foreign server with no difference."""
+    with foreign.serving("freefin") as base:
+        code, output, summary = _replay(har, base, report)
+    assert code == 0, output
+    assert "8 exchanges" in output and "0 differ" in output
+    assert summary["failures"] == []
+
+
+def changed_by_create_200(har: Path, report: Path) -> set[str]:
+    """The exchanges the foreign server's create_200 bug changes (two of eight, failing)."""
+    with foreign.serving("freefin", ["create_200"]) as base:
+        code, output, summary = _replay(har, base, report)
+    assert code == 1, output
+    assert "2 of 8 exchanges differ" in output and len(summary["failures"]) == 2
+    return {line.split(":")[0] for line in output.splitlines() if "status 201, now 200" in line}
+
+
 def test_the_shop_session_replays_on_the_foreign_server_without_a_difference(
     har: Path, tmp_path: Path
 ) -> None:
     entries = session.read(har)
     assert [e.status for e in entries] == [201, 200, 503, 200, 200, 201, 200, 404]
-    with foreign.serving("freefin") as base:
-        code, output, summary = _replay(har, base, tmp_path / "clean")
-    assert code == 0, output
-    assert "8 exchanges" in output and "0 differ" in output
-    assert summary["failures"] == []
+    replays_alike(har, tmp_path / "clean")
     for name in ("junit.xml", "summary.json", "report.html"):
         assert (tmp_path / "clean" / name).exists()
     assert "sk_test_fbk001" not in (tmp_path / "clean" / "report.html").read_text()
@@ -114,13 +128,8 @@ def test_the_shop_session_replays_on_the_foreign_server_without_a_difference(
 def test_a_bug_of_the_server_is_reported_at_the_exchange_it_changed(
     har: Path, tmp_path: Path
 ) -> None:
-    with foreign.serving("freefin", ["create_200"]) as base:
-        code, output, summary = _replay(har, base, tmp_path / "bugged")
-    assert code == 1, output
-    changed = {line.split(":")[0] for line in output.splitlines() if "status 201, now 200" in line}
+    changed = changed_by_create_200(har, tmp_path / "bugged")
     assert changed == {"#1 POST /api/v1/public/payments", "#6 POST /api/v1/public/payments"}
-    assert "2 of 8 exchanges differ" in output
-    assert len(summary["failures"]) == 2
 
 
 def test_a_recorded_retry_is_still_a_retry(har: Path) -> None:
